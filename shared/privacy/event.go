@@ -1,0 +1,65 @@
+package privacy
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event is the CloudEvents 1.0 JSON envelope of every message privops sends or
+// receives, plus the tenantid extension. Data carries ids, never personal data.
+type Event struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Time            time.Time       `json:"time"`
+	Subject         string          `json:"subject,omitempty"`
+	DataContentType string          `json:"datacontenttype,omitempty"`
+	TenantID        string          `json:"tenantid"`
+	Data            json.RawMessage `json:"data,omitempty"`
+}
+
+// Event types privops publishes internally. The version is part of the type so
+// the contract can evolve.
+const (
+	// EventNotice asks the notify function to mail a notice about a request.
+	EventNotice = "io.privops.dsr.notice.v1"
+)
+
+// NoticeData is the data of an EventNotice: which request, which notice.
+type NoticeData struct {
+	RequestID string `json:"requestId"`
+	Notice    string `json:"notice"` // NoticeReceived, NoticeExtended, ...
+}
+
+// Notices mailed to a data subject.
+const (
+	NoticeVerified  = "verified"  // identity confirmed; request received (CCPA §7021(a) confirmation)
+	NoticeApproved  = "approved"  // request accepted, being worked on
+	NoticeDenied    = "denied"    // refused, with reasons and the right to complain (GDPR Art. 12(4))
+	NoticeExtended  = "extended"  // deadline extended, with reasons (GDPR Art. 12(3))
+	NoticeCancelled = "cancelled" // withdrawn
+)
+
+// NewEvent builds an envelope with data marshalled to JSON.
+func NewEvent(id, typ, tenantID, subject string, at time.Time, data any) (Event, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("marshal event data: %w", err)
+	}
+	return Event{SpecVersion: "1.0", ID: id, Source: "/privops", Type: typ, Time: at.UTC(),
+		Subject: subject, DataContentType: "application/json", TenantID: tenantID, Data: b}, nil
+}
+
+// DecodeEvent parses and checks an envelope.
+func DecodeEvent(body []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(body, &e); err != nil {
+		return Event{}, Errorf(KindInvalid, "malformed-event", "message body is not a JSON CloudEvent")
+	}
+	if e.SpecVersion != "1.0" || e.ID == "" || e.Type == "" || e.Source == "" || e.TenantID == "" {
+		return Event{}, Errorf(KindInvalid, "malformed-event", "envelope needs specversion 1.0, id, source, type and tenantid")
+	}
+	return e, nil
+}

@@ -1,0 +1,114 @@
+package privacy
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Tenant is a controller whose data subjects privops serves. Every document the
+// suite stores carries the tenant id as its partition key.
+type Tenant struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Regimes the tenant answers under. A regime applies to a request when the
+	// subject lives in its territory (see deadline rules), or always when it is
+	// listed in Establishment.
+	Regimes []string `json:"regimes"`
+	// Establishment lists regimes that apply to every request whatever the
+	// subject's residence (GDPR Art. 3(1): an EU-established controller).
+	Establishment []string `json:"establishment,omitempty"`
+	// TimeZone is the IANA zone whose calendar days the deadlines count in.
+	TimeZone string `json:"timeZone"`
+	// PortalOrigins are the tenant's own portal origins allowed by CORS.
+	PortalOrigins []string `json:"portalOrigins,omitempty"`
+	// PIPLDays is the tenant's response period under PIPL, which sets none
+	// ("in a timely manner", Art. 45); GB/T 35273-2020 §8.7 recommends 30 days.
+	PIPLDays int `json:"piplDays"`
+	// LGPDSmallAgent doubles LGPD periods (Res. CD/ANPD 2/2022).
+	LGPDSmallAgent bool `json:"lgpdSmallAgent,omitempty"`
+	// DefaultDays is the tenant's own response commitment used when no regime
+	// applies to a subject.
+	DefaultDays int `json:"defaultDays"`
+	// Contact is the tenant's privacy contact shown in notices (a role mailbox,
+	// not a data subject).
+	Contact string `json:"contact,omitempty"`
+
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// ETag is set by the store on read and checked on update.
+	ETag string `json:"-"`
+}
+
+// ValidTenantID reports whether id is a tenant id: 3 to 40 of [a-z0-9-], starting
+// with a letter. Ids appear in routes and partition keys, so they are kept plain.
+func ValidTenantID(id string) bool {
+	if len(id) < 3 || len(id) > 40 || id[0] < 'a' || id[0] > 'z' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a tenant's settings.
+func (t *Tenant) Validate() error {
+	if !ValidTenantID(t.ID) {
+		return Errorf(KindInvalid, "invalid-tenant-id", "tenant id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
+	}
+	if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
+		return Errorf(KindInvalid, "invalid-tenant", "name is required and at most 200 characters")
+	}
+	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" {
+		return Errorf(KindInvalid, "invalid-tenant", "timeZone must be an IANA time zone name")
+	}
+	if t.PIPLDays < 1 || t.PIPLDays > 90 {
+		return Errorf(KindInvalid, "invalid-tenant", "piplDays must be between 1 and 90")
+	}
+	if t.DefaultDays < 1 || t.DefaultDays > 90 {
+		return Errorf(KindInvalid, "invalid-tenant", "defaultDays must be between 1 and 90")
+	}
+	for _, r := range slices.Concat(t.Regimes, t.Establishment) {
+		if !slices.Contains(Regimes, r) {
+			return Errorf(KindInvalid, "invalid-tenant", "unknown regime %q", r)
+		}
+	}
+	for _, o := range t.PortalOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			return Errorf(KindInvalid, "invalid-tenant", "portal origin %q must be scheme://host[:port]", o)
+		}
+	}
+	return nil
+}
+
+// AllowsOrigin reports whether origin is one of the tenant's portal origins.
+func (t *Tenant) AllowsOrigin(origin string) bool {
+	return origin != "" && slices.Contains(t.PortalOrigins, origin)
+}
+
+// Location returns the tenant's time zone (UTC if it cannot be loaded).
+func (t *Tenant) Location() *time.Location {
+	if loc, err := time.LoadLocation(t.TimeZone); err == nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// Regime codes. The deadline rules are keyed by them.
+const (
+	RegimeEUGDPR = "eu-gdpr"
+	RegimeUKGDPR = "uk-gdpr"
+	RegimeCCPA   = "us-ca-ccpa"
+	RegimeVCDPA  = "us-va-vcdpa"
+	RegimeCPA    = "us-co-cpa"
+	RegimeLGPD   = "br-lgpd"
+	RegimePIPL   = "cn-pipl"
+)
+
+// Regimes lists every regime code privops knows.
+var Regimes = []string{RegimeEUGDPR, RegimeUKGDPR, RegimeCCPA, RegimeVCDPA, RegimeCPA, RegimeLGPD, RegimePIPL}

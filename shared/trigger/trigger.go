@@ -1,0 +1,63 @@
+// Package trigger holds the host-neutral shapes of an invocation: what a queue
+// function receives, what a timer function receives, and the registry entry that
+// pairs a function name with its handler. Every host adapter (Azure Functions,
+// standalone, Lambda) turns its trigger into one of these typed calls.
+package trigger
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Message is one queue message delivered to a queue function.
+type Message struct {
+	ID            string    // broker message id (the dedupe key it was sent with)
+	Body          []byte    // exact body bytes
+	DeliveryCount int       // 1 on first delivery
+	EnqueuedAt    time.Time // when the broker accepted it
+	Queue         string
+}
+
+// TimerInfo is what a timer function receives.
+type TimerInfo struct {
+	ScheduledAt time.Time // the occurrence being run (UTC)
+	IsPastDue   bool      // the host missed the occurrence and runs it late
+}
+
+// QueueFunc handles one message. A nil error completes it. A non-nil error is
+// transient: the host redelivers the message and dead-letters it after the
+// maximum delivery count. Permanent failures must be recorded and return nil.
+type QueueFunc func(ctx context.Context, m Message) error
+
+// TimerFunc runs one timer occurrence. Failures are logged; the next occurrence
+// runs on schedule.
+type TimerFunc func(ctx context.Context, t TimerInfo) error
+
+// Function is a registry entry: exactly one of HTTP, Queue or Timer is set. Name
+// equals the folder of its function.json.
+type Function struct {
+	Name  string
+	HTTP  http.Handler
+	Queue QueueFunc
+	Timer TimerFunc
+}
+
+type invocationKey struct{}
+
+// Invocation is metadata that travels in the context of one invocation.
+type Invocation struct {
+	ID       string // the host's invocation id
+	Function string
+}
+
+// WithInvocation returns ctx carrying inv.
+func WithInvocation(ctx context.Context, inv Invocation) context.Context {
+	return context.WithValue(ctx, invocationKey{}, inv)
+}
+
+// InvocationFrom returns the invocation in ctx, if any.
+func InvocationFrom(ctx context.Context) (Invocation, bool) {
+	inv, ok := ctx.Value(invocationKey{}).(Invocation)
+	return inv, ok
+}
