@@ -14,6 +14,7 @@ import (
 // It outlives erasure, so it names the subject only by a keyed hash, and its
 // Details never hold personal data (ids, counts, codes and reasons only).
 type AuditEvent struct {
+	ID          string            `json:"id"` // unique per tenant: appending the same ID twice is a no-op
 	TenantID    string            `json:"tenantId"`
 	Seq         int64             `json:"seq"` // 1, 2, 3, ... per tenant; assigned by the store
 	At          time.Time         `json:"at"`

@@ -36,8 +36,10 @@ type Store interface {
 	ListStuck(ctx context.Context, tenantID string, olderThan, dueBefore time.Time, limit int) ([]*Request, error)
 
 	// AppendAudit appends e to its tenant's chain: it assigns Seq, PrevHash and
-	// Hash (see Seal) atomically with respect to concurrent appends. Not idempotent:
-	// each call appends one event.
+	// Hash (see Seal) atomically with respect to concurrent appends. Idempotent by
+	// e.ID: if the tenant's chain already holds an event with that ID, nothing is
+	// appended, e is filled from the stored event and nil is returned (so a
+	// re-driven outbox never appends twice).
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns up to limit events of a tenant with Seq > afterSeq, in order.
 	ListAudit(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]AuditEvent, error)

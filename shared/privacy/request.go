@@ -230,12 +230,16 @@ func (r *Request) NoticeSent(eventID string) bool {
 	return slices.ContainsFunc(r.Notices, func(n SentNotice) bool { return n.EventID == eventID })
 }
 
-// OutboxEvent is an event recorded in the same write as the state change it
-// announces. Its ID is the message id (the queue's dedupe key).
+// OutboxEvent is recorded in the same document write as the state change it
+// announces, then carried out: an audit entry appended (idempotent by its ID) or
+// a message published (deduplicated by its ID). Exactly one of Audit and Message
+// is set. A crash in between leaves it here for the deadline watch to finish.
 type OutboxEvent struct {
-	ID   string    `json:"id"`
-	Type string    `json:"type"`
-	At   time.Time `json:"at"`
+	ID      string      `json:"id"`
+	At      time.Time   `json:"at"`
+	Audit   *AuditEvent `json:"audit,omitempty"`
+	Queue   string      `json:"queue,omitempty"`
+	Message *Event      `json:"message,omitempty"`
 }
 
 // SentNotice records a mailed notice.
