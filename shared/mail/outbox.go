@@ -1,0 +1,92 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// outboxDomain is the right part of the Message-IDs the outbox writes.
+const outboxDomain = "privops.local"
+
+// Outbox is the standalone host's Mailer: it writes each mail as an RFC 5322
+// file <ID>.eml into a folder instead of sending it, for an operator (or a
+// local mail tool) to pick up. Safe for concurrent use.
+type Outbox struct {
+	dir    string
+	from   string
+	logger *slog.Logger
+
+	// Now gives the Date header; time.Now unless replaced before first use.
+	Now func() time.Time
+}
+
+var _ privacy.Mailer = (*Outbox)(nil)
+
+// NewOutbox returns an Outbox writing into dir, which it creates with mode 0700
+// if absent; from is the sender address. logger may be nil (no logs). It fails
+// if from is not an address or dir cannot be created.
+func NewOutbox(dir, from string, logger *slog.Logger) (*Outbox, error) {
+	if _, err := mail.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("new outbox: invalid sender address %q", from)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("new outbox: no folder")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("new outbox: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// An existing folder is the operator's: warn rather than change it.
+		logger.Warn("outbox folder is readable by other users", "dir", dir, "mode", fi.Mode().Perm().String())
+	}
+	return &Outbox{dir: dir, from: from, logger: logger, Now: time.Now}, nil
+}
+
+// Send writes m to <dir>/<m.ID>.eml with mode 0600, atomically (a temporary
+// file renamed over the target), so readers never see half a mail and sending
+// the same ID again replaces the file: Send is idempotent per ID. It logs the
+// file name only. Errors: an ID outside the allowed characters (letters,
+// digits, . _ - + =; see the package doc) or an invalid address is refused
+// before anything is written; a file-system failure is returned wrapped. Errors
+// never contain the address or the text.
+func (o *Outbox) Send(ctx context.Context, m privacy.Mail) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("send mail %s: %w", m.ID, err)
+	}
+	msg, err := compose(m, o.from, outboxDomain, o.Now())
+	if err != nil {
+		return err
+	}
+	name := m.ID + ".eml"
+	tmp, err := os.CreateTemp(o.dir, "."+m.ID+".*.tmp") // mode 0600
+	if err != nil {
+		return fmt.Errorf("send mail %s: %w", m.ID, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if _, err := msg.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("send mail %s: write: %w", m.ID, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("send mail %s: sync: %w", m.ID, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("send mail %s: close: %w", m.ID, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(o.dir, name)); err != nil {
+		return fmt.Errorf("send mail %s: %w", m.ID, err)
+	}
+	o.logger.InfoContext(ctx, "mail written to outbox", "file", name)
+	return nil
+}
