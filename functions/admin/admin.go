@@ -1,0 +1,301 @@
+// Package admin is the tenant privacy admins' API (HTTP trigger, route
+// admin/{*path}, bearer JWT): list and read requests, approve, deny, extend,
+// cancel, submit on a subject's behalf, read and verify the audit trail, and
+// change the tenant's settings. The token's tenant must be the tenant in the
+// route (otherwise 404, so tenants cannot be probed) and its role must allow the
+// action (otherwise 403). Every change is audited.
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/privops/privops/shared/auth"
+	"github.com/privops/privops/shared/dsr"
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/web"
+)
+
+// Service is what the admin API needs of the request lifecycle.
+type Service interface {
+	Tenant(ctx context.Context, id string) (*privacy.Tenant, error)
+	Submit(ctx context.Context, tenantID string, sub dsr.Submission, idemKey string, actor dsr.Actor) (*dsr.Submitted, error)
+	Get(ctx context.Context, tenantID, id string) (*privacy.Request, error)
+	List(ctx context.Context, tenantID string, f privacy.RequestFilter) (privacy.RequestPage, error)
+	Approve(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Request, error)
+	Deny(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)
+	Extend(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)
+	Cancel(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)
+	Audit(ctx context.Context, tenantID string, after int64, limit int) (dsr.AuditPage, error)
+	VerifyAudit(ctx context.Context, tenantID string) (dsr.ChainReport, error)
+	Configure(ctx context.Context, tenantID, ifMatch string, in dsr.TenantSettings, actor dsr.Actor) (*privacy.Tenant, error)
+}
+
+// Verifier checks a bearer token.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (auth.Claims, error)
+}
+
+// Config holds the admin API's limits.
+type Config struct {
+	MaxBody int64
+}
+
+// Deps are the admin API's collaborators.
+type Deps struct {
+	Service  Service
+	Verifier Verifier
+}
+
+// Admin serves the admin routes.
+type Admin struct {
+	cfg Config
+	svc Service
+	ver Verifier
+}
+
+// New returns the admin API.
+func New(cfg Config, d Deps) *Admin { return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier} }
+
+// Routes lists the admin operations (the OpenAPI document lists the same).
+func (a *Admin) Routes() []web.Route {
+	return []web.Route{
+		{Method: "GET", Pattern: "/api/admin/{tenant}/requests", Handler: a.with(auth.ActionRead, a.list)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests", Handler: a.with(auth.ActionSubmit, a.submit)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/requests/{id}", Handler: a.with(auth.ActionRead, a.get)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/approve", Handler: a.with(auth.ActionDecide, a.approve)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/deny", Handler: a.with(auth.ActionDecide, a.deny)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/extend", Handler: a.with(auth.ActionDecide, a.extend)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/cancel", Handler: a.with(auth.ActionDecide, a.cancel)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/audit", Handler: a.with(auth.ActionReadAudit, a.audit)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/audit/verify", Handler: a.with(auth.ActionReadAudit, a.verifyAudit)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionRead, a.settings)},
+		{Method: "PUT", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionConfigure, a.configure)},
+	}
+}
+
+// Handler returns the admin API's http.Handler.
+func (a *Admin) Handler() http.Handler { return web.Mux(a.Routes()) }
+
+type claimsKey struct{}
+
+// with authenticates the bearer token and authorises action for the route's
+// tenant before the handler runs.
+func (a *Admin) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := web.Bearer(r)
+		if tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="privops"`)
+			web.Problem(w, r, privacy.Errorf(privacy.KindUnauthorized, "missing-token", "a bearer token is required"))
+			return
+		}
+		c, err := a.ver.Verify(r.Context(), tok)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="privops", error="invalid_token"`)
+			web.Problem(w, r, err)
+			return
+		}
+		if c.TenantID != r.PathValue("tenant") {
+			web.Problem(w, r, privacy.Errorf(privacy.KindNotFound, "unknown-tenant", "no such tenant"))
+			return
+		}
+		if !c.Can(action) {
+			web.Problem(w, r, privacy.Errorf(privacy.KindForbidden, "forbidden-role", "your role does not allow this action"))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+	}
+}
+
+func actor(r *http.Request) dsr.Actor {
+	c, _ := r.Context().Value(claimsKey{}).(auth.Claims)
+	return dsr.Actor{Admin: c.Subject}
+}
+
+func (a *Admin) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := privacy.RequestFilter{Status: privacy.Status(q.Get("status")), Type: privacy.RequestType(q.Get("type")), Cursor: q.Get("cursor")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			web.Problem(w, r, web.Invalid("invalid-limit", "limit must be between 1 and 200"))
+			return
+		}
+		f.Limit = n
+	}
+	page, err := a.svc.List(r.Context(), r.PathValue("tenant"), f)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	out := struct {
+		Requests []RequestView `json:"requests"`
+		Next     string        `json:"next,omitempty"`
+	}{Requests: make([]RequestView, 0, len(page.Requests)), Next: page.Next}
+	for _, req := range page.Requests {
+		out.Requests = append(out.Requests, viewOf(req))
+	}
+	web.JSON(w, http.StatusOK, out)
+}
+
+func (a *Admin) submit(w http.ResponseWriter, r *http.Request) {
+	var sub dsr.Submission
+	if err := web.Decode(w, r, a.cfg.MaxBody, &sub); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	res, err := a.svc.Submit(r.Context(), r.PathValue("tenant"), sub, r.Header.Get("Idempotency-Key"), actor(r))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	if res.Replay {
+		web.JSON(w, http.StatusOK, viewOf(res.Request))
+		return
+	}
+	web.Created(w, "/api/admin/"+res.Request.TenantID+"/requests/"+res.Request.ID, viewOf(res.Request))
+}
+
+func (a *Admin) get(w http.ResponseWriter, r *http.Request) {
+	req, err := a.svc.Get(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
+	a.reply(w, r, req, err)
+}
+
+func (a *Admin) approve(w http.ResponseWriter, r *http.Request) {
+	req, err := a.svc.Approve(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
+	a.reply(w, r, req, err)
+}
+
+// reasonBody carries the reason of a denial, extension or cancellation.
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+func (a *Admin) withReason(fn func(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b reasonBody
+		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil {
+			web.Problem(w, r, err)
+			return
+		}
+		req, err := fn(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r), b.Reason)
+		a.reply(w, r, req, err)
+	}
+}
+
+func (a *Admin) deny(w http.ResponseWriter, r *http.Request)   { a.withReason(a.svc.Deny)(w, r) }
+func (a *Admin) extend(w http.ResponseWriter, r *http.Request) { a.withReason(a.svc.Extend)(w, r) }
+func (a *Admin) cancel(w http.ResponseWriter, r *http.Request) { a.withReason(a.svc.Cancel)(w, r) }
+
+func (a *Admin) reply(w http.ResponseWriter, r *http.Request, req *privacy.Request, err error) {
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, viewOf(req))
+}
+
+func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after int64
+	limit := 100
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			web.Problem(w, r, web.Invalid("invalid-cursor", "after must be a non-negative sequence number"))
+			return
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			web.Problem(w, r, web.Invalid("invalid-limit", "limit must be between 1 and 500"))
+			return
+		}
+		limit = n
+	}
+	page, err := a.svc.Audit(r.Context(), r.PathValue("tenant"), after, limit)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	if page.Events == nil {
+		page.Events = []privacy.AuditEvent{}
+	}
+	web.JSON(w, http.StatusOK, page)
+}
+
+func (a *Admin) verifyAudit(w http.ResponseWriter, r *http.Request) {
+	rep, err := a.svc.VerifyAudit(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, rep)
+}
+
+func (a *Admin) settings(w http.ResponseWriter, r *http.Request) {
+	t, err := a.svc.Tenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	web.JSON(w, http.StatusOK, settingsOf(t))
+}
+
+func (a *Admin) configure(w http.ResponseWriter, r *http.Request) {
+	var in dsr.TenantSettings
+	if err := web.Decode(w, r, a.cfg.MaxBody, &in); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	ifMatch := r.Header.Get("If-Match")
+	if uq, err := strconv.Unquote(ifMatch); err == nil {
+		ifMatch = uq
+	}
+	t, err := a.svc.Configure(r.Context(), r.PathValue("tenant"), ifMatch, in, actor(r))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	web.JSON(w, http.StatusOK, settingsOf(t))
+}
+
+func settingsOf(t *privacy.Tenant) dsr.TenantSettings {
+	return dsr.TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
+		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact}
+}
+
+// RequestView is what an admin sees of a request: everything but the secrets
+// (code hash, idempotency hashes) and the internal outbox.
+type RequestView struct {
+	ID                 string                `json:"id"`
+	Type               privacy.RequestType   `json:"type"`
+	Status             privacy.Status        `json:"status"`
+	Channel            privacy.Channel       `json:"channel"`
+	SubmittedBy        string                `json:"submittedBy,omitempty"`
+	Subject            privacy.Subject       `json:"subject"`
+	SubjectHash        string                `json:"subjectHash"`
+	Categories         []privacy.Category    `json:"categories,omitempty"`
+	Changes            []privacy.FieldChange `json:"changes,omitempty"`
+	ReceivedAt         time.Time             `json:"receivedAt"`
+	IdentityVerifiedAt time.Time             `json:"identityVerifiedAt,omitzero"`
+	Due                privacy.Due           `json:"due"`
+	Extension          *privacy.Extension    `json:"extension,omitempty"`
+	Decision           *privacy.Decision     `json:"decision,omitempty"`
+	Notices            []privacy.SentNotice  `json:"notices,omitempty"`
+	PendingEvents      int                   `json:"pendingEvents"`
+	UpdatedAt          time.Time             `json:"updatedAt"`
+}
+
+func viewOf(r *privacy.Request) RequestView {
+	return RequestView{ID: r.ID, Type: r.Type, Status: r.Status, Channel: r.Channel, SubmittedBy: r.SubmittedBy,
+		Subject: r.Subject, SubjectHash: r.SubjectHash, Categories: r.Categories, Changes: r.Changes,
+		ReceivedAt: r.ReceivedAt, IdentityVerifiedAt: r.IdentityVerifiedAt, Due: r.Due, Extension: r.Extension,
+		Decision: r.Decision, Notices: r.Notices, PendingEvents: len(r.Outbox), UpdatedAt: r.UpdatedAt}
+}

@@ -1,0 +1,63 @@
+// Package deadlinewatch is the hourly timer (schedule %DEADLINE_WATCH_SCHEDULE%,
+// hourly by default). For every tenant it finishes what a crash left behind (it
+// flushes outboxes older than their lease: audit entries and notice messages),
+// and it reports how many open requests are overdue or due soon — counts, never
+// contents. A failure for one tenant does not stop the others.
+package deadlinewatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/trigger"
+)
+
+// Service is what the watch needs.
+type Service interface {
+	Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error)
+}
+
+// Tenants lists tenants.
+type Tenants interface {
+	ListTenants(ctx context.Context) ([]*privacy.Tenant, error)
+}
+
+// Config holds the watch's settings.
+type Config struct {
+	Warn      time.Duration // "due soon" window (7 days)
+	Limit     int           // requests examined per tenant per run
+	PerTenant time.Duration // time budget per tenant
+}
+
+// Deps are the watch's collaborators.
+type Deps struct {
+	Service Service
+	Tenants Tenants
+	Logger  *slog.Logger
+}
+
+// New returns the timer function.
+func New(cfg Config, d Deps) trigger.TimerFunc {
+	return func(ctx context.Context, t trigger.TimerInfo) error {
+		log := d.Logger.With("function", "deadlinewatch")
+		tenants, err := d.Tenants.ListTenants(ctx)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		var errs []error
+		for _, tn := range tenants {
+			tctx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
+			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
+			cancel()
+			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+}

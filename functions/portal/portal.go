@@ -1,0 +1,235 @@
+// Package portal is the public privacy-center API (HTTP trigger, route
+// portal/{*path}): a data subject submits a request for a tenant, confirms it
+// with the one-time code mailed to them, and follows it with the request token
+// handed back at submission. Side effects: a stored request, audit entries, a
+// code mail, notice messages. CORS is allowed per tenant for its own portal
+// origins only.
+package portal
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/privops/privops/shared/dsr"
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/web"
+)
+
+// Service is what the portal needs of the request lifecycle.
+type Service interface {
+	Tenant(ctx context.Context, id string) (*privacy.Tenant, error)
+	Submit(ctx context.Context, tenantID string, sub dsr.Submission, idemKey string, actor dsr.Actor) (*dsr.Submitted, error)
+	Verify(ctx context.Context, tenantID, id, code string) (*privacy.Request, error)
+	Resend(ctx context.Context, tenantID, id string) error
+	Get(ctx context.Context, tenantID, id string) (*privacy.Request, error)
+	CheckToken(tenantID, id, token string) bool
+}
+
+// Config holds the portal's limits.
+type Config struct {
+	MaxBody        int64 // bytes per request body
+	SubmitsPerIP   int   // per minute per client address
+	SubmitsPerMail int   // per hour per subject address
+	VerifiesPerIP  int   // per minute per client address (codes and resends)
+	TrustForwarded bool  // take the client address from X-Forwarded-For
+}
+
+// Deps are the portal's collaborators.
+type Deps struct {
+	Service Service
+	Now     func() time.Time
+}
+
+// Portal serves the portal routes.
+type Portal struct {
+	cfg     Config
+	svc     Service
+	perIP   *web.Limiter
+	perMail *web.Limiter
+	verify  *web.Limiter
+}
+
+// New returns the portal.
+func New(cfg Config, d Deps) *Portal {
+	return &Portal{
+		cfg: cfg, svc: d.Service,
+		perIP:   &web.Limiter{Max: cfg.SubmitsPerIP, Window: time.Minute, Now: d.Now},
+		perMail: &web.Limiter{Max: cfg.SubmitsPerMail, Window: time.Hour, Now: d.Now},
+		verify:  &web.Limiter{Max: cfg.VerifiesPerIP, Window: time.Minute, Now: d.Now},
+	}
+}
+
+// Routes lists the portal's operations (the OpenAPI document lists the same).
+func (p *Portal) Routes() []web.Route {
+	return []web.Route{
+		{Method: "POST", Pattern: "/api/portal/{tenant}/requests", Handler: p.cors(p.submit)},
+		{Method: "GET", Pattern: "/api/portal/{tenant}/requests/{id}", Handler: p.cors(p.status)},
+		{Method: "POST", Pattern: "/api/portal/{tenant}/requests/{id}/verify", Handler: p.cors(p.verifyCode)},
+		{Method: "POST", Pattern: "/api/portal/{tenant}/requests/{id}/resend", Handler: p.cors(p.resend)},
+		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests", Handler: p.cors(p.preflight)},
+		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests/{id}", Handler: p.cors(p.preflight)},
+		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests/{id}/verify", Handler: p.cors(p.preflight)},
+		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests/{id}/resend", Handler: p.cors(p.preflight)},
+	}
+}
+
+// Handler returns the portal's http.Handler.
+func (p *Portal) Handler() http.Handler { return web.Mux(p.Routes()) }
+
+// cors checks the Origin of browser calls against the tenant's portal origins.
+// Calls without an Origin (curl, servers) pass; a foreign origin is refused
+// before anything is read or written.
+func (p *Portal) cors(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next(w, r)
+			return
+		}
+		t, err := p.svc.Tenant(r.Context(), r.PathValue("tenant"))
+		if err != nil {
+			web.Problem(w, r, err)
+			return
+		}
+		if !t.AllowsOrigin(origin) {
+			web.Problem(w, r, privacy.Errorf(privacy.KindForbidden, "origin-not-allowed", "this origin is not a portal of the tenant"))
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		next(w, r)
+	}
+}
+
+func (p *Portal) preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Idempotency-Key")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// submitted is the answer to a submission.
+type submitted struct {
+	ID        string         `json:"id"`
+	Token     string         `json:"token"`
+	Status    privacy.Status `json:"status"`
+	CodeTTL   string         `json:"codeExpiresAt"`
+	StatusURL string         `json:"statusUrl"`
+}
+
+func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if !p.perIP.Allow(tenant + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
+		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests from this address; try again later"))
+		return
+	}
+	var sub dsr.Submission
+	if err := web.Decode(w, r, p.cfg.MaxBody, &sub); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	if !p.perMail.Allow(tenant + "|" + privacy.NormalizeEmail(sub.Email)) {
+		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests for this email address; try again later"))
+		return
+	}
+	res, err := p.svc.Submit(r.Context(), tenant, sub, r.Header.Get("Idempotency-Key"), dsr.Actor{})
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	req := res.Request
+	body := submitted{ID: req.ID, Token: res.Token, Status: req.Status,
+		CodeTTL:   req.Verification.ExpiresAt.Format(time.RFC3339),
+		StatusURL: "/api/portal/" + req.TenantID + "/requests/" + req.ID}
+	if res.Replay {
+		web.JSON(w, http.StatusOK, body)
+		return
+	}
+	web.Created(w, body.StatusURL, body)
+}
+
+// authorized checks the request token; a wrong token looks like an unknown
+// request so ids cannot be probed.
+func (p *Portal) authorized(r *http.Request) bool {
+	tok := web.Bearer(r)
+	return tok != "" && p.svc.CheckToken(r.PathValue("tenant"), r.PathValue("id"), tok)
+}
+
+var errUnknown = privacy.Errorf(privacy.KindNotFound, "unknown-request", "no such request, or the request token does not match")
+
+type codeBody struct {
+	Code string `json:"code"`
+}
+
+func (p *Portal) verifyCode(w http.ResponseWriter, r *http.Request) {
+	if !p.verify.Allow(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
+		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many attempts from this address; try again later"))
+		return
+	}
+	if !p.authorized(r) {
+		web.Problem(w, r, errUnknown)
+		return
+	}
+	var b codeBody
+	if err := web.Decode(w, r, p.cfg.MaxBody, &b); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	req, err := p.svc.Verify(r.Context(), r.PathValue("tenant"), r.PathValue("id"), b.Code)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, statusOf(req))
+}
+
+func (p *Portal) resend(w http.ResponseWriter, r *http.Request) {
+	if !p.verify.Allow(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
+		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many attempts from this address; try again later"))
+		return
+	}
+	if !p.authorized(r) {
+		web.Problem(w, r, errUnknown)
+		return
+	}
+	if err := p.svc.Resend(r.Context(), r.PathValue("tenant"), r.PathValue("id")); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
+	if !p.authorized(r) {
+		web.Problem(w, r, errUnknown)
+		return
+	}
+	req, err := p.svc.Get(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, statusOf(req))
+}
+
+// Status is what the subject sees of their request.
+type Status struct {
+	ID         string              `json:"id"`
+	Type       privacy.RequestType `json:"type"`
+	Status     privacy.Status      `json:"status"`
+	ReceivedAt time.Time           `json:"receivedAt"`
+	DueAt      time.Time           `json:"dueAt,omitzero"`
+	Extended   bool                `json:"extended"`
+	Reason     string              `json:"reason,omitempty"`
+}
+
+func statusOf(r *privacy.Request) Status {
+	s := Status{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.Due.At, Extended: r.Due.Extended}
+	if r.Decision != nil && r.Status == privacy.StatusDenied {
+		s.Reason = r.Decision.Reason
+	}
+	return s
+}

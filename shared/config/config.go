@@ -1,0 +1,224 @@
+// Package config reads the suite's settings from the environment (app settings
+// on Azure, local.settings.json for `func start`, plain variables standalone),
+// applies defaults and checks the privacy-critical floors. Secrets are never
+// printed: LogValue redacts them.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is every setting the binary reads. Each one is listed in
+// local.settings.sample.json and the README.
+type Config struct {
+	// Host selection: "azure" when FUNCTIONS_CUSTOMHANDLER_PORT is set, else standalone.
+	FunctionsPort string `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT"`
+	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:7071"`
+	DataDir       string `envconfig:"DATA_DIR" default:"data"`
+
+	StoreBackend      string        `envconfig:"STORE_BACKEND" default:"sqlite"`
+	QueueBackend      string        `envconfig:"QUEUE_BACKEND" default:"sqlite"`
+	SQLiteSynchronous string        `envconfig:"SQLITE_SYNCHRONOUS" default:"full"`
+	QueueLease        time.Duration `envconfig:"QUEUE_LEASE" default:"1m"`
+	QueueWorkers      int           `envconfig:"QUEUE_WORKERS" default:"4"`
+
+	MailBackend   string `envconfig:"MAIL_BACKEND" default:"outbox"`
+	MailFrom      string `envconfig:"MAIL_FROM" default:"privacy@privops.local"`
+	MailOutboxDir string `envconfig:"MAIL_OUTBOX_DIR"`
+	SMTPHost      string `envconfig:"SMTP_HOST"`
+	SMTPPort      int    `envconfig:"SMTP_PORT" default:"587"`
+	SMTPUsername  string `envconfig:"SMTP_USERNAME"`
+	SMTPPassword  string `envconfig:"SMTP_PASSWORD" secret:"true"`
+	SMTPTLS       string `envconfig:"SMTP_TLS" default:"mandatory"`
+
+	AuthMode     string `envconfig:"AUTH_MODE" default:"dev"`
+	AuthDevKey   string `envconfig:"AUTH_DEV_KEY" secret:"true"`
+	AuthJWKSURL  string `envconfig:"AUTH_JWKS_URL"`
+	AuthIssuer   string `envconfig:"AUTH_ISSUER" default:"privops-dev"`
+	AuthAudience string `envconfig:"AUTH_AUDIENCE" default:"privops"`
+
+	// SecretKey is the root secret (base64, at least 32 bytes) from which the
+	// subject-hash and token keys are derived. It must never change once the
+	// audit refers to subjects by its hash.
+	SecretKey string `envconfig:"SECRET_KEY" secret:"true"`
+
+	NoticesQueue          string `envconfig:"NOTICES_QUEUE" default:"privops-notices"`
+	DeadlineWatchSchedule string `envconfig:"DEADLINE_WATCH_SCHEDULE" default:"0 5 * * * *"`
+
+	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
+	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
+	OutboxLease     time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
+
+	PortalMaxBody      int64  `envconfig:"PORTAL_MAX_BODY_BYTES" default:"16384"`
+	AdminMaxBody       int64  `envconfig:"ADMIN_MAX_BODY_BYTES" default:"65536"`
+	RateSubmitPerIP    int    `envconfig:"RATE_SUBMIT_PER_IP" default:"30"`
+	RateSubmitPerEmail int    `envconfig:"RATE_SUBMIT_PER_EMAIL" default:"5"`
+	RateVerifyPerIP    int    `envconfig:"RATE_VERIFY_PER_IP" default:"60"`
+	TrustForwardedFor  bool   `envconfig:"TRUST_FORWARDED_FOR" default:"false"`
+	PortalBaseURL      string `envconfig:"PORTAL_BASE_URL"`
+
+	LogLevel   string `envconfig:"LOG_LEVEL" default:"info"`
+	DemoTenant bool   `envconfig:"DEMO_TENANT" default:"true"`
+	// CrashPoint names a step at which the standalone process kills itself
+	// (SIGKILL). Only for the crash tests; ignored on Azure.
+	CrashPoint string `envconfig:"PRIVOPS_CRASHPOINT"`
+}
+
+// Load reads the environment. Every error names the setting.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if c.MailOutboxDir == "" {
+		c.MailOutboxDir = filepath.Join(c.DataDir, "outbox")
+	}
+	return &c, c.check()
+}
+
+// Azure reports whether the Functions host started the binary.
+func (c *Config) Azure() bool { return c.FunctionsPort != "" }
+
+func (c *Config) check() error {
+	var errs []error
+	bad := func(name, format string, args ...any) { errs = append(errs, fmt.Errorf(name+": "+format, args...)) }
+	oneOf := func(name, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	oneOf("STORE_BACKEND", c.StoreBackend, "sqlite")
+	oneOf("QUEUE_BACKEND", c.QueueBackend, "sqlite")
+	oneOf("SQLITE_SYNCHRONOUS", c.SQLiteSynchronous, "full", "normal")
+	oneOf("MAIL_BACKEND", c.MailBackend, "outbox", "smtp")
+	oneOf("AUTH_MODE", c.AuthMode, "dev", "jwks")
+	oneOf("SMTP_TLS", c.SMTPTLS, "mandatory", "opportunistic", "none")
+	if c.MailBackend == "smtp" && c.SMTPHost == "" {
+		bad("SMTP_HOST", "is required when MAIL_BACKEND=smtp")
+	}
+	if c.AuthMode == "jwks" && c.AuthJWKSURL == "" {
+		bad("AUTH_JWKS_URL", "is required when AUTH_MODE=jwks")
+	}
+	if c.Azure() && c.AuthMode == "dev" {
+		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure")
+	}
+	if c.Azure() && c.SecretKey == "" {
+		bad("SECRET_KEY", "is required on Azure (reference it from Key Vault)")
+	}
+	// Privacy floors: a code must not live long or allow many guesses.
+	if c.CodeTTL < time.Minute || c.CodeTTL > time.Hour {
+		bad("CODE_TTL", "%s is outside 1m..1h", c.CodeTTL)
+	}
+	if c.CodeMaxAttempts < 1 || c.CodeMaxAttempts > 10 {
+		bad("CODE_MAX_ATTEMPTS", "%d is outside 1..10", c.CodeMaxAttempts)
+	}
+	if c.PortalMaxBody < 1024 || c.AdminMaxBody < 1024 {
+		bad("PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.QueueLease < 5*time.Second || c.QueueWorkers < 1 || c.OutboxLease < time.Second {
+		bad("QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE", "lease at least 5s, at least one worker, outbox lease at least 1s")
+	}
+	return errors.Join(errs...)
+}
+
+// Setting returns the value of an app setting referenced as %NAME% in a
+// function.json: the environment, else this config's default.
+func (c *Config) Setting(name string) (string, bool) {
+	if v, ok := os.LookupEnv(name); ok {
+		return v, true
+	}
+	rv, rt := reflect.ValueOf(c).Elem(), reflect.TypeOf(c).Elem()
+	for i := range rt.NumField() {
+		if rt.Field(i).Tag.Get("envconfig") == name && rt.Field(i).Tag.Get("secret") == "" {
+			return fmt.Sprint(rv.Field(i).Interface()), true
+		}
+	}
+	return "", false
+}
+
+// LogValue lists the settings with secrets redacted.
+func (c Config) LogValue() slog.Value {
+	rv, rt := reflect.ValueOf(c), reflect.TypeOf(c)
+	attrs := make([]slog.Attr, 0, rt.NumField())
+	for i := range rt.NumField() {
+		name := rt.Field(i).Tag.Get("envconfig")
+		v := fmt.Sprint(rv.Field(i).Interface())
+		if rt.Field(i).Tag.Get("secret") != "" && v != "" {
+			v = "[redacted]"
+		}
+		attrs = append(attrs, slog.String(name, v))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Secrets are the keys the suite runs with.
+type Secrets struct {
+	Root   []byte
+	DevJWT []byte
+}
+
+// LoadSecrets decodes SECRET_KEY and AUTH_DEV_KEY. Standalone, a missing key is
+// generated once and kept in DATA_DIR/secrets.json (mode 0600), so a restart
+// keeps tokens, codes and subject hashes valid.
+func (c *Config) LoadSecrets() (Secrets, error) {
+	var s Secrets
+	var stored struct{ SecretKey, AuthDevKey string }
+	file := filepath.Join(c.DataDir, "secrets.json")
+	if !c.Azure() {
+		if b, err := os.ReadFile(file); err == nil {
+			if err := json.Unmarshal(b, &stored); err != nil {
+				return s, fmt.Errorf("read %s: %w", file, err)
+			}
+		}
+	}
+	pick := func(name, env string, stored *string) ([]byte, error) {
+		v := env // a key given in the environment is used, never written to disk
+		if v == "" && !c.Azure() {
+			if *stored == "" {
+				b := make([]byte, 32)
+				_, _ = rand.Read(b)
+				*stored = base64.StdEncoding.EncodeToString(b)
+			}
+			v = *stored
+		}
+		k, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("%s: must be base64 of at least 32 bytes", name)
+		}
+		return k, nil
+	}
+	var err error
+	if s.Root, err = pick("SECRET_KEY", c.SecretKey, &stored.SecretKey); err != nil {
+		return s, err
+	}
+	if c.AuthMode == "dev" {
+		if s.DevJWT, err = pick("AUTH_DEV_KEY", c.AuthDevKey, &stored.AuthDevKey); err != nil {
+			return s, err
+		}
+	}
+	if !c.Azure() {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return s, fmt.Errorf("create %s: %w", c.DataDir, err)
+		}
+		b, _ := json.Marshal(stored)
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			return s, fmt.Errorf("write %s: %w", file, err)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,150 @@
+package dsr
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Get returns one of the tenant's requests.
+func (s *Service) Get(ctx context.Context, tenantID, id string) (*privacy.Request, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return s.request(ctx, t.ID, id)
+}
+
+// List pages through the tenant's requests, newest first.
+func (s *Service) List(ctx context.Context, tenantID string, f privacy.RequestFilter) (privacy.RequestPage, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return privacy.RequestPage{}, err
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return privacy.RequestPage{}, privacy.Errorf(privacy.KindInvalid, "invalid-filter", "unknown status filter")
+	}
+	if f.Type != "" && !f.Type.Valid() {
+		return privacy.RequestPage{}, privacy.Errorf(privacy.KindInvalid, "invalid-filter", "unknown type filter")
+	}
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	page, err := s.d.Store.ListRequests(ctx, t.ID, f)
+	if err != nil {
+		return privacy.RequestPage{}, privacy.Errorf(privacy.KindInvalid, "invalid-cursor", "the cursor is not valid for this list")
+	}
+	return page, nil
+}
+
+// checkReason validates a decision reason: required where the law wants reasons
+// (a denial, GDPR Art. 12(4); an extension, Art. 12(3)).
+func checkReason(reason string, required bool) (string, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case required && reason == "":
+		return "", privacy.Errorf(privacy.KindInvalid, "reason-required", "a reason is required")
+	case len(reason) > 2000 || !utf8.ValidString(reason):
+		return "", privacy.Errorf(privacy.KindInvalid, "invalid-reason", "the reason must be valid text of at most 2000 bytes")
+	}
+	return reason, nil
+}
+
+// decide moves a request to a new status with a recorded decision, an audit
+// entry and a notice to the subject.
+func (s *Service) decide(ctx context.Context, tenantID, id string, actor Actor, to privacy.Status, reason, action, notice string) (*privacy.Request, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.request(ctx, t.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+		now := s.now()
+		wasVerified := r.Status != privacy.StatusAwaitingVerification
+		if err := r.Move(to); err != nil {
+			return err
+		}
+		r.Decision = &privacy.Decision{By: actor.String(), At: now, Reason: reason}
+		s.audit(r, now, actor.String(), action, map[string]string{"status": string(to)})
+		if !wasVerified {
+			return nil // never mail an address whose owner has not confirmed it
+		}
+		return s.notice(r, now, notice)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.d.Step("request-decided")
+	s.flushQuietly(ctx, r)
+	return r, nil
+}
+
+// Approve accepts a verified request; the work at the services starts.
+func (s *Service) Approve(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Request, error) {
+	return s.decide(ctx, tenantID, id, actor, privacy.StatusApproved, "", "request.approved", privacy.NoticeApproved)
+}
+
+// Deny refuses a request with reasons; the subject is told the reasons and their
+// right to complain to a supervisory authority (GDPR Art. 12(4)).
+func (s *Service) Deny(ctx context.Context, tenantID, id string, actor Actor, reason string) (*privacy.Request, error) {
+	reason, err := checkReason(reason, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.decide(ctx, tenantID, id, actor, privacy.StatusDenied, reason, "request.denied", privacy.NoticeDenied)
+}
+
+// Cancel withdraws a request that has not finished.
+func (s *Service) Cancel(ctx context.Context, tenantID, id string, actor Actor, reason string) (*privacy.Request, error) {
+	reason, err := checkReason(reason, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.decide(ctx, tenantID, id, actor, privacy.StatusCancelled, reason, "request.cancelled", privacy.NoticeCancelled)
+}
+
+// Extend extends the deadline where the regime allows it. The extension counts
+// only once the notice (with the reasons) is sent inside the first period (GDPR
+// Art. 12(3), CCPA §1798.130(a)(2)(A)): the notify function records that time.
+func (s *Service) Extend(ctx context.Context, tenantID, id string, actor Actor, reason string) (*privacy.Request, error) {
+	reason, err := checkReason(reason, true)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.request(ctx, t.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+		now := s.now()
+		switch {
+		case r.Status.Terminal():
+			return privacy.Errorf(privacy.KindConflict, "request-closed", "a %s request cannot be extended", r.Status)
+		case r.Status == privacy.StatusAwaitingVerification:
+			return privacy.Errorf(privacy.KindConflict, "not-verified", "the subject has not confirmed the request yet")
+		case r.Extension != nil:
+			return privacy.Errorf(privacy.KindConflict, "already-extended", "the deadline was already extended")
+		}
+		if err := s.checkExtensible(t, r, now); err != nil {
+			return err
+		}
+		r.Extension = &privacy.Extension{Reason: reason, By: actor.String(), At: now}
+		s.audit(r, now, actor.String(), "request.extended", map[string]string{"regime": r.Due.Regime})
+		return s.notice(r, now, privacy.NoticeExtended)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.d.Step("request-extended")
+	s.flushQuietly(ctx, r)
+	return r, nil
+}

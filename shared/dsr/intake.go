@@ -1,0 +1,279 @@
+package dsr
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Submission is what a data subject (or an admin on their behalf) submits.
+type Submission struct {
+	Type       privacy.RequestType   `json:"type"`
+	Email      string                `json:"email"`
+	Country    string                `json:"country"`
+	Region     string                `json:"region,omitempty"`
+	Categories []privacy.Category    `json:"categories,omitempty"`
+	Changes    []privacy.FieldChange `json:"changes,omitempty"`
+}
+
+// Actor says who acts: the subject, the system, or an admin.
+type Actor struct {
+	Admin string // the admin's subject claim; "" for the data subject
+}
+
+func (a Actor) String() string {
+	if a.Admin == "" {
+		return "subject"
+	}
+	return "admin:" + a.Admin
+}
+
+var (
+	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
+	regionRe  = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
+	fieldRe   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+)
+
+// Validate checks a submission and normalises it. Error messages never echo the
+// submitted values.
+func (sub *Submission) Validate() error {
+	if !sub.Type.Valid() {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-type", "type must be one of access, export, erase, rectify, restrict, lift-restriction, object")
+	}
+	sub.Email = strings.TrimSpace(sub.Email)
+	if len(sub.Email) > 254 {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-email", "email must be at most 254 characters")
+	}
+	if a, err := mail.ParseAddress(sub.Email); err != nil || a.Name != "" || a.Address != sub.Email || !strings.Contains(a.Address[strings.LastIndexByte(a.Address, '@'):], ".") {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-email", "email must be a plain address such as name@example.com")
+	}
+	sub.Country, sub.Region = strings.ToUpper(strings.TrimSpace(sub.Country)), strings.ToUpper(strings.TrimSpace(sub.Region))
+	if !countryRe.MatchString(sub.Country) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-country", "country must be an ISO 3166-1 alpha-2 code")
+	}
+	if sub.Region != "" && !regionRe.MatchString(sub.Region) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-region", "region must be an ISO 3166-2 subdivision code such as CA")
+	}
+	if len(sub.Categories) > len(privacy.Categories) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-category", "too many categories")
+	}
+	for _, c := range sub.Categories {
+		if err := sub.Type.Supports(c); err != nil {
+			return err
+		}
+	}
+	slices.Sort(sub.Categories)
+	sub.Categories = slices.Compact(sub.Categories)
+	switch {
+	case sub.Type == privacy.TypeRectify && len(sub.Changes) == 0:
+		return privacy.Errorf(privacy.KindInvalid, "changes-required", "a rectify request needs at least one change")
+	case sub.Type != privacy.TypeRectify && len(sub.Changes) > 0:
+		return privacy.Errorf(privacy.KindInvalid, "unexpected-changes", "changes are only accepted with a rectify request")
+	case len(sub.Changes) > 50:
+		return privacy.Errorf(privacy.KindInvalid, "too-many-changes", "at most 50 changes per request")
+	}
+	for _, c := range sub.Changes {
+		if !fieldRe.MatchString(c.Field) || !utf8.ValidString(c.Value) || len(c.Value) > 1000 {
+			return privacy.Errorf(privacy.KindInvalid, "invalid-change", "each change needs a field name (letters, digits, _ . -) and a value of at most 1000 bytes")
+		}
+	}
+	return nil
+}
+
+// Submitted is the result of a submission.
+type Submitted struct {
+	Request *privacy.Request
+	Token   string // the request token for the subject's status page
+	Replay  bool   // an earlier submission with the same idempotency key
+}
+
+// Submit records a new request. From the portal (actor.Admin == "") it mails a
+// one-time code and waits for it; on behalf of a subject (an admin actor) the
+// verification is skipped and the admin is recorded. With an idempotency key, a
+// retried submission returns the first one; the key reused for a different
+// body is refused.
+func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, idemKey string, actor Actor) (*Submitted, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if err := sub.Validate(); err != nil {
+		return nil, err
+	}
+	if len(idemKey) > 200 {
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-idempotency-key", "Idempotency-Key must be at most 200 characters")
+	}
+	now := s.now()
+	body, _ := json.Marshal(sub)
+	bodyHash := sha256.Sum256(body)
+	r := &privacy.Request{
+		ID: newID("dsr_"), TenantID: t.ID, Type: sub.Type, Status: privacy.StatusAwaitingVerification,
+		Channel:     privacy.ChannelPortal,
+		Subject:     privacy.Subject{Email: sub.Email, Country: sub.Country, Region: sub.Region},
+		SubjectHash: s.hasher.Hash(t.ID, sub.Email), Categories: sub.Categories, Changes: sub.Changes,
+		BodyHash:   hex.EncodeToString(bodyHash[:]),
+		ReceivedAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	if idemKey != "" {
+		// A deterministic id makes the create itself the duplicate check.
+		r.ID = "dsr_" + hex.EncodeToString(s.mac("idempotency", t.ID, actor.String(), idemKey)[:16])
+		r.IdempotencyKeyHash = hex.EncodeToString(s.mac("idempotency-key", idemKey)[:16])
+	}
+	var code string
+	if actor.Admin != "" {
+		r.Channel, r.SubmittedBy = privacy.ChannelAdmin, actor.Admin
+		r.Status, r.IdentityVerifiedAt = privacy.StatusAwaitingDecision, now
+	} else {
+		code = newCode()
+		r.Verification = privacy.Verification{CodeHash: s.codeHash(t.ID, r.ID, code), ExpiresAt: now.Add(s.cfg.CodeTTL), Sends: 1}
+	}
+	if err := s.schedule(t, r, now); err != nil {
+		return nil, err
+	}
+	s.audit(r, now, actor.String(), "request.submitted", map[string]string{"type": string(r.Type), "channel": string(r.Channel), "dueRegime": r.Due.Regime})
+	if actor.Admin != "" {
+		if err := s.notice(r, now, privacy.NoticeVerified); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.d.Store.CreateRequest(ctx, r); err != nil {
+		if errors.Is(err, privacy.ErrConflict) && idemKey != "" {
+			return s.replay(ctx, t.ID, r)
+		}
+		return nil, fmt.Errorf("create request: %w", err)
+	}
+	s.d.Step("request-created")
+	s.flushQuietly(ctx, r)
+	if code != "" {
+		if err := s.mailCode(ctx, t, r, code); err != nil {
+			return nil, err
+		}
+	}
+	return &Submitted{Request: r, Token: s.Token(t.ID, r.ID)}, nil
+}
+
+// replay answers a retried submission with the request it created.
+func (s *Service) replay(ctx context.Context, tenantID string, want *privacy.Request) (*Submitted, error) {
+	got, err := s.request(ctx, tenantID, want.ID)
+	if err != nil {
+		return nil, err
+	}
+	if got.BodyHash != want.BodyHash {
+		return nil, privacy.Errorf(privacy.KindConflict, "idempotency-key-reused", "this Idempotency-Key was used for a different request")
+	}
+	return &Submitted{Request: got, Token: s.Token(tenantID, got.ID), Replay: true}, nil
+}
+
+// mailCode sends the one-time code. The code exists only in this mail.
+func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Request, code string) error {
+	m := privacy.Mail{
+		ID:      fmt.Sprintf("%s-code-%d", r.ID, r.Verification.Sends),
+		To:      r.Subject.Email,
+		Subject: fmt.Sprintf("Your verification code for %s", t.Name),
+		Text: fmt.Sprintf("Your code is %s\n\nEnter it on the %s privacy page to confirm your %s request (reference %s).\n"+
+			"It expires in %d minutes. If you did not ask for this, ignore this mail: nothing happens without the code.\n",
+			code, t.Name, r.Type, r.ID, int(s.cfg.CodeTTL.Minutes())),
+	}
+	if err := s.d.Mailer.Send(ctx, m); err != nil {
+		s.d.Logger.WarnContext(ctx, "verification mail not sent", "tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
+		return privacy.Errorf(privacy.KindUnavailable, "mail-unavailable", "the verification code could not be mailed; ask for a new code in a few minutes")
+	}
+	return nil
+}
+
+// Verify checks a one-time code. A wrong code counts an attempt; after
+// MaxAttempts, or once the code expired, only a new code helps.
+func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*privacy.Request, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-code", "the code is 6 digits")
+	}
+	r, err := s.request(ctx, t.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	var verr error
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+		verr = nil
+		now := s.now()
+		switch {
+		case r.Status != privacy.StatusAwaitingVerification:
+			return privacy.Errorf(privacy.KindConflict, "already-verified", "this request is not waiting for a code")
+		case r.Verification.Attempts >= s.cfg.MaxAttempts:
+			return privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "too many wrong codes; ask for a new code")
+		case !now.Before(r.Verification.ExpiresAt):
+			return privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired; ask for a new code")
+		case !hmacEqualHex(r.Verification.CodeHash, s.codeHash(r.TenantID, r.ID, code)):
+			r.Verification.Attempts++
+			verr = privacy.Errorf(privacy.KindUnprocessable, "wrong-code", "the code is not right; %d attempts left", s.cfg.MaxAttempts-r.Verification.Attempts)
+			return nil // the attempt is recorded
+		}
+		if err := r.Move(privacy.StatusAwaitingDecision); err != nil {
+			return err
+		}
+		r.IdentityVerifiedAt = now
+		r.Verification.CodeHash = ""
+		if err := s.schedule(t, r, now); err != nil {
+			return err
+		}
+		s.audit(r, now, "subject", "request.verified", nil)
+		return s.notice(r, now, privacy.NoticeVerified)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if verr != nil {
+		return nil, verr
+	}
+	s.d.Step("request-verified")
+	s.flushQuietly(ctx, r)
+	return r, nil
+}
+
+// Resend mails a new code (at most MaxCodeSends per request). Earlier codes stop
+// working; wrong attempts are not reset.
+func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	r, err := s.request(ctx, t.ID, id)
+	if err != nil {
+		return err
+	}
+	code := newCode()
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+		switch {
+		case r.Status != privacy.StatusAwaitingVerification:
+			return privacy.Errorf(privacy.KindConflict, "already-verified", "this request is not waiting for a code")
+		case r.Verification.Sends >= s.cfg.MaxCodeSends:
+			return privacy.Errorf(privacy.KindTooMany, "too-many-codes", "no more codes can be sent for this request; submit a new request")
+		}
+		r.Verification.Sends++
+		r.Verification.CodeHash = s.codeHash(r.TenantID, r.ID, code)
+		r.Verification.ExpiresAt = s.now().Add(s.cfg.CodeTTL)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.mailCode(ctx, t, r, code)
+}
+
+func hmacEqualHex(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

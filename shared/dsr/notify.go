@@ -1,0 +1,160 @@
+package dsr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// ErrPermanent marks a message that can never be processed (it is recorded and
+// acknowledged, not retried).
+var ErrPermanent = errors.New("permanent failure")
+
+// SendNotice mails the notice an EventNotice message announces, once: a notice
+// already recorded as sent is skipped, so redeliveries do nothing. The mail id is
+// the event id, so a crash between sending and recording resends the same mail
+// (the outbox mailer overwrites it; an SMTP receiver sees the same Message-ID).
+// An extension notice also starts the extension: its sending time is the notice
+// time the deadline rules check.
+func (s *Service) SendNotice(ctx context.Context, ev privacy.Event, data privacy.NoticeData) error {
+	t, err := s.tenant(ctx, ev.TenantID)
+	if err != nil {
+		return fmt.Errorf("notice %s: %w: unknown tenant", ev.ID, ErrPermanent)
+	}
+	r, err := s.d.Store.GetRequest(ctx, t.ID, data.RequestID)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return fmt.Errorf("notice %s: %w: unknown request", ev.ID, ErrPermanent)
+	}
+	if err != nil {
+		return fmt.Errorf("notice %s: get request: %w", ev.ID, err)
+	}
+	if r.NoticeSent(ev.ID) {
+		return nil
+	}
+	if r.Subject.Email != "" {
+		m := privacy.Mail{ID: ev.ID, To: r.Subject.Email, Subject: noticeSubject(t, data.Notice), Text: s.noticeText(t, r, data.Notice)}
+		if err := s.d.Mailer.Send(ctx, m); err != nil {
+			return fmt.Errorf("notice %s: send: %w", ev.ID, err)
+		}
+		s.d.Step("notice-mailed")
+	}
+	_, err = s.update(ctx, r, func(r *privacy.Request) error {
+		if r.NoticeSent(ev.ID) {
+			return nil
+		}
+		now := s.now()
+		r.Notices = append(r.Notices, privacy.SentNotice{EventID: ev.ID, Type: data.Notice, SentAt: now})
+		if data.Notice == privacy.NoticeExtended && r.Extension != nil && r.Extension.NoticedAt.IsZero() {
+			r.Extension.NoticedAt = now
+			if err := s.schedule(t, r, now); err != nil {
+				return err
+			}
+			s.audit(r, now, "system", "request.extension-noticed", map[string]string{"extended": fmt.Sprint(r.Due.Extended)})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("notice %s: record: %w", ev.ID, err)
+	}
+	s.flushQuietly(ctx, r)
+	return nil
+}
+
+func noticeSubject(t *privacy.Tenant, notice string) string {
+	switch notice {
+	case privacy.NoticeVerified:
+		return "We received your privacy request — " + t.Name
+	case privacy.NoticeApproved:
+		return "Your privacy request is being processed — " + t.Name
+	case privacy.NoticeDenied:
+		return "Your privacy request was declined — " + t.Name
+	case privacy.NoticeExtended:
+		return "More time is needed for your privacy request — " + t.Name
+	case privacy.NoticeCancelled:
+		return "Your privacy request was cancelled — " + t.Name
+	}
+	return "About your privacy request — " + t.Name
+}
+
+func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice string) string {
+	var b strings.Builder
+	due := r.Due.At.In(t.Location()).Format("2 January 2006")
+	fmt.Fprintf(&b, "Reference: %s\nRequest: %s\n\n", r.ID, r.Type)
+	switch notice {
+	case privacy.NoticeVerified:
+		fmt.Fprintf(&b, "We have received your request and confirmed your email address.\nWe will respond by %s.\n", due)
+	case privacy.NoticeApproved:
+		fmt.Fprintf(&b, "Your request has been accepted and is being carried out.\nWe will respond by %s.\n", due)
+	case privacy.NoticeDenied:
+		reason := ""
+		if r.Decision != nil {
+			reason = r.Decision.Reason
+		}
+		fmt.Fprintf(&b, "We cannot act on your request, for this reason:\n\n%s\n\n"+
+			"You may lodge a complaint with a data protection supervisory authority and seek a judicial remedy.\n", reason)
+	case privacy.NoticeExtended:
+		reason := ""
+		if r.Extension != nil {
+			reason = r.Extension.Reason
+		}
+		fmt.Fprintf(&b, "We need more time to respond, as the law allows, for this reason:\n\n%s\n\n"+
+			"We will respond by %s.\n", reason, s.extendedDue(t, r))
+	case privacy.NoticeCancelled:
+		b.WriteString("Your request has been cancelled. You may submit a new request at any time.\n")
+	}
+	if t.Contact != "" {
+		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)
+	}
+	if s.cfg.PortalBaseURL != "" {
+		fmt.Fprintf(&b, "Follow your request: %s\n", s.cfg.PortalBaseURL)
+	}
+	return b.String()
+}
+
+// extendedDue is the due date the extension will give, for the notice text.
+func (s *Service) extendedDue(t *privacy.Tenant, r *privacy.Request) string {
+	probe := *r
+	if probe.Extension != nil {
+		ext := *probe.Extension
+		ext.NoticedAt = s.now()
+		probe.Extension = &ext
+	}
+	if err := s.schedule(t, &probe, s.now()); err != nil {
+		return r.Due.At.In(t.Location()).Format("2 January 2006")
+	}
+	return probe.Due.At.In(t.Location()).Format("2 January 2006")
+}
+
+// Redrive finishes what a crash left behind for one tenant: it flushes every
+// outbox older than the lease. It returns how many requests it flushed, and how
+// many open requests are overdue or due within the warning window.
+func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error) {
+	now := s.now()
+	rs, err := s.d.Store.ListStuck(ctx, tenantID, now.Add(-s.cfg.OutboxLease), now.Add(warn), limit)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("list stuck requests: %w", err)
+	}
+	var errs []error
+	for _, r := range rs {
+		if len(r.Outbox) > 0 && r.Outbox[0].At.Before(now.Add(-s.cfg.OutboxLease)) {
+			if err := s.Flush(ctx, r); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			flushed++
+		}
+		if !r.Status.Terminal() && r.Status != privacy.StatusAwaitingVerification && !r.Due.At.IsZero() {
+			switch {
+			case r.Due.At.Before(now):
+				overdue++
+			case r.Due.At.Before(now.Add(warn)):
+				dueSoon++
+			}
+		}
+	}
+	return flushed, overdue, dueSoon, errors.Join(errs...)
+}

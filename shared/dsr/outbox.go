@@ -1,0 +1,59 @@
+package dsr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Flush carries out r's outbox: appends each audit entry (idempotent by id) and
+// publishes each message (deduplicated by id), then removes what was done from
+// the stored request. Safe to run twice or concurrently; a crash at any point
+// leaves the rest for the next Flush (the deadline watch re-drives it).
+func (s *Service) Flush(ctx context.Context, r *privacy.Request) error {
+	if len(r.Outbox) == 0 {
+		return nil
+	}
+	var done []string
+	for _, ev := range r.Outbox {
+		switch {
+		case ev.Audit != nil:
+			a := *ev.Audit
+			if err := s.d.Store.AppendAudit(ctx, &a); err != nil {
+				return fmt.Errorf("flush %s: append audit: %w", r, err)
+			}
+		case ev.Message != nil:
+			body, err := json.Marshal(ev.Message)
+			if err != nil {
+				return fmt.Errorf("flush %s: marshal event: %w", r, err)
+			}
+			if err := s.d.Publisher.Publish(ctx, ev.Queue, privacy.OutMessage{ID: ev.ID, Body: body}); err != nil {
+				return fmt.Errorf("flush %s: publish: %w", r, err)
+			}
+		}
+		s.d.Step("outbox-item-done")
+		done = append(done, ev.ID)
+	}
+	_, err := s.update(ctx, r, func(r *privacy.Request) error {
+		r.Outbox = slices.DeleteFunc(r.Outbox, func(ev privacy.OutboxEvent) bool { return slices.Contains(done, ev.ID) })
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("flush %s: clear outbox: %w", r, err)
+	}
+	s.d.Step("outbox-cleared")
+	return nil
+}
+
+// flushQuietly flushes after a committed state change. The change is durable
+// whatever happens here; a failure only delays the outbox until the watch
+// re-drives it, so it is logged, not returned.
+func (s *Service) flushQuietly(ctx context.Context, r *privacy.Request) {
+	if err := s.Flush(ctx, r); err != nil {
+		s.d.Logger.WarnContext(ctx, "outbox flush deferred to the deadline watch",
+			"tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
+	}
+}

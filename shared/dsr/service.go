@@ -1,0 +1,210 @@
+// Package dsr runs the data subject request lifecycle on the domain's ports:
+// intake (portal, admin on behalf), identity verification by one-time code,
+// approval, denial, extension, cancellation, deadlines, and the outbox that turns
+// every state change into audit entries and notice messages exactly once.
+// It is called by the portal, admin and notify functions and by the deadline
+// watch; it reads no environment and no clock of its own.
+package dsr
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Keys are the secrets the service derives its hashes and tokens from.
+type Keys struct {
+	// Subject keys the subject hash the audit refers to. It must never change,
+	// or the audit can no longer be matched to a subject.
+	Subject []byte
+	// Token keys request tokens, idempotency ids and one-time code hashes.
+	Token []byte
+}
+
+// Config holds the service's policy settings.
+type Config struct {
+	NoticesQueue  string        // queue the notify function consumes
+	CodeTTL       time.Duration // one-time code lifetime (15 min)
+	MaxAttempts   int           // wrong codes allowed per request (5)
+	MaxCodeSends  int           // codes mailed per request (3)
+	OutboxLease   time.Duration // after this, the watch re-drives an unflushed outbox
+	PortalBaseURL string        // shown in mails, e.g. https://privacy.example.com
+}
+
+// Deps are the ports and helpers the service uses.
+type Deps struct {
+	Store     privacy.Store
+	Publisher privacy.Publisher
+	Mailer    privacy.Mailer
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// Step, if set, is called after each durable step with its name. Tests (and
+	// the crash-point harness) use it to stop the process between two steps.
+	Step func(name string)
+}
+
+// Service runs the request lifecycle.
+type Service struct {
+	cfg    Config
+	keys   Keys
+	d      Deps
+	hasher privacy.SubjectHasher
+}
+
+// New returns a Service. It checks the policy floors.
+func New(cfg Config, keys Keys, d Deps) (*Service, error) {
+	switch {
+	case len(keys.Subject) < 32 || len(keys.Token) < 32:
+		return nil, errors.New("dsr: keys must be at least 32 bytes")
+	case cfg.NoticesQueue == "":
+		return nil, errors.New("dsr: notices queue is required")
+	case cfg.CodeTTL < time.Minute || cfg.CodeTTL > time.Hour:
+		return nil, fmt.Errorf("dsr: code lifetime %s is outside 1m..1h", cfg.CodeTTL)
+	case cfg.MaxAttempts < 1 || cfg.MaxAttempts > 10:
+		return nil, fmt.Errorf("dsr: max code attempts %d is outside 1..10", cfg.MaxAttempts)
+	case d.Store == nil || d.Publisher == nil || d.Mailer == nil || d.Now == nil:
+		return nil, errors.New("dsr: store, publisher, mailer and clock are required")
+	}
+	if cfg.MaxCodeSends < 1 {
+		cfg.MaxCodeSends = 3
+	}
+	if cfg.OutboxLease <= 0 {
+		cfg.OutboxLease = 2 * time.Minute
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Step == nil {
+		d.Step = func(string) {}
+	}
+	return &Service{cfg: cfg, keys: keys, d: d, hasher: privacy.SubjectHasher{Key: keys.Subject}}, nil
+}
+
+// now is the invocation's time, in UTC, truncated to the microsecond so it
+// round-trips through every store unchanged.
+func (s *Service) now() time.Time { return s.d.Now().UTC().Truncate(time.Microsecond) }
+
+// Token returns the request token handed to the subject at submission. It is
+// derived, not stored: HMAC(token key, tenant, id).
+func (s *Service) Token(tenantID, id string) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac("request-token", tenantID, id)[:24])
+}
+
+// CheckToken reports whether token is the request's token, in constant time.
+func (s *Service) CheckToken(tenantID, id, token string) bool {
+	return hmac.Equal([]byte(token), []byte(s.Token(tenantID, id)))
+}
+
+func (s *Service) mac(parts ...string) []byte {
+	m := hmac.New(sha256.New, s.keys.Token)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+func (s *Service) codeHash(tenantID, id, code string) string {
+	return hex.EncodeToString(s.mac("otp", tenantID, id, code))
+}
+
+// newID returns a random id with a prefix: 128 bits, hex.
+func newID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// newCode returns a uniformly random 6-digit code.
+func newCode() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+// tenant loads a tenant, mapping absence to a user error.
+func (s *Service) tenant(ctx context.Context, id string) (*privacy.Tenant, error) {
+	if !privacy.ValidTenantID(id) {
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-tenant", "no such tenant")
+	}
+	t, err := s.d.Store.GetTenant(ctx, id)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-tenant", "no such tenant")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get tenant: %w", err)
+	}
+	return t, nil
+}
+
+// Tenant returns a tenant or a not-found user error.
+func (s *Service) Tenant(ctx context.Context, id string) (*privacy.Tenant, error) {
+	return s.tenant(ctx, id)
+}
+
+// request loads a request, mapping absence to a user error.
+func (s *Service) request(ctx context.Context, tenantID, id string) (*privacy.Request, error) {
+	r, err := s.d.Store.GetRequest(ctx, tenantID, id)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-request", "no such request")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get request: %w", err)
+	}
+	return r, nil
+}
+
+// audit records an audit entry in r's outbox, to be appended by flush.
+func (s *Service) audit(r *privacy.Request, at time.Time, actor, action string, details map[string]string) {
+	id := newID("aud_")
+	r.Outbox = append(r.Outbox, privacy.OutboxEvent{ID: id, At: at, Audit: &privacy.AuditEvent{
+		ID: id, TenantID: r.TenantID, At: at, Actor: actor, Action: action,
+		Target: "request/" + r.ID, SubjectHash: r.SubjectHash, Details: details,
+	}})
+}
+
+// notice records a notice message in r's outbox, to be published by flush.
+func (s *Service) notice(r *privacy.Request, at time.Time, notice string) error {
+	id := newID("evt_")
+	ev, err := privacy.NewEvent(id, privacy.EventNotice, r.TenantID, "request/"+r.ID, at,
+		privacy.NoticeData{RequestID: r.ID, Notice: notice})
+	if err != nil {
+		return err
+	}
+	r.Outbox = append(r.Outbox, privacy.OutboxEvent{ID: id, At: at, Queue: s.cfg.NoticesQueue, Message: &ev})
+	return nil
+}
+
+// update writes r guarded by its ETag. On a conflict it re-reads the request,
+// re-applies change and tries again (a few times): change must be a pure
+// function of the request it is given.
+func (s *Service) update(ctx context.Context, r *privacy.Request, change func(*privacy.Request) error) (*privacy.Request, error) {
+	for attempt := 0; ; attempt++ {
+		if err := change(r); err != nil {
+			return nil, err
+		}
+		r.UpdatedAt = s.now()
+		err := s.d.Store.UpdateRequest(ctx, r)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+			return nil, fmt.Errorf("update %s: %w", r, err)
+		}
+		if r, err = s.d.Store.GetRequest(ctx, r.TenantID, r.ID); err != nil {
+			return nil, fmt.Errorf("reload %s: %w", r, err)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/privops/privops/shared/trigger"
+)
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying logger.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// Logger returns the invocation's logger from ctx, or the default one.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Logged logs one line per request: function, route pattern (never the raw path
+// or query, which may carry identifiers or the function key), status and
+// duration; and puts a logger with the invocation id in the request's context.
+// A panic is recovered and answered as an internal error.
+func Logged(function string, base *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		inv := r.Header.Get("X-Azure-Functions-InvocationId")
+		if i, ok := trigger.InvocationFrom(r.Context()); ok && inv == "" {
+			inv = i.ID
+		}
+		l := base.With("function", function)
+		if inv != "" {
+			l = l.With("invocation_id", inv)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				l.ErrorContext(r.Context(), "panic in handler", "panic", p)
+				if sw.status == 0 {
+					Problem(sw, r, errPanic{})
+				}
+			}
+			l.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+				slog.String("method", r.Method), slog.String("route", r.Pattern),
+				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+		}()
+		next.ServeHTTP(sw, r.WithContext(WithLogger(r.Context(), l)))
+	})
+}
+
+type errPanic struct{}
+
+func (errPanic) Error() string { return "panic" }
+
+// ClientIP returns the caller's address. With trustForwarded (behind the
+// Functions front end or a known proxy) the left-most X-Forwarded-For entry is
+// used; otherwise the socket address, so a client cannot choose its own key.
+func ClientIP(r *http.Request, trustForwarded bool) string {
+	if trustForwarded {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			ip, _, _ := strings.Cut(xff, ",")
+			ip = strings.TrimSpace(ip)
+			if h, _, err := net.SplitHostPort(ip); err == nil {
+				ip = h
+			}
+			if net.ParseIP(ip) != nil {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Limiter is a fixed-window counter per key: at most Max events per Window.
+// It is per process; on Azure each instance limits on its own, which bounds
+// abuse per instance (the store-backed attempt counters bound it globally).
+type Limiter struct {
+	Max    int
+	Window time.Duration
+	Now    func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]*window
+	swept   time.Time
+}
+
+type window struct {
+	start time.Time
+	n     int
+}
+
+// Allow counts one event for key and reports whether it is within the limit.
+func (l *Limiter) Allow(key string) bool {
+	if l.Max <= 0 {
+		return true
+	}
+	now := l.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.windows == nil {
+		l.windows = make(map[string]*window)
+	}
+	if now.Sub(l.swept) > l.Window {
+		for k, w := range l.windows {
+			if now.Sub(w.start) >= l.Window {
+				delete(l.windows, k)
+			}
+		}
+		l.swept = now
+	}
+	w, ok := l.windows[key]
+	if !ok || now.Sub(w.start) >= l.Window {
+		w = &window{start: now}
+		l.windows[key] = w
+	}
+	w.n++
+	return w.n <= l.Max
+}

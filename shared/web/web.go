@@ -1,0 +1,159 @@
+// Package web holds the HTTP edge shared by the portal and admin functions:
+// problem+json errors with stable codes, strict JSON bodies, the route table the
+// OpenAPI document is checked against, rate limits and request logging. Errors
+// are mapped to status codes here and nowhere else.
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Route is one API operation. The OpenAPI document must list exactly these.
+type Route struct {
+	Method  string
+	Pattern string // net/http pattern path, e.g. /api/portal/{tenant}/requests
+	Handler http.HandlerFunc
+}
+
+// Mux registers routes on a new ServeMux. Unknown paths and methods answer
+// problem+json 404 / 405.
+func Mux(routes []Route) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.HandleFunc(rt.Method+" "+rt.Pattern, rt.Handler)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		Problem(w, r, privacy.Errorf(privacy.KindNotFound, "not-found", "no such endpoint"))
+	})
+	return mux
+}
+
+// ProblemDetails is an RFC 9457 problem document with a stable machine code.
+type ProblemDetails struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Status maps a user-facing error kind to its HTTP status.
+func Status(k privacy.Kind) int {
+	switch k {
+	case privacy.KindInvalid:
+		return http.StatusBadRequest
+	case privacy.KindUnauthorized:
+		return http.StatusUnauthorized
+	case privacy.KindForbidden:
+		return http.StatusForbidden
+	case privacy.KindNotFound:
+		return http.StatusNotFound
+	case privacy.KindConflict:
+		return http.StatusConflict
+	case privacy.KindGone:
+		return http.StatusGone
+	case privacy.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case privacy.KindUnsupported:
+		return http.StatusUnsupportedMediaType
+	case privacy.KindUnprocessable:
+		return http.StatusUnprocessableEntity
+	case privacy.KindTooMany:
+		return http.StatusTooManyRequests
+	case privacy.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem writes err as problem+json. A *privacy.Error keeps its code and message;
+// anything else is an internal error: logged with the invocation's logger and
+// answered without internals.
+func Problem(w http.ResponseWriter, r *http.Request, err error) {
+	p := ProblemDetails{Type: "about:blank", Status: http.StatusInternalServerError, Code: "internal", Detail: "an internal error occurred; it has been logged"}
+	if e, ok := privacy.AsError(err); ok {
+		p.Status, p.Code, p.Detail = Status(e.Kind), e.Code, e.Message
+	} else if errors.Is(err, privacy.ErrUnavailable) {
+		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "unavailable", "a dependency is temporarily unavailable; try again shortly"
+	} else {
+		Logger(r.Context()).ErrorContext(r.Context(), "internal error", "error", err.Error())
+	}
+	p.Type = "urn:privops:problem:" + p.Code
+	p.Title = http.StatusText(p.Status)
+	if p.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "60")
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// JSON writes v with status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Decode reads a JSON object body into v strictly: application/json only, at most
+// limit bytes, no unknown fields, nothing after the object.
+func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return privacy.Errorf(privacy.KindUnsupported, "unsupported-media-type", "the body must be application/json")
+	}
+	if r.ContentLength > limit {
+		return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooLarge):
+			return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not valid JSON")
+		case errors.As(err, &typ):
+			return privacy.Errorf(privacy.KindInvalid, "invalid-field", "field %q has the wrong type", typ.Field)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return privacy.Errorf(privacy.KindInvalid, "unknown-field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not a valid JSON object")
+	}
+	if dec.More() {
+		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// Created writes 201 with a Location header.
+func Created(w http.ResponseWriter, location string, v any) {
+	w.Header().Set("Location", location)
+	JSON(w, http.StatusCreated, v)
+}
+
+// Bearer returns the bearer token of the request, or "".
+func Bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// Invalid is a shorthand for a 400 with a code.
+func Invalid(code, format string, args ...any) error {
+	return privacy.Errorf(privacy.KindInvalid, code, format, args...)
+}
