@@ -1,0 +1,136 @@
+package standalone
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/privops/privops/shared/funcjson"
+)
+
+// server builds the HTTP server. Request contexts derive from workCtx, so a
+// shutdown lets in-flight requests finish instead of cancelling them.
+func (h *Host) server(https []funcjson.Paired, workCtx context.Context) *http.Server {
+	rt := &router{logger: h.Logger, maxBody: h.MaxBodyBytes, handlers: map[string]http.Handler{}}
+	for _, p := range https {
+		rt.specs = append(rt.specs, p.Spec)
+		rt.handlers[p.Spec.Name] = p.Function.HTTP
+	}
+	return &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		// The Functions host cuts HTTP responses at 230 s; match it.
+		WriteTimeout:   230 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return workCtx },
+		ErrorLog:       slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// router sends a request to the HTTP function whose route prefix matches its
+// path (the longest), as the Functions host routes /api/<route>.
+type router struct {
+	specs    []funcjson.Spec
+	handlers map[string]http.Handler
+	logger   *slog.Logger
+	maxBody  int64
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := funcjson.MatchRoute(rt.specs, r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no function serves this path")
+		return
+	}
+	if !s.AllowsMethod(r.Method) {
+		w.Header().Set("Allow", strings.Join(s.Methods, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+		return
+	}
+	start := time.Now()
+	ctx, id := invocation(r.Context(), s.Name)
+	// Never log the path, query or headers: they carry tokens and the function key.
+	log := rt.logger.With("function", s.Name, "invocation_id", id)
+	r = r.WithContext(ctx)
+	r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
+
+	tw := &trackingWriter{ResponseWriter: w}
+	if err := serveSafely(rt.handlers[s.Name], tw, r); err != nil {
+		log.Error("http function panicked", "error", err)
+		if !tw.wrote {
+			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		}
+		return
+	}
+	log.Debug("http request served", "method", r.Method, "status", tw.statusOr200(),
+		"duration_ms", time.Since(start).Milliseconds())
+}
+
+// writeError answers with the suite's machine-readable error shape.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"code":%q,"message":%q}`, code, message)
+}
+
+// serveSafely runs an HTTP handler and turns a panic into an error.
+func serveSafely(hd http.Handler, w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	hd.ServeHTTP(w, r)
+	return nil
+}
+
+// callSafely runs a queue or timer function and turns a panic into an error.
+func callSafely(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+// trackingWriter remembers whether and how a response was started.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote  bool
+	status int
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	if !t.wrote {
+		t.wrote, t.status = true, code
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	if !t.wrote {
+		t.wrote, t.status = true, http.StatusOK
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+func (t *trackingWriter) statusOr200() int {
+	if t.status == 0 {
+		return http.StatusOK
+	}
+	return t.status
+}

@@ -1,0 +1,126 @@
+package standalone
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/privops/privops/shared/funcjson"
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/trigger"
+)
+
+// Backoff bounds for DefaultBackoff and for receive errors.
+const (
+	backoffBase     = time.Second
+	backoffCap      = 5 * time.Minute
+	receiveErrorCap = 30 * time.Second
+	settleTimeout   = 10 * time.Second
+)
+
+// DeadLetterReason is the reason given to Receiver.DeadLetter, as Service Bus
+// names it.
+const DeadLetterReason = "MaxDeliveryCountExceeded"
+
+// DefaultBackoff is exponential with jitter, capped: after delivery n failed,
+// wait between half and all of min(1s·2^(n-1), 5 min). The jitter spreads the
+// retries of a burst of failures so they do not hit a recovering dependency
+// together.
+func DefaultBackoff(deliveryCount int) time.Duration {
+	d := backoffCap
+	if n := max(deliveryCount, 1) - 1; n < 20 {
+		d = min(backoffBase<<n, backoffCap)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// consume is one worker of a queue function: it receives until runCtx is done
+// and handles each message under workCtx, so a message in flight at shutdown
+// finishes and is settled.
+func (h *Host) consume(runCtx, workCtx context.Context, p funcjson.Paired, worker int) {
+	log := h.Logger.With("function", p.Spec.Name, "queue", p.Spec.Queue, "worker", worker)
+	errDelay := h.PollInterval
+	for runCtx.Err() == nil {
+		d, err := h.Receiver.Receive(runCtx, p.Spec.Queue, h.Lease)
+		switch {
+		case runCtx.Err() != nil && d == nil:
+			return
+		case err != nil:
+			log.Warn("receive failed", "error", err, "retry_in_ms", errDelay.Milliseconds())
+			sleep(runCtx, errDelay)
+			errDelay = min(errDelay*2, receiveErrorCap)
+			continue
+		case d == nil:
+			errDelay = h.PollInterval
+			// Jitter keeps a queue's workers from polling in lockstep.
+			sleep(runCtx, h.PollInterval/2+rand.N(h.PollInterval/2+1))
+			continue
+		}
+		errDelay = h.PollInterval
+		h.handle(workCtx, p, d)
+	}
+}
+
+// handle runs the function for one delivery and settles it: Complete on
+// success, Retry after Backoff on an error or a panic, DeadLetter when this
+// delivery was the last allowed.
+func (h *Host) handle(workCtx context.Context, p funcjson.Paired, d *privacy.Delivery) {
+	log := h.Logger.With("function", p.Spec.Name, "queue", p.Spec.Queue,
+		"message_id", d.ID, "delivery_count", d.DeliveryCount)
+	settle, cancel := context.WithTimeout(workCtx, settleTimeout)
+	defer cancel()
+
+	if d.DeliveryCount > h.MaxDeliveryCount {
+		// Its lease ran out too often (a crash loop): do not run it again.
+		h.deadLetter(settle, log, d)
+		return
+	}
+	ctx, id := invocation(workCtx, p.Spec.Name)
+	log = log.With("invocation_id", id)
+	ctx, stop := context.WithTimeout(ctx, h.Lease)
+	queue := d.Queue
+	if queue == "" {
+		queue = p.Spec.Queue
+	}
+	m := trigger.Message{ID: d.ID, Body: d.Body, DeliveryCount: d.DeliveryCount, EnqueuedAt: d.EnqueuedAt.UTC(), Queue: queue}
+	err := callSafely(func() error { return p.Function.Queue(ctx, m) })
+	stop()
+
+	switch {
+	case err == nil:
+		if err := h.Receiver.Complete(settle, d); err != nil {
+			logSettle(log, "complete", err)
+			return
+		}
+		log.Debug("message completed")
+	case d.DeliveryCount >= h.MaxDeliveryCount:
+		log.Error("queue function failed on the last allowed delivery", "error", err)
+		h.deadLetter(settle, log, d)
+	default:
+		delay := h.Backoff(d.DeliveryCount)
+		log.Warn("queue function failed; message will be retried", "error", err, "retry_in_ms", delay.Milliseconds())
+		if err := h.Receiver.Retry(settle, d, delay); err != nil {
+			logSettle(log, "retry", err)
+		}
+	}
+}
+
+func (h *Host) deadLetter(ctx context.Context, log *slog.Logger, d *privacy.Delivery) {
+	if err := h.Receiver.DeadLetter(ctx, d, DeadLetterReason); err != nil {
+		logSettle(log, "dead-letter", err)
+		return
+	}
+	log.Error("message dead-lettered", "reason", DeadLetterReason)
+}
+
+// logSettle logs a failed settlement. A lost lease is expected after a slow
+// run: the message is simply delivered again.
+func logSettle(log *slog.Logger, op string, err error) {
+	if errors.Is(err, privacy.ErrConflict) {
+		log.Warn(op+" lost the lease; message will be delivered again", "error", err)
+		return
+	}
+	log.Error(op+" failed; message will be delivered again when its lease runs out", "error", err)
+}
