@@ -15,6 +15,11 @@
 //   - anything else, including the host's readiness poll on "/": answered at
 //     once (200 on "/", 404 elsewhere).
 //
+// A POST to /<FunctionName> is always taken as payload mode. With the default
+// route prefix "api" no forwarded path can look like that; with an empty
+// prefix, a forwarded POST to a route equal to a function name would be
+// misread, so keep the prefix when forwarding is on.
+//
 // Failure policy in payload mode (the host treats any non-2xx as a failed
 // invocation, see the custom-handler reference §0.2 and §4.4):
 //

@@ -70,7 +70,7 @@ type Spec struct {
 // ("openapi.json" → "/api/openapi.json"). A route with a parameter keeps its
 // literal leading segments and ends in "/" ("portal/{*path}" → "/api/portal/"),
 // and then matches that path and everything below it. It returns "" for a
-// function that is not HTTP.
+// function that is not HTTP. A Spec not made by Load uses the "api" prefix.
 func (s Spec) RoutePrefix() string {
 	if s.Kind != KindHTTP {
 		return ""
