@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+var (
+	_ privacy.Publisher = (*Queue)(nil)
+	_ privacy.Receiver  = (*Queue)(nil)
+)
+
+// ReasonMaxDeliveries is the dead-letter reason of a message that was delivered
+// Options.QueueMaxDeliveries times without being completed.
+const ReasonMaxDeliveries = "max-delivery-count-exceeded"
+
+// Queue is the durable queue of a DB: privacy.Publisher and privacy.Receiver,
+// with dedupe by message id within a window, scheduled delivery, leases, retry
+// with delay and dead letters, plus operator helpers (DeadLetters, Requeue,
+// Counts). A received message stays in the table, invisible until its lease
+// ends, so a crashed consumer's message is delivered again.
+type Queue struct{ db *DB }
+
+// Queue returns the DB's queue.
+func (db *DB) Queue() *Queue { return &Queue{db: db} }
+
+// Publish enqueues msgs on queue in one transaction, skipping any whose id was
+// published to queue within the dedupe window (so it is idempotent per id). A
+// message with a NotBefore in the future becomes visible then. Every message
+// needs an id. Errors wrap privacy.ErrUnavailable when the file is locked.
+func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMessage) error {
+	for i, m := range msgs {
+		if m.ID == "" {
+			return fmt.Errorf("publish to %s: message %d has no id", queue, i)
+		}
+	}
+	err := q.db.write(ctx, func(tx *sql.Tx) error {
+		now := q.db.opts.Now() // read under the write lock, as in Receive
+		// Forget expired ids, a bounded batch at a time.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe WHERE (queue, id) IN
+			(SELECT queue, id FROM dedupe WHERE expires_at <= ? LIMIT 100)`, nanos(now)); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			res, err := tx.ExecContext(ctx, `INSERT INTO dedupe (queue, id, expires_at) VALUES (?, ?, ?)
+				ON CONFLICT (queue, id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= ?`,
+				queue, m.ID, nanos(now.Add(q.db.opts.DedupeWindow)), nanos(now))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue // a duplicate within the window
+			}
+			body := m.Body
+			if body == nil {
+				body = []byte{}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (queue, id, body, enqueued_at, visible_at)
+				VALUES (?, ?, ?, ?, ?)`, queue, m.ID, body, nanos(now), nanos(later(now, m.NotBefore))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", queue, err)
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Receive leases the visible message of queue that became visible first (then
+// the first enqueued) for lease, or returns (nil, nil) when none is visible. A
+// message already delivered QueueMaxDeliveries times is dead-lettered with
+// reason ReasonMaxDeliveries instead of being delivered. lease must be positive.
+func (q *Queue) Receive(ctx context.Context, queue string, lease time.Duration) (*privacy.Delivery, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("receive from %s: lease %s is not positive", queue, lease)
+	}
+	var d *privacy.Delivery
+	err := q.db.write(ctx, func(tx *sql.Tx) error {
+		now := q.db.opts.Now() // read under the write lock, so leases start when granted
+		for {
+			var seq, enqueued int64
+			var count int
+			var id string
+			var body []byte
+			err := tx.QueryRowContext(ctx, `SELECT seq, id, body, delivery_count, enqueued_at FROM messages
+				WHERE queue = ? AND state = 'ready' AND visible_at <= ? ORDER BY visible_at, seq LIMIT 1`,
+				queue, nanos(now)).Scan(&seq, &id, &body, &count, &enqueued)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if count >= q.db.opts.QueueMaxDeliveries {
+				if _, err := tx.ExecContext(ctx, `UPDATE messages SET state = 'dead', dead_reason = ?, dead_at = ?,
+					lease = NULL WHERE seq = ?`, ReasonMaxDeliveries, nanos(now), seq); err != nil {
+					return err
+				}
+				continue
+			}
+			token := newToken()
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET delivery_count = ?, lease = ?, visible_at = ?
+				WHERE seq = ?`, count+1, token, nanos(now.Add(lease)), seq); err != nil {
+				return err
+			}
+			d = &privacy.Delivery{Queue: queue, ID: id, Body: body, DeliveryCount: count + 1,
+				EnqueuedAt: fromNanos(enqueued), Lease: token}
+			return nil
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", queue, err)
+	}
+	return d, nil
+}
+
+// Complete removes a delivered message. It returns a wrapped
+// privacy.ErrConflict if the lease ran out or the message was settled already.
+func (q *Queue) Complete(ctx context.Context, d *privacy.Delivery) error {
+	return q.settle(ctx, "complete", d, "DELETE FROM messages")
+}
+
+// Retry releases a delivered message to become visible again after delay. It
+// returns a wrapped privacy.ErrConflict if the lease was lost.
+func (q *Queue) Retry(ctx context.Context, d *privacy.Delivery, delay time.Duration) error {
+	at := q.db.opts.Now().Add(max(delay, 0))
+	return q.settle(ctx, "retry", d, "UPDATE messages SET lease = NULL, visible_at = ?", nanos(at))
+}
+
+// DeadLetter moves a delivered message to the queue's dead-letter list with
+// reason. It returns a wrapped privacy.ErrConflict if the lease was lost.
+func (q *Queue) DeadLetter(ctx context.Context, d *privacy.Delivery, reason string) error {
+	return q.settle(ctx, "dead-letter", d, "UPDATE messages SET state = 'dead', dead_reason = ?, dead_at = ?, lease = NULL",
+		reason, nanos(q.db.opts.Now()))
+}
+
+// settle runs stmt (a DELETE or an UPDATE ... SET) on the message d still
+// holds the lease of; none means the lease was lost.
+func (q *Queue) settle(ctx context.Context, op string, d *privacy.Delivery, stmt string, args ...any) error {
+	if d == nil || d.Lease == "" {
+		return fmt.Errorf("%s message: no delivery", op)
+	}
+	args = append(args, d.Queue, d.ID, d.Lease, nanos(q.db.opts.Now()))
+	res, err := q.db.w.ExecContext(ctx, stmt+
+		" WHERE queue = ? AND id = ? AND lease = ? AND state = 'ready' AND visible_at > ?", args...)
+	if err != nil {
+		return fmt.Errorf("%s message %s: %w", op, d.ID, translate(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s message %s: %w", op, d.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s message %s: lease lost: %w", op, d.ID, privacy.ErrConflict)
+	}
+	return nil
+}

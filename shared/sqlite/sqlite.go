@@ -1,0 +1,244 @@
+// Package sqlite is the embedded default adapter of the store and queue ports,
+// used by the standalone host: one SQLite file (WAL) under the data directory
+// holds tenants, requests, the audit chain and a durable queue. Writes go
+// through one connection, since SQLite has one writer; reads use a pool. Open
+// applies the embedded migrations; nothing else runs in the background.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configures Open. Zero fields take their defaults.
+type Options struct {
+	// Synchronous is "full" (default: a commit survives power loss) or "normal"
+	// (a commit survives a process crash; the last ones may be lost on power loss).
+	Synchronous string
+	// QueueMaxDeliveries is how many times a message is delivered before it is
+	// dead-lettered instead (default 10).
+	QueueMaxDeliveries int
+	// DedupeWindow is how long a published message id suppresses republishing
+	// the same id to the same queue (default 10m).
+	DedupeWindow time.Duration
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing with privacy.ErrUnavailable (default 5s).
+	BusyTimeout time.Duration
+	// Now is the clock of queue visibility, leases and dedupe (default time.Now).
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() (Options, error) {
+	switch strings.ToLower(o.Synchronous) {
+	case "", "full":
+		o.Synchronous = "FULL"
+	case "normal":
+		o.Synchronous = "NORMAL"
+	default:
+		return o, fmt.Errorf("synchronous %q is neither full nor normal", o.Synchronous)
+	}
+	if o.QueueMaxDeliveries <= 0 {
+		o.QueueMaxDeliveries = 10
+	}
+	if o.DedupeWindow <= 0 {
+		o.DedupeWindow = 10 * time.Minute
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
+
+// DB is an open database file. It is safe for concurrent use.
+type DB struct {
+	w    *sql.DB // exactly one connection: every write, serialized
+	r    *sql.DB // read-only pool
+	opts Options
+}
+
+// Open opens (creating if needed) the database file at path, creating its
+// directory, and migrates it to the current schema. The file is created
+// readable by its owner only, since it holds personal data. Close the DB when
+// done. Opening the same file twice in one process works but serializes the
+// writers on SQLite's lock instead of in-process.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open database: path %q must be a plain file path", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // SQLite gives -wal and -shm the same mode
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	f.Close()
+
+	busy := "busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")"
+	db := &DB{opts: opts}
+	db.w, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"},
+		"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)"}}))
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+	if err := db.init(ctx); err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.r, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {busy, "query_only(1)"}}))
+	if err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	db.r.SetMaxOpenConns(readers)
+	db.r.SetMaxIdleConns(readers)
+	return db, nil
+}
+
+func dsn(path string, q url.Values) string { return path + "?" + q.Encode() }
+
+// init checks the journal mode and applies the migrations.
+func (db *DB) init(ctx context.Context) error {
+	var mode string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return translate(err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %s, want wal (is the file system local?)", mode)
+	}
+	return db.migrate(ctx)
+}
+
+// Close closes the database. Pending reads and writes fail afterwards.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrate applies, in order and each in its own transaction, the embedded
+// migrations not yet recorded in schema_version. Migration files are named
+// NNNN_what.sql; NNNN is the version.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("create schema_version: %w", translate(err))
+	}
+	var current int
+	if err := db.w.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_version").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", translate(err))
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	latest := 0
+	for _, name := range names {
+		base := filepath.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil || v != latest+1 {
+			return fmt.Errorf("migration %s: versions must count 1, 2, 3, ...", base)
+		}
+		latest = v
+		if v <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = db.write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+				v, base, db.opts.Now().UTC().Format(time.RFC3339))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", base, err)
+		}
+	}
+	if current > latest {
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
+	}
+	return nil
+}
+
+// write runs fn in a BEGIN IMMEDIATE transaction on the writer connection and
+// commits it if fn returns nil. Errors come back translated (see translate).
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+// newToken returns a random hex token, used for ETags and leases.
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
+	return hex.EncodeToString(b)
+}
+
+// Times are stored as Unix nanoseconds, which order like time.Time and keep
+// full precision. Instants outside 1678-2262 are clamped.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return minNanos.UnixNano()
+	case t.After(maxNanos):
+		return maxNanos.UnixNano()
+	}
+	return t.UnixNano()
+}
+
+var (
+	minNanos = time.Unix(0, -1<<63).UTC()
+	maxNanos = time.Unix(0, 1<<63-1).UTC()
+)
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// nullNanos is nanos(t), or NULL for the zero time.
+func nullNanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: nanos(t), Valid: true}
+}
