@@ -328,13 +328,14 @@ func stuck(r *privacy.Request, olderThan, dueBefore time.Time) bool {
 			return true
 		}
 	}
-	return !r.Status.Terminal() && !r.Due.At.IsZero() && r.Due.At.Before(dueBefore)
+	due := openDue(r)
+	return !due.IsZero() && due.Before(dueBefore)
 }
 
 // ListStuck returns copies of up to limit (default 100) of a tenant's requests
 // that have an outbox event recorded before olderThan, or that are open (not
 // terminal) with a due date before dueBefore; a zero due date is no deadline.
-// They come earliest due first, those without a due date last.
+// They come earliest due first, those without an open due date last.
 func (s *Store) ListStuck(ctx context.Context, tenantID string, olderThan, dueBefore time.Time, limit int) ([]*privacy.Request, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list stuck requests: %w", err)
@@ -348,7 +349,7 @@ func (s *Store) ListStuck(ctx context.Context, tenantID string, olderThan, dueBe
 		}
 	}
 	slices.SortFunc(match, func(a, b *privacy.Request) int {
-		return cmp.Or(compareDue(a.Due.At, b.Due.At), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(compareDue(openDue(a), openDue(b)), cmp.Compare(a.ID, b.ID))
 	})
 	match = match[:min(len(match), pageSize(limit, 100))]
 	out := make([]*privacy.Request, 0, len(match))
@@ -360,6 +361,14 @@ func (s *Store) ListStuck(ctx context.Context, tenantID string, olderThan, dueBe
 		out = append(out, cp)
 	}
 	return out, nil
+}
+
+// openDue is r's due date while it is open, else the zero time.
+func openDue(r *privacy.Request) time.Time {
+	if r.Status.Terminal() {
+		return time.Time{}
+	}
+	return r.Due.At
 }
 
 // compareDue orders due dates ascending with the zero time (no due date) last.

@@ -46,6 +46,7 @@ func testConcurrentUpdates(t *testing.T, s privacy.Store) {
 
 // increment adds one to a request's attempt count, retrying on conflicts.
 func increment(tb testing.TB, s privacy.Store, tenant, id string) error {
+	tb.Helper()
 	for range 1000 {
 		r, err := s.GetRequest(tb.Context(), tenant, id)
 		if err != nil {
