@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/privops/privops/functions/admin"
+	"github.com/privops/privops/functions/deadlinewatch"
+	"github.com/privops/privops/functions/notify"
+	"github.com/privops/privops/functions/openapi"
+	"github.com/privops/privops/functions/portal"
+	"github.com/privops/privops/shared/auth"
+	"github.com/privops/privops/shared/azfunc"
+	"github.com/privops/privops/shared/config"
+	"github.com/privops/privops/shared/dsr"
+	"github.com/privops/privops/shared/funcjson"
+	"github.com/privops/privops/shared/mail"
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/sqlite"
+	"github.com/privops/privops/shared/standalone"
+	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/web"
+)
+
+// app is the wired suite: adapters, service and functions.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	secrets config.Secrets
+	db      *sqlite.DB
+	svc     *dsr.Service
+	funcs   []trigger.Function
+	specs   []funcjson.Spec
+	portal  *portal.Portal
+	admin   *admin.Admin
+}
+
+func (a *app) Close() {
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+}
+
+// derive returns a purpose-bound key from the root secret.
+func derive(root []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, root)
+	m.Write([]byte("privops/" + purpose))
+	return m.Sum(nil)
+}
+
+// build opens the adapters and builds every function.
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	var err error
+	if a.secrets, err = cfg.LoadSecrets(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	a.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "privops.db"), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store: %w", err)
+	}
+	store, queue := a.db.Store(), a.db.Queue()
+
+	var mailer privacy.Mailer
+	switch cfg.MailBackend {
+	case "smtp":
+		mailer, err = mail.NewSMTP(mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, From: cfg.MailFrom, TLS: cfg.SMTPTLS})
+	default:
+		mailer, err = mail.NewOutbox(cfg.MailOutboxDir, cfg.MailFrom, log)
+	}
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("MAIL_BACKEND: %w", err)
+	}
+
+	var verifier auth.Verifier
+	if cfg.AuthMode == "jwks" {
+		verifier, err = auth.NewJWKS(cfg.AuthJWKSURL, cfg.AuthIssuer, cfg.AuthAudience, &http.Client{Timeout: 10 * time.Second}, time.Now)
+	} else {
+		verifier, err = auth.NewHS256(a.secrets.DevJWT, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
+	}
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("AUTH_MODE: %w", err)
+	}
+	if err := a.wire(adapters{store: store, publisher: queue, mailer: mailer, verifier: verifier, now: time.Now}); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// adapters are the ports' implementations the functions are wired to.
+type adapters struct {
+	store     privacy.Store
+	publisher privacy.Publisher
+	mailer    privacy.Mailer
+	verifier  auth.Verifier
+	now       func() time.Time
+}
+
+// wire builds the service and every function on the given adapters, and checks
+// them against the function.json files.
+func (a *app) wire(ad adapters) error {
+	cfg, log := a.cfg, a.log
+	var err error
+	a.svc, err = dsr.New(dsr.Config{
+		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
+		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL,
+	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
+		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Now: ad.now, Logger: log, Step: a.crashPoint()})
+	if err != nil {
+		return err
+	}
+	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
+		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
+		portal.Deps{Service: a.svc, Now: ad.now})
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier})
+	a.portal, a.admin = p, adm
+	a.funcs = []trigger.Function{
+		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
+		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
+		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
+		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
+		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
+	}
+	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {
+		return err
+	}
+	_, err = funcjson.Pair(a.funcs, a.specs)
+	return err
+}
+
+// crashPoint returns the step hook. With PRIVOPS_CRASHPOINT=name[@n] the
+// standalone process SIGKILLs itself the n-th time (default first) it passes
+// step name: the crash tests use it to stop between two durable steps.
+func (a *app) crashPoint() func(string) {
+	spec := a.cfg.CrashPoint
+	if spec == "" || a.cfg.Azure() {
+		return nil
+	}
+	name, nth := spec, int64(1)
+	if n, c, ok := strings.Cut(spec, "@"); ok {
+		name = n
+		if v, err := strconv.ParseInt(c, 10, 64); err == nil && v > 0 {
+			nth = v
+		}
+	}
+	var seen atomic.Int64
+	return func(step string) {
+		if step == name && seen.Add(1) == nth {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
+}
+
+func (a *app) serveAzure(ctx context.Context) error {
+	h, err := azfunc.New(a.funcs, a.specs, a.log)
+	if err != nil {
+		return err
+	}
+	addr, err := azfunc.ListenAddr(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	a.log.Info("custom handler listening", "addr", addr, "functions", len(a.funcs))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("custom handler: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+func (a *app) serveStandalone(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	a.log.Info("standalone suite listening", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir, "functions", len(a.funcs))
+	h := &standalone.Host{Listener: ln, Functions: a.funcs, Specs: a.specs, Receiver: a.db.Queue(),
+		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log}
+	return h.Run(ctx)
+}
+
+// demoTenant is created on the first standalone start.
+func demoTenant() *privacy.Tenant {
+	return &privacy.Tenant{ID: "demo", Name: "Demo Tenant", Regimes: privacy.Regimes, Establishment: []string{privacy.RegimeEUGDPR},
+		TimeZone: "UTC", PortalOrigins: []string{"http://localhost:3000"}, PIPLDays: 30, DefaultDays: 30, Contact: "privacy@demo.example"}
+}
+
+// demo creates the demo tenant on the first start and prints a dev admin token.
+func (a *app) demo(ctx context.Context, w io.Writer) error {
+	if !a.cfg.DemoTenant {
+		return nil
+	}
+	created, err := a.svc.EnsureTenant(ctx, demoTenant())
+	if err != nil || !created {
+		return err
+	}
+	a.log.Info("demo tenant created", "tenant_id", "demo")
+	if a.cfg.AuthMode != "dev" {
+		return nil
+	}
+	tok, err := auth.Mint(a.secrets.DevJWT, auth.Claims{Subject: "demo-admin", TenantID: "demo", Roles: []string{auth.RoleAdmin}},
+		a.cfg.AuthIssuer, a.cfg.AuthAudience, time.Now(), 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nDemo tenant \"demo\" created. Dev admin token (30 days; mint more with `privops token`):\n\n%s\n\n", tok)
+	return nil
+}
+
+// mintToken implements `privops token`.
+func mintToken(cfg *config.Config, args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(w)
+	tenant := fs.String("tenant", "demo", "tenant id (the tid claim)")
+	role := fs.String("role", auth.RoleAdmin, "privacy-admin, privacy-approver or privacy-viewer")
+	sub := fs.String("sub", "dev-admin", "the admin's name (the sub claim)")
+	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if cfg.AuthMode != "dev" {
+		return errors.New("token: only for AUTH_MODE=dev; production tokens come from your identity provider")
+	}
+	secrets, err := cfg.LoadSecrets()
+	if err != nil {
+		return err
+	}
+	tok, err := auth.Mint(secrets.DevJWT, auth.Claims{Subject: *sub, TenantID: *tenant, Roles: []string{*role}},
+		cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, tok)
+	return nil
+}

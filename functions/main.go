@@ -1,0 +1,76 @@
+// Command privops is the one binary of the privops suite and its only
+// composition root: it reads the configuration, opens the adapters, builds every
+// function and hands them to the host the environment asks for — the Azure
+// Functions custom handler when FUNCTIONS_CUSTOMHANDLER_PORT is set, otherwise
+// the standalone host (its own HTTP server, scheduler and queue consumers on the
+// embedded SQLite file).
+//
+//	privops            run the suite
+//	privops token ...  mint a dev admin token (standalone AUTH_MODE=dev)
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // tenant time zones must load on any machine
+
+	"github.com/privops/privops/shared/config"
+	"github.com/privops/privops/shared/logging"
+)
+
+// functionFiles holds every function's function.json: the same files drive the
+// Functions host and the standalone host.
+//
+//go:embed */function.json
+var functionFiles embed.FS
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		// First line of the log: the host restarts a crashing handler, so the
+		// reason must be easy to find. stderr is what the host records as errors.
+		fmt.Fprintln(os.Stderr, "privops:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "token":
+			return mintToken(cfg, args[1:], stdout)
+		case "help", "-h", "--help":
+			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]")
+			return nil
+		default:
+			return fmt.Errorf("unknown command %q (try: privops help)", args[0])
+		}
+	}
+	log := logging.New(stdout, cfg.LogLevel)
+	app, err := build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if cfg.Azure() {
+		return app.serveAzure(ctx)
+	}
+	if err := app.demo(ctx, stderr); err != nil {
+		return err
+	}
+	return app.serveStandalone(ctx)
+}
+
+var errUsage = errors.New("usage")

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The process tests run the real binary: built once per test run.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "privops-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "privops")
+		out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("build: %v", buildErr)
+	}
+	return binPath
+}
+
+// proc is a running suite.
+type proc struct {
+	cmd  *exec.Cmd
+	addr string // http://host:port
+	done chan error
+	out  *syncBuffer
+}
+
+// baseEnv is the environment the process tests give the binary.
+func baseEnv(dataDir string, extra ...string) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"DATA_DIR=" + dataDir, "HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info",
+		"DEADLINE_WATCH_SCHEDULE=*/1 * * * * *", "OUTBOX_LEASE=1s", "QUEUE_LEASE=5s",
+		"RATE_SUBMIT_PER_IP=1000000", "RATE_SUBMIT_PER_EMAIL=1000000", "RATE_VERIFY_PER_IP=1000000",
+	}
+	return append(env, extra...)
+}
+
+// start runs the binary and waits until it listens.
+func start(tb testing.TB, env []string) *proc {
+	tb.Helper()
+	p := &proc{cmd: exec.Command(binary(tb)), done: make(chan error, 1), out: &syncBuffer{}}
+	p.cmd.Env = env
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.cmd.Stderr = p.out
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			_, _ = p.out.Write(append(append([]byte(nil), line...), '\n'))
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(line, &l) == nil && l.Msg == "standalone suite listening" {
+				addrc <- "http://" + l.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.done <- p.cmd.Wait() }()
+	select {
+	case p.addr = <-addrc:
+	case err := <-p.done:
+		tb.Fatalf("the suite exited before listening: %v\n%s", err, p.out.String())
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		tb.Fatalf("the suite did not start listening:\n%s", p.out.String())
+	}
+	tb.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.done <- nil
+	}
+}
+
+// waitKilled waits until the process dies and reports whether SIGKILL killed it.
+func (p *proc) waitKilled(tb testing.TB, within time.Duration) bool {
+	tb.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				return true
+			}
+		}
+		return false
+	case <-time.After(within):
+		return false
+	}
+}
+
+// stop sends SIGTERM and checks for a clean exit.
+func (p *proc) stop(tb testing.TB) {
+	tb.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			tb.Errorf("exit after SIGTERM: %v\n%s", err, p.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		tb.Errorf("no exit 30s after SIGTERM")
+	}
+}
+
+// devToken mints an admin token with the binary's own sub-command.
+func devToken(tb testing.TB, env []string, tenant string) string {
+	tb.Helper()
+	cmd := exec.Command(binary(tb), "token", "--tenant", tenant, "--role", "privacy-admin", "--sub", "crash-test")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("token: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+var httpc = &http.Client{Timeout: 10 * time.Second}
+
+// send issues a JSON call; a transport error (the process died) returns status 0.
+func send(method, url, token, body string, header map[string]string) (int, map[string]any) {
+	req, _ := http.NewRequest(method, url, bytes.NewBufferString(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := httpc.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
