@@ -20,11 +20,11 @@ func TestCrashBetweenStepsLosesNothing(t *testing.T) {
 	}
 	t.Parallel()
 	points := []string{
-		"request-created@3",   // request stored, outbox (audit + notice) not yet carried out
-		"outbox-item-done@5",  // half of an outbox carried out
-		"outbox-cleared@4",    // outbox done, the HTTP answer not yet sent
-		"request-decided@2",   // approval stored, outbox not carried out
-		"notice-mailed@3",     // notice mailed, not yet recorded as sent
+		"request-created@3",  // request stored, outbox (audit + notice) not yet carried out
+		"outbox-item-done@5", // half of an outbox carried out
+		"outbox-cleared@4",   // outbox done, the HTTP answer not yet sent
+		"request-decided@2",  // approval stored, outbox not carried out
+		"notice-mailed@3",    // notice mailed, not yet recorded as sent
 	}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
