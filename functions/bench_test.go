@@ -31,7 +31,7 @@ func benchSeconds() time.Duration {
 }
 
 func benchEnv(b *testing.B) []string {
-	env := baseEnv(b.TempDir(), "LOG_LEVEL=warn")
+	env := baseEnv(b.TempDir()) // production log level: one line per request
 	if v := os.Getenv("SQLITE_SYNCHRONOUS"); v != "" {
 		env = append(env, "SQLITE_SYNCHRONOUS="+v)
 	}

@@ -1,15 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,11 +65,12 @@ func baseEnv(dataDir string, extra ...string) []string {
 	return append(env, extra...)
 }
 
-// start runs the binary and waits until it listens.
+// start runs the binary on a free port and waits until it accepts connections.
 func start(tb testing.TB, env []string) *proc {
 	tb.Helper()
 	p := &proc{cmd: exec.Command(binary(tb)), done: make(chan error, 1), out: &syncBuffer{}}
-	p.cmd.Env = env
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(tb))
+	p.cmd.Env = append(slices.Clone(env), "HTTP_ADDR="+addr) // the last value wins
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -76,29 +79,31 @@ func start(tb testing.TB, env []string) *proc {
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	addrc := make(chan string, 1)
+	copied := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			_, _ = p.out.Write(append(append([]byte(nil), line...), '\n'))
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal(line, &l) == nil && l.Msg == "standalone suite listening" {
-				addrc <- "http://" + l.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(p.out, stdout)
+		close(copied)
 	}()
-	go func() { p.done <- p.cmd.Wait() }()
-	select {
-	case p.addr = <-addrc:
-	case err := <-p.done:
-		tb.Fatalf("the suite exited before listening: %v\n%s", err, p.out.String())
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		tb.Fatalf("the suite did not start listening:\n%s", p.out.String())
+	go func() {
+		<-copied // Wait closes the pipe: read it to the end first
+		p.done <- p.cmd.Wait()
+	}()
+	for t0 := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if conn, err := net.Dial("tcp", addr); err == nil {
+			conn.Close()
+			break
+		}
+		select {
+		case err := <-p.done:
+			tb.Fatalf("the suite exited before listening: %v\n%s", err, p.out.String())
+		default:
+		}
+		if time.Since(t0) > 30*time.Second {
+			_ = p.cmd.Process.Kill()
+			tb.Fatalf("the suite did not start listening:\n%s", p.out.String())
+		}
 	}
+	p.addr = "http://" + addr
 	tb.Cleanup(func() { p.kill() })
 	return p
 }

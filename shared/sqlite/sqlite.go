@@ -72,6 +72,7 @@ func (o Options) withDefaults() (Options, error) {
 type DB struct {
 	w    *sql.DB // exactly one connection: every write, serialized
 	r    *sql.DB // read-only pool
+	wr   *writer // the group-commit writer that owns w after Open
 	opts Options
 }
 
@@ -108,12 +109,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db.w.SetMaxIdleConns(1)
 	db.w.SetConnMaxLifetime(0)
 	db.w.SetConnMaxIdleTime(0)
+	db.startWriter()
 	if err := db.init(ctx); err != nil {
+		db.stopWriter()
 		db.w.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.r, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {busy, "query_only(1)"}}))
 	if err != nil {
+		db.stopWriter()
 		db.w.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -139,6 +143,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the database. Pending reads and writes fail afterwards.
 func (db *DB) Close() error {
+	db.stopWriter()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -193,20 +198,6 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
 	}
 	return nil
-}
-
-// write runs fn in a BEGIN IMMEDIATE transaction on the writer connection and
-// commits it if fn returns nil. Errors come back translated (see translate).
-func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return translate(err)
-	}
-	return translate(tx.Commit())
 }
 
 // newToken returns a random hex token, used for ETags and leases.

@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Group commit. SQLite has one writer, and with synchronous=full every commit
+// waits for an fsync. Writes from concurrent callers are therefore queued to one
+// writer goroutine that runs whatever is waiting as a batch inside one
+// transaction, each job under its own SAVEPOINT: a job that fails is rolled back
+// alone and gets its own error, the others commit together, and one fsync serves
+// the whole batch. A caller returns only once its batch is durable.
+
+// maxBatch bounds a batch so one slow batch cannot hold many callers.
+const maxBatch = 64
+
+var errClosed = errors.New("database is closed")
+
+type job struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+type writer struct {
+	jobs   chan *job
+	quit   chan struct{}
+	exited chan struct{} // closed when the writer goroutine has returned
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+func (db *DB) startWriter() {
+	db.wr = &writer{jobs: make(chan *job, maxBatch), quit: make(chan struct{}), exited: make(chan struct{})}
+	db.wr.wg.Add(1)
+	go db.runWriter()
+}
+
+func (db *DB) stopWriter() {
+	db.wr.once.Do(func() { close(db.wr.quit) })
+	db.wr.wg.Wait()
+}
+
+// write runs fn in a transaction on the writer connection, batched with other
+// concurrent writes, and returns once it is committed (or fn's error, or the
+// commit's). fn must use the given tx only. Errors come back translated.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.wr.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.wr.quit:
+		return errClosed
+	}
+	// Wait for the outcome even if ctx ends now: the job may already be committed.
+	select {
+	case err := <-j.done:
+		return err
+	case <-db.wr.exited:
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return errClosed // queued after the writer stopped: it never ran
+		}
+	}
+}
+
+func (db *DB) runWriter() {
+	defer db.wr.wg.Done()
+	defer close(db.wr.exited)
+	for {
+		var first *job
+		select {
+		case first = <-db.wr.jobs:
+		case <-db.wr.quit:
+			for { // fail what is still queued
+				select {
+				case j := <-db.wr.jobs:
+					j.done <- errClosed
+				default:
+					return
+				}
+			}
+		}
+		batch := []*job{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-db.wr.jobs:
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		db.commitBatch(batch)
+	}
+}
+
+func (db *DB) commitBatch(batch []*job) {
+	results := make([]error, len(batch))
+	tx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, j := range batch {
+			j.done <- translate(err)
+		}
+		return
+	}
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT job"); err != nil {
+			results[i] = translate(err)
+			continue
+		}
+		if err := j.fn(tx); err != nil {
+			results[i] = translate(err)
+			if _, rerr := tx.Exec("ROLLBACK TO job"); rerr != nil {
+				// The transaction is unusable: fail the whole batch.
+				_ = tx.Rollback()
+				for k, j := range batch {
+					if k != i {
+						results[k] = translate(fmt.Errorf("batch rolled back: %w", rerr))
+					}
+					j.done <- results[k]
+				}
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE job"); err != nil && results[i] == nil {
+			results[i] = translate(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = translate(err)
+			}
+		}
+	}
+	for i, j := range batch {
+		j.done <- results[i]
+	}
+}
