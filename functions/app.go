@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -199,6 +200,17 @@ func (a *app) serveAzure(ctx context.Context) error {
 }
 
 func (a *app) serveStandalone(ctx context.Context) error {
+	if a.cfg.PprofAddr != "" {
+		pl, err := net.Listen("tcp", a.cfg.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("PPROF_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { _ = http.Serve(pl, mux) }()
+		a.log.Info("pprof listening", "addr", pl.Addr().String())
+	}
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)

@@ -69,7 +69,10 @@ type Config struct {
 	TrustForwardedFor  bool   `envconfig:"TRUST_FORWARDED_FOR" default:"false"`
 	PortalBaseURL      string `envconfig:"PORTAL_BASE_URL"`
 
-	LogLevel   string `envconfig:"LOG_LEVEL" default:"info"`
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// PprofAddr, when set (standalone only), serves net/http/pprof on its own
+	// listener, e.g. 127.0.0.1:6060, for profiling. Never on a public address.
+	PprofAddr  string `envconfig:"PPROF_ADDR"`
 	DemoTenant bool   `envconfig:"DEMO_TENANT" default:"true"`
 	// CrashPoint names a step at which the standalone process kills itself
 	// (SIGKILL). Only for the crash tests; ignored on Azure.

@@ -154,14 +154,20 @@ func (q *Queue) settle(ctx context.Context, op string, d *privacy.Delivery, stmt
 		return fmt.Errorf("%s message: no delivery", op)
 	}
 	args = append(args, d.Queue, d.ID, d.Lease, nanos(q.db.opts.Now()))
-	res, err := q.db.w.ExecContext(ctx, stmt+
-		" WHERE queue = ? AND id = ? AND lease = ? AND state = 'ready' AND visible_at > ?", args...)
+	var n int64
+	err := q.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, stmt+
+			" WHERE queue = ? AND id = ? AND lease = ? AND state = 'ready' AND visible_at > ?", args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("%s message %s: %w", op, d.ID, translate(err))
-	}
-	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("%s message %s: %w", op, d.ID, err)
-	} else if n == 0 {
+	}
+	if n == 0 {
 		return fmt.Errorf("%s message %s: lease lost: %w", op, d.ID, privacy.ErrConflict)
 	}
 	return nil

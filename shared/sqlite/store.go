@@ -41,7 +41,10 @@ func (s *Store) CreateTenant(ctx context.Context, t *privacy.Tenant) error {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
 	etag := newToken()
-	if _, err := s.db.w.ExecContext(ctx, "INSERT INTO tenants (id, etag, doc) VALUES (?, ?, ?)", t.ID, etag, string(doc)); err != nil {
+	if err := s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, etag, doc) VALUES (?, ?, ?)", t.ID, etag, string(doc))
+		return err
+	}); err != nil {
 		return fmt.Errorf("create tenant %s: %w", t.ID, translate(err))
 	}
 	t.ETag = etag
@@ -129,11 +132,14 @@ func (s *Store) CreateRequest(ctx context.Context, r *privacy.Request) error {
 	}
 	status, typ, created, due, outbox := requestColumns(r)
 	etag := newToken()
-	_, err = s.db.w.ExecContext(ctx, `INSERT INTO requests
+	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO requests
 		(tenant_id, id, etag, status, type, created_at, open_due_at, outbox_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.TenantID, r.ID, etag, status, typ, created, due, outbox, string(doc))
+			r.TenantID, r.ID, etag, status, typ, created, due, outbox, string(doc))
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("create request %s: %w", r.ID, translate(err))
+		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	r.ETag = etag
 	return nil

@@ -30,8 +30,8 @@ type writer struct {
 	jobs   chan *job
 	quit   chan struct{}
 	exited chan struct{} // closed when the writer goroutine has returned
-	once sync.Once
-	wg   sync.WaitGroup
+	once   sync.Once
+	wg     sync.WaitGroup
 }
 
 func (db *DB) startWriter() {
