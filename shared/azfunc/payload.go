@@ -13,6 +13,7 @@ import (
 
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/web"
 )
 
 var (
@@ -85,17 +86,17 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, e entry) {
 	log := h.logger.With("function", e.spec.Name, "invocation_id", id, "trigger", string(e.spec.Kind))
 	r = r.WithContext(ctx)
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
-	tw := &trackingWriter{ResponseWriter: w}
+	tw := web.Track(w)
 	if perr := safeServe(e.fn.HTTP, tw, r); perr != nil {
 		log.Error("http function panicked", "error", perr)
-		if !tw.wrote {
+		if !tw.Wrote() {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"error":"internal"}`))
 		}
 		return
 	}
-	log.Debug("forwarded request completed", "status", tw.statusOr200())
+	log.Debug("forwarded request completed", "status", statusOr200(tw.Status()))
 }
 
 // replyJSON writes v as the payload-mode reply. Content-Type must be
@@ -215,37 +216,6 @@ func safeCall(f func() error) (err error) {
 	return f()
 }
 
-// trackingWriter remembers whether a response was started.
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote  bool
-	status int
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	if !t.wrote {
-		t.wrote, t.status = true, code
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(b []byte) (int, error) {
-	if !t.wrote {
-		t.wrote, t.status = true, http.StatusOK
-	}
-	return t.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (Flush).
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
-
-func (t *trackingWriter) statusOr200() int {
-	if t.status == 0 {
-		return http.StatusOK
-	}
-	return t.status
-}
-
 // logError logs a failed invocation at the right level: panics and our own
 // decoding faults are errors, a function's transient error a warning.
 func logError(log *slog.Logger, msg string, err error) {
@@ -254,4 +224,11 @@ func logError(log *slog.Logger, msg string, err error) {
 		return
 	}
 	log.Warn(msg, "error", err)
+}
+
+func statusOr200(status int) int {
+	if status == 0 {
+		return http.StatusOK
+	}
+	return status
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/funcjson"
+	"github.com/privops/privops/shared/web"
 )
 
 // server builds the HTTP server. Request contexts derive from workCtx, so a
@@ -61,15 +62,15 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 
-	tw := &trackingWriter{ResponseWriter: w}
+	tw := web.Track(w)
 	if err := serveSafely(rt.handlers[s.Name], tw, r); err != nil {
 		log.Error("http function panicked", "error", err)
-		if !tw.wrote {
+		if !tw.Wrote() {
 			writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		}
 		return
 	}
-	log.Debug("http request served", "method", r.Method, "status", tw.statusOr200(),
+	log.Debug("http request served", "method", r.Method, "status", statusOr200(tw.Status()),
 		"duration_ms", time.Since(start).Milliseconds())
 }
 
@@ -104,33 +105,9 @@ func callSafely(f func() error) (err error) {
 	return f()
 }
 
-// trackingWriter remembers whether and how a response was started.
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote  bool
-	status int
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	if !t.wrote {
-		t.wrote, t.status = true, code
-	}
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(b []byte) (int, error) {
-	if !t.wrote {
-		t.wrote, t.status = true, http.StatusOK
-	}
-	return t.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
-
-func (t *trackingWriter) statusOr200() int {
-	if t.status == 0 {
+func statusOr200(status int) int {
+	if status == 0 {
 		return http.StatusOK
 	}
-	return t.status
+	return status
 }

@@ -27,25 +27,6 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // Logged logs one line per request: function, route pattern (never the raw path
 // or query, which may carry identifiers or the function key), status and
 // duration; and puts a logger with the invocation id in the request's context.
@@ -61,17 +42,17 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 		if inv != "" {
 			l = l.With("invocation_id", inv)
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := Track(w)
 		defer func() {
 			if p := recover(); p != nil {
 				l.ErrorContext(r.Context(), "panic in handler", "panic", p)
-				if sw.status == 0 {
+				if !sw.Wrote() {
 					Problem(sw, r, errPanic{})
 				}
 			}
 			l.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 				slog.String("method", r.Method), slog.String("route", r.Pattern),
-				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", sw.Status()), slog.Duration("duration", time.Since(start)))
 		}()
 		next.ServeHTTP(sw, r.WithContext(WithLogger(r.Context(), l)))
 	})
