@@ -141,13 +141,19 @@ func (c *Config) check() error {
 
 // Setting returns the value of an app setting referenced as %NAME% in a
 // function.json: the environment, else this config's default.
+// Secrets are never resolved this way: a function.json has no reason to name one.
 func (c *Config) Setting(name string) (string, bool) {
+	rv, rt := reflect.ValueOf(c).Elem(), reflect.TypeOf(c).Elem()
+	for i := range rt.NumField() {
+		if rt.Field(i).Tag.Get("envconfig") == name && rt.Field(i).Tag.Get("secret") != "" {
+			return "", false
+		}
+	}
 	if v, ok := os.LookupEnv(name); ok {
 		return v, true
 	}
-	rv, rt := reflect.ValueOf(c).Elem(), reflect.TypeOf(c).Elem()
 	for i := range rt.NumField() {
-		if rt.Field(i).Tag.Get("envconfig") == name && rt.Field(i).Tag.Get("secret") == "" {
+		if rt.Field(i).Tag.Get("envconfig") == name {
 			return fmt.Sprint(rv.Field(i).Interface()), true
 		}
 	}

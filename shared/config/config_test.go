@@ -360,7 +360,7 @@ func TestSettingNeverResolvesASecretFromTheEnvironment(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, map[string]string{name: "value-that-must-not-leak"})
 			got, ok := cfg.Setting(name)
-			skipKnownBug(t, got == "value-that-must-not-leak",
+			failIfRegressed(t, got == "value-that-must-not-leak",
 				"config.go:145 reads the environment before the secret check at line 150, so %"+name+"% in a function.json resolves to the secret")
 			if got != "" || ok {
 				t.Errorf("Setting(%q) = %q, %t; want \"\", false", name, got, ok)
@@ -369,12 +369,11 @@ func TestSettingNeverResolvesASecretFromTheEnvironment(t *testing.T) {
 	}
 }
 
-// skipKnownBug skips tb while a reported bug still reproduces, so the suite stays
-// green and the case becomes a plain regression test once the bug is fixed.
-func skipKnownBug(tb testing.TB, reproduces bool, bug string) {
+// failIfRegressed fails tb when a bug fixed earlier reproduces again.
+func failIfRegressed(tb testing.TB, reproduces bool, bug string) {
 	tb.Helper()
 	if reproduces {
-		tb.Skipf("known bug, still reproduces: %s", bug)
+		tb.Fatalf("regression: %s", bug)
 	}
 }
 

@@ -99,7 +99,9 @@ func (s *Service) Deny(ctx context.Context, tenantID, id string, actor Actor, re
 	return s.decide(ctx, tenantID, id, actor, privacy.StatusDenied, reason, "request.denied", privacy.NoticeDenied)
 }
 
-// Cancel withdraws a request that has not finished.
+// Cancel withdraws a request before its work at the services starts (awaiting
+// verification or decision, or approved). Once tasks run, the request ends as
+// completed or partially completed instead: half-done erasures cannot be undone.
 func (s *Service) Cancel(ctx context.Context, tenantID, id string, actor Actor, reason string) (*privacy.Request, error) {
 	reason, err := checkReason(reason, false)
 	if err != nil {

@@ -25,17 +25,18 @@ type Kind int
 
 // Kinds of user-facing errors.
 const (
-	KindInvalid       Kind = iota + 1 // 400 / 422: the input is wrong
-	KindUnauthorized                  // 401: no or bad credentials
-	KindForbidden                     // 403: credentials fine, action not allowed
-	KindNotFound                      // 404: absent, or not visible to the caller
-	KindConflict                      // 409: the state does not allow the action
-	KindGone                          // 410: expired
-	KindTooLarge                      // 413: body too large
-	KindUnsupported                   // 415: wrong content type
-	KindUnprocessable                 // 422: well-formed but refused by a rule
-	KindTooMany                       // 429: rate limited or attempts exhausted
-	KindUnavailable                   // 503: a dependency is down; try later
+	KindInvalid          Kind = iota + 1 // 400 / 422: the input is wrong
+	KindUnauthorized                     // 401: no or bad credentials
+	KindForbidden                        // 403: credentials fine, action not allowed
+	KindNotFound                         // 404: absent, or not visible to the caller
+	KindMethodNotAllowed                 // 405: the endpoint exists for other methods
+	KindConflict                         // 409: the state does not allow the action
+	KindGone                             // 410: expired
+	KindTooLarge                         // 413: body too large
+	KindUnsupported                      // 415: wrong content type
+	KindUnprocessable                    // 422: well-formed but refused by a rule
+	KindTooMany                          // 429: rate limited or attempts exhausted
+	KindUnavailable                      // 503: a dependency is down; try later
 )
 
 // Error is a user-facing error with a stable machine-readable code

@@ -6,12 +6,11 @@ import (
 	"github.com/privops/privops/shared/privacy"
 )
 
-// skipKnownBug skips tb while a reported bug still reproduces, so the suite stays
-// green and the case becomes a plain regression test once the bug is fixed.
-func skipKnownBug(tb testing.TB, reproduces bool, bug string) {
+// failIfRegressed fails tb when a bug fixed earlier reproduces again.
+func failIfRegressed(tb testing.TB, reproduces bool, bug string) {
 	tb.Helper()
 	if reproduces {
-		tb.Skipf("known bug, still reproduces: %s", bug)
+		tb.Fatalf("regression: %s", bug)
 	}
 }
 

@@ -63,7 +63,7 @@ func (t *Tenant) Validate() error {
 	if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
 		return Errorf(KindInvalid, "invalid-tenant", "name is required and at most 200 characters")
 	}
-	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" {
+	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" || t.TimeZone == "Local" {
 		return Errorf(KindInvalid, "invalid-tenant", "timeZone must be an IANA time zone name")
 	}
 	if t.PIPLDays < 1 || t.PIPLDays > 90 {
@@ -79,7 +79,8 @@ func (t *Tenant) Validate() error {
 	}
 	for _, o := range t.PortalOrigins {
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" ||
+			u.Fragment != "" || u.User != nil || u.Opaque != "" {
 			return Errorf(KindInvalid, "invalid-tenant", "portal origin %q must be scheme://host[:port]", o)
 		}
 	}

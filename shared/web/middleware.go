@@ -43,6 +43,8 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 			l = l.With("invocation_id", inv)
 		}
 		sw := Track(w)
+		pattern := new(string) // filled in by Mux with the matched route
+		r = r.WithContext(context.WithValue(WithLogger(r.Context(), l), patternKey{}, pattern))
 		defer func() {
 			if p := recover(); p != nil {
 				l.ErrorContext(r.Context(), "panic in handler", "panic", p)
@@ -50,11 +52,15 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 					Problem(sw, r, errPanic{})
 				}
 			}
+			route := *pattern
+			if route == "" {
+				route = r.Pattern // Logged itself registered on a ServeMux
+			}
 			l.LogAttrs(r.Context(), slog.LevelInfo, "http request",
-				slog.String("method", r.Method), slog.String("route", r.Pattern),
+				slog.String("method", r.Method), slog.String("route", route),
 				slog.Int("status", sw.Status()), slog.Duration("duration", time.Since(start)))
 		}()
-		next.ServeHTTP(sw, r.WithContext(WithLogger(r.Context(), l)))
+		next.ServeHTTP(sw, r)
 	})
 }
 
@@ -63,13 +69,14 @@ type errPanic struct{}
 func (errPanic) Error() string { return "panic" }
 
 // ClientIP returns the caller's address. With trustForwarded (behind the
-// Functions front end or a known proxy) the left-most X-Forwarded-For entry is
-// used; otherwise the socket address, so a client cannot choose its own key.
+// Functions front end or one known proxy) the right-most X-Forwarded-For entry
+// is used: the one the trusted proxy appended. Entries left of it come from the
+// client and could be chosen to dodge rate limits. Otherwise the socket address.
 func ClientIP(r *http.Request, trustForwarded bool) string {
 	if trustForwarded {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			ip, _, _ := strings.Cut(xff, ",")
-			ip = strings.TrimSpace(ip)
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			ip := strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
 			if h, _, err := net.SplitHostPort(ip); err == nil {
 				ip = h
 			}

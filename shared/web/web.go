@@ -22,18 +22,42 @@ type Route struct {
 	Handler http.HandlerFunc
 }
 
-// Mux registers routes on a new ServeMux. Unknown paths and methods answer
-// problem+json 404 / 405.
-func Mux(routes []Route) *http.ServeMux {
+// Mux serves routes. A path no route has answers problem+json 404; a path
+// that exists for other methods answers 405 with an Allow header. The matched
+// pattern is recorded for the request log (see Logged).
+func Mux(routes []Route) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		mux.HandleFunc(rt.Method+" "+rt.Pattern, rt.Handler)
+		mux.HandleFunc(rt.Method+" "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+			if p, ok := r.Context().Value(patternKey{}).(*string); ok {
+				*p = r.Pattern
+			}
+			rt.Handler(w, r)
+		})
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			Problem(w, r, privacy.Errorf(privacy.KindMethodNotAllowed, "method-not-allowed", "this endpoint does not support %s", r.Method))
+			return
+		}
 		Problem(w, r, privacy.Errorf(privacy.KindNotFound, "not-found", "no such endpoint"))
 	})
-	return mux
 }
+
+type patternKey struct{}
 
 // ProblemDetails is an RFC 9457 problem document with a stable machine code.
 type ProblemDetails struct {
@@ -55,6 +79,8 @@ func Status(k privacy.Kind) int {
 		return http.StatusForbidden
 	case privacy.KindNotFound:
 		return http.StatusNotFound
+	case privacy.KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case privacy.KindConflict:
 		return http.StatusConflict
 	case privacy.KindGone:
@@ -125,6 +151,8 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 			return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not valid JSON")
+		case errors.As(err, &typ) && typ.Field == "":
+			return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must be a JSON object")
 		case errors.As(err, &typ):
 			return privacy.Errorf(privacy.KindInvalid, "invalid-field", "field %q has the wrong type", typ.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -132,7 +160,7 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 		}
 		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not a valid JSON object")
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must hold exactly one JSON object")
 	}
 	return nil

@@ -18,12 +18,11 @@ import (
 	"github.com/privops/privops/shared/web"
 )
 
-// skipKnownBug skips tb while a reported bug still reproduces, so the suite stays
-// green and the case becomes a plain regression test once the bug is fixed.
-func skipKnownBug(tb testing.TB, reproduces bool, bug string) {
+// failIfRegressed fails tb when a bug fixed earlier reproduces again.
+func failIfRegressed(tb testing.TB, reproduces bool, bug string) {
 	tb.Helper()
 	if reproduces {
-		tb.Skipf("known bug, still reproduces: %s", bug)
+		tb.Fatalf("regression: %s", bug)
 	}
 }
 
@@ -158,7 +157,7 @@ func TestDecodeKnownGaps(t *testing.T) {
 			var v submission
 			err := web.Decode(httptest.NewRecorder(), r, 1024, &v)
 			e, ok := privacy.AsError(err)
-			skipKnownBug(t, err == nil || ok && e.Code == "invalid-field", tc.bug)
+			failIfRegressed(t, err == nil || ok && e.Code == "invalid-field", tc.bug)
 			if !ok || e.Code != "malformed-json" {
 				t.Errorf("Decode(%s) = %v, want malformed-json", tc.body, err)
 			}
@@ -392,7 +391,7 @@ func TestMux(t *testing.T) {
 		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
 			t.Errorf("Content-Type = %q, want application/problem+json", ct)
 		}
-		skipKnownBug(t, rec.Code == http.StatusNotFound,
+		failIfRegressed(t, rec.Code == http.StatusNotFound,
 			`web.go:32 the catch-all "/" matches every method, so a known path with another method answers 404 not-found instead of the documented 405`)
 		if rec.Code != http.StatusMethodNotAllowed {
 			t.Errorf("status = %d, want 405", rec.Code)
