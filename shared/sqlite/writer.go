@@ -103,6 +103,10 @@ func (db *DB) runWriter() {
 }
 
 func (db *DB) commitBatch(batch []*job) {
+	if len(batch) == 1 {
+		batch[0].done <- db.commitOne(batch[0])
+		return
+	}
 	results := make([]error, len(batch))
 	tx, err := db.w.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -148,4 +152,20 @@ func (db *DB) commitBatch(batch []*job) {
 	for i, j := range batch {
 		j.done <- results[i]
 	}
+}
+
+// commitOne runs a lone job in its own transaction: no savepoint is needed.
+func (db *DB) commitOne(j *job) error {
+	if err := j.ctx.Err(); err != nil {
+		return err
+	}
+	tx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := j.fn(tx); err != nil {
+		_ = tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
 }
