@@ -28,6 +28,8 @@ type Service interface {
 	Deny(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)
 	Extend(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)
 	Cancel(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)
+	Pause(ctx context.Context, tenantID, id string, actor dsr.Actor, question string) (*privacy.Request, error)
+	Resume(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Request, error)
 	Audit(ctx context.Context, tenantID string, after int64, limit int) (dsr.AuditPage, error)
 	VerifyAudit(ctx context.Context, tenantID string) (dsr.ChainReport, error)
 	Configure(ctx context.Context, tenantID, ifMatch string, in dsr.TenantSettings, actor dsr.Actor) (*privacy.Tenant, error)
@@ -69,6 +71,8 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/deny", Handler: a.with(auth.ActionDecide, a.deny)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/extend", Handler: a.with(auth.ActionDecide, a.extend)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/cancel", Handler: a.with(auth.ActionDecide, a.cancel)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/pause", Handler: a.with(auth.ActionDecide, a.pause)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/resume", Handler: a.with(auth.ActionDecide, a.resume)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/audit", Handler: a.with(auth.ActionReadAudit, a.audit)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/audit/verify", Handler: a.with(auth.ActionReadAudit, a.verifyAudit)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionRead, a.settings)},
@@ -188,6 +192,12 @@ func (a *Admin) withReason(fn func(ctx context.Context, tenantID, id string, act
 func (a *Admin) deny(w http.ResponseWriter, r *http.Request)   { a.withReason(a.svc.Deny)(w, r) }
 func (a *Admin) extend(w http.ResponseWriter, r *http.Request) { a.withReason(a.svc.Extend)(w, r) }
 func (a *Admin) cancel(w http.ResponseWriter, r *http.Request) { a.withReason(a.svc.Cancel)(w, r) }
+func (a *Admin) pause(w http.ResponseWriter, r *http.Request)  { a.withReason(a.svc.Pause)(w, r) }
+
+func (a *Admin) resume(w http.ResponseWriter, r *http.Request) {
+	req, err := a.svc.Resume(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
+	a.reply(w, r, req, err)
+}
 
 func (a *Admin) reply(w http.ResponseWriter, r *http.Request, req *privacy.Request, err error) {
 	if err != nil {
@@ -287,6 +297,7 @@ type RequestView struct {
 	IdentityVerifiedAt time.Time             `json:"identityVerifiedAt,omitzero"`
 	Due                privacy.Due           `json:"due"`
 	Extension          *privacy.Extension    `json:"extension,omitempty"`
+	Pauses             []privacy.Pause       `json:"pauses,omitempty"`
 	Decision           *privacy.Decision     `json:"decision,omitempty"`
 	Notices            []privacy.SentNotice  `json:"notices,omitempty"`
 	PendingEvents      int                   `json:"pendingEvents"`
@@ -296,6 +307,6 @@ type RequestView struct {
 func viewOf(r *privacy.Request) RequestView {
 	return RequestView{ID: r.ID, Type: r.Type, Status: r.Status, Channel: r.Channel, SubmittedBy: r.SubmittedBy,
 		Subject: r.Subject, SubjectHash: r.SubjectHash, Categories: r.Categories, Changes: r.Changes,
-		ReceivedAt: r.ReceivedAt, IdentityVerifiedAt: r.IdentityVerifiedAt, Due: r.Due, Extension: r.Extension,
+		ReceivedAt: r.ReceivedAt, IdentityVerifiedAt: r.IdentityVerifiedAt, Due: r.Due, Extension: r.Extension, Pauses: r.Pauses,
 		Decision: r.Decision, Notices: r.Notices, PendingEvents: len(r.Outbox), UpdatedAt: r.UpdatedAt}
 }

@@ -2,7 +2,9 @@ package dsr
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/privops/privops/shared/privacy"
@@ -147,6 +149,65 @@ func (s *Service) Extend(ctx context.Context, tenantID, id string, actor Actor, 
 		return nil, err
 	}
 	s.d.Step("request-extended")
+	s.flushQuietly(ctx, r)
+	return r, nil
+}
+
+// Pause stops the clock while the subject is asked to clarify the request (UK
+// GDPR Art. 12A / DPA 2018 s.54(3A)-(3D)). The question is mailed to the subject
+// as the reason. The stopped days count only under regimes that allow it; the
+// others' deadlines keep running, and the earliest still wins.
+func (s *Service) Pause(ctx context.Context, tenantID, id string, actor Actor, question string) (*privacy.Request, error) {
+	question, err := checkReason(question, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.clock(ctx, tenantID, id, func(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+		switch {
+		case r.Status.Terminal() || r.Status == privacy.StatusAwaitingVerification:
+			return privacy.Errorf(privacy.KindConflict, "request-not-open", "only a verified, open request can be paused")
+		case r.OpenPause() != nil:
+			return privacy.Errorf(privacy.KindConflict, "already-paused", "the clock is already stopped")
+		}
+		r.Pauses = append(r.Pauses, privacy.Pause{From: now, Reason: question})
+		if err := s.schedule(t, r, now); err != nil {
+			return err
+		}
+		s.audit(r, now, actor.String(), "request.clock-paused", map[string]string{"paused": fmt.Sprint(r.Due.Paused)})
+		return s.notice(r, now, privacy.NoticeClarification)
+	})
+}
+
+// Resume restarts the clock when the clarification arrived.
+func (s *Service) Resume(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Request, error) {
+	return s.clock(ctx, tenantID, id, func(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+		p := r.OpenPause()
+		if p == nil {
+			return privacy.Errorf(privacy.KindConflict, "not-paused", "the clock is running")
+		}
+		p.To = now
+		if err := s.schedule(t, r, now); err != nil {
+			return err
+		}
+		s.audit(r, now, actor.String(), "request.clock-resumed", nil)
+		return nil
+	})
+}
+
+// clock applies a clock change to a request and carries out its outbox.
+func (s *Service) clock(ctx context.Context, tenantID, id string, change func(*privacy.Tenant, *privacy.Request, time.Time) error) (*privacy.Request, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.request(ctx, t.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	r, err = s.update(ctx, r, func(r *privacy.Request) error { return change(t, r, s.now()) })
+	if err != nil {
+		return nil, err
+	}
 	s.flushQuietly(ctx, r)
 	return r, nil
 }

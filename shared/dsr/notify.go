@@ -76,6 +76,8 @@ func noticeSubject(t *privacy.Tenant, notice string) string {
 		return "More time is needed for your privacy request — " + t.Name
 	case privacy.NoticeCancelled:
 		return "Your privacy request was cancelled — " + t.Name
+	case privacy.NoticeClarification:
+		return "We need more information about your privacy request — " + t.Name
 	}
 	return "About your privacy request — " + t.Name
 }
@@ -105,6 +107,14 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 			"We will respond by %s.\n", reason, s.extendedDue(t, r))
 	case privacy.NoticeCancelled:
 		b.WriteString("Your request has been cancelled. You may submit a new request at any time.\n")
+	case privacy.NoticeClarification:
+		question := ""
+		if p := r.OpenPause(); p != nil {
+			question = p.Reason
+		} else if n := len(r.Pauses); n > 0 {
+			question = r.Pauses[n-1].Reason
+		}
+		fmt.Fprintf(&b, "To answer your request we need more information:\n\n%s\n\nPlease reply to this message.\n", question)
 	}
 	if t.Contact != "" {
 		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)

@@ -40,6 +40,9 @@ const (
 	NoticeDenied    = "denied"    // refused, with reasons and the right to complain (GDPR Art. 12(4))
 	NoticeExtended  = "extended"  // deadline extended, with reasons (GDPR Art. 12(3))
 	NoticeCancelled = "cancelled" // withdrawn
+	// NoticeClarification asks the subject to clarify the request; the clock
+	// may stop until they answer (UK GDPR Art. 12A).
+	NoticeClarification = "clarification"
 )
 
 // NewEvent builds an envelope with data marshalled to JSON.
