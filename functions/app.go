@@ -28,6 +28,7 @@ import (
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
 	"github.com/privops/privops/shared/config"
+	"github.com/privops/privops/shared/cosmos"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
@@ -43,7 +44,8 @@ type app struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	secrets config.Secrets
-	db      *sqlite.DB
+	db      *sqlite.DB    // the built-in queue, and the store unless STORE_BACKEND=cosmos
+	cosmos  *cosmos.Store // the store when STORE_BACKEND=cosmos
 	svc     *dsr.Service
 	funcs   []trigger.Function
 	specs   []funcjson.Spec
@@ -52,6 +54,9 @@ type app struct {
 }
 
 func (a *app) Close() {
+	if a.cosmos != nil {
+		a.cosmos.Close()
+	}
 	if a.db != nil {
 		_ = a.db.Close()
 	}
@@ -78,7 +83,12 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store: %w", err)
 	}
-	store, queue := a.db.Store(), a.db.Queue()
+	store, err := a.openStore()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	queue := a.db.Queue() // Service Bus is its own work item: the queue stays in SQLite for now
 
 	var mailer privacy.Mailer
 	switch cfg.MailBackend {
@@ -108,6 +118,22 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, err
 	}
 	return a, nil
+}
+
+// openStore returns the store STORE_BACKEND names: the embedded SQLite store,
+// or Cosmos DB (no network call until the first operation).
+func (a *app) openStore() (privacy.Store, error) {
+	cfg := a.cfg
+	if cfg.StoreBackend != "cosmos" {
+		return a.db.Store(), nil
+	}
+	s, err := cosmos.New(cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase,
+		Auth: cfg.CosmosAuth, Key: cfg.CosmosKey})
+	if err != nil {
+		return nil, fmt.Errorf("STORE_BACKEND=cosmos: %w", err)
+	}
+	a.cosmos = s
+	return s, nil
 }
 
 // adapters are the ports' implementations the functions are wired to.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -28,8 +29,15 @@ type Config struct {
 	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:7071"`
 	DataDir       string `envconfig:"DATA_DIR" default:"data"`
 
-	StoreBackend      string        `envconfig:"STORE_BACKEND" default:"sqlite"`
-	QueueBackend      string        `envconfig:"QUEUE_BACKEND" default:"sqlite"`
+	StoreBackend string `envconfig:"STORE_BACKEND" default:"sqlite"`
+	QueueBackend string `envconfig:"QUEUE_BACKEND" default:"sqlite"`
+	// Cosmos DB store (STORE_BACKEND=cosmos): the account endpoint, the
+	// database, and how to authenticate: "identity" (Entra ID: the managed
+	// identity on Azure, DefaultAzureCredential elsewhere) or "key" (COSMOS_KEY).
+	CosmosEndpoint    string        `envconfig:"COSMOS_ENDPOINT"`
+	CosmosDatabase    string        `envconfig:"COSMOS_DATABASE" default:"privops"`
+	CosmosAuth        string        `envconfig:"COSMOS_AUTH" default:"identity"`
+	CosmosKey         string        `envconfig:"COSMOS_KEY" secret:"true"`
 	SQLiteSynchronous string        `envconfig:"SQLITE_SYNCHRONOUS" default:"full"`
 	QueueLease        time.Duration `envconfig:"QUEUE_LEASE" default:"1m"`
 	QueueWorkers      int           `envconfig:"QUEUE_WORKERS" default:"4"`
@@ -105,7 +113,10 @@ func (c *Config) check() error {
 		}
 		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
 	}
-	oneOf("STORE_BACKEND", c.StoreBackend, "sqlite")
+	oneOf("STORE_BACKEND", c.StoreBackend, "sqlite", "cosmos")
+	if c.StoreBackend == "cosmos" {
+		c.checkCosmos(bad, oneOf)
+	}
 	oneOf("QUEUE_BACKEND", c.QueueBackend, "sqlite")
 	oneOf("SQLITE_SYNCHRONOUS", c.SQLiteSynchronous, "full", "normal")
 	oneOf("MAIL_BACKEND", c.MailBackend, "outbox", "smtp")
@@ -137,6 +148,23 @@ func (c *Config) check() error {
 		bad("QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE", "lease at least 5s, at least one worker, outbox lease at least 1s")
 	}
 	return errors.Join(errs...)
+}
+
+// checkCosmos checks the Cosmos DB settings (STORE_BACKEND=cosmos only).
+func (c *Config) checkCosmos(bad func(name, format string, args ...any), oneOf func(name, v string, allowed ...string)) {
+	if u, err := url.Parse(c.CosmosEndpoint); err != nil || u.Scheme != "https" || u.Host == "" {
+		bad("COSMOS_ENDPOINT", "is required when STORE_BACKEND=cosmos: the account URL, https://<account>.documents.azure.com:443/")
+	}
+	if strings.TrimSpace(c.CosmosDatabase) == "" {
+		bad("COSMOS_DATABASE", "must not be empty")
+	}
+	oneOf("COSMOS_AUTH", c.CosmosAuth, "identity", "key")
+	switch {
+	case c.CosmosAuth == "key" && c.CosmosKey == "":
+		bad("COSMOS_KEY", "is required when COSMOS_AUTH=key")
+	case c.CosmosAuth == "identity" && c.CosmosKey != "":
+		bad("COSMOS_KEY", "is set but COSMOS_AUTH=identity ignores it: set COSMOS_AUTH=key to use the key, or remove it")
+	}
 }
 
 // Setting returns the value of an app setting referenced as %NAME% in a

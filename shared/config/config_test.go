@@ -94,6 +94,8 @@ func TestLoadDefaults(t *testing.T) {
 		DataDir:               "data",
 		StoreBackend:          "sqlite",
 		QueueBackend:          "sqlite",
+		CosmosDatabase:        "privops",
+		CosmosAuth:            "identity",
 		SQLiteSynchronous:     "full",
 		QueueLease:            time.Minute,
 		QueueWorkers:          4,
@@ -164,6 +166,10 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 		{"CODE_MAX_ATTEMPTS 10", map[string]string{"CODE_MAX_ATTEMPTS": "10"}},
 		{"smtp with a host", map[string]string{"MAIL_BACKEND": "smtp", "SMTP_HOST": "smtp.example.com"}},
 		{"jwks with a URL", map[string]string{"AUTH_MODE": "jwks", "AUTH_JWKS_URL": "https://login.example.com/keys"}},
+		{"cosmos with identity", map[string]string{"STORE_BACKEND": "cosmos",
+			"COSMOS_ENDPOINT": "https://acct.documents.azure.com:443/"}},
+		{"cosmos with a key", map[string]string{"STORE_BACKEND": "cosmos", "COSMOS_ENDPOINT": "https://127.0.0.1:8081/",
+			"COSMOS_AUTH": "key", "COSMOS_KEY": "a2V5", "COSMOS_DATABASE": "privops-dev"}},
 		{"azure with jwks and a secret key", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "34567",
 			"AUTH_MODE": "jwks", "AUTH_JWKS_URL": "https://login.example.com/keys", "SECRET_KEY": "c2VjcmV0"}},
 	}
@@ -180,6 +186,7 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 func TestLoadRefusesUnsafeSettings(t *testing.T) {
 	azure := map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "34567",
 		"AUTH_MODE": "jwks", "AUTH_JWKS_URL": "https://login.example.com/keys", "SECRET_KEY": "c2VjcmV0"}
+	cosmos := map[string]string{"STORE_BACKEND": "cosmos", "COSMOS_ENDPOINT": "https://acct.documents.azure.com:443/"}
 	on := func(base map[string]string, kv ...string) map[string]string {
 		m := make(map[string]string, len(base)+len(kv)/2)
 		for k, v := range base {
@@ -202,7 +209,14 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"CODE_MAX_ATTEMPTS 0", on(nil, "CODE_MAX_ATTEMPTS", "0"), []string{"CODE_MAX_ATTEMPTS"}},
 		{"CODE_MAX_ATTEMPTS 11", on(nil, "CODE_MAX_ATTEMPTS", "11"), []string{"CODE_MAX_ATTEMPTS"}},
 		{"CODE_MAX_ATTEMPTS negative", on(nil, "CODE_MAX_ATTEMPTS", "-1"), []string{"CODE_MAX_ATTEMPTS"}},
-		{"unknown STORE_BACKEND", on(nil, "STORE_BACKEND", "cosmos"), []string{"STORE_BACKEND"}},
+		{"unknown STORE_BACKEND", on(nil, "STORE_BACKEND", "dynamodb"), []string{"STORE_BACKEND"}},
+		{"cosmos without COSMOS_ENDPOINT", on(nil, "STORE_BACKEND", "cosmos"), []string{"COSMOS_ENDPOINT"}},
+		{"cosmos with a plain-http endpoint", on(cosmos, "COSMOS_ENDPOINT", "http://acct.documents.azure.com/"),
+			[]string{"COSMOS_ENDPOINT"}},
+		{"cosmos with an empty database", on(cosmos, "COSMOS_DATABASE", " "), []string{"COSMOS_DATABASE"}},
+		{"unknown COSMOS_AUTH", on(cosmos, "COSMOS_AUTH", "password"), []string{"COSMOS_AUTH"}},
+		{"cosmos key auth without COSMOS_KEY", on(cosmos, "COSMOS_AUTH", "key"), []string{"COSMOS_KEY"}},
+		{"cosmos identity auth with a COSMOS_KEY", on(cosmos, "COSMOS_KEY", "a2V5"), []string{"COSMOS_KEY"}},
 		{"unknown QUEUE_BACKEND", on(nil, "QUEUE_BACKEND", "servicebus"), []string{"QUEUE_BACKEND"}},
 		{"unknown SQLITE_SYNCHRONOUS", on(nil, "SQLITE_SYNCHRONOUS", "off"), []string{"SQLITE_SYNCHRONOUS"}},
 		{"unknown MAIL_BACKEND", on(nil, "MAIL_BACKEND", "sendgrid"), []string{"MAIL_BACKEND"}},
@@ -215,7 +229,7 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"azure with defaults", on(nil, "FUNCTIONS_CUSTOMHANDLER_PORT", "34567"), []string{"AUTH_MODE", "SECRET_KEY"}},
 		{"portal body below 1024", on(nil, "PORTAL_MAX_BODY_BYTES", "1023"), []string{"PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES"}},
 		{"queue lease below 5s", on(nil, "QUEUE_LEASE", "4s"), []string{"QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE"}},
-		{"every floor at once", on(nil, "CODE_TTL", "30s", "CODE_MAX_ATTEMPTS", "11", "STORE_BACKEND", "cosmos"),
+		{"every floor at once", on(nil, "CODE_TTL", "30s", "CODE_MAX_ATTEMPTS", "11", "STORE_BACKEND", "dynamodb"),
 			[]string{"STORE_BACKEND", "CODE_TTL", "CODE_MAX_ATTEMPTS"}},
 	}
 	for _, tc := range cases {
