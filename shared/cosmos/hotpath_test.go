@@ -3,6 +3,7 @@ package cosmos
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"regexp"
 	"sync"
@@ -55,16 +56,40 @@ func (m *mailbox) lastCode(tb testing.TB) string {
 	return ""
 }
 
-// newService wires the dsr service to s.
-func newService(tb testing.TB, s *Store, mail *mailbox) *dsr.Service {
+// newService wires the dsr service to s, with notices published to queue.
+func newService(tb testing.TB, s *Store, queue *inmem.Queue, mail *mailbox) *dsr.Service {
 	tb.Helper()
 	svc, err := dsr.New(dsr.Config{NoticesQueue: "notices", CodeTTL: 15 * time.Minute, MaxAttempts: 5},
 		dsr.Keys{Subject: bytes.Repeat([]byte{1}, 32), Token: bytes.Repeat([]byte{2}, 32)},
-		dsr.Deps{Store: s, Publisher: inmem.NewQueue(inmem.QueueOptions{}), Mailer: mail, Now: time.Now})
+		dsr.Deps{Store: s, Publisher: queue, Mailer: mail, Now: time.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return svc
+}
+
+// deliverNotice does what the notify function does with the next notice on
+// the queue: decode it and have the service mail and record it.
+func deliverNotice(t *testing.T, svc *dsr.Service, queue *inmem.Queue) {
+	t.Helper()
+	d, err := queue.Receive(t.Context(), "notices", time.Minute)
+	if err != nil || d == nil {
+		t.Fatalf("receive notice: %v, %v", d, err)
+	}
+	ev, err := privacy.DecodeEvent(d.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data privacy.NoticeData
+	if err := json.Unmarshal(ev.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SendNotice(t.Context(), ev, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.Complete(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newTenant creates a tenant whose audit chain already has an event, so the
@@ -110,8 +135,8 @@ func TestHotPathRoundTrips(t *testing.T) {
 	t.Parallel()
 	s, rec := newTestStore(t)
 	ctx := t.Context()
-	mail := &mailbox{}
-	svc := newService(t, s, mail)
+	mail, queue := &mailbox{}, inmem.NewQueue(inmem.QueueOptions{})
+	svc := newService(t, s, queue, mail)
 	tenant := newTenant(t, s)
 	rec.take()
 
@@ -135,11 +160,15 @@ func TestHotPathRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, plus(map[string]int{"point-read tenants": 1, "point-read requests": 1, "replace requests": 2}, auditAppend)},
+		{"notice: request received (notify function)", func(t *testing.T) { deliverNotice(t, svc, queue) },
+			map[string]int{"point-read tenants": 1, "point-read requests": 1, "replace requests": 1}},
 		{"approval", func(t *testing.T) {
 			if _, err := svc.Approve(ctx, tenant.ID, id, dsr.Actor{Admin: "alice"}); err != nil {
 				t.Fatal(err)
 			}
 		}, plus(map[string]int{"point-read tenants": 1, "point-read requests": 1, "replace requests": 2}, auditAppend)},
+		{"notice: approved (notify function)", func(t *testing.T) { deliverNotice(t, svc, queue) },
+			map[string]int{"point-read tenants": 1, "point-read requests": 1, "replace requests": 1}},
 		{"fan-in read: the request with its tasks", func(t *testing.T) {
 			var err error
 			if held, err = s.GetRequest(ctx, tenant.ID, id); err != nil {
