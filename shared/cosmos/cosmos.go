@@ -6,6 +6,13 @@
 // timers call. It is called by every function through the dsr service; its side
 // effects are the documents described in layout.go.
 //
+// Consistency: the account's default, Session. The SDK carries no session
+// token from one call to the next, so a read may lag a write made a moment
+// before by another instance; every update is guarded by the ETag it read, so
+// a stale read costs a conflict and a retry, never a lost update. Where a read
+// must be as fresh as another (the audit append), the store passes the first
+// read's session token to the second.
+//
 // Errors follow the port: privacy.ErrNotFound, privacy.ErrConflict and
 // privacy.ErrUnavailable wrapped with the operation (translated from the SDK in
 // errors.go, the one place that does), and a *privacy.Error "invalid-cursor" for

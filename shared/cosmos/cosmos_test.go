@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		}
 		if err == nil {
 			s.db, _ = s.client.NewDatabase(testDB)
-			err = s.Drop(ctx)
+			err = s.drop(ctx)
 			s.Close()
 		}
 		cancel()
@@ -152,4 +152,12 @@ func describe(calls []call) string {
 		}
 	}
 	return b.String()
+}
+
+// drop deletes the store's database with everything in it (tests only).
+func (s *Store) drop(ctx context.Context) error {
+	if _, err := s.db.Delete(ctx, nil); err != nil && statusOf(err) != http.StatusNotFound {
+		return fmt.Errorf("drop database %s: %w", s.db.ID(), translate(err))
+	}
+	return nil
 }

@@ -26,14 +26,6 @@ func (s *Store) Provision(ctx context.Context) error {
 	return nil
 }
 
-// Drop deletes the store's database with everything in it. For tests only.
-func (s *Store) Drop(ctx context.Context) error {
-	if _, err := s.db.Delete(ctx, nil); err != nil && statusOf(err) != http.StatusNotFound {
-		return fmt.Errorf("drop database %s: %w", s.db.ID(), translate(err))
-	}
-	return nil
-}
-
 // properties are the container's settings as the SDK takes them: the same
 // partition key, indexing policy and TTL that infra/cosmos.bicep declares.
 func (c ContainerSpec) properties() azcosmos.ContainerProperties {

@@ -211,11 +211,16 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Errorf("%s: error quotes the key", name)
 		}
 	}
-	s, err := New(Config{Endpoint: "https://acct.example/", Auth: AuthKey, Key: emulatorKey})
-	if err != nil {
-		t.Fatalf("New with a key: %v", err)
+	for _, cfg := range []Config{
+		{Endpoint: "https://acct.example/", Auth: AuthKey, Key: emulatorKey},
+		{Endpoint: "https://acct.example/", Auth: AuthIdentity}, // the credential is only used on the first call
+	} {
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatalf("New with %s auth: %v", cfg.Auth, err)
+		}
+		s.Close()
 	}
-	s.Close()
 }
 
 func mustURL(tb testing.TB, s string) *url.URL {
