@@ -57,11 +57,7 @@ func checkReason(reason string, required bool) (string, error) {
 // decide moves a request to a new status with a recorded decision, an audit
 // entry and a notice to the subject.
 func (s *Service) decide(ctx context.Context, tenantID, id string, actor Actor, to privacy.Status, reason, action, notice string) (*privacy.Request, error) {
-	t, err := s.tenant(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.request(ctx, t.ID, id)
+	_, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +116,7 @@ func (s *Service) Extend(ctx context.Context, tenantID, id string, actor Actor, 
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.tenant(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.request(ctx, t.ID, id)
+	t, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +188,7 @@ func (s *Service) Resume(ctx context.Context, tenantID, id string, actor Actor) 
 
 // clock applies a clock change to a request and carries out its outbox.
 func (s *Service) clock(ctx context.Context, tenantID, id string, change func(*privacy.Tenant, *privacy.Request, time.Time) error) (*privacy.Request, error) {
-	t, err := s.tenant(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.request(ctx, t.ID, id)
+	t, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -210,4 +198,17 @@ func (s *Service) clock(ctx context.Context, tenantID, id string, change func(*p
 	}
 	s.flushQuietly(ctx, r)
 	return r, nil
+}
+
+// load reads a tenant and one of its requests, as user errors when absent.
+func (s *Service) load(ctx context.Context, tenantID, id string) (*privacy.Tenant, *privacy.Request, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.request(ctx, t.ID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, r, nil
 }
