@@ -35,10 +35,62 @@ type Tenant struct {
 	// not a data subject).
 	Contact string `json:"contact,omitempty"`
 
+	// Services are the tenant's systems holding personal data; every approved
+	// request fans out to those that hold its categories.
+	Services []Service `json:"services,omitempty"`
+	// Holds are legal holds; they defer erasure of what they cover.
+	Holds []Hold `json:"holds,omitempty"`
+	// AllowPrivateConnectors lets webhook connectors reach private and loopback
+	// addresses (a tenant running services inside its own network). Off by
+	// default: the SSRF guard refuses them.
+	AllowPrivateConnectors bool `json:"allowPrivateConnectors,omitempty"`
+	// ErasureGraceDays is the cancellable period between approval of an erasure
+	// and the hard delete, during which services that can restrict the subject
+	// do (default 30, as in the Azure and Office 365 DSR guides; 0 deletes at once).
+	ErasureGraceDays *int `json:"erasureGraceDays,omitempty"`
+	// ExportLinkDays is how long a download link to an export package works (default 7).
+	ExportLinkDays int `json:"exportLinkDays,omitempty"`
+
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	// ETag is set by the store on read and checked on update.
 	ETag string `json:"-"`
+}
+
+// Service returns the tenant's service with id, or nil.
+func (t *Tenant) Service(id string) *Service {
+	for i := range t.Services {
+		if t.Services[i].ID == id {
+			return &t.Services[i]
+		}
+	}
+	return nil
+}
+
+// Grace returns the erasure grace period.
+func (t *Tenant) Grace() time.Duration {
+	if t.ErasureGraceDays == nil {
+		return 30 * 24 * time.Hour
+	}
+	return time.Duration(*t.ErasureGraceDays) * 24 * time.Hour
+}
+
+// LinkTTL returns how long an export download link works.
+func (t *Tenant) LinkTTL() time.Duration {
+	if t.ExportLinkDays <= 0 {
+		return 7 * 24 * time.Hour
+	}
+	return time.Duration(t.ExportLinkDays) * 24 * time.Hour
+}
+
+// HoldFor returns the active hold covering the subject at the service, or nil.
+func (t *Tenant) HoldFor(subjectHash, service string) *Hold {
+	for i := range t.Holds {
+		if t.Holds[i].Covers(subjectHash, service) {
+			return &t.Holds[i]
+		}
+	}
+	return nil
 }
 
 // ValidTenantID reports whether id is a tenant id: 3 to 40 of [a-z0-9-], starting
@@ -76,6 +128,12 @@ func (t *Tenant) Validate() error {
 		if !slices.Contains(Regimes, r) {
 			return Errorf(KindInvalid, "invalid-tenant", "unknown regime %q", r)
 		}
+	}
+	if t.ErasureGraceDays != nil && (*t.ErasureGraceDays < 0 || *t.ErasureGraceDays > 90) {
+		return Errorf(KindInvalid, "invalid-tenant", "erasureGraceDays must be between 0 and 90")
+	}
+	if t.ExportLinkDays < 0 || t.ExportLinkDays > 30 {
+		return Errorf(KindInvalid, "invalid-tenant", "exportLinkDays must be between 1 and 30")
 	}
 	for _, o := range t.PortalOrigins {
 		u, err := url.Parse(o)

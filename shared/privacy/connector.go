@@ -1,0 +1,89 @@
+package privacy
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Action is what a task asks one service to do about one subject.
+type Action string
+
+// Connector actions. Lookup is not a request type: it re-queries a service after
+// an erasure to prove the subject is gone.
+const (
+	ActionExport          Action = "export"           // return the subject's data (access and portability)
+	ActionErase           Action = "erase"            // hard-delete the subject's data
+	ActionRectify         Action = "rectify"          // apply field changes
+	ActionRestrict        Action = "restrict"         // stop processing for the given purposes
+	ActionLiftRestriction Action = "lift-restriction" // lift a restriction
+	ActionObject          Action = "object"           // stop processing for direct marketing / sale (opt-out)
+	ActionLookup          Action = "lookup"           // does the service still hold data about the subject?
+)
+
+// Actions lists every action.
+var Actions = []Action{ActionExport, ActionErase, ActionRectify, ActionRestrict, ActionLiftRestriction, ActionObject, ActionLookup}
+
+// Outcome is what a connector reports for a call.
+type Outcome string
+
+// Connector outcomes.
+const (
+	OutcomeDone     Outcome = "done"     // the action was carried out (for export: the data was saved)
+	OutcomeNoData   Outcome = "no-data"  // the service holds nothing about the subject (a success, zero items)
+	OutcomeHeld     Outcome = "held"     // the service keeps the data under a legal hold; Reason says why
+	OutcomeAccepted Outcome = "accepted" // the service will answer later (signed callback, reply message or admin)
+)
+
+// ConnectorCall is one action for one service. It carries the subject's
+// identifiers the service declared it keys its data by, and nothing else.
+type ConnectorCall struct {
+	TenantID  string
+	RequestID string
+	TaskID    string
+	Action    Action
+	// Identifiers maps an identifier kind ("email", "user-id", "phone") to the
+	// subject's value. Personal data: never log it.
+	Identifiers map[string]string
+	Categories  []Category
+	Changes     []FieldChange // rectify
+	Purposes    []string      // restrict, lift-restriction, object
+	Deadline    time.Time     // the request's due date
+	// CallbackURL is where a service that answers later posts its signed result.
+	CallbackURL string
+	// Save stores the exported data of an export call. The connector streams the
+	// service's JSON answer ({"items":[...]}) into it and never holds it whole in
+	// memory. Nil for other actions.
+	Save func(ctx context.Context, r io.Reader) (int64, error)
+}
+
+// ConnectorResult is a connector's answer.
+type ConnectorResult struct {
+	Outcome Outcome
+	Items   int    // items exported, erased or changed, when the service says
+	Reason  string // why held; free text from the tenant's own service, no personal data expected
+	// Present answers a lookup: true if the service still holds data.
+	Present bool
+}
+
+// Connector runs actions against one kind of service. Errors: an error wrapping
+// ErrUnavailable is transient (timeout, 5xx, 429): the task is retried with
+// backoff inside the deadline budget. Any other error is permanent: the task
+// fails with the error's text as its reason, so that text must never contain
+// personal data.
+type Connector interface {
+	Run(ctx context.Context, svc *Service, call ConnectorCall) (ConnectorResult, error)
+}
+
+// Blobs is the blob port: export packages, per-task export files and evidence.
+// Names are slash-separated paths that always start with the tenant id.
+type Blobs interface {
+	// Put streams r into the blob name, replacing any earlier one. Readers see
+	// either the old blob or the whole new one, never a part. It returns the
+	// number of bytes written. Memory stays bounded whatever the size.
+	Put(ctx context.Context, name string, r io.Reader) (int64, error)
+	// Open returns a reader of the blob and its size. ErrNotFound if absent.
+	Open(ctx context.Context, name string) (io.ReadCloser, int64, error)
+	// Delete removes a blob; deleting an absent blob is not an error.
+	Delete(ctx context.Context, name string) error
+}

@@ -1,0 +1,194 @@
+package privacy
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ConnectorKind is how privops reaches a service.
+type ConnectorKind string
+
+// Connector kinds.
+const (
+	KindWebhook    ConnectorKind = "webhook"    // signed HTTPS calls; 202 answers come back by signed callback
+	KindServiceBus ConnectorKind = "servicebus" // a task message to the service's queue; the result comes back as a message
+	KindCosmos     ConnectorKind = "cosmos"     // built in: a tenant data container searched by identity paths
+	KindManual     ConnectorKind = "manual"     // an admin checklist task, completed by hand with a note
+)
+
+// ConnectorKinds lists every connector kind.
+var ConnectorKinds = []ConnectorKind{KindWebhook, KindServiceBus, KindCosmos, KindManual}
+
+// Identifier kinds a service can key its data by.
+var IdentifierKinds = []string{"email", "user-id", "phone"}
+
+// ServiceSecret is one signing key of a service. Two can be active while the
+// service rolls over: privops signs with the newest and accepts both.
+type ServiceSecret struct {
+	ID        string    `json:"id"`
+	Value     string    `json:"value"` // base64; never returned by the API after it is created
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Service is one of a tenant's systems that holds personal data.
+type Service struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Kind        ConnectorKind `json:"kind"`
+	Actions     []Action      `json:"actions"`     // what it supports; lookup enables verify-after-delete
+	Categories  []Category    `json:"categories"`  // what it holds
+	Identifiers []string      `json:"identifiers"` // what it keys the data by
+	// Webhook.
+	URL     string          `json:"url,omitempty"`
+	Secrets []ServiceSecret `json:"secrets,omitempty"`
+	// Service Bus: the service's inbound queue.
+	Queue string `json:"queue,omitempty"`
+	// Cosmos: the tenant data container and, per identifier kind, the JSON path
+	// of the item property holding it ("email" → "/contact/email").
+	Container     string            `json:"container,omitempty"`
+	IdentityPaths map[string]string `json:"identityPaths,omitempty"`
+	// Manual: what the admin must do in the service's own tools.
+	Instructions string `json:"instructions,omitempty"`
+
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Supports reports whether the service supports action a.
+func (s *Service) Supports(a Action) bool { return slices.Contains(s.Actions, a) }
+
+// Holds reports whether the service holds data of any of the categories (all
+// of its categories when cats is empty).
+func (s *Service) Holds(cats []Category) bool {
+	if len(cats) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(cats, func(c Category) bool { return slices.Contains(s.Categories, c) })
+}
+
+// ValidServiceID reports whether id is a service id (same shape as a tenant id).
+func ValidServiceID(id string) bool { return ValidTenantID(id) }
+
+// Validate checks a service definition.
+func (s *Service) Validate() error {
+	bad := func(format string, args ...any) error {
+		return Errorf(KindInvalid, "invalid-service", format, args...)
+	}
+	if !ValidServiceID(s.ID) {
+		return bad("service id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
+	}
+	if strings.TrimSpace(s.Name) == "" || len(s.Name) > 200 {
+		return bad("name is required and at most 200 characters")
+	}
+	if !slices.Contains(ConnectorKinds, s.Kind) {
+		return bad("kind must be one of webhook, servicebus, cosmos, manual")
+	}
+	if len(s.Actions) == 0 {
+		return bad("at least one action is required")
+	}
+	for _, a := range s.Actions {
+		if !slices.Contains(Actions, a) {
+			return bad("unknown action %q", a)
+		}
+	}
+	if len(s.Categories) == 0 {
+		return bad("at least one data category is required")
+	}
+	for _, c := range s.Categories {
+		if !slices.Contains(Categories, c) {
+			return bad("unknown data category %q", c)
+		}
+	}
+	if len(s.Identifiers) == 0 {
+		return bad("at least one identifier kind is required")
+	}
+	for _, k := range s.Identifiers {
+		if !slices.Contains(IdentifierKinds, k) {
+			return bad("unknown identifier kind %q", k)
+		}
+	}
+	switch s.Kind {
+	case KindWebhook:
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
+			return bad("a webhook service needs an http(s) url without credentials")
+		}
+	case KindServiceBus:
+		if s.Queue == "" || len(s.Queue) > 260 {
+			return bad("a servicebus service needs its queue name")
+		}
+	case KindCosmos:
+		if !ValidServiceID(s.Container) {
+			return bad("a cosmos service needs a container name (3-40 of a-z, 0-9, '-')")
+		}
+		for _, k := range s.Identifiers {
+			p := s.IdentityPaths[k]
+			if !validPath(p) {
+				return bad("identity path for %q must look like /a/b", k)
+			}
+		}
+	case KindManual:
+		if len(s.Instructions) > 4000 {
+			return bad("instructions are at most 4000 bytes")
+		}
+	}
+	return nil
+}
+
+// validPath accepts /name(/name)* with names of letters, digits, '_' and '-'.
+func validPath(p string) bool {
+	if len(p) < 2 || len(p) > 200 || p[0] != '/' {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" {
+			return false
+		}
+		for _, c := range seg {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// HoldScope is what a legal hold covers.
+type HoldScope string
+
+// Hold scopes.
+const (
+	HoldTenant  HoldScope = "tenant"  // all of the tenant's data
+	HoldSubject HoldScope = "subject" // one subject (by keyed hash) at every service
+	HoldService HoldScope = "service" // everything one service holds
+)
+
+// Hold is a legal hold: erasure of what it covers is deferred (GDPR Art. 17(3)(b),(e)).
+type Hold struct {
+	ID          string    `json:"id"`
+	Scope       HoldScope `json:"scope"`
+	SubjectHash string    `json:"subjectHash,omitempty"` // subject scope
+	Service     string    `json:"service,omitempty"`     // service scope
+	Reason      string    `json:"reason"`
+	PlacedBy    string    `json:"placedBy"`
+	PlacedAt    time.Time `json:"placedAt"`
+	ReleasedAt  time.Time `json:"releasedAt,omitzero"`
+}
+
+// Covers reports whether an active hold covers the subject at the service.
+func (h *Hold) Covers(subjectHash, service string) bool {
+	if !h.ReleasedAt.IsZero() {
+		return false
+	}
+	switch h.Scope {
+	case HoldTenant:
+		return true
+	case HoldSubject:
+		return h.SubjectHash == subjectHash
+	case HoldService:
+		return h.Service == service
+	}
+	return false
+}
