@@ -82,8 +82,9 @@ type requestDoc struct {
 	DocType string `json:"docType"`
 	// ListKey orders the listing newest first: created time, then id.
 	ListKey string `json:"listKey"`
-	// OutboxSince is the time of the oldest unpublished outbox event (absent
-	// when the outbox is empty): the watch re-drives it once it is old.
+	// OutboxSince is Request.AttentionAt: the oldest unpublished outbox event
+	// or the time a task should have moved (absent when neither): the watch
+	// re-drives the request once it is past.
 	OutboxSince string `json:"outboxSince,omitempty"`
 	// OpenDueAt is the due time of an open request (absent once terminal or
 	// without a deadline): the watch counts it once it is overdue.
@@ -97,10 +98,8 @@ var adapterFields = []string{"tenantId", "docType", "listKey", "outboxSince", "o
 
 func newRequestDoc(r *privacy.Request) requestDoc {
 	d := requestDoc{Request: r, DocType: docRequest, ListKey: timeKey(r.CreatedAt) + "|" + r.ID}
-	for i, e := range r.Outbox {
-		if k := timeKey(e.At); i == 0 || k < d.OutboxSince {
-			d.OutboxSince = k
-		}
+	if at := r.AttentionAt(); !at.IsZero() {
+		d.OutboxSince = timeKey(at)
 	}
 	if !r.Status.Terminal() && !r.Due.At.IsZero() {
 		d.OpenDueAt = timeKey(r.Due.At)

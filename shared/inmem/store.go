@@ -323,10 +323,8 @@ func pageSize(limit, def int) int {
 // recorded before olderThan, or it is open with a due date (non-zero) before
 // dueBefore. The persistent adapters apply the same rule in their queries.
 func stuck(r *privacy.Request, olderThan, dueBefore time.Time) bool {
-	for _, e := range r.Outbox {
-		if e.At.Before(olderThan) {
-			return true
-		}
+	if at := r.AttentionAt(); !at.IsZero() && at.Before(olderThan) {
+		return true
 	}
 	due := openDue(r)
 	return !due.IsZero() && due.Before(dueBefore)

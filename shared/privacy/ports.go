@@ -30,8 +30,9 @@ type Store interface {
 	UpdateRequest(ctx context.Context, r *Request) error
 	// ListRequests pages through one tenant's requests, newest first.
 	ListRequests(ctx context.Context, tenantID string, f RequestFilter) (RequestPage, error)
-	// ListStuck returns up to limit requests of one tenant that have unpublished
-	// outbox events recorded before olderThan, or that are open (not terminal)
+	// ListStuck returns up to limit requests of one tenant whose AttentionAt
+	// (unpublished outbox events, or a task that should have moved) is before
+	// olderThan, or that are open (not terminal)
 	// with a due date before dueBefore. Used by the hourly watch, not a hot path.
 	ListStuck(ctx context.Context, tenantID string, olderThan, dueBefore time.Time, limit int) ([]*Request, error)
 

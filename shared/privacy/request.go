@@ -84,14 +84,20 @@ var transitions = map[Status][]Status{
 	StatusAwaitingVerification: {StatusAwaitingDecision, StatusCancelled, StatusDenied},
 	StatusAwaitingDecision:     {StatusApproved, StatusDenied, StatusCancelled},
 	StatusApproved:             {StatusInProgress, StatusCompleted, StatusPartiallyCompleted, StatusCancelled},
-	StatusInProgress:           {StatusCompleted, StatusPartiallyCompleted},
+	StatusInProgress:           {StatusCompleted, StatusPartiallyCompleted, StatusCancelled},
+	// An admin retry of failed tasks reopens a partially completed request.
+	StatusPartiallyCompleted: {StatusInProgress},
 }
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Terminal reports whether s is an outcome.
-func (s Status) Terminal() bool { return s.Valid() && len(transitions[s]) == 0 }
+// A partially completed request is an outcome too, though an admin retry of
+// its failed tasks can reopen it.
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusPartiallyCompleted || s == StatusDenied || s == StatusCancelled
+}
 
 // CanMove reports whether the state machine allows from → to.
 func CanMove(from, to Status) bool { return slices.Contains(transitions[from], to) }
@@ -184,6 +190,7 @@ type Request struct {
 	SubjectHash string        `json:"subjectHash"` // keyed hash; what the audit refers to
 	Categories  []Category    `json:"categories,omitempty"`
 	Changes     []FieldChange `json:"changes,omitempty"` // rectify only
+	Purposes    []string      `json:"purposes,omitempty"` // restrict, lift-restriction, object
 
 	Verification Verification `json:"verification"`
 
@@ -193,6 +200,18 @@ type Request struct {
 	Extension          *Extension `json:"extension,omitempty"`
 	Due                Due        `json:"due"`
 	Decision           *Decision  `json:"decision,omitempty"`
+
+	// Tasks are the per-service actions the request fanned out to on approval.
+	Tasks []Task `json:"tasks,omitempty"`
+	// GraceUntil ends an erasure's cancellable grace period.
+	GraceUntil time.Time `json:"graceUntil,omitzero"`
+	// Package is the export package, once built.
+	Package *Package `json:"package,omitempty"`
+	// WakeAt is when the reconciler re-drives a task nothing else moved (see Task.Wake).
+	WakeAt time.Time `json:"wakeAt,omitzero"`
+	// Round counts the task rounds: an admin retry after a partial completion
+	// starts the next one, and each round completes exactly once.
+	Round int `json:"round,omitempty"`
 
 	// Outbox holds events recorded with this state change and not yet published.
 	// A crash after the write leaves them here for the deadline watch to publish.
@@ -240,6 +259,9 @@ type OutboxEvent struct {
 	Audit   *AuditEvent `json:"audit,omitempty"`
 	Queue   string      `json:"queue,omitempty"`
 	Message *Event      `json:"message,omitempty"`
+	// NotBefore schedules the message's delivery (a retry's backoff, an
+	// erasure's grace period); zero delivers at once.
+	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
 // SentNotice records a mailed notice.

@@ -34,12 +34,14 @@ var lifeCycle = map[transition]string{
 	{privacy.StatusApproved, privacy.StatusCompleted}:          "the fan-out finished at once: every service done",
 	{privacy.StatusApproved, privacy.StatusPartiallyCompleted}: "the fan-out finished at once: some services failed or held",
 	{privacy.StatusApproved, privacy.StatusCancelled}:          "withdrawn before any work started",
-	// Tasks running at the services: only an outcome, never a withdrawal.
+	// Tasks running at the services.
 	{privacy.StatusInProgress, privacy.StatusCompleted}:          "every service done",
 	{privacy.StatusInProgress, privacy.StatusPartiallyCompleted}: "some services failed or held, each with a reason",
-	// completed, partially-completed, denied and cancelled carry the outcome:
-	// nothing leaves them. Nothing moves back, nothing moves to itself, and
-	// nothing is approved without verification.
+	{privacy.StatusInProgress, privacy.StatusCancelled}:          "an erasure withdrawn inside its grace period, before any delete ran",
+	// An admin retries the failed tasks: the request reopens for another round.
+	{privacy.StatusPartiallyCompleted, privacy.StatusInProgress}: "an admin retries failed tasks",
+	// completed, denied and cancelled carry the outcome: nothing leaves them.
+	// Nothing moves to itself, and nothing is approved without verification.
 }
 
 // outcomes are the statuses that carry the outcome of a request.

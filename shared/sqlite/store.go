@@ -108,11 +108,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]*privacy.Tenant, error) {
 // INSERT and UPDATE statements. openDue is the due date of an open request
 // (NULL when terminal), so the overdue query reads only open requests.
 func requestColumns(r *privacy.Request) (status, typ string, created int64, openDue, outbox sql.NullInt64) {
-	for _, e := range r.Outbox {
-		if at := nanos(e.At); !outbox.Valid || at < outbox.Int64 {
-			outbox = sql.NullInt64{Int64: at, Valid: true}
-		}
-	}
+	outbox = nullNanos(r.AttentionAt()) // the column predates task wake-ups; it holds both
 	if !r.Status.Terminal() {
 		openDue = nullNanos(r.Due.At)
 	}

@@ -231,6 +231,12 @@ func listNoPanic(tb testing.TB, s privacy.Store, tenant string, f privacy.Reques
 	return err
 }
 
+// wake sets a request's task wake-up time.
+func wake(r *privacy.Request, at time.Time) *privacy.Request {
+	r.WakeAt = at
+	return r
+}
+
 func testListStuck(t *testing.T, s privacy.Store) {
 	ctx := t.Context()
 	tenant, other := newTenantID(t), newTenantID(t)
@@ -239,7 +245,7 @@ func testListStuck(t *testing.T, s privacy.Store) {
 
 	mk := func(name string, status privacy.Status, due time.Time, outbox ...time.Time) *privacy.Request {
 		r := fullRequest(tenant, name, t0)
-		r.Status, r.Due.At, r.Outbox = status, due, nil
+		r.Status, r.Due.At, r.Outbox, r.WakeAt = status, due, nil, time.Time{}
 		for i, at := range outbox {
 			r.Outbox = append(r.Outbox, outboxAudit(tenant, name, fmt.Sprintf("%s-evt-%d", name, i), at))
 		}
@@ -261,6 +267,9 @@ func testListStuck(t *testing.T, s privacy.Store) {
 		{mk("due-later", privacy.StatusInProgress, later), false},
 		{mk("due-exactly-now", privacy.StatusInProgress, now), false}, // before, not at
 		{mk("no-due-date", privacy.StatusAwaitingVerification, time.Time{}), false},
+		{wake(mk("task-lease-ran-out", privacy.StatusInProgress, later), now.Add(-2*time.Hour)), true},
+		{wake(mk("task-lease-running", privacy.StatusInProgress, later), now.Add(-10*time.Minute)), false},
+		{wake(mk("task-wake-and-outbox", privacy.StatusInProgress, later, now.Add(-10*time.Minute)), now.Add(-2*time.Hour)), true},
 	}
 	var want []*privacy.Request
 	for _, c := range cases {
