@@ -87,3 +87,17 @@ type Blobs interface {
 	// Delete removes a blob; deleting an absent blob is not an error.
 	Delete(ctx context.Context, name string) error
 }
+
+// DataItems is the tenant data containers the built-in cosmos connector
+// searches: JSON items of a tenant, in a named container, found by the value at
+// an identity path ("/contact/email"). On Azure they are the tenant's Cosmos DB
+// containers (partition key tenantId); standalone, tables of the embedded store.
+type DataItems interface {
+	// QueryItems calls fn with every item of the tenant in container whose
+	// value at path equals value, streaming (never all in memory).
+	QueryItems(ctx context.Context, tenantID, container, path, value string, fn func(item []byte) error) error
+	// DeleteItems deletes those items and returns how many it deleted.
+	DeleteItems(ctx context.Context, tenantID, container, path, value string) (int, error)
+	// PutItem stores an item (its "id" property names it; same id replaces).
+	PutItem(ctx context.Context, tenantID, container string, item []byte) error
+}

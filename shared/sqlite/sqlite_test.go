@@ -35,6 +35,11 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(tb testing.TB) privacy.Store { return openTest(tb, Options{}).Store() })
 }
 
+func TestDataItemsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunItems(t, openTest(t, Options{}).Store())
+}
+
 func TestQueue(t *testing.T) {
 	t.Parallel()
 	queuetest.Run(t, func(tb testing.TB, now func() time.Time) queuetest.Queue {

@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// jsonPath turns an identity path ("/contact/email") into a SQLite JSON path
+// ("$.contact.email"), quoting each name so none is read as syntax.
+func jsonPath(p string) (string, error) {
+	if len(p) < 2 || p[0] != '/' {
+		return "", fmt.Errorf("identity path %q must start with /", p)
+	}
+	var b strings.Builder
+	b.WriteString("$")
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" || strings.ContainsAny(seg, `"\`) {
+			return "", fmt.Errorf("identity path %q has an empty or quoted segment", p)
+		}
+		b.WriteString(`."` + seg + `"`)
+	}
+	return b.String(), nil
+}
+
+// QueryItems calls fn with every item of the tenant in container whose value
+// at path equals value, one row at a time.
+func (s *Store) QueryItems(ctx context.Context, tenantID, container, path, value string, fn func(item []byte) error) error {
+	jp, err := jsonPath(path)
+	if err != nil {
+		return err
+	}
+	rows, err := s.db.r.QueryContext(ctx, `SELECT doc FROM data_items
+		WHERE tenant_id = ? AND container = ? AND json_extract(doc, ?) = ? ORDER BY id`, tenantID, container, jp, value)
+	if err != nil {
+		return fmt.Errorf("query items: %w", translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return fmt.Errorf("query items: %w", translate(err))
+		}
+		if err := fn(doc); err != nil {
+			return err
+		}
+	}
+	return translate(rows.Err())
+}
+
+// DeleteItems deletes the tenant's items in container whose value at path
+// equals value.
+func (s *Store) DeleteItems(ctx context.Context, tenantID, container, path, value string) (int, error) {
+	jp, err := jsonPath(path)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM data_items
+			WHERE tenant_id = ? AND container = ? AND json_extract(doc, ?) = ?`, tenantID, container, jp, value)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete items: %w", err)
+	}
+	return int(n), nil
+}
+
+// PutItem stores an item of the tenant in container; its "id" names it.
+func (s *Store) PutItem(ctx context.Context, tenantID, container string, item []byte) error {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(item, &head); err != nil || head.ID == "" {
+		return errors.New("put item: an item is a JSON object with a string id")
+	}
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO data_items (tenant_id, container, id, doc) VALUES (?, ?, ?, ?)
+			ON CONFLICT (tenant_id, container, id) DO UPDATE SET doc = excluded.doc`, tenantID, container, head.ID, string(item))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put item: %w", err)
+	}
+	return nil
+}
