@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,14 @@ func (h *Handler) invokeQueue(ctx context.Context, w http.ResponseWriter, e entr
 	}
 	m.Queue = e.spec.Queue
 	log = log.With("message_id", m.ID, "delivery_count", m.DeliveryCount)
-	if err := safeCall(func() error { return e.fn.Queue(ctx, m) }); err != nil {
+	err = safeCall(func() error { return e.fn.Queue(ctx, m) })
+	var rej *trigger.Rejection
+	if errors.As(err, &rej) {
+		// A custom handler cannot dead-letter: record why and complete it.
+		log.Warn("message rejected", "reason", rej.Reason)
+		err = nil
+	}
+	if err != nil {
 		logError(log, "queue function failed; message will be redelivered", err)
 		replyFailure(w)
 		return false

@@ -57,18 +57,31 @@ func checkReason(reason string, required bool) (string, error) {
 // decide moves a request to a new status with a recorded decision, an audit
 // entry and a notice to the subject.
 func (s *Service) decide(ctx context.Context, tenantID, id string, actor Actor, to privacy.Status, reason, action, notice string) (*privacy.Request, error) {
-	_, r, err := s.load(ctx, tenantID, id)
+	t, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
 	r, err = s.update(ctx, r, func(r *privacy.Request) error {
 		now := s.now()
 		wasVerified := r.Status != privacy.StatusAwaitingVerification
+		if to == privacy.StatusCancelled && r.Status == privacy.StatusInProgress {
+			if err := s.cancelInGrace(t, r, now); err != nil {
+				return err
+			}
+		}
 		if err := r.Move(to); err != nil {
 			return err
 		}
 		r.Decision = &privacy.Decision{By: actor.String(), At: now, Reason: reason}
 		s.audit(r, now, actor.String(), action, map[string]string{"status": string(to)})
+		if to == privacy.StatusApproved {
+			// The fan-out is part of the approval's write: no crash between
+			// approving and recording the tasks.
+			if err := s.notice(r, now, notice); err != nil {
+				return err
+			}
+			return s.start(t, r, now)
+		}
 		if !wasVerified {
 			return nil // never mail an address whose owner has not confirmed it
 		}
@@ -98,8 +111,10 @@ func (s *Service) Deny(ctx context.Context, tenantID, id string, actor Actor, re
 }
 
 // Cancel withdraws a request before its work at the services starts (awaiting
-// verification or decision, or approved). Once tasks run, the request ends as
-// completed or partially completed instead: half-done erasures cannot be undone.
+// verification or decision, or approved), or an erasure inside its grace
+// period before any delete ran: then the grace-period restrictions are lifted.
+// Once deletes or other tasks run, the request ends as completed or partially
+// completed instead: half-done erasures cannot be undone.
 func (s *Service) Cancel(ctx context.Context, tenantID, id string, actor Actor, reason string) (*privacy.Request, error) {
 	reason, err := checkReason(reason, false)
 	if err != nil {

@@ -226,20 +226,22 @@ func TestLifecycle(t *testing.T) {
 	if _, err := f.svc.Approve(ctx, "acme", r.ID, dsr.Actor{Admin: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.notices(t), []string{privacy.NoticeVerified, privacy.NoticeApproved}; !cmp.Equal(got, want) {
+	// The tenant has no services: nothing holds the subject's data, so the
+	// request completes in the approval's own write.
+	if got, want := f.notices(t), []string{privacy.NoticeVerified, privacy.NoticeApproved, privacy.NoticeCompleted}; !cmp.Equal(got, want) {
 		t.Errorf("notices %v, want %v", got, want)
 	}
-	want := []string{"tenant.created", "request.submitted", "request.verified", "request.approved"}
+	want := []string{"tenant.created", "request.submitted", "request.verified", "request.approved", "request.fanned-out", "request.completed"}
 	if diff := cmp.Diff(want, f.auditActions(t, "acme")); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
 	}
 	rep, err := f.svc.VerifyAudit(ctx, "acme")
-	if err != nil || !rep.Valid || rep.Events != 4 {
+	if err != nil || !rep.Valid || rep.Events != 6 {
 		t.Errorf("audit chain %+v, %v", rep, err)
 	}
 	got, _ := f.svc.Get(ctx, "acme", r.ID)
-	if len(got.Outbox) != 0 || len(got.Notices) != 2 {
-		t.Errorf("outbox %d, notices %d; want 0, 2", len(got.Outbox), len(got.Notices))
+	if len(got.Outbox) != 0 || len(got.Notices) != 3 || got.Status != privacy.StatusCompleted {
+		t.Errorf("outbox %d, notices %d, status %s; want 0, 3, completed", len(got.Outbox), len(got.Notices), got.Status)
 	}
 }
 

@@ -25,6 +25,12 @@ type Submission struct {
 	Region     string                `json:"region,omitempty"`
 	Categories []privacy.Category    `json:"categories,omitempty"`
 	Changes    []privacy.FieldChange `json:"changes,omitempty"`
+	// Purposes name what a restriction, its lifting or an objection covers
+	// ("marketing", "analytics", ...); empty means every purpose.
+	Purposes []string `json:"purposes,omitempty"`
+	// UserID and Phone are further identifiers some services key data by.
+	UserID string `json:"userId,omitempty"`
+	Phone  string `json:"phone,omitempty"`
 }
 
 // Actor says who acts: the subject, the system, or an admin.
@@ -43,6 +49,9 @@ var (
 	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
 	regionRe  = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
 	fieldRe   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+	purposeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+	phoneRe   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	userIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
 )
 
 // Validate checks a submission and normalises it. Error messages never echo the
@@ -83,6 +92,27 @@ func (sub *Submission) Validate() error {
 	case len(sub.Changes) > 50:
 		return privacy.Errorf(privacy.KindInvalid, "too-many-changes", "at most 50 changes per request")
 	}
+	switch sub.Type {
+	case privacy.TypeRestrict, privacy.TypeLiftRestriction, privacy.TypeObject:
+	default:
+		if len(sub.Purposes) > 0 {
+			return privacy.Errorf(privacy.KindInvalid, "unexpected-purposes", "purposes are only accepted with restrict, lift-restriction and object requests")
+		}
+	}
+	if len(sub.Purposes) > 10 {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-purpose", "at most 10 purposes")
+	}
+	for _, p := range sub.Purposes {
+		if !purposeRe.MatchString(p) {
+			return privacy.Errorf(privacy.KindInvalid, "invalid-purpose", "each purpose is 1-40 of a-z, 0-9 and '-', starting with a letter")
+		}
+	}
+	if sub.Phone != "" && !phoneRe.MatchString(sub.Phone) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-phone", "phone must be in E.164 form, such as +4915123456789")
+	}
+	if sub.UserID != "" && !userIDRe.MatchString(sub.UserID) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-user-id", "userId must be 1-128 of letters, digits and _ . : @ -")
+	}
 	for _, c := range sub.Changes {
 		if !fieldRe.MatchString(c.Field) || !utf8.ValidString(c.Value) || len(c.Value) > 1000 {
 			return privacy.Errorf(privacy.KindInvalid, "invalid-change", "each change needs a field name (letters, digits, _ . -) and a value of at most 1000 bytes")
@@ -120,8 +150,9 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	r := &privacy.Request{
 		ID: newID("dsr_"), TenantID: t.ID, Type: sub.Type, Status: privacy.StatusAwaitingVerification,
 		Channel:     privacy.ChannelPortal,
-		Subject:     privacy.Subject{Email: sub.Email, Country: sub.Country, Region: sub.Region},
+		Subject:     privacy.Subject{Email: sub.Email, Country: sub.Country, Region: sub.Region, UserID: sub.UserID, Phone: sub.Phone},
 		SubjectHash: s.hasher.Hash(t.ID, sub.Email), Categories: sub.Categories, Changes: sub.Changes,
+		Purposes:   sub.Purposes,
 		BodyHash:   hex.EncodeToString(bodyHash[:]),
 		ReceivedAt: now, CreatedAt: now, UpdatedAt: now,
 	}

@@ -78,6 +78,10 @@ func noticeSubject(t *privacy.Tenant, notice string) string {
 		return "Your privacy request was cancelled — " + t.Name
 	case privacy.NoticeClarification:
 		return "We need more information about your privacy request — " + t.Name
+	case privacy.NoticeCompleted:
+		return "Your privacy request is complete — " + t.Name
+	case privacy.NoticePartial:
+		return "Your privacy request is complete, with exceptions — " + t.Name
 	}
 	return "About your privacy request — " + t.Name
 }
@@ -115,6 +119,8 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 			question = r.Pauses[n-1].Reason
 		}
 		fmt.Fprintf(&b, "To answer your request we need more information:\n\n%s\n\nPlease reply to this message.\n", question)
+	case privacy.NoticeCompleted, privacy.NoticePartial:
+		s.outcomeText(&b, t, r)
 	}
 	if t.Contact != "" {
 		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)
@@ -140,7 +146,8 @@ func (s *Service) extendedDue(t *privacy.Tenant, r *privacy.Request) string {
 }
 
 // Redrive finishes what a crash left behind for one tenant: it flushes every
-// outbox older than the lease. It returns how many requests it flushed, and how
+// outbox older than the lease, and re-publishes tasks that did not move within
+// their lease (a worker crashed mid-run, or a message was lost). It returns how many requests it flushed, and how
 // many open requests are overdue or due within the warning window.
 func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error) {
 	now := s.now()
@@ -156,6 +163,13 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 				continue
 			}
 			flushed++
+		}
+		if !r.WakeAt.IsZero() && r.WakeAt.Before(now) {
+			if err := s.redriveTasks(ctx, r); err != nil {
+				errs = append(errs, err)
+			} else {
+				flushed++
+			}
 		}
 		if !r.Status.Terminal() && r.Status != privacy.StatusAwaitingVerification && !r.Due.At.IsZero() {
 			switch {

@@ -39,6 +39,16 @@ type Config struct {
 	MaxCodeSends  int           // codes mailed per request (3)
 	OutboxLease   time.Duration // after this, the watch re-drives an unflushed outbox
 	PortalBaseURL string        // shown in mails, e.g. https://privacy.example.com
+	// PublicURL is where this app's HTTP functions are reached from outside
+	// (download links, webhook callbacks), e.g. https://privops.example.com.
+	PublicURL string
+
+	TasksQueue        string        // queue the tasks function consumes
+	TaskLease         time.Duration // a claimed task is re-driven after this (5m)
+	RetryBase         time.Duration // first retry delay after a transient failure (30s)
+	RetryCap          time.Duration // longest retry delay (1h)
+	TaskMaxAttempts   int           // runs of one task before it fails (10)
+	TaskMaxDeliveries int           // deliveries of one message before its task fails (8)
 }
 
 // Deps are the ports and helpers the service uses.
@@ -46,8 +56,11 @@ type Deps struct {
 	Store     privacy.Store
 	Publisher privacy.Publisher
 	Mailer    privacy.Mailer
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Blobs     privacy.Blobs
+	// Connectors run tasks, one per connector kind.
+	Connectors map[privacy.ConnectorKind]privacy.Connector
+	Now        func() time.Time
+	Logger     *slog.Logger
 	// Step, if set, is called after each durable step with its name. Tests (and
 	// the crash-point harness) use it to stop the process between two steps.
 	Step func(name string)
@@ -77,6 +90,24 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.MaxCodeSends < 1 {
 		cfg.MaxCodeSends = 3
+	}
+	if cfg.TasksQueue == "" {
+		cfg.TasksQueue = "privops-tasks"
+	}
+	if cfg.TaskLease <= 0 {
+		cfg.TaskLease = 5 * time.Minute
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 30 * time.Second
+	}
+	if cfg.RetryCap < cfg.RetryBase {
+		cfg.RetryCap = max(time.Hour, cfg.RetryBase)
+	}
+	if cfg.TaskMaxAttempts <= 0 {
+		cfg.TaskMaxAttempts = 10
+	}
+	if cfg.TaskMaxDeliveries <= 0 {
+		cfg.TaskMaxDeliveries = 8
 	}
 	if cfg.OutboxLease <= 0 {
 		cfg.OutboxLease = 2 * time.Minute

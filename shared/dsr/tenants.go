@@ -19,6 +19,12 @@ type TenantSettings struct {
 	LGPDSmallAgent bool     `json:"lgpdSmallAgent"`
 	DefaultDays    int      `json:"defaultDays"`
 	Contact        string   `json:"contact"`
+	// AllowPrivateConnectors lets webhook services live on private addresses.
+	AllowPrivateConnectors bool `json:"allowPrivateConnectors"`
+	// ErasureGraceDays: the cancellable wait before a hard delete (null: 30).
+	ErasureGraceDays *int `json:"erasureGraceDays"`
+	// ExportLinkDays: how long download links work (0: 7).
+	ExportLinkDays int `json:"exportLinkDays"`
 }
 
 // Configure replaces a tenant's settings (guarded by its ETag; ifMatch "" skips
@@ -35,6 +41,7 @@ func (s *Service) Configure(ctx context.Context, tenantID, ifMatch string, in Te
 	next.Name, next.Regimes, next.Establishment, next.TimeZone = in.Name, in.Regimes, in.Establishment, in.TimeZone
 	next.PortalOrigins, next.PIPLDays, next.LGPDSmallAgent = in.PortalOrigins, in.PIPLDays, in.LGPDSmallAgent
 	next.DefaultDays, next.Contact, next.UpdatedAt = in.DefaultDays, in.Contact, s.now()
+	next.AllowPrivateConnectors, next.ErasureGraceDays, next.ExportLinkDays = in.AllowPrivateConnectors, in.ErasureGraceDays, in.ExportLinkDays
 	if err := next.Validate(); err != nil {
 		return nil, err
 	}

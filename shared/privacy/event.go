@@ -66,3 +66,23 @@ func DecodeEvent(body []byte) (Event, error) {
 	}
 	return e, nil
 }
+
+// Event types of the task pipeline, published to the tasks queue.
+const (
+	// EventTaskRun asks the task worker to run (or re-check) one task.
+	EventTaskRun = "io.privops.task.run.v1"
+	// EventPackage asks the task worker to build a request's export package.
+	EventPackage = "io.privops.export.package.v1"
+)
+
+// TaskData is the data of an EventTaskRun or EventPackage: ids only.
+type TaskData struct {
+	RequestID string `json:"requestId"`
+	TaskID    string `json:"taskId,omitempty"`
+}
+
+// Notices about the outcome of a request.
+const (
+	NoticeCompleted = "completed" // done everywhere; an export carries its download link
+	NoticePartial   = "partial"   // some services failed or were held, each with its reason
+)

@@ -119,6 +119,9 @@ type Subject struct {
 	Email   string `json:"email"`
 	Country string `json:"country"`          // ISO 3166-1 alpha-2 of residence
 	Region  string `json:"region,omitempty"` // ISO 3166-2 subdivision code, e.g. "CA" for California
+	// UserID and Phone are further identifiers some services key data by.
+	UserID string `json:"userId,omitempty"`
+	Phone  string `json:"phone,omitempty"`
 }
 
 // LogValue keeps the subject out of logs whatever the logger is given.
@@ -189,7 +192,7 @@ type Request struct {
 	Subject     Subject       `json:"subject"`
 	SubjectHash string        `json:"subjectHash"` // keyed hash; what the audit refers to
 	Categories  []Category    `json:"categories,omitempty"`
-	Changes     []FieldChange `json:"changes,omitempty"` // rectify only
+	Changes     []FieldChange `json:"changes,omitempty"`  // rectify only
 	Purposes    []string      `json:"purposes,omitempty"` // restrict, lift-restriction, object
 
 	Verification Verification `json:"verification"`

@@ -88,7 +88,14 @@ func (h *Host) handle(workCtx context.Context, p funcjson.Paired, d *privacy.Del
 	err := callSafely(func() error { return p.Function.Queue(ctx, m) })
 	stop()
 
+	var rej *trigger.Rejection
 	switch {
+	case errors.As(err, &rej):
+		if err := h.Receiver.DeadLetter(settle, d, rej.Reason); err != nil {
+			logSettle(log, "dead-letter", err)
+			return
+		}
+		log.Warn("message rejected and dead-lettered", "reason", rej.Reason)
 	case err == nil:
 		if err := h.Receiver.Complete(settle, d); err != nil {
 			logSettle(log, "complete", err)

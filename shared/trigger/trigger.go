@@ -61,3 +61,15 @@ func InvocationFrom(ctx context.Context) (Invocation, bool) {
 	inv, ok := ctx.Value(invocationKey{}).(Invocation)
 	return inv, ok
 }
+
+// Rejection is a queue function's verdict that a message can never be
+// processed (malformed, unknown tenant, a forged signature). Retrying cannot
+// help: the standalone host dead-letters it at once with Reason; on Azure,
+// where a custom handler cannot settle a message itself, it is logged with the
+// reason and completed. The reason must not hold personal data.
+type Rejection struct{ Reason string }
+
+func (r *Rejection) Error() string { return "rejected: " + r.Reason }
+
+// Reject returns a Rejection with reason.
+func Reject(reason string) error { return &Rejection{Reason: reason} }

@@ -1,0 +1,179 @@
+package dsr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// TaskTarget is what an inbound result names: a tenant's request's task,
+// with the service it runs at (for the caller to check a signature with).
+type TaskTarget struct {
+	Tenant  *privacy.Tenant
+	Request *privacy.Request
+	Task    *privacy.Task
+	Service *privacy.Service
+}
+
+// Target loads a task an inbound result (webhook callback, reply message,
+// admin completion) names. Unknown tenant, request or task: 404.
+func (s *Service) Target(ctx context.Context, tenantID, requestID, taskID string) (*TaskTarget, error) {
+	t, r, err := s.load(ctx, tenantID, requestID)
+	if err != nil {
+		return nil, err
+	}
+	task := r.Task(taskID)
+	if task == nil {
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-task", "no such task")
+	}
+	return &TaskTarget{Tenant: t, Request: r, Task: task, Service: t.Service(task.Service)}, nil
+}
+
+// Result is an answer that arrives after the task's run: a signed webhook
+// callback, a service's reply message, or an admin completing a manual task.
+type Result struct {
+	Outcome  privacy.Outcome // done, no-data or held
+	Items    int
+	Reason   string // held: why
+	Blob     string // export: where the data was stored
+	Bytes    int64
+	Note     string // manual: what the admin did
+	Evidence string // manual: evidence file blob
+}
+
+// CompleteTask records an answer for a task that waits for one (a webhook
+// that answered 202, a Service Bus service, a manual task), and completes the
+// request if it was the last. A duplicate answer for a task that already ended
+// is accepted and changes nothing (replayed callbacks are harmless); an answer
+// for a task that is not waiting is a conflict.
+func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor) (*privacy.Task, error) {
+	switch res.Outcome {
+	case privacy.OutcomeDone, privacy.OutcomeNoData, privacy.OutcomeHeld:
+	default:
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-outcome", "outcome must be done, no-data or held")
+	}
+	if res.Items < 0 || res.Items > 1<<40 {
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-items", "items must be a non-negative count")
+	}
+	for _, f := range []string{res.Reason, res.Note} {
+		if len(f) > 2000 || !utf8.ValidString(f) {
+			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-text", "reason and note must be valid text of at most 2000 bytes")
+		}
+	}
+	id := tg.Task.ID
+	r, err := s.update(ctx, tg.Request, func(r *privacy.Request) error {
+		task := r.Task(id)
+		if task.Status.Terminal() {
+			return errStale
+		}
+		if task.Status != privacy.TaskWaiting && !(task.Kind == privacy.KindManual && task.Status != privacy.TaskRunning) {
+			return privacy.Errorf(privacy.KindConflict, "task-not-waiting", "the task is %s, not waiting for an answer", task.Status)
+		}
+		now := s.now()
+		task.Attempts = max(task.Attempts, 1)
+		task.Blob, task.Bytes, task.Note, task.Evidence = res.Blob, res.Bytes, strings.TrimSpace(res.Note), res.Evidence
+		if actor.Admin != "" {
+			task.By = actor.String()
+		}
+		if task.StartedAt.IsZero() {
+			task.StartedAt = now
+		}
+		task.Status = privacy.TaskRunning // settle records the answer as a run's result
+		s.settle(tg.Tenant, r, task, now, privacy.ConnectorResult{Outcome: res.Outcome, Items: res.Items, Reason: res.Reason}, nil)
+		return nil
+	})
+	if errors.Is(err, errStale) {
+		return tg.Request.Task(id), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("complete task: %w", err)
+	}
+	s.d.Step("task-recorded")
+	s.flushQuietly(ctx, r)
+	return r.Task(id), nil
+}
+
+// RetryTasks runs a failed task again, or every failed task of the request
+// when taskID is empty. A partially completed request reopens for another
+// round and completes again, exactly once, when the retried tasks end.
+func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor Actor) (*privacy.Request, error) {
+	t, r, err := s.load(ctx, tenantID, requestID)
+	if err != nil {
+		return nil, err
+	}
+	if taskID != "" && r.Task(taskID) == nil {
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-task", "no such task")
+	}
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+		if r.Status != privacy.StatusInProgress && r.Status != privacy.StatusPartiallyCompleted {
+			return privacy.Errorf(privacy.KindConflict, "not-retryable", "only tasks of an in-progress or partially completed request can be retried")
+		}
+		now := s.now()
+		n := 0
+		for i := range r.Tasks {
+			task := &r.Tasks[i]
+			if task.Status != privacy.TaskFailed || (taskID != "" && task.ID != taskID) {
+				continue
+			}
+			if t.Service(task.Service) == nil {
+				continue // the service is gone: retrying cannot help
+			}
+			task.Status, task.Reason, task.NotBefore, task.FinishedAt, task.UpdatedAt = privacy.TaskPending, "", now, time.Time{}, now
+			task.Attempts = 0
+			if err := s.taskMessage(r, task, now, ".retry"+strconv.Itoa(r.Round+1)); err != nil {
+				return err
+			}
+			n++
+		}
+		if n == 0 {
+			return privacy.Errorf(privacy.KindConflict, "nothing-to-retry", "no failed task to retry")
+		}
+		if r.Status == privacy.StatusPartiallyCompleted {
+			if err := r.Move(privacy.StatusInProgress); err != nil {
+				return err
+			}
+			r.Package = nil // the next package includes the retried services
+		}
+		r.Round++
+		r.SetWake(s.cfg.TaskLease)
+		s.audit(r, now, actor.String(), "tasks.retried", map[string]string{"tasks": strconv.Itoa(n)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.flushQuietly(ctx, r)
+	return r, nil
+}
+
+// CompleteManual records an admin's completion of a manual task, with an
+// optional evidence file (a screenshot, an export from the service's own
+// tool) stored beside the request.
+func (s *Service) CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res Result, evidence []byte, actor Actor) (*privacy.Task, error) {
+	tg, err := s.Target(ctx, tenantID, requestID, taskID)
+	if err != nil {
+		return nil, err
+	}
+	if tg.Task.Kind != privacy.KindManual {
+		return nil, privacy.Errorf(privacy.KindConflict, "not-manual", "only a manual task is completed by hand")
+	}
+	if strings.TrimSpace(res.Note) == "" {
+		return nil, privacy.Errorf(privacy.KindInvalid, "note-required", "say what was done in a note")
+	}
+	res.Blob, res.Bytes, res.Evidence = "", 0, ""
+	if len(evidence) > 0 {
+		name := tenantID + "/requests/" + requestID + "/evidence/" + taskID
+		if _, err := s.d.Blobs.Put(ctx, name, bytes.NewReader(evidence)); err != nil {
+			return nil, fmt.Errorf("store evidence: %w", err)
+		}
+		res.Evidence = name
+	}
+	return s.CompleteTask(ctx, tg, res, actor)
+}

@@ -1,0 +1,249 @@
+package dsr
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// changeTenant applies change to the tenant document (one ETag-guarded write,
+// re-read and re-applied on a conflict) and audits it.
+func (s *Service) changeTenant(ctx context.Context, tenantID string, actor Actor, action, target string, change func(*privacy.Tenant, time.Time) error) (*privacy.Tenant, error) {
+	for attempt := 0; ; attempt++ {
+		t, err := s.tenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if err := change(t, now); err != nil {
+			return nil, err
+		}
+		t.UpdatedAt = now
+		if err := t.Validate(); err != nil {
+			return nil, err
+		}
+		err = s.d.Store.UpdateTenant(ctx, t)
+		if errors.Is(err, privacy.ErrConflict) && attempt < 4 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update tenant: %w", err)
+		}
+		a := &privacy.AuditEvent{ID: newID("aud_"), TenantID: t.ID, At: now, Actor: actor.String(), Action: action, Target: target}
+		if err := s.d.Store.AppendAudit(ctx, a); err != nil {
+			return nil, fmt.Errorf("audit %s: %w", action, err)
+		}
+		return t, nil
+	}
+}
+
+// newSecret returns a fresh 256-bit signing secret.
+func newSecret(now time.Time) privacy.ServiceSecret {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return privacy.ServiceSecret{ID: newID("key_")[:16], Value: base64.StdEncoding.EncodeToString(b[:]), CreatedAt: now}
+}
+
+// PutService creates or replaces one of the tenant's services. A new webhook
+// service gets a signing secret, returned once in the result; a replaced one
+// keeps its secrets (rotate them with RotateSecret).
+func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Service, actor Actor) (*privacy.Service, bool, error) {
+	in.Secrets = nil
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
+	var out privacy.Service
+	created := false
+	_, err := s.changeTenant(ctx, tenantID, actor, "service.configured", "service/"+in.ID, func(t *privacy.Tenant, now time.Time) error {
+		svc := in
+		svc.UpdatedAt = now
+		if old := t.Service(in.ID); old != nil {
+			svc.CreatedAt, svc.Secrets = old.CreatedAt, old.Secrets
+			*old = svc
+		} else {
+			if len(t.Services) >= 200 {
+				return privacy.Errorf(privacy.KindUnprocessable, "too-many-services", "a tenant has at most 200 services")
+			}
+			svc.CreatedAt, created = now, true
+			t.Services = append(t.Services, svc)
+		}
+		p := t.Service(in.ID)
+		if p.Kind == privacy.KindWebhook || p.Kind == privacy.KindServiceBus {
+			if len(p.Secrets) == 0 {
+				p.Secrets = []privacy.ServiceSecret{newSecret(now)}
+			}
+		} else {
+			p.Secrets = nil
+		}
+		out = *p
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return &out, created, nil
+}
+
+// DeleteService removes a service; requests already fanned out keep their
+// tasks, which fail with a clear reason if they still had to run.
+func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor Actor) error {
+	_, err := s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, _ time.Time) error {
+		i := slices.IndexFunc(t.Services, func(s privacy.Service) bool { return s.ID == id })
+		if i < 0 {
+			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+		}
+		t.Services = slices.Delete(t.Services, i, i+1)
+		return nil
+	})
+	return err
+}
+
+// RotateSecret adds a new signing secret to a service and keeps the newest
+// previous one, so two are active while the service rolls over; an older one
+// is retired. It returns the service with the new secret.
+func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Service, error) {
+	var out privacy.Service
+	_, err := s.changeTenant(ctx, tenantID, actor, "service.secret-rotated", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+		svc := t.Service(id)
+		if svc == nil {
+			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+		}
+		if svc.Kind != privacy.KindWebhook && svc.Kind != privacy.KindServiceBus {
+			return privacy.Errorf(privacy.KindConflict, "no-secret", "only webhook and servicebus services have signing secrets")
+		}
+		keep := svc.Secrets
+		if len(keep) > 1 {
+			keep = keep[len(keep)-1:]
+		}
+		svc.Secrets = append(slices.Clone(keep), newSecret(now))
+		svc.UpdatedAt = now
+		out = *svc
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// HoldInput places a legal hold.
+type HoldInput struct {
+	Scope   privacy.HoldScope `json:"scope"`
+	Email   string            `json:"email,omitempty"`   // subject scope: hashed, never stored
+	Service string            `json:"service,omitempty"` // service scope
+	Reason  string            `json:"reason"`
+}
+
+// PlaceHold places a legal hold. A subject hold names the subject by email;
+// only its keyed hash is kept.
+func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, actor Actor) (*privacy.Hold, error) {
+	reason, err := checkReason(in.Reason, true)
+	if err != nil {
+		return nil, err
+	}
+	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, PlacedBy: actor.String()}
+	switch in.Scope {
+	case privacy.HoldTenant:
+	case privacy.HoldSubject:
+		email := strings.TrimSpace(in.Email)
+		if email == "" || len(email) > 254 || !strings.Contains(email, "@") {
+			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-email", "a subject hold needs the subject's email")
+		}
+		h.SubjectHash = s.hasher.Hash(tenantID, email)
+	case privacy.HoldService:
+		if !privacy.ValidServiceID(in.Service) {
+			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-service", "a service hold needs a service id")
+		}
+		h.Service = in.Service
+	default:
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject or service")
+	}
+	_, err = s.changeTenant(ctx, tenantID, actor, "hold.placed", "hold/"+h.ID, func(t *privacy.Tenant, now time.Time) error {
+		if h.Scope == privacy.HoldService && t.Service(h.Service) == nil {
+			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+		}
+		if len(t.Holds) >= 1000 {
+			return privacy.Errorf(privacy.KindUnprocessable, "too-many-holds", "a tenant has at most 1000 holds")
+		}
+		h.PlacedAt = now
+		t.Holds = append(t.Holds, h)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// ReleaseHold releases a legal hold; erasures it deferred can then be retried.
+func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Hold, error) {
+	var out privacy.Hold
+	_, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
+		for i := range t.Holds {
+			if t.Holds[i].ID == id {
+				if !t.Holds[i].ReleasedAt.IsZero() {
+					return privacy.Errorf(privacy.KindConflict, "hold-released", "the hold was already released")
+				}
+				t.Holds[i].ReleasedAt = now
+				out = t.Holds[i]
+				return nil
+			}
+		}
+		return privacy.Errorf(privacy.KindNotFound, "unknown-hold", "no such hold")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Tombstone is one entry of the tombstone ledger: a service erased a subject,
+// known only by the keyed hash.
+type Tombstone struct {
+	SubjectHash  string    `json:"subjectHash"`
+	Service      string    `json:"service"`
+	RequestID    string    `json:"requestId"`
+	Verification string    `json:"verification"`
+	At           time.Time `json:"at"`
+	Seq          int64     `json:"seq"`
+}
+
+// Tombstones pages through the tenant's erasure ledger (from the audit chain),
+// optionally for one service: a service restored from a backup replays these
+// deletions by hashing its subjects with the tenant's subject key.
+func (s *Service) Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]Tombstone, int64, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := []Tombstone{}
+	next := after
+	for len(out) < limit {
+		evs, err := s.d.Store.ListAudit(ctx, t.ID, next, 500)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list audit: %w", err)
+		}
+		if len(evs) == 0 {
+			return out, 0, nil
+		}
+		for _, e := range evs {
+			next = e.Seq
+			if e.Action != ActionTombstone || (service != "" && e.Details["service"] != service) {
+				continue
+			}
+			out = append(out, Tombstone{SubjectHash: e.SubjectHash, Service: e.Details["service"],
+				RequestID: strings.TrimPrefix(e.Target, "request/"), Verification: e.Details["verification"], At: e.At, Seq: e.Seq})
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, next, nil
+}

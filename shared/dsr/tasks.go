@@ -1,0 +1,595 @@
+package dsr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// errStale says a task moved under the caller (another delivery claimed or
+// finished it): nothing is left to do, the message is acknowledged.
+var errStale = errors.New("task moved on")
+
+// taskID is deterministic, so a re-driven fan-out names the same tasks.
+func taskID(requestID, service string, a privacy.Action) string {
+	return requestID + "." + service + "." + string(a)
+}
+
+// actionsFor returns the actions a request type asks of every service: the
+// erasure's grace-period restriction comes first when the tenant has one.
+func actionsFor(typ privacy.RequestType) privacy.Action {
+	switch typ {
+	case privacy.TypeAccess, privacy.TypeExport:
+		return privacy.ActionExport
+	case privacy.TypeErase:
+		return privacy.ActionErase
+	case privacy.TypeRectify:
+		return privacy.ActionRectify
+	case privacy.TypeRestrict:
+		return privacy.ActionRestrict
+	case privacy.TypeLiftRestriction:
+		return privacy.ActionLiftRestriction
+	}
+	return privacy.ActionObject
+}
+
+// fanOut records one task per (service, action) for an approved request and
+// puts a message per runnable task in the outbox, all in the approval's write:
+// no crash can lose or duplicate a task. Services that hold none of the
+// request's categories get no task. It returns false when nothing is left to
+// run (every task ended at once, or no service holds the data).
+func (s *Service) fanOut(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+	main := actionsFor(r.Type)
+	grace := time.Duration(0)
+	if r.Type == privacy.TypeErase {
+		grace = t.Grace()
+		if grace > 0 {
+			r.GraceUntil = now.Add(grace)
+		}
+	}
+	for i := range t.Services {
+		svc := &t.Services[i]
+		if !svc.Holds(r.Categories) {
+			continue
+		}
+		if grace > 0 && svc.Supports(privacy.ActionRestrict) {
+			s.addTask(r, svc, privacy.ActionRestrict, now, time.Time{})
+		}
+		task := s.addTask(r, svc, main, now, r.GraceUntil)
+		switch {
+		case (main == privacy.ActionRectify || main == privacy.ActionRestrict || main == privacy.ActionLiftRestriction) && onlyLogs(svc, r.Categories):
+			task.Status, task.Reason = privacy.TaskSkipped, fmt.Sprintf("%s does not apply to system-generated logs", main)
+		case !svc.Supports(main):
+			task.Status, task.Reason = privacy.TaskFailed, fmt.Sprintf("the %s connector of this service does not support %s: handle it in the service's own tools", svc.Kind, main)
+		case main == privacy.ActionErase:
+			if h := t.HoldFor(r.SubjectHash, svc.ID); h != nil {
+				task.Status, task.Reason = privacy.TaskHeld, "legal hold: "+h.Reason
+			}
+		}
+		if task.Status.Terminal() {
+			task.FinishedAt = now
+		}
+	}
+	for i := range r.Tasks {
+		if r.Tasks[i].Status == privacy.TaskPending {
+			if err := s.taskMessage(r, &r.Tasks[i], now, ""); err != nil {
+				return err
+			}
+		}
+	}
+	r.SetWake(s.cfg.TaskLease)
+	s.audit(r, now, "system", "request.fanned-out", map[string]string{"tasks": strconv.Itoa(len(r.Tasks))})
+	return nil
+}
+
+// onlyLogs reports whether what the service holds of the request's
+// categories is system-generated logs only.
+func onlyLogs(svc *privacy.Service, cats []privacy.Category) bool {
+	held := svc.Categories
+	if len(cats) > 0 {
+		held = slices.DeleteFunc(slices.Clone(svc.Categories), func(c privacy.Category) bool { return !slices.Contains(cats, c) })
+	}
+	return len(held) > 0 && !slices.ContainsFunc(held, func(c privacy.Category) bool { return c != privacy.CategorySystemLogs })
+}
+
+func (s *Service) addTask(r *privacy.Request, svc *privacy.Service, a privacy.Action, now, notBefore time.Time) *privacy.Task {
+	r.Tasks = append(r.Tasks, privacy.Task{ID: taskID(r.ID, svc.ID, a), Service: svc.ID, ServiceName: svc.Name,
+		Kind: svc.Kind, Action: a, Status: privacy.TaskPending, NotBefore: notBefore, UpdatedAt: now})
+	return &r.Tasks[len(r.Tasks)-1]
+}
+
+// taskMessage puts the message that runs task into r's outbox, scheduled at
+// the task's NotBefore. Its id names the attempt, so the queue's dedupe drops
+// a republished copy but a retry is a new message.
+func (s *Service) taskMessage(r *privacy.Request, task *privacy.Task, now time.Time, suffix string) error {
+	id := task.ID + "#" + strconv.Itoa(task.Attempts) + suffix
+	ev, err := privacy.NewEvent(id, privacy.EventTaskRun, r.TenantID, "request/"+r.ID, now,
+		privacy.TaskData{RequestID: r.ID, TaskID: task.ID})
+	if err != nil {
+		return err
+	}
+	r.Outbox = append(r.Outbox, privacy.OutboxEvent{ID: id, At: now, Queue: s.cfg.TasksQueue, Message: &ev, NotBefore: task.NotBefore})
+	return nil
+}
+
+// RunTask runs one task for a task message. It is idempotent: a task that is
+// terminal, waiting, scheduled for later or claimed by a live worker is left
+// alone, and only the delivery that claims the task calls the service. A
+// transient failure is recorded and retried by a new scheduled message with
+// exponential backoff and jitter, within the request's deadline; the handler
+// never sleeps. deliveryCount above the configured maximum fails the task (a
+// message that keeps crashing its handler must not loop for ever).
+func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.TaskData, deliveryCount int) error {
+	t, r, err := s.loadForMessage(ctx, ev.TenantID, data.RequestID)
+	if err != nil {
+		return err
+	}
+	task := r.Task(data.TaskID)
+	if task == nil {
+		return fmt.Errorf("task message %s: %w: unknown task", ev.ID, ErrPermanent)
+	}
+	now := s.now()
+	if !claimable(task, now) {
+		return nil
+	}
+	if deliveryCount > s.cfg.TaskMaxDeliveries {
+		_, err := s.update(ctx, r, func(r *privacy.Request) error {
+			task := r.Task(data.TaskID)
+			if !claimable(task, s.now()) {
+				return errStale
+			}
+			s.settle(t, r, task, s.now(), privacy.ConnectorResult{}, fmt.Errorf("%w: the task message was delivered %d times without an answer", ErrPermanent, deliveryCount))
+			return nil
+		})
+		return s.afterUpdate(ctx, r, err)
+	}
+	// Claim: one write. A concurrent duplicate delivery loses the ETag race,
+	// re-reads, sees the claim and stops.
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+		task := r.Task(data.TaskID)
+		now := s.now()
+		if !claimable(task, now) {
+			return errStale
+		}
+		task.Status, task.Attempts, task.LeaseUntil, task.UpdatedAt = privacy.TaskRunning, task.Attempts+1, now.Add(s.cfg.TaskLease), now
+		if task.StartedAt.IsZero() {
+			task.StartedAt = now
+		}
+		r.SetWake(s.cfg.TaskLease)
+		return nil
+	})
+	if errors.Is(err, errStale) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("claim task: %w", err)
+	}
+	s.d.Step("task-claimed")
+	task = r.Task(data.TaskID)
+	attempt := task.Attempts
+	res, blob, bytes, runErr := s.execute(ctx, t, r, task)
+	s.d.Step("task-executed")
+	_, err = s.update(ctx, r, func(r *privacy.Request) error {
+		task := r.Task(data.TaskID)
+		if task.Status != privacy.TaskRunning || task.Attempts != attempt {
+			return errStale
+		}
+		task.Blob, task.Bytes = blob, bytes
+		s.settle(t, r, task, s.now(), res, runErr)
+		return nil
+	})
+	return s.afterUpdate(ctx, r, err)
+}
+
+// afterUpdate finishes a task write: a stale write is nothing to do, a
+// committed one flushes its outbox.
+func (s *Service) afterUpdate(ctx context.Context, r *privacy.Request, err error) error {
+	if errors.Is(err, errStale) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record task: %w", err)
+	}
+	s.d.Step("task-recorded")
+	s.flushQuietly(ctx, r)
+	return nil
+}
+
+// claimable reports whether a delivery may claim the task now.
+func claimable(task *privacy.Task, now time.Time) bool {
+	switch task.Status {
+	case privacy.TaskPending:
+		// A scheduled task waits for its own message; a minute of clock skew
+		// between the queue and this host is tolerated.
+		return !task.NotBefore.After(now.Add(time.Minute))
+	case privacy.TaskRunning:
+		return !task.LeaseUntil.After(now) // the claimant's lease ran out: it crashed
+	}
+	return false
+}
+
+// execute calls the service's connector for task. It never writes the store.
+func (s *Service) execute(ctx context.Context, t *privacy.Tenant, r *privacy.Request, task *privacy.Task) (res privacy.ConnectorResult, blob string, bytes int64, err error) {
+	svc := t.Service(task.Service)
+	if svc == nil {
+		return res, "", 0, fmt.Errorf("%w: the service is no longer configured", ErrPermanent)
+	}
+	if task.Action == privacy.ActionErase {
+		if h := t.HoldFor(r.SubjectHash, svc.ID); h != nil {
+			return privacy.ConnectorResult{Outcome: privacy.OutcomeHeld, Reason: "legal hold: " + h.Reason}, "", 0, nil
+		}
+	}
+	conn := s.d.Connectors[svc.Kind]
+	if conn == nil {
+		return res, "", 0, fmt.Errorf("%w: no %s connector is configured in this deployment", ErrPermanent, svc.Kind)
+	}
+	call := privacy.ConnectorCall{TenantID: r.TenantID, RequestID: r.ID, TaskID: task.ID, Action: task.Action,
+		Identifiers: identifiers(svc, r), Categories: r.Categories, Changes: r.Changes, Purposes: r.Purposes,
+		Deadline: r.Due.At, CallbackURL: s.CallbackURL(r.TenantID, r.ID, task.ID)}
+	if task.Action == privacy.ActionExport {
+		blob = exportBlob(r, task)
+		call.Save = func(ctx context.Context, rd io.Reader) (int64, error) {
+			n, err := s.d.Blobs.Put(ctx, blob, rd)
+			bytes = n
+			return n, err
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.TaskLease*3/4) // finish well inside the claim
+	defer cancel()
+	res, err = conn.Run(cctx, svc, call)
+	if err != nil {
+		return res, "", 0, err
+	}
+	if task.Action == privacy.ActionExport && res.Outcome != privacy.OutcomeDone {
+		blob, bytes = "", 0
+	}
+	if task.Action == privacy.ActionErase && res.Outcome == privacy.OutcomeDone && svc.Supports(privacy.ActionLookup) {
+		look := call
+		look.Action, look.Save = privacy.ActionLookup, nil
+		lr, err := conn.Run(cctx, svc, look)
+		if err != nil {
+			return res, "", 0, err
+		}
+		if lr.Present {
+			return res, "", 0, fmt.Errorf("%w: the service still finds the subject after the erasure", privacy.ErrUnavailable)
+		}
+		res.Present = false
+		return res, "", 0, errVerified
+	}
+	return res, blob, bytes, nil
+}
+
+// errVerified carries "erased and re-queried absent" out of execute.
+var errVerified = errors.New("verified absent")
+
+// identifiers returns the subject's identifiers the service keys its data by.
+func identifiers(svc *privacy.Service, r *privacy.Request) map[string]string {
+	ids := map[string]string{}
+	for _, k := range svc.Identifiers {
+		var v string
+		switch k {
+		case "email":
+			v = r.Subject.Email
+		case "user-id":
+			v = r.Subject.UserID
+		case "phone":
+			v = r.Subject.Phone
+		}
+		if v != "" {
+			ids[k] = v
+		}
+	}
+	return ids
+}
+
+func exportBlob(r *privacy.Request, task *privacy.Task) string {
+	return r.TenantID + "/requests/" + r.ID + "/services/" + task.Service + ".json"
+}
+
+// settle records the result of a run on a claimed task, and completes the
+// request if it was the last one.
+func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Task, now time.Time, res privacy.ConnectorResult, err error) {
+	task.UpdatedAt, task.LeaseUntil = now, time.Time{}
+	verified := errors.Is(err, errVerified)
+	if verified {
+		err = nil
+	}
+	switch {
+	case err == nil:
+		task.Reason = ""
+		switch res.Outcome {
+		case privacy.OutcomeDone:
+			task.Status, task.Items = privacy.TaskDone, res.Items
+			if task.Action == privacy.ActionErase {
+				task.Verification, task.VerifiedAt = privacy.VerifyUnsupported, now
+				if verified {
+					task.Verification = privacy.VerifyAbsent
+				}
+			}
+		case privacy.OutcomeNoData:
+			task.Status, task.Items = privacy.TaskNoData, 0
+		case privacy.OutcomeHeld:
+			task.Status, task.Reason = privacy.TaskHeld, cleanReason(res.Reason, "held by the service")
+		case privacy.OutcomeAccepted:
+			task.Status = privacy.TaskWaiting
+		default:
+			task.Status, task.Reason = privacy.TaskFailed, "the connector gave no outcome"
+		}
+	case errors.Is(err, privacy.ErrUnavailable) && !errors.Is(err, ErrPermanent):
+		delay := s.backoff(task.Attempts)
+		if task.Attempts < s.cfg.TaskMaxAttempts && (r.Due.At.IsZero() || now.Add(delay).Before(r.Due.At)) {
+			task.Status, task.NotBefore, task.Reason = privacy.TaskPending, now.Add(delay), "retrying after a transient failure: "+reasonOf(err)
+			if err := s.taskMessage(r, task, now, ""); err != nil {
+				task.Status, task.Reason = privacy.TaskFailed, "could not schedule a retry"
+			}
+		} else {
+			task.Status, task.Reason = privacy.TaskFailed, fmt.Sprintf("gave up after %d attempts within the deadline: %s", task.Attempts, reasonOf(err))
+		}
+	default:
+		task.Status, task.Reason = privacy.TaskFailed, reasonOf(err)
+	}
+	if task.Status.Terminal() {
+		task.FinishedAt = now
+	}
+	s.audit(r, now, "system", "task."+string(task.Status), map[string]string{
+		"task": task.ID, "service": task.Service, "action": string(task.Action), "items": strconv.Itoa(task.Items)})
+	if task.Status == privacy.TaskDone && task.Action == privacy.ActionErase {
+		s.tombstone(r, task, now)
+	}
+	r.SetWake(s.cfg.TaskLease)
+	s.maybeFinish(t, r, now)
+}
+
+// tombstone records a keyed-hash erasure entry in the audit chain: the ledger
+// a restored service replays deletions from.
+func (s *Service) tombstone(r *privacy.Request, task *privacy.Task, now time.Time) {
+	s.audit(r, now, "system", ActionTombstone, map[string]string{"service": task.Service, "task": task.ID,
+		"verification": task.Verification})
+}
+
+// ActionTombstone is the audit action of a tombstone-ledger entry.
+const ActionTombstone = "subject.erased"
+
+// reasonOf is the text a failed task records: an *privacy.Error's message, or
+// the connector's error text (connectors keep personal data out of it).
+func reasonOf(err error) string {
+	if e, ok := privacy.AsError(err); ok {
+		return e.Message
+	}
+	msg := err.Error()
+	for _, p := range []string{ErrPermanent.Error() + ": ", privacy.ErrUnavailable.Error() + ": "} {
+		if i := strings.Index(msg, p); i >= 0 {
+			msg = msg[i+len(p):]
+		}
+	}
+	return cleanReason(msg, "the connector failed")
+}
+
+func cleanReason(s, fallback string) string {
+	s = strings.TrimSpace(strings.ToValidUTF8(s, ""))
+	if s == "" {
+		return fallback
+	}
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// backoff is full-jitter exponential backoff: uniform in [base/2, min(cap,
+// base·2^(attempt-1))].
+func (s *Service) backoff(attempt int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < attempt && d < s.cfg.RetryCap; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.RetryCap)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// maybeFinish completes the request when its last task ended: an export goes
+// on to its package (the package write completes it); anything else completes
+// here, in the write that ended the last task, so it completes exactly once.
+func (s *Service) maybeFinish(t *privacy.Tenant, r *privacy.Request, now time.Time) {
+	if r.Status != privacy.StatusInProgress || !r.TasksDone() {
+		return
+	}
+	if (r.Type == privacy.TypeAccess || r.Type == privacy.TypeExport) && r.Package == nil {
+		id := "pkg." + r.ID + "." + strconv.Itoa(r.Round)
+		ev, err := privacy.NewEvent(id, privacy.EventPackage, r.TenantID, "request/"+r.ID, now, privacy.TaskData{RequestID: r.ID})
+		if err == nil {
+			r.Outbox = append(r.Outbox, privacy.OutboxEvent{ID: id, At: now, Queue: s.cfg.TasksQueue, Message: &ev})
+		}
+		return
+	}
+	s.complete(r, now)
+}
+
+// complete moves a request whose tasks all ended to its outcome and tells the
+// subject.
+func (s *Service) complete(r *privacy.Request, now time.Time) {
+	to, notice := privacy.StatusCompleted, privacy.NoticeCompleted
+	counts := map[string]string{}
+	for _, task := range r.Tasks {
+		counts[string(task.Status)] = strconv.Itoa(atoi(counts[string(task.Status)]) + 1)
+		if !task.Status.Succeeded() {
+			to, notice = privacy.StatusPartiallyCompleted, privacy.NoticePartial
+		}
+	}
+	if err := r.Move(to); err != nil {
+		return
+	}
+	r.WakeAt = time.Time{}
+	s.audit(r, now, "system", "request."+string(to), counts)
+	_ = s.notice(r, now, notice)
+	s.d.Step("request-completed")
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// loadForMessage loads what a queue message names; an unknown tenant or
+// request is permanent (the message is dead-lettered with the reason).
+func (s *Service) loadForMessage(ctx context.Context, tenantID, requestID string) (*privacy.Tenant, *privacy.Request, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		if _, ok := privacy.AsError(err); ok {
+			return nil, nil, fmt.Errorf("%w: unknown tenant", ErrPermanent)
+		}
+		return nil, nil, err
+	}
+	r, err := s.d.Store.GetRequest(ctx, t.ID, requestID)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: unknown request", ErrPermanent)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get request: %w", err)
+	}
+	return t, r, nil
+}
+
+// CallbackURL is where a webhook service posts the signed result of a task it
+// answered with 202.
+func (s *Service) CallbackURL(tenantID, requestID, taskID string) string {
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/api/callbacks/" + tenantID + "/" + requestID + "/" + taskID
+}
+
+// start fans an approved request out and moves it on: in progress while tasks
+// run, or straight to its outcome when none has anything to run.
+func (s *Service) start(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+	if err := s.fanOut(t, r, now); err != nil {
+		return err
+	}
+	if err := r.Move(privacy.StatusInProgress); err != nil {
+		return err
+	}
+	s.d.Step("tasks-fanned-out")
+	if len(r.Tasks) == 0 {
+		// No service holds the requested categories: answer that nothing is held.
+		if r.Type == privacy.TypeAccess || r.Type == privacy.TypeExport {
+			s.maybeFinishEmpty(r, now)
+			return nil
+		}
+		s.complete(r, now)
+		return nil
+	}
+	s.maybeFinish(t, r, now)
+	return nil
+}
+
+// maybeFinishEmpty answers an export no service holds data for: an empty
+// package would say only that, so the request completes without one.
+func (s *Service) maybeFinishEmpty(r *privacy.Request, now time.Time) { s.complete(r, now) }
+
+// cancelInGrace checks that an in-progress request is an erasure inside its
+// grace period with no delete started, cancels its pending tasks and asks the
+// services it restricted to lift the restriction.
+func (s *Service) cancelInGrace(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+	if r.Type != privacy.TypeErase || r.GraceUntil.IsZero() || !now.Before(r.GraceUntil) {
+		return privacy.Errorf(privacy.KindConflict, "work-started", "the work at the services has started; the request can no longer be cancelled")
+	}
+	for _, task := range r.Tasks {
+		if task.Action == privacy.ActionErase && (task.Status == privacy.TaskRunning || task.Status == privacy.TaskDone) {
+			return privacy.Errorf(privacy.KindConflict, "work-started", "an erasure already ran; the request can no longer be cancelled")
+		}
+	}
+	var lift []*privacy.Service
+	for i := range r.Tasks {
+		task := &r.Tasks[i]
+		if task.Action == privacy.ActionRestrict && (task.Status == privacy.TaskDone || task.Status == privacy.TaskRunning || task.Status == privacy.TaskWaiting) {
+			if svc := t.Service(task.Service); svc != nil && svc.Supports(privacy.ActionLiftRestriction) {
+				lift = append(lift, svc)
+			}
+		}
+		if !task.Status.Terminal() && task.Status != privacy.TaskRunning {
+			task.Status, task.Reason, task.FinishedAt, task.UpdatedAt = privacy.TaskCancelled, "the request was cancelled", now, now
+		}
+	}
+	for _, svc := range lift {
+		task := s.addTask(r, svc, privacy.ActionLiftRestriction, now, time.Time{})
+		if err := s.taskMessage(r, task, now, ""); err != nil {
+			return err
+		}
+	}
+	r.SetWake(s.cfg.TaskLease)
+	return nil
+}
+
+// redriveTasks re-publishes the tasks of r that should have moved by now: a
+// running task whose claim ran out (its worker died) or a pending one whose
+// message never came. The new message id names the redrive, so it is not
+// taken for a duplicate of the lost one.
+func (s *Service) redriveTasks(ctx context.Context, r *privacy.Request) error {
+	r, err := s.update(ctx, r, func(r *privacy.Request) error {
+		now := s.now()
+		n := 0
+		for i := range r.Tasks {
+			task := &r.Tasks[i]
+			if w := task.Wake(s.cfg.TaskLease); w.IsZero() || w.After(now) {
+				continue
+			}
+			if task.Status == privacy.TaskRunning {
+				task.Status, task.LeaseUntil = privacy.TaskPending, time.Time{}
+			}
+			task.UpdatedAt = now
+			if err := s.taskMessage(r, task, now, ".w"+strconv.FormatInt(now.Unix(), 36)); err != nil {
+				return err
+			}
+			n++
+		}
+		if n == 0 {
+			return errStale
+		}
+		r.SetWake(s.cfg.TaskLease)
+		s.audit(r, now, "system", "tasks.redriven", map[string]string{"tasks": strconv.Itoa(n)})
+		return nil
+	})
+	if errors.Is(err, errStale) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("redrive tasks: %w", err)
+	}
+	s.flushQuietly(ctx, r)
+	return nil
+}
+
+// outcomeText tells the subject what was done at each service.
+func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.Request) {
+	switch r.Type {
+	case privacy.TypeAccess, privacy.TypeExport:
+		if link := s.DownloadLink(r); link != "" {
+			fmt.Fprintf(b, "Your data is ready. Download it (the link works until %s):\n%s\n\n",
+				r.Package.ExpiresAt.In(t.Location()).Format("2 January 2006"), link)
+		} else {
+			b.WriteString("None of our services holds data about you.\n\n")
+		}
+	default:
+		fmt.Fprintf(b, "Your %s request has been carried out.\n\n", r.Type)
+	}
+	for _, task := range r.Tasks {
+		if task.Action == privacy.ActionRestrict && r.Type == privacy.TypeErase {
+			continue // the grace-period restriction is a step, not an outcome
+		}
+		switch task.Status {
+		case privacy.TaskDone:
+			fmt.Fprintf(b, "- %s: done\n", task.ServiceName)
+		case privacy.TaskNoData:
+			fmt.Fprintf(b, "- %s: holds no data about you\n", task.ServiceName)
+		case privacy.TaskHeld:
+			// GDPR Art. 17(3): the subject is told what is kept and why.
+			fmt.Fprintf(b, "- %s: kept, because the law requires it (%s)\n", task.ServiceName, task.Reason)
+		case privacy.TaskSkipped:
+			fmt.Fprintf(b, "- %s: not applicable (%s)\n", task.ServiceName, task.Reason)
+		case privacy.TaskFailed:
+			fmt.Fprintf(b, "- %s: could not be completed yet; we are following up\n", task.ServiceName)
+		}
+	}
+}
