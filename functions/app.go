@@ -20,23 +20,32 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
 	"github.com/privops/privops/functions/admin"
+	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/notify"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/functions/portal"
+	"github.com/privops/privops/functions/tasks"
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
+	"github.com/privops/privops/shared/blob"
+	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/cosmos"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/servicebus"
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/standalone"
 	"github.com/privops/privops/shared/trigger"
 	"github.com/privops/privops/shared/web"
+	"github.com/privops/privops/shared/webhook"
 )
 
 // app is the wired suite: adapters, service and functions.
@@ -51,9 +60,13 @@ type app struct {
 	specs   []funcjson.Spec
 	portal  *portal.Portal
 	admin   *admin.Admin
+	closers []func()
 }
 
 func (a *app) Close() {
+	for _, c := range a.closers {
+		c()
+	}
 	if a.cosmos != nil {
 		a.cosmos.Close()
 	}
@@ -88,7 +101,16 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.Close()
 		return nil, err
 	}
-	queue := a.db.Queue() // Service Bus is its own work item: the queue stays in SQLite for now
+	publisher, err := a.openPublisher()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	blobs, err := a.openBlobs(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	var mailer privacy.Mailer
 	switch cfg.MailBackend {
@@ -113,7 +135,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.Close()
 		return nil, fmt.Errorf("AUTH_MODE: %w", err)
 	}
-	if err := a.wire(adapters{store: store, publisher: queue, mailer: mailer, verifier: verifier, now: time.Now}); err != nil {
+	if err := a.wire(adapters{store: store, publisher: publisher, mailer: mailer, verifier: verifier, blobs: blobs, now: time.Now}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -136,13 +158,95 @@ func (a *app) openStore() (privacy.Store, error) {
 	return s, nil
 }
 
+// openPublisher returns the sending side of the queue QUEUE_BACKEND names:
+// the embedded queue, or Service Bus (whose receiving side is the Functions
+// host's serviceBusTrigger).
+func (a *app) openPublisher() (privacy.Publisher, error) {
+	cfg := a.cfg
+	if cfg.QueueBackend != "servicebus" {
+		return a.db.Queue(), nil
+	}
+	var client *azservicebus.Client
+	var err error
+	if cfg.ServiceBusConnectionString != "" {
+		client, err = servicebus.NewClient(cfg.ServiceBusConnectionString)
+	} else {
+		var cred *azidentity.DefaultAzureCredential
+		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+			client, err = servicebus.NewClientWithCredential(cfg.ServiceBusNamespace, cred)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("QUEUE_BACKEND=servicebus: %w", err)
+	}
+	p := servicebus.New(client)
+	a.closers = append(a.closers, func() { _ = p.Close(context.Background()); _ = client.Close(context.Background()) })
+	return p, nil
+}
+
+// openBlobs returns the blob store BLOB_BACKEND names: a local folder, or an
+// Azure Blob container (created if absent).
+func (a *app) openBlobs(ctx context.Context) (privacy.Blobs, error) {
+	cfg := a.cfg
+	if cfg.BlobBackend != "azure" {
+		b, err := blob.NewLocal(cfg.BlobDir)
+		if err != nil {
+			return nil, fmt.Errorf("BLOB_DIR: %w", err)
+		}
+		return b, nil
+	}
+	var b *blob.Azure
+	var err error
+	if cfg.BlobConnectionString != "" {
+		b, err = blob.NewAzureFromConnectionString(cfg.BlobConnectionString, cfg.BlobContainer, nil)
+	} else {
+		var cred *azidentity.DefaultAzureCredential
+		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+			b, err = blob.NewAzureWithCredential(cfg.BlobAccountURL, cfg.BlobContainer, cred, nil)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("BLOB_BACKEND=azure: %w", err)
+	}
+	if err := b.EnsureContainer(ctx); err != nil {
+		return nil, fmt.Errorf("BLOB_BACKEND=azure: %w", err)
+	}
+	return b, nil
+}
+
 // adapters are the ports' implementations the functions are wired to.
 type adapters struct {
 	store     privacy.Store
 	publisher privacy.Publisher
 	mailer    privacy.Mailer
 	verifier  auth.Verifier
-	now       func() time.Time
+	blobs     privacy.Blobs
+	// connectors overrides the connectors (tests); nil builds the real ones.
+	connectors map[privacy.ConnectorKind]privacy.Connector
+	now        func() time.Time
+}
+
+// connectors builds one connector per kind on the given adapters.
+func (a *app) connectors(ad adapters) map[privacy.ConnectorKind]privacy.Connector {
+	if ad.connectors != nil {
+		return ad.connectors
+	}
+	store := ad.store
+	cs := map[privacy.ConnectorKind]privacy.Connector{
+		privacy.KindWebhook: webhook.New(webhook.Options{Timeout: a.cfg.WebhookTimeout, MaxExportBytes: a.cfg.MaxExportBytes, Now: ad.now,
+			AllowPrivate: func(tenantID string) bool {
+				// The tenant was just read by the task worker; this read is cheap
+				// and keeps the connector free of the store's types.
+				t, err := store.GetTenant(context.Background(), tenantID)
+				return err == nil && t.AllowPrivateConnectors
+			}}),
+		privacy.KindServiceBus: builtin.Queue{Publisher: ad.publisher, Now: ad.now},
+		privacy.KindManual:     builtin.Manual{},
+	}
+	if items, ok := store.(privacy.DataItems); ok {
+		cs[privacy.KindCosmos] = builtin.Container{Items: items}
+	}
+	return cs
 }
 
 // wire builds the service and every function on the given adapters, and checks
@@ -150,11 +254,18 @@ type adapters struct {
 func (a *app) wire(ad adapters) error {
 	cfg, log := a.cfg, a.log
 	var err error
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + cfg.HTTPAddr
+	}
 	a.svc, err = dsr.New(dsr.Config{
 		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
-		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL,
+		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
+		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
+		TaskMaxAttempts: cfg.TaskMaxAttempts,
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
-		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Now: ad.now, Logger: log, Step: a.crashPoint()})
+		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
+			Now: ad.now, Logger: log, Step: a.crashPoint()})
 	if err != nil {
 		return err
 	}
@@ -168,6 +279,9 @@ func (a *app) wire(ad adapters) error {
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
+		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
+		{Name: "callback", HTTP: web.Logged("callback", log, callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
+			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
 			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
 	}

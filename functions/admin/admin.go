@@ -33,6 +33,15 @@ type Service interface {
 	Audit(ctx context.Context, tenantID string, after int64, limit int) (dsr.AuditPage, error)
 	VerifyAudit(ctx context.Context, tenantID string) (dsr.ChainReport, error)
 	Configure(ctx context.Context, tenantID, ifMatch string, in dsr.TenantSettings, actor dsr.Actor) (*privacy.Tenant, error)
+	PutService(ctx context.Context, tenantID string, in privacy.Service, actor dsr.Actor) (*privacy.Service, bool, error)
+	DeleteService(ctx context.Context, tenantID, id string, actor dsr.Actor) error
+	RotateSecret(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Service, error)
+	PlaceHold(ctx context.Context, tenantID string, in dsr.HoldInput, actor dsr.Actor) (*privacy.Hold, error)
+	ReleaseHold(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Hold, error)
+	RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor dsr.Actor) (*privacy.Request, error)
+	CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res dsr.Result, evidence []byte, actor dsr.Actor) (*privacy.Task, error)
+	CertificateOf(r *privacy.Request) (*dsr.Certificate, error)
+	Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]dsr.Tombstone, int64, error)
 }
 
 // Verifier checks a bearer token.
@@ -42,7 +51,8 @@ type Verifier interface {
 
 // Config holds the admin API's limits.
 type Config struct {
-	MaxBody int64
+	MaxBody     int64
+	MaxEvidence int64 // largest evidence file of a manual task (5 MiB)
 }
 
 // Deps are the admin API's collaborators.
@@ -59,7 +69,12 @@ type Admin struct {
 }
 
 // New returns the admin API.
-func New(cfg Config, d Deps) *Admin { return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier} }
+func New(cfg Config, d Deps) *Admin {
+	if cfg.MaxEvidence <= 0 {
+		cfg.MaxEvidence = 5 << 20
+	}
+	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier}
+}
 
 // Routes lists the admin operations (the OpenAPI document lists the same).
 func (a *Admin) Routes() []web.Route {
@@ -77,6 +92,19 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "GET", Pattern: "/api/admin/{tenant}/audit/verify", Handler: a.with(auth.ActionReadAudit, a.verifyAudit)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionRead, a.settings)},
 		{Method: "PUT", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionConfigure, a.configure)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/retry", Handler: a.with(auth.ActionDecide, a.retryFailed)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/retry", Handler: a.with(auth.ActionDecide, a.retryTask)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/complete", Handler: a.with(auth.ActionDecide, a.completeTask)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/requests/{id}/certificate", Handler: a.with(auth.ActionRead, a.certificate)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/services", Handler: a.with(auth.ActionRead, a.listServices)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionRead, a.getService)},
+		{Method: "PUT", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionConfigure, a.putService)},
+		{Method: "DELETE", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionConfigure, a.deleteService)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/services/{service}/rotate-secret", Handler: a.with(auth.ActionConfigure, a.rotateSecret)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/holds", Handler: a.with(auth.ActionRead, a.listHolds)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/holds", Handler: a.with(auth.ActionConfigure, a.placeHold)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/holds/{hold}/release", Handler: a.with(auth.ActionConfigure, a.releaseHold)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/tombstones", Handler: a.with(auth.ActionReadAudit, a.tombstones)},
 	}
 }
 
@@ -278,7 +306,8 @@ func (a *Admin) configure(w http.ResponseWriter, r *http.Request) {
 
 func settingsOf(t *privacy.Tenant) dsr.TenantSettings {
 	return dsr.TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
-		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact}
+		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
+		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays}
 }
 
 // RequestView is what an admin sees of a request: everything but the secrets
@@ -300,6 +329,10 @@ type RequestView struct {
 	Pauses             []privacy.Pause       `json:"pauses,omitempty"`
 	Decision           *privacy.Decision     `json:"decision,omitempty"`
 	Notices            []privacy.SentNotice  `json:"notices,omitempty"`
+	Purposes           []string              `json:"purposes,omitempty"`
+	Tasks              []privacy.Task        `json:"tasks,omitempty"`
+	GraceUntil         time.Time             `json:"graceUntil,omitzero"`
+	Package            *privacy.Package      `json:"package,omitempty"`
 	PendingEvents      int                   `json:"pendingEvents"`
 	UpdatedAt          time.Time             `json:"updatedAt"`
 }
@@ -308,5 +341,6 @@ func viewOf(r *privacy.Request) RequestView {
 	return RequestView{ID: r.ID, Type: r.Type, Status: r.Status, Channel: r.Channel, SubmittedBy: r.SubmittedBy,
 		Subject: r.Subject, SubjectHash: r.SubjectHash, Categories: r.Categories, Changes: r.Changes,
 		ReceivedAt: r.ReceivedAt, IdentityVerifiedAt: r.IdentityVerifiedAt, Due: r.Due, Extension: r.Extension, Pauses: r.Pauses,
-		Decision: r.Decision, Notices: r.Notices, PendingEvents: len(r.Outbox), UpdatedAt: r.UpdatedAt}
+		Decision: r.Decision, Notices: r.Notices, PendingEvents: len(r.Outbox), UpdatedAt: r.UpdatedAt,
+		Purposes: r.Purposes, Tasks: r.Tasks, GraceUntil: r.GraceUntil, Package: r.Package}
 }

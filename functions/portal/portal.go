@@ -8,7 +8,9 @@ package portal
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/privops/privops/shared/dsr"
@@ -24,6 +26,7 @@ type Service interface {
 	Resend(ctx context.Context, tenantID, id string) error
 	Get(ctx context.Context, tenantID, id string) (*privacy.Request, error)
 	CheckToken(tenantID, id, token string) bool
+	Download(ctx context.Context, tenantID, id, expires, sig string) (io.ReadCloser, int64, error)
 }
 
 // Config holds the portal's limits.
@@ -67,6 +70,7 @@ func (p *Portal) Routes() []web.Route {
 		{Method: "GET", Pattern: "/api/portal/{tenant}/requests/{id}", Handler: p.cors(p.status)},
 		{Method: "POST", Pattern: "/api/portal/{tenant}/requests/{id}/verify", Handler: p.cors(p.verifyCode)},
 		{Method: "POST", Pattern: "/api/portal/{tenant}/requests/{id}/resend", Handler: p.cors(p.resend)},
+		{Method: "GET", Pattern: "/api/portal/{tenant}/requests/{id}/package", Handler: p.download},
 		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests", Handler: p.cors(p.preflight)},
 		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests/{id}", Handler: p.cors(p.preflight)},
 		{Method: "OPTIONS", Pattern: "/api/portal/{tenant}/requests/{id}/verify", Handler: p.cors(p.preflight)},
@@ -213,6 +217,24 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.JSON(w, http.StatusOK, statusOf(req))
+}
+
+// download streams an export package to the holder of its signed link (the
+// link mailed to the subject); every download is audited. It is a plain link
+// opened in a browser, so no CORS.
+func (p *Portal) download(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rc, n, err := p.svc.Download(r.Context(), r.PathValue("tenant"), r.PathValue("id"), q.Get("expires"), q.Get("sig"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.Header().Set("Content-Disposition", `attachment; filename="export-`+r.PathValue("id")+`.zip"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.Copy(w, rc)
 }
 
 // Status is what the subject sees of their request.

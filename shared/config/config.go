@@ -40,7 +40,11 @@ type Config struct {
 	CosmosKey         string        `envconfig:"COSMOS_KEY" secret:"true"`
 	SQLiteSynchronous string        `envconfig:"SQLITE_SYNCHRONOUS" default:"full"`
 	QueueLease        time.Duration `envconfig:"QUEUE_LEASE" default:"1m"`
-	QueueWorkers      int           `envconfig:"QUEUE_WORKERS" default:"4"`
+	// ServiceBusConnectionString (key auth) or ServiceBusNamespace (managed
+	// identity) name the namespace when QUEUE_BACKEND=servicebus.
+	ServiceBusConnectionString string `envconfig:"SERVICEBUS_CONNECTION_STRING" secret:"true"`
+	ServiceBusNamespace        string `envconfig:"SERVICEBUS_NAMESPACE"`
+	QueueWorkers               int    `envconfig:"QUEUE_WORKERS" default:"4"`
 
 	MailBackend   string `envconfig:"MAIL_BACKEND" default:"outbox"`
 	MailFrom      string `envconfig:"MAIL_FROM" default:"privacy@privops.local"`
@@ -63,6 +67,7 @@ type Config struct {
 	SecretKey string `envconfig:"SECRET_KEY" secret:"true"`
 
 	NoticesQueue          string `envconfig:"NOTICES_QUEUE" default:"privops-notices"`
+	TasksQueue            string `envconfig:"TASKS_QUEUE" default:"privops-tasks"`
 	DeadlineWatchSchedule string `envconfig:"DEADLINE_WATCH_SCHEDULE" default:"0 5 * * * *"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
@@ -76,6 +81,23 @@ type Config struct {
 	RateVerifyPerIP    int    `envconfig:"RATE_VERIFY_PER_IP" default:"60"`
 	TrustForwardedFor  bool   `envconfig:"TRUST_FORWARDED_FOR" default:"false"`
 	PortalBaseURL      string `envconfig:"PORTAL_BASE_URL"`
+	// PublicURL is the base URL of this app's HTTP functions as the outside
+	// world reaches them: download links and webhook callback URLs use it.
+	// Standalone, it defaults to http:// and HTTP_ADDR.
+	PublicURL string `envconfig:"PUBLIC_URL"`
+
+	BlobBackend          string `envconfig:"BLOB_BACKEND" default:"local"`
+	BlobDir              string `envconfig:"BLOB_DIR"`
+	BlobConnectionString string `envconfig:"BLOB_CONNECTION_STRING" secret:"true"`
+	BlobAccountURL       string `envconfig:"BLOB_ACCOUNT_URL"`
+	BlobContainer        string `envconfig:"BLOB_CONTAINER" default:"privops-exports"`
+
+	TaskLease       time.Duration `envconfig:"TASK_LEASE" default:"5m"`
+	TaskRetryBase   time.Duration `envconfig:"TASK_RETRY_BASE" default:"30s"`
+	TaskRetryCap    time.Duration `envconfig:"TASK_RETRY_CAP" default:"1h"`
+	TaskMaxAttempts int           `envconfig:"TASK_MAX_ATTEMPTS" default:"10"`
+	WebhookTimeout  time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"30s"`
+	MaxExportBytes  int64         `envconfig:"MAX_EXPORT_BYTES" default:"2147483648"`
 
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// PprofAddr, when set (standalone only), serves net/http/pprof on its own
@@ -95,6 +117,9 @@ func Load() (*Config, error) {
 	}
 	if c.MailOutboxDir == "" {
 		c.MailOutboxDir = filepath.Join(c.DataDir, "outbox")
+	}
+	if c.BlobDir == "" {
+		c.BlobDir = filepath.Join(c.DataDir, "blobs")
 	}
 	return &c, c.check()
 }
@@ -117,9 +142,25 @@ func (c *Config) check() error {
 	if c.StoreBackend == "cosmos" {
 		c.checkCosmos(bad, oneOf)
 	}
-	oneOf("QUEUE_BACKEND", c.QueueBackend, "sqlite")
+	oneOf("QUEUE_BACKEND", c.QueueBackend, "sqlite", "servicebus")
+	if c.QueueBackend == "servicebus" && c.ServiceBusConnectionString == "" && c.ServiceBusNamespace == "" {
+		bad("SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE", "one is required when QUEUE_BACKEND=servicebus")
+	}
+	if c.QueueBackend == "servicebus" && !c.Azure() {
+		bad("QUEUE_BACKEND", "servicebus is received by the Functions host; standalone uses the built-in queue (sqlite)")
+	}
 	oneOf("SQLITE_SYNCHRONOUS", c.SQLiteSynchronous, "full", "normal")
 	oneOf("MAIL_BACKEND", c.MailBackend, "outbox", "smtp")
+	oneOf("BLOB_BACKEND", c.BlobBackend, "local", "azure")
+	if c.BlobBackend == "azure" && c.BlobConnectionString == "" && c.BlobAccountURL == "" {
+		bad("BLOB_CONNECTION_STRING/BLOB_ACCOUNT_URL", "one is required when BLOB_BACKEND=azure")
+	}
+	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
+		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
+	}
+	if c.WebhookTimeout >= c.TaskLease {
+		bad("WEBHOOK_TIMEOUT", "must be shorter than TASK_LEASE, or a slow call outlives its claim")
+	}
 	oneOf("AUTH_MODE", c.AuthMode, "dev", "jwks")
 	oneOf("SMTP_TLS", c.SMTPTLS, "mandatory", "opportunistic", "none")
 	if c.MailBackend == "smtp" && c.SMTPHost == "" {

@@ -430,7 +430,6 @@ func (s *Service) complete(r *privacy.Request, now time.Time) {
 	r.WakeAt = time.Time{}
 	s.audit(r, now, "system", "request."+string(to), counts)
 	_ = s.notice(r, now, notice)
-	s.d.Step("request-completed")
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
@@ -470,7 +469,6 @@ func (s *Service) start(t *privacy.Tenant, r *privacy.Request, now time.Time) er
 	if err := r.Move(privacy.StatusInProgress); err != nil {
 		return err
 	}
-	s.d.Step("tasks-fanned-out")
 	if len(r.Tasks) == 0 {
 		// No service holds the requested categories: answer that nothing is held.
 		if r.Type == privacy.TypeAccess || r.Type == privacy.TypeExport {

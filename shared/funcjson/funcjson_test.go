@@ -33,17 +33,20 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	lookup := settings(map[string]string{
 		"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *",
 		"NOTICES_QUEUE":           "notices",
+		"TASKS_QUEUE":             "tasks",
 	})
 	specs, err := Load(os.DirFS("../../functions"), lookup)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	want := []Spec{
-		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "callback", Kind: KindHTTP, Route: "callbacks/{*path}", Methods: []string{"POST"}, TriggerName: "req", OutputName: "res"},
 		{Name: "deadlinewatch", Kind: KindTimer, Schedule: "0 5 * * * *", TriggerName: "timer"},
 		{Name: "notify", Kind: KindQueue, Queue: "notices", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
 		{Name: "portal", Kind: KindHTTP, Route: "portal/{*path}", Methods: []string{"GET", "POST", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "tasks", Kind: KindQueue, Queue: "tasks", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 	}
 	if diff := cmp.Diff(want, specs, ignorePrefix); diff != "" {
 		t.Errorf("specs (-want +got):\n%s", diff)
@@ -52,7 +55,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "", "", "/api/openapi.json", "/api/portal/"}
+	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "/api/openapi.json", "/api/portal/", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}
