@@ -1,0 +1,376 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxColumns caps the CSV columns of a service: items with more distinct keys
+// than this are not a table anyone can read, and the key set must stay small.
+const maxColumns = 1000
+
+// columns collects the CSV columns of a service, the union of its items' keys
+// in first-seen order, while every item is a flat object: an object whose
+// values are strings, numbers, booleans or null.
+type columns struct {
+	index map[string]int
+	names []string
+	flat  bool
+	scan  flatScanner
+	f     field
+}
+
+func newColumns() *columns { return &columns{index: map[string]int{}, flat: true} }
+
+// tabular reports whether the service gets a CSV file: every item was flat
+// and they have at least one key between them.
+func (c *columns) tabular() bool { return c.flat && len(c.names) > 0 }
+
+// add takes in the keys of one item, or notes that it is not flat.
+func (c *columns) add(item []byte) {
+	if !c.flat {
+		return
+	}
+	if !c.scan.start(item) {
+		c.notFlat()
+		return
+	}
+	for c.scan.next(&c.f) {
+		if !c.f.keyEscaped {
+			if _, ok := c.index[string(inner(c.f.key))]; ok {
+				continue // the common case, without allocating
+			}
+		}
+		key := unquote(c.f.key, c.f.keyEscaped)
+		if _, ok := c.index[key]; ok {
+			continue
+		}
+		if len(c.names) == maxColumns {
+			c.notFlat()
+			return
+		}
+		c.index[key] = len(c.names)
+		c.names = append(c.names, key)
+	}
+	if c.scan.nested {
+		c.notFlat()
+	}
+}
+
+func (c *columns) notFlat() {
+	c.flat, c.index, c.names = false, nil, nil
+}
+
+// field is one member of a flat object, as encoded.
+type field struct {
+	key        []byte // with its quotes
+	keyEscaped bool   // key holds a backslash escape
+	kind       byte   // '"' string, 'n' null, '0' number or boolean
+	val        []byte // as encoded; strings with their quotes
+	valEscaped bool
+}
+
+// flatScanner walks the members of an encoded JSON object. The decoder has
+// already checked the syntax, so it only finds boundaries.
+type flatScanner struct {
+	b      []byte
+	i      int
+	nested bool // a member's value was an object or an array
+}
+
+// start begins an object and reports whether b is one.
+func (s *flatScanner) start(b []byte) bool {
+	s.b, s.i, s.nested = b, 0, false
+	s.space()
+	if s.peek() != '{' {
+		return false
+	}
+	s.i++
+	s.space()
+	return true
+}
+
+// next reads the next member into f and reports whether there was one. It
+// stops, setting nested, at a member whose value is an object or an array.
+func (s *flatScanner) next(f *field) bool {
+	s.space()
+	if s.peek() == ',' {
+		s.i++
+		s.space()
+	}
+	if s.peek() != '"' {
+		return false // '}': the end
+	}
+	f.key, f.keyEscaped = s.str()
+	s.space()
+	s.i++ // ':'
+	s.space()
+	switch c := s.peek(); c {
+	case '"':
+		f.kind = '"'
+		f.val, f.valEscaped = s.str()
+	case '{', '[':
+		s.nested = true
+		return false
+	case 'n':
+		f.kind, f.val = 'n', nil
+		s.i += len("null")
+	default: // a number, true or false
+		j := s.i
+	literal:
+		for ; j < len(s.b); j++ {
+			switch s.b[j] {
+			case ' ', '\t', '\r', '\n', ',', '}':
+				break literal
+			}
+		}
+		f.kind, f.val = '0', s.b[s.i:j]
+		s.i = j
+	}
+	return true
+}
+
+func (s *flatScanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *flatScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// str reads the string at s.i and returns it with its quotes.
+func (s *flatScanner) str() (quoted []byte, escaped bool) {
+	j := s.i + 1
+	for j < len(s.b) && s.b[j] != '"' {
+		if s.b[j] == '\\' {
+			escaped = true
+			j++
+		}
+		j++
+	}
+	j = min(j+1, len(s.b))
+	quoted, s.i = s.b[s.i:j], j
+	return quoted, escaped
+}
+
+// inner returns an encoded JSON string without its quotes.
+func inner(quoted []byte) []byte {
+	if len(quoted) < 2 {
+		return nil
+	}
+	return quoted[1 : len(quoted)-1]
+}
+
+// unquote returns the text of an encoded JSON string.
+func unquote(quoted []byte, escaped bool) string {
+	if !escaped {
+		return string(inner(quoted))
+	}
+	// Built in place: a cell can be as large as an item, and json.Unmarshal
+	// would hold two copies of it.
+	var b strings.Builder
+	b.Grow(len(quoted)) // the text is never longer than its encoding
+	unescape(&b, inner(quoted))
+	return b.String()
+}
+
+// unescape writes the text of the content of an encoded JSON string to b,
+// decoding escapes as encoding/json does (a lone surrogate becomes U+FFFD).
+func unescape(b *strings.Builder, s []byte) {
+	for {
+		i := bytes.IndexByte(s, '\\')
+		if i < 0 || i+1 == len(s) {
+			b.Write(s)
+			return
+		}
+		b.Write(s[:i])
+		c := s[i+1]
+		s = s[i+2:]
+		switch c {
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r := hex4(s)
+			s = s[min(4, len(s)):]
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' {
+					r2 = hex4(s[2:])
+				}
+				if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+					r, s = pair, s[6:]
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b.WriteRune(r)
+		default: // '"', '\\', '/'
+			b.WriteByte(c)
+		}
+	}
+}
+
+// hex4 decodes the four hex digits of a \u escape; -1 if they are not.
+func hex4(s []byte) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// cell formats a value for CSV: strings as their text, numbers as written in
+// the JSON, booleans as true or false, null as an empty cell.
+func cell(f *field) string {
+	switch f.kind {
+	case 'n':
+		return ""
+	case '"':
+		return defuse(unquote(f.val, f.valEscaped))
+	default:
+		return string(f.val)
+	}
+}
+
+// defuse keeps a spreadsheet from running a cell as a formula, as OWASP's
+// "CSV Injection" advice says: a text starting with =, +, -, @, tab or
+// carriage return gets a leading single quote. The data comes from the
+// services and could have been typed by anyone; the JSON file keeps the exact
+// text. JSON numbers, booleans and null cannot start a formula and are left
+// alone, so -5 stays a number.
+func defuse(s string) string {
+	if s != "" && risky(s[0]) {
+		return "'" + s
+	}
+	return s
+}
+
+func risky(c byte) bool {
+	switch c {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// writeCSV reads the service's items a second time and writes them to path as
+// rows under cols. items is the count of the first read.
+func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items int, path string) error {
+	s, err := openItems(ctx, part.Open, p.maxItem)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := p.create(path); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(p.buf)
+	header := make([]string, len(cols.names))
+	for i, name := range cols.names {
+		header[i] = defuse(name)
+	}
+	if err := writeRecord(cw, p.buf, header); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	var (
+		row  = make([]string, len(cols.names))
+		scan flatScanner
+		f    field
+		n    int
+	)
+	for {
+		item, ok, err := s.next(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if n++; n > items || !scan.start(item) {
+			return fmt.Errorf("%w: item %d", ErrChanged, n)
+		}
+		clear(row)
+		for scan.next(&f) {
+			i, found := cols.index[string(inner(f.key))]
+			if f.keyEscaped {
+				i, found = cols.index[unquote(f.key, true)]
+			}
+			if !found {
+				return fmt.Errorf("%w: item %d", ErrChanged, n)
+			}
+			row[i] = cell(&f)
+		}
+		if scan.nested {
+			return fmt.Errorf("%w: item %d", ErrChanged, n)
+		}
+		if err := writeRecord(cw, p.buf, row); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if n != items {
+		return fmt.Errorf("%w: %d items, then %d", ErrChanged, items, n)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := p.finish(path); err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("close stored export: %w", err)
+	}
+	return nil
+}
+
+// writeRecord writes one CSV record. encoding/csv writes a record of one
+// empty field as an empty line, which CSV readers skip: that row would be
+// lost, so it is written as "" instead.
+func writeRecord(cw *csv.Writer, w io.Writer, record []string) error {
+	if len(record) != 1 || record[0] != "" {
+		return cw.Write(record)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\"\"\n")
+	return err
+}
