@@ -42,7 +42,8 @@ func (s *Service) SendNotice(ctx context.Context, ev privacy.Event, data privacy
 		}
 		s.d.Step("notice-mailed")
 	}
-	_, err = s.update(ctx, r, func(r *privacy.Request) error {
+	// Flush the request update wrote, not the stale copy a conflict leaves.
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
 		if r.NoticeSent(ev.ID) {
 			return nil
 		}

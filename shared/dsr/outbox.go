@@ -30,7 +30,10 @@ func (s *Service) Flush(ctx context.Context, r *privacy.Request) error {
 			if err != nil {
 				return fmt.Errorf("flush %s: marshal event: %w", r, err)
 			}
-			if err := s.d.Publisher.Publish(ctx, ev.Queue, privacy.OutMessage{ID: ev.ID, Body: body}); err != nil {
+			// NotBefore carries the schedule (a retry's backoff, an erasure's
+			// grace period); without it the message arrives at once, is
+			// acknowledged as "not yet" and the task waits for the watch.
+			if err := s.d.Publisher.Publish(ctx, ev.Queue, privacy.OutMessage{ID: ev.ID, Body: body, NotBefore: ev.NotBefore}); err != nil {
 				return fmt.Errorf("flush %s: publish: %w", r, err)
 			}
 		}

@@ -69,7 +69,8 @@ func (s *Service) BuildPackage(ctx context.Context, ev privacy.Event, data priva
 		return fmt.Errorf("store package: %w", putErr)
 	}
 	s.d.Step("package-stored")
-	_, err = s.update(ctx, r, func(r *privacy.Request) error {
+	// Flush the request update wrote, not the stale copy a conflict leaves.
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
 		if r.Package != nil || r.Status != privacy.StatusInProgress {
 			return errStale
 		}

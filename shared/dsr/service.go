@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	mathrand "math/rand/v2"
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
@@ -231,8 +232,16 @@ func (s *Service) update(ctx context.Context, r *privacy.Request, change func(*p
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+		// Every conflict means another write of this request committed. The
+		// tasks of one request settle concurrently (fan-in), and five
+		// attempts lost claims and results with only four tasks running at
+		// once (TestConcurrentTasksOfOneRequest): leave room for a wide fan-in.
+		if !errors.Is(err, privacy.ErrConflict) || attempt == 31 {
 			return nil, fmt.Errorf("update %s: %w", r, err)
+		}
+		if attempt >= 2 {
+			// Spread contending writers so they stop colliding in lockstep.
+			time.Sleep(time.Duration(mathrand.Int64N(int64(attempt)*int64(time.Millisecond) + 1)))
 		}
 		if r, err = s.d.Store.GetRequest(ctx, r.TenantID, r.ID); err != nil {
 			return nil, fmt.Errorf("reload %s: %w", r, err)

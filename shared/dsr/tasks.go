@@ -111,6 +111,12 @@ func (s *Service) addTask(r *privacy.Request, svc *privacy.Service, a privacy.Ac
 // a republished copy but a retry is a new message.
 func (s *Service) taskMessage(r *privacy.Request, task *privacy.Task, now time.Time, suffix string) error {
 	id := task.ID + "#" + strconv.Itoa(task.Attempts) + suffix
+	if r.Round > 0 {
+		// RetryTasks resets Attempts, so a retry round's backoff message
+		// would reuse an id of the round before ("…#1") and be dropped by
+		// the queue's dedupe window: the round names its messages.
+		id += ".r" + strconv.Itoa(r.Round)
+	}
 	ev, err := privacy.NewEvent(id, privacy.EventTaskRun, r.TenantID, "request/"+r.ID, now,
 		privacy.TaskData{RequestID: r.ID, TaskID: task.ID})
 	if err != nil {
@@ -141,7 +147,9 @@ func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.Ta
 		return nil
 	}
 	if deliveryCount > s.cfg.TaskMaxDeliveries {
-		_, err := s.update(ctx, r, func(r *privacy.Request) error {
+		// Flush what update wrote: after a conflict, r is a stale copy
+		// whose outbox holds events that were never committed.
+		r, err := s.update(ctx, r, func(r *privacy.Request) error {
 			task := r.Task(data.TaskID)
 			if !claimable(task, s.now()) {
 				return errStale
@@ -177,7 +185,11 @@ func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.Ta
 	attempt := task.Attempts
 	res, blob, bytes, runErr := s.execute(ctx, t, r, task)
 	s.d.Step("task-executed")
-	_, err = s.update(ctx, r, func(r *privacy.Request) error {
+	// Keep the request update wrote: after an ETag conflict (another task
+	// of the request settled meanwhile) the old r is a stale copy whose
+	// outbox holds uncommitted events, and flushing it would append phantom
+	// audit entries and leave the committed outbox to the watch.
+	r, err = s.update(ctx, r, func(r *privacy.Request) error {
 		task := r.Task(data.TaskID)
 		if task.Status != privacy.TaskRunning || task.Attempts != attempt {
 			return errStale
