@@ -337,6 +337,10 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 		}
 	case errors.Is(err, privacy.ErrUnavailable) && !errors.Is(err, ErrPermanent):
 		delay := s.backoff(task.Attempts)
+		var ra interface{ RetryDelay() time.Duration }
+		if errors.As(err, &ra) && ra.RetryDelay() > delay {
+			delay = min(ra.RetryDelay(), s.cfg.RetryCap) // the service asked for longer (Retry-After)
+		}
 		if task.Attempts < s.cfg.TaskMaxAttempts && (r.Due.At.IsZero() || now.Add(delay).Before(r.Due.At)) {
 			task.Status, task.NotBefore, task.Reason = privacy.TaskPending, now.Add(delay), "retrying after a transient failure: "+reasonOf(err)
 			if err := s.taskMessage(r, task, now, ""); err != nil {

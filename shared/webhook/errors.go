@@ -107,3 +107,7 @@ func transportError(parent context.Context, timeout time.Duration, err error) *E
 	}
 	return transient("connection", "connection failed")
 }
+
+// RetryDelay is the service's Retry-After, for callers that honour it
+// without knowing this package (dsr reads it through an interface).
+func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
