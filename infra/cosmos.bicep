@@ -209,6 +209,16 @@ resource audit 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@20
   }
 }
 
+// Tenant data containers (not declared here, on purpose): a service of kind
+// cosmos names a container in this database that the built-in connector
+// queries, exports and erases by identity path (shared/cosmos/items.go). Such
+// a container is the tenant application's own, created and sized with that
+// application, and partitioned by /tenantId like the containers above; the
+// suite never creates one. The Function App's identity needs data-plane access
+// to them (query, upsert and delete items): the role assignment below is scoped
+// to the whole account, which covers them; narrowing it to the three
+// containers above would cut the connector off.
+
 // The app's identity gets the built-in Cosmos DB Built-in Data Contributor
 // role (read and write items; no account or container management).
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = if (!empty(dataPrincipalId)) {

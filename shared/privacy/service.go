@@ -123,6 +123,9 @@ func (s *Service) Validate() error {
 		if !ValidServiceID(s.Container) {
 			return bad("a cosmos service needs a container name (3-40 of a-z, 0-9, '-')")
 		}
+		if slices.Contains([]string{"tenants", "requests", "audit"}, s.Container) {
+			return bad("container %q is privops's own; name the tenant's data container", s.Container)
+		}
 		for _, k := range s.Identifiers {
 			p := s.IdentityPaths[k]
 			if !validPath(p) {
