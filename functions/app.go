@@ -233,13 +233,9 @@ func (a *app) connectors(ad adapters) map[privacy.ConnectorKind]privacy.Connecto
 	}
 	store := ad.store
 	cs := map[privacy.ConnectorKind]privacy.Connector{
-		privacy.KindWebhook: webhook.New(webhook.Options{Timeout: a.cfg.WebhookTimeout, MaxExportBytes: a.cfg.MaxExportBytes, Now: ad.now,
-			AllowPrivate: func(tenantID string) bool {
-				// The tenant was just read by the task worker; this read is cheap
-				// and keeps the connector free of the store's types.
-				t, err := store.GetTenant(context.Background(), tenantID)
-				return err == nil && t.AllowPrivateConnectors
-			}}),
+		// The task worker passes the tenant's AllowPrivateConnectors with each
+		// call, so the connector needs no store of its own.
+		privacy.KindWebhook:    webhook.New(webhook.Options{Timeout: a.cfg.WebhookTimeout, MaxExportBytes: a.cfg.MaxExportBytes, Now: ad.now}),
 		privacy.KindServiceBus: builtin.Queue{Publisher: ad.publisher, Now: ad.now},
 		privacy.KindManual:     builtin.Manual{},
 	}

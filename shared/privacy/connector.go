@@ -51,6 +51,9 @@ type ConnectorCall struct {
 	Deadline    time.Time     // the request's due date
 	// CallbackURL is where a service that answers later posts its signed result.
 	CallbackURL string
+	// AllowPrivate is the tenant's AllowPrivateConnectors: its services may
+	// live on private addresses.
+	AllowPrivate bool
 	// Save stores the exported data of an export call. The connector streams the
 	// service's JSON answer ({"items":[...]}) into it and never holds it whole in
 	// memory. Nil for other actions.

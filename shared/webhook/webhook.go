@@ -109,7 +109,8 @@ type Options struct {
 	// MaxItemBytes caps one value of an export (the decoder holds a value
 	// whole while counting it). Default 64 MiB.
 	MaxItemBytes int64
-	// AllowPrivate reports whether a tenant lets its connectors reach private
+	// AllowPrivate reports (beside ConnectorCall.AllowPrivate, which the
+	// caller sets from the tenant it already holds) whether a tenant lets its connectors reach private
 	// and loopback addresses (Tenant.AllowPrivateConnectors), and plain http
 	// (for a developer's machine or a service inside the tenant's network).
 	// Nil allows no tenant.
@@ -213,7 +214,7 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	if svc == nil {
 		return privacy.ConnectorResult{}, permanent("invalid-call", "no service")
 	}
-	private := c.opts.AllowPrivate(call.TenantID)
+	private := call.AllowPrivate || c.opts.AllowPrivate(call.TenantID)
 	u, uerr := checkURL(svc.URL, private)
 	if uerr != nil {
 		return privacy.ConnectorResult{}, uerr
