@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/privops/privops/shared/dsr"
@@ -75,7 +76,11 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	tg, err := c.d.Service.Target(ctx, r.PathValue("tenant"), r.PathValue("request"), r.PathValue("task"))
 	if err != nil {
-		web.Problem(w, r, errUnknown)
+		if _, ok := privacy.AsError(err); ok {
+			err = errUnknown // one answer for an unknown tenant, request or task
+		}
+		// Anything else (a store outage) is no 404: the service would give up.
+		web.Problem(w, r, err)
 		return
 	}
 	if tg.Service == nil || tg.Task.Kind != privacy.KindWebhook {
@@ -126,17 +131,27 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 
 // export streams a signed export result into the blob store: the blob is
 // written only if the signature verifies at the end of the stream (a failed
-// stream leaves no blob), then parsed from the store to count its items.
+// stream leaves no blob), then parsed from the store to count its items. It
+// is kept only for a done result about the URL's task while that task waits
+// for it: a task that is not waiting keeps the export it has, so a late or
+// replayed callback is checked beside it, never over it, and then dropped.
 func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Request, tg *dsr.TaskTarget, header string,
 	now time.Time, secrets [][]byte) (privacy.ConnectorResult, string, dsr.Result, error) {
 	name := tg.Request.TenantID + "/requests/" + tg.Request.ID + "/services/" + tg.Task.Service + ".callback.json"
+	keep := tg.Task.Status == privacy.TaskWaiting
+	if !keep {
+		name = strings.TrimSuffix(name, ".json") + ".late.json"
+	}
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		_, err := webhook.VerifyStream(header, http.MaxBytesReader(w, r.Body, c.cfg.MaxExportBytes), pw, now, c.cfg.Window, secrets...)
 		pw.CloseWithError(err)
 	}()
 	n, err := c.d.Blobs.Put(ctx, name, pr)
 	pr.CloseWithError(errors.New("upload ended"))
+	<-done // net/http: the body must not be read once the handler returns
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -153,7 +168,7 @@ func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	res, taskID, err := webhook.ParseExport(rc)
 	rc.Close()
-	if err != nil || res.Outcome != privacy.OutcomeDone {
+	if err != nil || res.Outcome != privacy.OutcomeDone || taskID != tg.Task.ID || !keep {
 		_ = c.d.Blobs.Delete(ctx, name)
 		return res, taskID, dsr.Result{}, err
 	}
