@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -235,21 +234,7 @@ func TestPackageRecordedUnderAConcurrentWrite(t *testing.T) {
 	f := newTaskFixture(t)
 	f.addServices(t, webhook("crm", []privacy.Action{privacy.ActionExport}, privacy.CategoryProfile))
 	r := f.approved(t, privacy.TypeAccess)
-	var once sync.Once
-	f.setStep(func(name string) {
-		if name != "package-stored" {
-			return
-		}
-		once.Do(func() { // another writer gets in between the read and the write
-			cur, err := f.store.GetRequest(ctx, "acme", r.ID)
-			if err == nil {
-				err = f.store.UpdateRequest(ctx, cur)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		})
-	})
+	f.writeBetween(t, "package-stored", r.ID) // another writer lands at that step
 	f.drain(t)
 	f.setStep(nil)
 	if got := f.get(t, r.ID); got.Status != privacy.StatusCompleted || len(got.Outbox) != 0 {

@@ -337,3 +337,24 @@ func userCode(err error) (string, privacy.Kind) {
 	}
 	return code(err), 0
 }
+
+// writeBetween makes another writer replace request id once, when the
+// service passes step: the next write of the flow under test then conflicts.
+func (f *taskFixture) writeBetween(t *testing.T, step, id string) {
+	t.Helper()
+	var once sync.Once
+	f.setStep(func(name string) {
+		if name != step {
+			return
+		}
+		once.Do(func() {
+			cur, err := f.store.GetRequest(ctx, "acme", id)
+			if err == nil {
+				err = f.store.UpdateRequest(ctx, cur)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	})
+}
