@@ -17,6 +17,8 @@ type Message struct {
 	DeliveryCount int       // 1 on first delivery
 	EnqueuedAt    time.Time // when the broker accepted it
 	Queue         string
+	ContentType   string            // the broker's content type property, "" if unset
+	Properties    map[string]string // application properties (Service Bus) or message attributes (SQS), as strings
 }
 
 // TimerInfo is what a timer function receives.
