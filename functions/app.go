@@ -28,6 +28,7 @@ import (
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/notify"
 	"github.com/privops/privops/functions/openapi"
+	"github.com/privops/privops/functions/outbox"
 	"github.com/privops/privops/functions/portal"
 	"github.com/privops/privops/functions/tasks"
 	"github.com/privops/privops/shared/auth"
@@ -258,7 +259,7 @@ func (a *app) wire(ad adapters) error {
 		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
-		TaskMaxAttempts: cfg.TaskMaxAttempts,
+		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
 			Now: ad.now, Logger: log, Step: a.crashPoint()})
@@ -278,6 +279,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
 		{Name: "callback", HTTP: web.Logged("callback", log, callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
+		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
 			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
 	}

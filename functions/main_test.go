@@ -226,7 +226,7 @@ func TestFunctionFoldersMatchRegisteredHandlers(t *testing.T) {
 	for _, f := range ta.funcs {
 		handlers = append(handlers, f.Name)
 		kinds := 0
-		for _, set := range []bool{f.HTTP != nil, f.Queue != nil, f.Timer != nil} {
+		for _, set := range []bool{f.HTTP != nil, f.Queue != nil, f.Timer != nil, f.Documents != nil} {
 			if set {
 				kinds++
 			}
@@ -241,7 +241,8 @@ func TestFunctionFoldersMatchRegisteredHandlers(t *testing.T) {
 	}
 	for _, s := range ta.specs {
 		f := ta.funcs[slices.IndexFunc(ta.funcs, func(f trigger.Function) bool { return f.Name == s.Name })]
-		if (s.Kind == "http") != (f.HTTP != nil) || (s.Kind == "queue") != (f.Queue != nil) || (s.Kind == "timer") != (f.Timer != nil) {
+		if (s.Kind == "http") != (f.HTTP != nil) || (s.Kind == "queue") != (f.Queue != nil) || (s.Kind == "timer") != (f.Timer != nil) ||
+			(s.Kind == "documents") != (f.Documents != nil) {
 			t.Errorf("function %s: function.json kind %s does not match its handler", s.Name, s.Kind)
 		}
 	}

@@ -1,8 +1,9 @@
 // Cosmos DB for the privops store (shared/cosmos): the account, the database
-// and its three containers, each partitioned by tenant, and the data-plane role
+// and its three containers, each partitioned by tenant, the change feed's
+// lease container, and the data-plane role
 // of the Function App's identity. A test (shared/cosmos/infra_test.go) checks
 // that every container name, partition key path, indexed path and TTL the code
-// uses is declared here, and nothing else.
+// uses is declared here, and nothing else besides the leases.
 //
 // Throughput: serverless by default. DSR traffic is low and bursty (a few
 // state changes per request, hourly and nightly timers), and serverless bills
@@ -204,6 +205,27 @@ resource audit 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@20
           }
         ]
         excludedPaths: excludeTheRest
+      }
+    }
+  }
+}
+
+// leases: the change feed's checkpoints for the outbox function's
+// cosmosDBTrigger (OUTBOX_DISPATCH=changefeed). The Functions extension
+// requires partition key /id; declared here because an identity with data-plane
+// roles only cannot create it (createLeaseContainerIfNotExists is false).
+resource leases 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'leases'
+  properties: {
+    resource: {
+      id: 'leases'
+      partitionKey: {
+        paths: [
+          '/id'
+        ]
+        kind: 'Hash'
+        version: 2
       }
     }
   }

@@ -19,7 +19,7 @@ import (
 func specs(tb testing.TB) []funcjson.Spec {
 	tb.Helper()
 	lookup := func(k string) (string, bool) {
-		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks"}[k]
+		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks", "COSMOS_DATABASE": "privops"}[k]
 		return v, ok
 	}
 	s, err := funcjson.Load(os.DirFS("../../functions"), lookup)
@@ -35,6 +35,7 @@ type fakes struct {
 	portal, admin, openapi http.Handler
 	notify                 trigger.QueueFunc
 	deadlinewatch          trigger.TimerFunc
+	outbox                 trigger.DocumentsFunc
 }
 
 func (f fakes) functions() []trigger.Function {
@@ -53,7 +54,12 @@ func (f fakes) functions() []trigger.Function {
 	if t == nil {
 		t = func(ctx context.Context, ti trigger.TimerInfo) error { return nil }
 	}
+	docs := f.outbox
+	if docs == nil {
+		docs = func(context.Context, []json.RawMessage) error { return nil }
+	}
 	return []trigger.Function{
+		{Name: "outbox", Documents: docs},
 		{Name: "portal", HTTP: or(f.portal)},
 		{Name: "admin", HTTP: or(f.admin)},
 		{Name: "openapi", HTTP: or(f.openapi)},

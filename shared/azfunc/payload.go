@@ -71,6 +71,8 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, e entry) {
 		ok = h.invokeQueue(ctx, w, e, env, log)
 	case funcjson.KindTimer:
 		ok = h.invokeTimer(ctx, w, e, env, log)
+	case funcjson.KindDocuments:
+		ok = h.invokeDocuments(ctx, w, e, env, log)
 	}
 	if ok {
 		log.Debug("invocation completed", "duration_ms", time.Since(start).Milliseconds())

@@ -85,7 +85,54 @@ func decodeMessage(env envelope, triggerName string) (trigger.Message, error) {
 		}
 		break
 	}
+	if s, ok, err := scalar(env.Metadata["ContentType"]); err != nil {
+		return trigger.Message{}, fmt.Errorf("ContentType: %w", err)
+	} else if ok {
+		m.ContentType = s
+	}
+	props, err := properties(env.Metadata["ApplicationProperties"])
+	if err != nil {
+		return trigger.Message{}, err
+	}
+	if props == nil {
+		// The extension also sends the legacy name with the same content.
+		if props, err = properties(env.Metadata["UserProperties"]); err != nil {
+			return trigger.Message{}, err
+		}
+	}
+	m.Properties = props
 	return m, nil
+}
+
+// properties decodes the application properties: an object whose values are
+// JSON scalars (a string, or a number or boolean kept as its JSON text). The
+// host may string-encode the whole object; that form is unwrapped first.
+func properties(raw json.RawMessage) (map[string]string, error) {
+	t := strings.TrimSpace(string(raw))
+	if t == "" || t == "null" {
+		return nil, nil
+	}
+	if strings.HasPrefix(t, `"`) {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("%w: ApplicationProperties: %v", errBadPayload, err)
+		}
+		t = s
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(t), &obj); err != nil {
+		return nil, fmt.Errorf("%w: ApplicationProperties is not an object", errBadPayload)
+	}
+	out := make(map[string]string, len(obj))
+	for k, v := range obj {
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			out[k] = s
+			continue
+		}
+		out[k] = strings.TrimSpace(string(v))
+	}
+	return out, nil
 }
 
 // messageBody decodes the trigger value. With dataType "binary" it is base64

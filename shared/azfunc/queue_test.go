@@ -29,12 +29,14 @@ func TestPayloadQueue(t *testing.T) {
 		{
 			name: "dataType binary",
 			file: "servicebus_binary.json",
-			want: trigger.Message{ID: "evt-42", Body: cloudEvent, DeliveryCount: 3, EnqueuedAt: enqueued, Queue: "notices"},
+			want: trigger.Message{ID: "evt-42", Body: cloudEvent, DeliveryCount: 3, EnqueuedAt: enqueued, Queue: "notices",
+				ContentType: "application/cloudevents+json", Properties: map[string]string{"tenant": "acme"}},
 		},
 		{
 			name: "double-encoded string",
 			file: "servicebus_string.json",
-			want: trigger.Message{ID: "evt-42", Body: cloudEvent, DeliveryCount: 1, EnqueuedAt: enqueued, Queue: "notices"},
+			want: trigger.Message{ID: "evt-42", Body: cloudEvent, DeliveryCount: 1, EnqueuedAt: enqueued, Queue: "notices",
+				ContentType: "application/cloudevents+json", Properties: map[string]string{"tenant": "acme", "attempt": "2"}},
 		},
 	}
 	for _, tc := range tests {

@@ -73,6 +73,13 @@ type Config struct {
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
 	OutboxLease     time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
+	// OutboxDispatch says who carries out a request's outbox (its audit
+	// entries and messages) after a write: "inline", the writer itself, right
+	// after its write; or "changefeed" (STORE_BACKEND=cosmos on Azure), the
+	// outbox function fed by the requests container's change feed, which takes
+	// the flush out of the caller's path (intake answers after 2 round trips).
+	// The deadline watch re-drives what either one leaves behind.
+	OutboxDispatch string `envconfig:"OUTBOX_DISPATCH" default:"inline"`
 
 	PortalMaxBody      int64  `envconfig:"PORTAL_MAX_BODY_BYTES" default:"16384"`
 	AdminMaxBody       int64  `envconfig:"ADMIN_MAX_BODY_BYTES" default:"65536"`
@@ -148,6 +155,10 @@ func (c *Config) check() error {
 	}
 	if c.QueueBackend == "servicebus" && !c.Azure() {
 		bad("QUEUE_BACKEND", "servicebus is received by the Functions host; standalone uses the built-in queue (sqlite)")
+	}
+	oneOf("OUTBOX_DISPATCH", c.OutboxDispatch, "inline", "changefeed")
+	if c.OutboxDispatch == "changefeed" && (c.StoreBackend != "cosmos" || !c.Azure()) {
+		bad("OUTBOX_DISPATCH", "changefeed needs STORE_BACKEND=cosmos under the Functions host (the outbox function's cosmosDBTrigger); use inline")
 	}
 	oneOf("SQLITE_SYNCHRONOUS", c.SQLiteSynchronous, "full", "normal")
 	oneOf("MAIL_BACKEND", c.MailBackend, "outbox", "smtp")

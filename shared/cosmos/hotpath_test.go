@@ -219,6 +219,62 @@ func TestHotPathRoundTrips(t *testing.T) {
 	}
 }
 
+// TestHotPathIntakeWithTheChangeFeed is intake as it runs in production
+// (OUTBOX_DISPATCH=changefeed): the submission answers after reading the tenant
+// and creating the request, 2 round trips; its outbox (the audit entry) is
+// carried out by the outbox function off the caller's path, at the cost shown.
+func TestHotPathIntakeWithTheChangeFeed(t *testing.T) {
+	t.Parallel()
+	s, rec := newTestStore(t)
+	ctx := t.Context()
+	mail, queue := &mailbox{}, inmem.NewQueue(inmem.QueueOptions{})
+	svc, err := dsr.New(dsr.Config{NoticesQueue: "notices", CodeTTL: 15 * time.Minute, MaxAttempts: 5, DeferOutbox: true},
+		dsr.Keys{Subject: bytes.Repeat([]byte{1}, 32), Token: bytes.Repeat([]byte{2}, 32)},
+		dsr.Deps{Store: s, Publisher: queue, Mailer: mail, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := newTenant(t, s)
+	rec.take()
+
+	var id string
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+		want map[string]int
+	}{
+		{"intake: portal submission", func(t *testing.T) {
+			sub, err := svc.Submit(ctx, tenant.ID, dsr.Submission{Type: privacy.TypeAccess, Email: "ada@example.com",
+				Country: "DE"}, "", dsr.Actor{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = sub.Request.ID
+		}, map[string]int{"point-read tenants": 1, "create requests": 1}},
+		{"outbox function: the change feed brings the request", func(t *testing.T) {
+			if err := svc.FlushRequest(ctx, tenant.ID, id); err != nil {
+				t.Fatal(err)
+			}
+		}, plus(map[string]int{"point-read requests": 1, "replace requests": 1}, auditAppend)},
+		{"outbox function: the same request again (the flush's own change)", func(t *testing.T) {
+			if err := svc.FlushRequest(ctx, tenant.ID, id); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int{"point-read requests": 1}},
+	}
+	for _, step := range steps {
+		step.run(t)
+		calls := rec.take()
+		if d := cmp.Diff(step.want, tally(calls)); d != "" {
+			t.Errorf("%s: round trips (-want +got):\n%s", step.name, d)
+		}
+		t.Logf("%-60s %s", step.name, describe(calls))
+	}
+	if n := len(mail.sent); n != 1 {
+		t.Errorf("mails = %d, want the one code mail", n)
+	}
+}
+
 // TestStoreOpRoundTrips pins the round trips of each store operation, for
 // the README's cost arithmetic.
 func TestStoreOpRoundTrips(t *testing.T) {

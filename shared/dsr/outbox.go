@@ -3,6 +3,7 @@ package dsr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -55,8 +56,27 @@ func (s *Service) Flush(ctx context.Context, r *privacy.Request) error {
 // whatever happens here; a failure only delays the outbox until the watch
 // re-drives it, so it is logged, not returned.
 func (s *Service) flushQuietly(ctx context.Context, r *privacy.Request) {
+	if s.cfg.DeferOutbox {
+		return
+	}
 	if err := s.Flush(ctx, r); err != nil {
 		s.d.Logger.WarnContext(ctx, "outbox flush deferred to the deadline watch",
 			"tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
 	}
+}
+
+// FlushRequest carries out the outbox of the stored request tenantID/id: what
+// the outbox function does for each changed request the change feed reports.
+// The document in the feed may be older than the stored one, so the request is
+// read first; an empty outbox costs that one read. A request that no longer
+// exists has nothing to flush.
+func (s *Service) FlushRequest(ctx context.Context, tenantID, id string) error {
+	r, err := s.d.Store.GetRequest(ctx, tenantID, id)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("flush %s/%s: %w", tenantID, id, err)
+	}
+	return s.Flush(ctx, r)
 }

@@ -34,12 +34,16 @@ type Keys struct {
 
 // Config holds the service's policy settings.
 type Config struct {
-	NoticesQueue  string        // queue the notify function consumes
-	CodeTTL       time.Duration // one-time code lifetime (15 min)
-	MaxAttempts   int           // wrong codes allowed per request (5)
-	MaxCodeSends  int           // codes mailed per request (3)
-	OutboxLease   time.Duration // after this, the watch re-drives an unflushed outbox
-	PortalBaseURL string        // shown in mails, e.g. https://privacy.example.com
+	NoticesQueue string        // queue the notify function consumes
+	CodeTTL      time.Duration // one-time code lifetime (15 min)
+	MaxAttempts  int           // wrong codes allowed per request (5)
+	MaxCodeSends int           // codes mailed per request (3)
+	OutboxLease  time.Duration // after this, the watch re-drives an unflushed outbox
+	// DeferOutbox leaves a write's outbox to a change-feed consumer (the
+	// outbox function calls FlushRequest) instead of flushing it inline, so
+	// the caller answers after its own write. The watch is the fallback.
+	DeferOutbox   bool
+	PortalBaseURL string // shown in mails, e.g. https://privacy.example.com
 	// PublicURL is where this app's HTTP functions are reached from outside
 	// (download links, webhook callbacks), e.g. https://privops.example.com.
 	PublicURL string

@@ -6,8 +6,8 @@
 // Each function is a folder of the file system holding a function.json; the
 // folder name is the function name (the Functions host POSTs payload-mode
 // invocations to /<folder>). Only the bindings this suite uses are understood:
-// an httpTrigger with its http output, a timerTrigger, and a serviceBusTrigger
-// with dataType "binary". Anything else is refused at load time rather than
+// an httpTrigger with its http output, a timerTrigger, a serviceBusTrigger
+// with dataType "binary", and a cosmosDBTrigger (extension 4.x names). Anything else is refused at load time rather than
 // silently ignored, because a binding the adapters do not implement would be a
 // function that never runs or an output that is never sent.
 package funcjson
@@ -26,6 +26,10 @@ const (
 	KindHTTP  Kind = "http"  // httpTrigger + http output
 	KindQueue Kind = "queue" // serviceBusTrigger (single message, dataType binary)
 	KindTimer Kind = "timer" // timerTrigger (6-field NCRONTAB, UTC)
+	// KindDocuments is a cosmosDBTrigger: a batch of changed documents from a
+	// container's change feed. Only the Functions host runs it; the standalone
+	// host has no change feed (its store is SQLite) and leaves it idle.
+	KindDocuments Kind = "documents"
 )
 
 // DefaultRoutePrefix is the Functions host default for host.json
@@ -56,6 +60,11 @@ type Spec struct {
 
 	// Timer only.
 	Schedule string // 6-field NCRONTAB, {second} {minute} {hour} {day} {month} {day-of-week}
+
+	// Documents only (Connection is shared with queues).
+	Database       string // Cosmos DB database
+	Container      string // the monitored container
+	LeaseContainer string // the change feed's lease container ("leases" when omitted)
 
 	TriggerName string // the trigger binding name: the key in the payload's Data
 	OutputName  string // the http output binding name ("res" or "$return"); HTTP only

@@ -34,6 +34,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *",
 		"NOTICES_QUEUE":           "notices",
 		"TASKS_QUEUE":             "tasks",
+		"COSMOS_DATABASE":         "privops",
 	})
 	specs, err := Load(os.DirFS("../../functions"), lookup)
 	if err != nil {
@@ -45,6 +46,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		{Name: "deadlinewatch", Kind: KindTimer, Schedule: "0 5 * * * *", TriggerName: "timer"},
 		{Name: "notify", Kind: KindQueue, Queue: "notices", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
+		{Name: "outbox", Kind: KindDocuments, Connection: "CosmosDbConnection", Database: "privops", Container: "requests", LeaseContainer: "leases", TriggerName: "documents"},
 		{Name: "portal", Kind: KindHTTP, Route: "portal/{*path}", Methods: []string{"GET", "POST", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
 		{Name: "tasks", Kind: KindQueue, Queue: "tasks", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 	}
@@ -55,7 +57,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "/api/openapi.json", "/api/portal/", ""}
+	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "/api/openapi.json", "", "/api/portal/", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}
@@ -103,6 +105,7 @@ func TestMatchRoute(t *testing.T) {
 	specs := []Spec{
 		{Name: "portal", Kind: KindHTTP, Route: "portal/{*path}"},
 		{Name: "portalstatus", Kind: KindHTTP, Route: "portal/status/{token}"},
+		{Name: "outbox", Kind: KindDocuments, Connection: "CosmosDbConnection", Database: "privops", Container: "requests", LeaseContainer: "leases", TriggerName: "documents"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json"},
 		{Name: "notify", Kind: KindQueue},
 	}
@@ -187,7 +190,10 @@ func TestLoadRefuses(t *testing.T) {
 	tests := []struct {
 		name, json string
 	}{
-		{"unknown trigger", `{"bindings":[{"type":"cosmosDBTrigger","direction":"in","name":"docs"}]}`},
+		{"unknown trigger", `{"bindings":[{"type":"eventHubTrigger","direction":"in","name":"ev"}]}`},
+		{"cosmos trigger without a container", `{"bindings":[{"type":"cosmosDBTrigger","direction":"in","name":"docs","connection":"C","databaseName":"db"}]}`},
+		{"cosmos trigger without a connection", `{"bindings":[{"type":"cosmosDBTrigger","direction":"in","name":"docs","databaseName":"db","containerName":"c"}]}`},
+		{"cosmos trigger with 3.x names", `{"bindings":[{"type":"cosmosDBTrigger","direction":"in","name":"docs","connectionStringSetting":"C","databaseName":"db","collectionName":"c"}]}`},
 		{"unknown binding", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":"0 0 1 * * *"},{"type":"serviceBus","direction":"out","name":"out","queueName":"q"}]}`},
 		{"two triggers", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":"0 0 1 * * *"},{"type":"httpTrigger","direction":"in","name":"req"},` + httpOut + `]}`},
 		{"no trigger", `{"bindings":[` + httpOut + `]}`},

@@ -101,19 +101,25 @@ func checkUnique(specs []Spec) []error {
 // binding is one entry of "bindings". encoding/json matches keys
 // case-insensitively, as the Functions host does.
 type binding struct {
-	Type              string
-	Direction         string
-	Name              string
-	Route             *string
-	Methods           []string
-	QueueName         string
-	TopicName         string
-	SubscriptionName  string
-	Connection        string
-	DataType          string
-	Cardinality       string
-	IsSessionsEnabled json.RawMessage
-	Schedule          string
+	Type               string
+	Direction          string
+	Name               string
+	Route              *string
+	Methods            []string
+	QueueName          string
+	TopicName          string
+	SubscriptionName   string
+	Connection         string
+	DataType           string
+	Cardinality        string
+	IsSessionsEnabled  json.RawMessage
+	Schedule           string
+	DatabaseName       string
+	ContainerName      string
+	LeaseContainerName string
+	// The v3 names, refused: bundle 4.x ignores them.
+	CollectionName          string
+	ConnectionStringSetting string
 }
 
 // parse turns one function.json into a Spec.
@@ -173,6 +179,8 @@ func parse(name string, data []byte, lookup func(string) (string, bool)) (Spec, 
 		return timerSpec(s, trig)
 	case "servicebustrigger":
 		return queueSpec(s, trig)
+	case "cosmosdbtrigger":
+		return documentsSpec(s, trig)
 	default:
 		return Spec{}, invalid(name, "trigger type %q is not supported", trig.Type)
 	}
@@ -227,6 +235,25 @@ func queueSpec(s Spec, trig *binding) (Spec, error) {
 	s.Kind = KindQueue
 	s.Queue = trig.QueueName
 	s.Connection = trig.Connection
+	return s, nil
+}
+
+func documentsSpec(s Spec, trig *binding) (Spec, error) {
+	switch {
+	case trig.CollectionName != "" || trig.ConnectionStringSetting != "":
+		return Spec{}, invalid(s.Name, "cosmosDBTrigger uses extension 3.x names (collectionName, connectionStringSetting); bundle 4.x reads containerName and connection")
+	case trig.DatabaseName == "" || trig.ContainerName == "":
+		return Spec{}, invalid(s.Name, "cosmosDBTrigger needs databaseName and containerName")
+	case trig.Connection == "":
+		return Spec{}, invalid(s.Name, "cosmosDBTrigger needs a connection")
+	}
+	s.Kind = KindDocuments
+	s.Connection = trig.Connection
+	s.Database, s.Container = trig.DatabaseName, trig.ContainerName
+	s.LeaseContainer = trig.LeaseContainerName
+	if s.LeaseContainer == "" {
+		s.LeaseContainer = "leases"
+	}
 	return s, nil
 }
 

@@ -39,15 +39,16 @@ func Pair(funcs []trigger.Function, specs []Spec) ([]Paired, error) {
 			continue
 		}
 		set := 0
-		for _, isSet := range []bool{f.HTTP != nil, f.Queue != nil, f.Timer != nil} {
+		for _, isSet := range []bool{f.HTTP != nil, f.Queue != nil, f.Timer != nil, f.Documents != nil} {
 			if isSet {
 				set++
 			}
 		}
 		want := map[Kind]bool{
-			KindHTTP:  f.HTTP != nil,
-			KindQueue: f.Queue != nil,
-			KindTimer: f.Timer != nil,
+			KindHTTP:      f.HTTP != nil,
+			KindQueue:     f.Queue != nil,
+			KindTimer:     f.Timer != nil,
+			KindDocuments: f.Documents != nil,
 		}[s.Kind]
 		if set != 1 || !want {
 			errs = append(errs, fmt.Errorf("function %s: its function.json has a %s trigger; register exactly that handler", s.Name, s.Kind))

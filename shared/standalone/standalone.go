@@ -107,6 +107,10 @@ func (h *Host) Run(ctx context.Context) error {
 			queues = append(queues, p)
 		case funcjson.KindHTTP:
 			https = append(https, p)
+		case funcjson.KindDocuments:
+			// No change feed here: the embedded store's writers flush their
+			// outbox inline (OUTBOX_DISPATCH=inline), so the function idles.
+			h.Logger.Info("change-feed function idle on the standalone host", "function", p.Spec.Name)
 		}
 	}
 	if len(queues) > 0 && h.Receiver == nil {

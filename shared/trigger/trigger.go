@@ -6,6 +6,7 @@ package trigger
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -36,13 +37,20 @@ type QueueFunc func(ctx context.Context, m Message) error
 // runs on schedule.
 type TimerFunc func(ctx context.Context, t TimerInfo) error
 
-// Function is a registry entry: exactly one of HTTP, Queue or Timer is set. Name
-// equals the folder of its function.json.
+// DocumentsFunc handles one batch of changed documents from a change feed, each
+// the document's JSON as stored. A non-nil error is transient: the host retries
+// the batch under the function's retry policy. Handlers must be idempotent: a
+// batch can be delivered again, and a document appears once per change.
+type DocumentsFunc func(ctx context.Context, docs []json.RawMessage) error
+
+// Function is a registry entry: exactly one of HTTP, Queue, Timer or Documents
+// is set. Name equals the folder of its function.json.
 type Function struct {
-	Name  string
-	HTTP  http.Handler
-	Queue QueueFunc
-	Timer TimerFunc
+	Name      string
+	HTTP      http.Handler
+	Queue     QueueFunc
+	Timer     TimerFunc
+	Documents DocumentsFunc
 }
 
 type invocationKey struct{}
