@@ -2,7 +2,8 @@
 // composition root: it reads the configuration, opens the adapters, builds every
 // function and hands them to the host the environment asks for — the Azure
 // Functions custom handler when FUNCTIONS_CUSTOMHANDLER_PORT is set, otherwise
-// the standalone host (its own HTTP server, scheduler and queue consumers on the
+// the AWS Lambda runtime when AWS_LAMBDA_RUNTIME_API is set, otherwise the
+// standalone host (its own HTTP server, scheduler and queue consumers on the
 // embedded SQLite file).
 //
 //	privops            run the suite
@@ -66,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer app.Close()
 	if cfg.Azure() {
 		return app.serveAzure(ctx)
+	}
+	if cfg.Lambda() {
+		return app.serveLambda(ctx)
 	}
 	if err := app.demo(ctx, stderr); err != nil {
 		return err

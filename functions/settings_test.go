@@ -29,7 +29,7 @@ func TestEverySettingIsDocumented(t *testing.T) {
 	rt := reflect.TypeOf(config.Config{})
 	for i := range rt.NumField() {
 		name := rt.Field(i).Tag.Get("envconfig")
-		if name == "" || name == "FUNCTIONS_CUSTOMHANDLER_PORT" { // set by the Functions host itself
+		if name == "" || name == "FUNCTIONS_CUSTOMHANDLER_PORT" || name == "AWS_LAMBDA_RUNTIME_API" { // set by the host itself
 			continue
 		}
 		if _, ok := sample.Values[name]; !ok {

@@ -26,6 +26,8 @@ import (
 type Config struct {
 	// Host selection: "azure" when FUNCTIONS_CUSTOMHANDLER_PORT is set, else standalone.
 	FunctionsPort string `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT"`
+	// Host selection: "lambda" when the Lambda runtime API is set (AWS sets it).
+	LambdaRuntimeAPI string `envconfig:"AWS_LAMBDA_RUNTIME_API"`
 	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:7071"`
 	DataDir       string `envconfig:"DATA_DIR" default:"data"`
 
@@ -122,6 +124,9 @@ func Load() (*Config, error) {
 	if err := envconfig.Process("", &c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if c.Lambda() && os.Getenv("DATA_DIR") == "" {
+		c.DataDir = filepath.Join(os.TempDir(), "privops") // the only writable place in Lambda
+	}
 	if c.MailOutboxDir == "" {
 		c.MailOutboxDir = filepath.Join(c.DataDir, "outbox")
 	}
@@ -133,6 +138,13 @@ func Load() (*Config, error) {
 
 // Azure reports whether the Functions host started the binary.
 func (c *Config) Azure() bool { return c.FunctionsPort != "" }
+
+// Lambda reports whether the AWS Lambda runtime started the binary.
+func (c *Config) Lambda() bool { return c.LambdaRuntimeAPI != "" && !c.Azure() }
+
+// Cloud reports whether a managed host (Azure Functions or AWS Lambda) runs
+// the binary: the production checks apply and no demo tenant is made.
+func (c *Config) Cloud() bool { return c.Azure() || c.Lambda() }
 
 func (c *Config) check() error {
 	var errs []error
@@ -180,11 +192,11 @@ func (c *Config) check() error {
 	if c.AuthMode == "jwks" && c.AuthJWKSURL == "" {
 		bad("AUTH_JWKS_URL", "is required when AUTH_MODE=jwks")
 	}
-	if c.Azure() && c.AuthMode == "dev" {
-		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure")
+	if c.Cloud() && c.AuthMode == "dev" {
+		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")
 	}
-	if c.Azure() && c.SecretKey == "" {
-		bad("SECRET_KEY", "is required on Azure (reference it from Key Vault)")
+	if c.Cloud() && c.SecretKey == "" {
+		bad("SECRET_KEY", "is required on Azure and Lambda (reference it from Key Vault or Secrets Manager)")
 	}
 	// Privacy floors: a code must not live long or allow many guesses.
 	if c.CodeTTL < time.Minute || c.CodeTTL > time.Hour {
@@ -268,7 +280,7 @@ func (c *Config) LoadSecrets() (Secrets, error) {
 	var s Secrets
 	var stored struct{ SecretKey, AuthDevKey string }
 	file := filepath.Join(c.DataDir, "secrets.json")
-	if !c.Azure() {
+	if !c.Cloud() {
 		if b, err := os.ReadFile(file); err == nil {
 			if err := json.Unmarshal(b, &stored); err != nil {
 				return s, fmt.Errorf("read %s: %w", file, err)
@@ -277,7 +289,7 @@ func (c *Config) LoadSecrets() (Secrets, error) {
 	}
 	pick := func(name, env string, stored *string) ([]byte, error) {
 		v := env // a key given in the environment is used, never written to disk
-		if v == "" && !c.Azure() {
+		if v == "" && !c.Cloud() {
 			if *stored == "" {
 				b := make([]byte, 32)
 				_, _ = rand.Read(b)
@@ -300,7 +312,7 @@ func (c *Config) LoadSecrets() (Secrets, error) {
 			return s, err
 		}
 	}
-	if !c.Azure() {
+	if !c.Cloud() {
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return s, fmt.Errorf("create %s: %w", c.DataDir, err)
 		}

@@ -244,6 +244,7 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"azure with dev tokens", on(azure, "AUTH_MODE", "dev"), []string{"AUTH_MODE"}},
 		{"azure without SECRET_KEY", on(azure, "SECRET_KEY", ""), []string{"SECRET_KEY"}},
 		{"azure with defaults", on(nil, "FUNCTIONS_CUSTOMHANDLER_PORT", "34567"), []string{"AUTH_MODE", "SECRET_KEY"}},
+		{"lambda with defaults", on(nil, "AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), []string{"AUTH_MODE", "SECRET_KEY"}},
 		{"portal body below 1024", on(nil, "PORTAL_MAX_BODY_BYTES", "1023"), []string{"PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES"}},
 		{"queue lease below 5s", on(nil, "QUEUE_LEASE", "4s"), []string{"QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE"}},
 		{"every floor at once", on(nil, "CODE_TTL", "30s", "CODE_MAX_ATTEMPTS", "11", "STORE_BACKEND", "dynamodb"),
