@@ -26,6 +26,7 @@ import (
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/deadlinewatch"
+	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notify"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/functions/outbox"
@@ -61,6 +62,7 @@ type app struct {
 	specs   []funcjson.Spec
 	portal  *portal.Portal
 	admin   *admin.Admin
+	inbound *inbound.Processor
 	closers []func()
 }
 
@@ -227,6 +229,12 @@ type adapters struct {
 	now        func() time.Time
 }
 
+// inboundLog returns the store's inbound log; every store adapter has one.
+func inboundLog(s privacy.Store) privacy.InboundLog {
+	l, _ := s.(privacy.InboundLog)
+	return l
+}
+
 // connectors builds one connector per kind on the given adapters.
 func (a *app) connectors(ad adapters) map[privacy.ConnectorKind]privacy.Connector {
 	if ad.connectors != nil {
@@ -262,10 +270,12 @@ func (a *app) wire(ad adapters) error {
 		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
-			Now: ad.now, Logger: log, Step: a.crashPoint()})
+			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store)})
 	if err != nil {
 		return err
 	}
+	a.inbound = inbound.New(inbound.Config{Window: cfg.InboundWindow, KeepRejected: cfg.InboundKeepRejected},
+		inbound.Deps{Service: a.svc, Logger: log, Now: ad.now})
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
@@ -277,6 +287,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
+		{Name: "inbound", Queue: a.inbound.Queue()},
 		{Name: "callback", HTTP: web.Logged("callback", log, callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},

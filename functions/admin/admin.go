@@ -42,6 +42,10 @@ type Service interface {
 	CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res dsr.Result, evidence []byte, actor dsr.Actor) (*privacy.Task, error)
 	CertificateOf(r *privacy.Request) (*dsr.Certificate, error)
 	Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]dsr.Tombstone, int64, error)
+	InboundKeys(ctx context.Context, tenantID string) ([]privacy.ServiceSecret, error)
+	CreateInboundKey(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.ServiceSecret, error)
+	DeleteInboundKey(ctx context.Context, tenantID, keyID string, actor dsr.Actor) error
+	ListInbound(ctx context.Context, tenantID string, f privacy.InboundFilter) (privacy.InboundPage, error)
 }
 
 // Verifier checks a bearer token.
@@ -105,6 +109,10 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/holds", Handler: a.with(auth.ActionConfigure, a.placeHold)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/holds/{hold}/release", Handler: a.with(auth.ActionConfigure, a.releaseHold)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/tombstones", Handler: a.with(auth.ActionReadAudit, a.tombstones)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/inbound-keys", Handler: a.with(auth.ActionRead, a.listInboundKeys)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/inbound-keys", Handler: a.with(auth.ActionConfigure, a.createInboundKey)},
+		{Method: "DELETE", Pattern: "/api/admin/{tenant}/inbound-keys/{key}", Handler: a.with(auth.ActionConfigure, a.deleteInboundKey)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/inbound", Handler: a.with(auth.ActionRead, a.listInbound)},
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 func specs(tb testing.TB) []funcjson.Spec {
 	tb.Helper()
 	lookup := func(k string) (string, bool) {
-		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks", "COSMOS_DATABASE": "privops"}[k]
+		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks", "COSMOS_DATABASE": "privops", "INBOUND_QUEUE": "inbound"}[k]
 		return v, ok
 	}
 	s, err := funcjson.Load(os.DirFS("../../functions"), lookup)
@@ -65,6 +65,7 @@ func (f fakes) functions() []trigger.Function {
 		{Name: "openapi", HTTP: or(f.openapi)},
 		{Name: "notify", Queue: q},
 		{Name: "tasks", Queue: func(context.Context, trigger.Message) error { return nil }},
+		{Name: "inbound", Queue: func(context.Context, trigger.Message) error { return nil }},
 		{Name: "callback", HTTP: ok},
 		{Name: "deadlinewatch", Timer: t},
 	}

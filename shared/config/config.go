@@ -28,8 +28,8 @@ type Config struct {
 	FunctionsPort string `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT"`
 	// Host selection: "lambda" when the Lambda runtime API is set (AWS sets it).
 	LambdaRuntimeAPI string `envconfig:"AWS_LAMBDA_RUNTIME_API"`
-	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:7071"`
-	DataDir       string `envconfig:"DATA_DIR" default:"data"`
+	HTTPAddr         string `envconfig:"HTTP_ADDR" default:"127.0.0.1:7071"`
+	DataDir          string `envconfig:"DATA_DIR" default:"data"`
 
 	StoreBackend string `envconfig:"STORE_BACKEND" default:"sqlite"`
 	QueueBackend string `envconfig:"QUEUE_BACKEND" default:"sqlite"`
@@ -68,9 +68,13 @@ type Config struct {
 	// audit refers to subjects by its hash.
 	SecretKey string `envconfig:"SECRET_KEY" secret:"true"`
 
-	NoticesQueue          string `envconfig:"NOTICES_QUEUE" default:"privops-notices"`
-	TasksQueue            string `envconfig:"TASKS_QUEUE" default:"privops-tasks"`
-	DeadlineWatchSchedule string `envconfig:"DEADLINE_WATCH_SCHEDULE" default:"0 5 * * * *"`
+	NoticesQueue string `envconfig:"NOTICES_QUEUE" default:"privops-notices"`
+	TasksQueue   string `envconfig:"TASKS_QUEUE" default:"privops-tasks"`
+	// InboundQueue receives signed messages from tenants' own systems.
+	InboundQueue          string        `envconfig:"INBOUND_QUEUE" default:"privops-inbound"`
+	InboundWindow         time.Duration `envconfig:"INBOUND_WINDOW" default:"5m"`
+	InboundKeepRejected   time.Duration `envconfig:"INBOUND_KEEP_REJECTED" default:"336h"`
+	DeadlineWatchSchedule string        `envconfig:"DEADLINE_WATCH_SCHEDULE" default:"0 5 * * * *"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
@@ -167,6 +171,12 @@ func (c *Config) check() error {
 	}
 	if c.QueueBackend == "servicebus" && !c.Azure() {
 		bad("QUEUE_BACKEND", "servicebus is received by the Functions host; standalone uses the built-in queue (sqlite)")
+	}
+	if c.InboundWindow < 30*time.Second || c.InboundWindow > time.Hour {
+		bad("INBOUND_WINDOW", "%s is outside 30s..1h", c.InboundWindow)
+	}
+	if c.InboundKeepRejected < time.Hour || c.InboundKeepRejected > 90*24*time.Hour {
+		bad("INBOUND_KEEP_REJECTED", "%s is outside 1h..2160h (90 days): rejected bodies may hold personal data", c.InboundKeepRejected)
 	}
 	oneOf("OUTBOX_DISPATCH", c.OutboxDispatch, "inline", "changefeed")
 	if c.OutboxDispatch == "changefeed" && (c.StoreBackend != "cosmos" || !c.Azure()) {

@@ -72,6 +72,8 @@ type Config struct {
 	// asking to wait longer is not retried but returned as ErrUnavailable, so
 	// the caller (a queue redelivery, an HTTP 503) decides. 0 means 5s.
 	MaxRetryDelay time.Duration
+	// Now is the clock inbound records expire by (default time.Now).
+	Now func() time.Time
 }
 
 // Store is the privacy.Store on one Cosmos database. It is safe for
@@ -82,6 +84,7 @@ type Store struct {
 	tenants  *azcosmos.ContainerClient
 	requests *azcosmos.ContainerClient
 	audit    *azcosmos.ContainerClient
+	now      func() time.Time
 }
 
 // New builds a store for cfg. It makes no network call: a wrong endpoint or
@@ -130,6 +133,9 @@ func New(cfg Config) (*Store, error) {
 		client.Close()
 		return nil, err
 	}
+	if cfg.Now != nil {
+		s.now = cfg.Now
+	}
 	return s, nil
 }
 
@@ -138,7 +144,7 @@ func open(client *azcosmos.Client, database string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cosmos: database %s: %w", database, err)
 	}
-	s := &Store{client: client, db: db}
+	s := &Store{client: client, db: db, now: time.Now}
 	for _, c := range []struct {
 		name string
 		dst  **azcosmos.ContainerClient

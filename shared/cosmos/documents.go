@@ -130,8 +130,14 @@ func (s *Store) GetRequest(ctx context.Context, tenantID, id string) (*privacy.R
 		return nil, fmt.Errorf("get request %s: %w", id, translate(err))
 	}
 	r := new(privacy.Request)
-	if err := json.Unmarshal(resp.Value, &requestDoc{Request: r}); err != nil {
+	d := requestDoc{Request: r}
+	if err := json.Unmarshal(resp.Value, &d); err != nil {
 		return nil, fmt.Errorf("get request %s: decode: %w", id, err)
+	}
+	if d.DocType != docRequest {
+		// Another document of the container (an inbound record, "inbound:..."):
+		// not a request, whatever id the caller guessed.
+		return nil, fmt.Errorf("get request %s: %w", id, privacy.ErrNotFound)
 	}
 	r.ETag = string(resp.ETag)
 	return r, nil

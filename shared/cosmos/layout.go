@@ -40,13 +40,19 @@ type ContainerSpec struct {
 //   - requests: one document per request, id = the request id. A request and
 //     (when they arrive) its tasks are one document, so every state change is
 //     one write guarded by its ETag; no transactional batch is needed.
+//   - requests, docType "inbound": one document per inbound record (see
+//     inbound.go), id = "inbound:" + the record id, so it never collides with
+//     a request's id. It reuses the requests' indexed listKey (received time,
+//     then record id) and status, so the container's indexing policy serves
+//     both; every request query names docType "request".
 //   - audit: one document per event (id "event-" + hash of the event id) plus
 //     one head document per tenant (id "head") that holds the newest event;
 //     see audit.go for the append protocol.
 //
 // TTL: the requests container has TTL switched on with no default (-1), so the
 // retention sweep can give a finished request a per-document ttl once its
-// keeping period ends; nothing expires today. The audit container has TTL off:
+// keeping period ends, and an inbound record with an ExpiresAt carries a ttl
+// that deletes it then (a rejected message's body may hold personal data). The audit container has TTL off:
 // the audit trail outlives erasure (GDPR Art. 5(2) accountability) and is never
 // expired. Tenants never expire.
 var Containers = []ContainerSpec{
@@ -64,7 +70,11 @@ const (
 	docRequest    = "request"
 	docAuditEvent = "audit-event"
 	docAuditHead  = "audit-head"
+	docInbound    = "inbound"
 )
+
+// inboundIDPrefix starts the document id of every inbound record.
+const inboundIDPrefix = "inbound:"
 
 // tenantDoc is a tenant as stored: the domain's JSON plus the partition key.
 type tenantDoc struct {

@@ -79,7 +79,7 @@ func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, 
 		now := s.now()
 		task.Attempts = max(task.Attempts, 1)
 		task.Blob, task.Bytes, task.Note, task.Evidence = res.Blob, res.Bytes, strings.TrimSpace(res.Note), res.Evidence
-		if actor.Admin != "" {
+		if actor.onBehalf() {
 			task.By = actor.String()
 		}
 		if task.StartedAt.IsZero() {

@@ -31,19 +31,33 @@ type Submission struct {
 	// UserID and Phone are further identifiers some services key data by.
 	UserID string `json:"userId,omitempty"`
 	Phone  string `json:"phone,omitempty"`
+	// Details is a note for the tenant's admins; ExternalRef the sending
+	// system's own reference (a ticket number). Both from Service Bus intake.
+	Details     string `json:"details,omitempty"`
+	ExternalRef string `json:"externalRef,omitempty"`
 }
 
-// Actor says who acts: the subject, the system, or an admin.
+// Actor says who acts: the subject, an admin, or a tenant's own system.
 type Actor struct {
 	Admin string // the admin's subject claim; "" for the data subject
+	// System is a tenant's system that sent a signed message (its CloudEvents
+	// source): it acts for the tenant, as an admin does.
+	System string
 }
 
 func (a Actor) String() string {
-	if a.Admin == "" {
-		return "subject"
+	switch {
+	case a.System != "":
+		return "system:" + a.System
+	case a.Admin != "":
+		return "admin:" + a.Admin
 	}
-	return "admin:" + a.Admin
+	return "subject"
 }
+
+// onBehalf reports whether the tenant (an admin or its system) submits for the
+// subject, which skips the subject's email verification.
+func (a Actor) onBehalf() bool { return a.Admin != "" || a.System != "" }
 
 var (
 	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
@@ -52,6 +66,8 @@ var (
 	purposeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 	phoneRe   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	userIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
+	// externalRefRe: printable ASCII, as the inbound contract says.
+	externalRefRe = regexp.MustCompile(`^[\x20-\x7e]{1,128}$`)
 )
 
 // Validate checks a submission and normalises it. Error messages never echo the
@@ -113,6 +129,12 @@ func (sub *Submission) Validate() error {
 	if sub.UserID != "" && !userIDRe.MatchString(sub.UserID) {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-user-id", "userId must be 1-128 of letters, digits and _ . : @ -")
 	}
+	if len(sub.Details) > 4000 || !utf8.ValidString(sub.Details) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-details", "details must be valid text of at most 4000 bytes")
+	}
+	if sub.ExternalRef != "" && !externalRefRe.MatchString(sub.ExternalRef) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-external-ref", "externalRef must be 1-128 printable ASCII characters")
+	}
 	for _, c := range sub.Changes {
 		if !fieldRe.MatchString(c.Field) || !utf8.ValidString(c.Value) || len(c.Value) > 1000 {
 			return privacy.Errorf(privacy.KindInvalid, "invalid-change", "each change needs a field name (letters, digits, _ . -) and a value of at most 1000 bytes")
@@ -152,7 +174,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		Channel:     privacy.ChannelPortal,
 		Subject:     privacy.Subject{Email: sub.Email, Country: sub.Country, Region: sub.Region, UserID: sub.UserID, Phone: sub.Phone},
 		SubjectHash: s.hasher.Hash(t.ID, sub.Email), Categories: sub.Categories, Changes: sub.Changes,
-		Purposes:   sub.Purposes,
+		Purposes: sub.Purposes, Details: sub.Details, ExternalRef: sub.ExternalRef,
 		BodyHash:   hex.EncodeToString(bodyHash[:]),
 		ReceivedAt: now, CreatedAt: now, UpdatedAt: now,
 	}
@@ -162,8 +184,11 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		r.IdempotencyKeyHash = hex.EncodeToString(s.mac("idempotency-key", idemKey)[:16])
 	}
 	var code string
-	if actor.Admin != "" {
+	if actor.onBehalf() {
 		r.Channel, r.SubmittedBy = privacy.ChannelAdmin, actor.Admin
+		if actor.System != "" {
+			r.Channel, r.SubmittedBy = privacy.ChannelServiceBus, actor.String()
+		}
 		r.Status, r.IdentityVerifiedAt = privacy.StatusAwaitingDecision, now
 	} else {
 		code = newCode()
@@ -173,7 +198,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		return nil, err
 	}
 	s.audit(r, now, actor.String(), "request.submitted", map[string]string{"type": string(r.Type), "channel": string(r.Channel), "dueRegime": r.Due.Regime})
-	if actor.Admin != "" {
+	if actor.onBehalf() {
 		if err := s.notice(r, now, privacy.NoticeVerified); err != nil {
 			return nil, err
 		}

@@ -62,6 +62,9 @@ type Deps struct {
 	Publisher privacy.Publisher
 	Mailer    privacy.Mailer
 	Blobs     privacy.Blobs
+	// Inbound records messages from tenants' systems (optional: only the
+	// inbound queue function needs it).
+	Inbound privacy.InboundLog
 	// Connectors run tasks, one per connector kind.
 	Connectors map[privacy.ConnectorKind]privacy.Connector
 	Now        func() time.Time

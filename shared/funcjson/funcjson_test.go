@@ -35,6 +35,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		"NOTICES_QUEUE":           "notices",
 		"TASKS_QUEUE":             "tasks",
 		"COSMOS_DATABASE":         "privops",
+		"INBOUND_QUEUE":           "inbound",
 	})
 	specs, err := Load(os.DirFS("../../functions"), lookup)
 	if err != nil {
@@ -44,6 +45,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
 		{Name: "callback", Kind: KindHTTP, Route: "callbacks/{*path}", Methods: []string{"POST"}, TriggerName: "req", OutputName: "res"},
 		{Name: "deadlinewatch", Kind: KindTimer, Schedule: "0 5 * * * *", TriggerName: "timer"},
+		{Name: "inbound", Kind: KindQueue, Queue: "inbound", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "notify", Kind: KindQueue, Queue: "notices", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
 		{Name: "outbox", Kind: KindDocuments, Connection: "CosmosDbConnection", Database: "privops", Container: "requests", LeaseContainer: "leases", TriggerName: "documents"},
@@ -57,7 +59,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "/api/openapi.json", "", "/api/portal/", ""}
+	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "", "/api/openapi.json", "", "/api/portal/", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}

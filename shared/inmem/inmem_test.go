@@ -32,7 +32,12 @@ func (q suiteQueue) DeadLetters(ctx context.Context, queue string, limit int) ([
 	out := make([]queuetest.DeadLetter, 0, len(dls))
 	for _, d := range dls {
 		out = append(out, queuetest.DeadLetter{ID: d.ID, Body: d.Body, DeliveryCount: d.DeliveryCount,
-			EnqueuedAt: d.EnqueuedAt, DeadAt: d.DeadAt, Reason: d.Reason})
+			EnqueuedAt: d.EnqueuedAt, DeadAt: d.DeadAt, Reason: d.Reason, ContentType: d.ContentType, Properties: d.Properties})
 	}
 	return out, err
+}
+
+func TestInbound(t *testing.T) {
+	t.Parallel()
+	storetest.RunInbound(t, func(testing.TB) privacy.InboundLog { return inmem.NewStore() })
 }

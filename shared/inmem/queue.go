@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -47,16 +48,18 @@ type Queue struct {
 type dedupeKey struct{ queue, id string }
 
 type message struct {
-	seq        int64
-	id         string
-	body       []byte
-	enqueuedAt time.Time
-	visibleAt  time.Time
-	count      int
-	lease      string // set while delivered and not settled
-	dead       bool
-	deadAt     time.Time
-	reason     string
+	seq         int64
+	id          string
+	body        []byte
+	enqueuedAt  time.Time
+	visibleAt   time.Time
+	count       int
+	lease       string // set while delivered and not settled
+	dead        bool
+	deadAt      time.Time
+	reason      string
+	contentType string
+	properties  map[string]string
 }
 
 // DeadLetter is a message moved to a queue's dead-letter list.
@@ -68,6 +71,8 @@ type DeadLetter struct {
 	EnqueuedAt    time.Time
 	DeadAt        time.Time
 	Reason        string
+	ContentType   string
+	Properties    map[string]string
 }
 
 // Counts is a snapshot of a queue: live messages by state, and dead letters.
@@ -95,6 +100,8 @@ func NewQueue(opts QueueOptions) *Queue {
 // Publish enqueues msgs on queue, skipping any whose id was published to queue
 // within the dedupe window (so it is idempotent per id). A message with a
 // NotBefore in the future becomes visible then. Every message needs an id.
+// Body, content type and properties are delivered as published, through
+// retries, dead-lettering and requeueing.
 func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMessage) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publish to %s: %w", queue, err)
@@ -120,7 +127,8 @@ func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMe
 		q.dedupe[k] = now.Add(q.opts.DedupeWindow)
 		q.seq++
 		q.queues[queue] = append(q.queues[queue], &message{seq: q.seq, id: m.ID, body: bytes.Clone(m.Body),
-			enqueuedAt: now, visibleAt: later(now, m.NotBefore)})
+			enqueuedAt: now, visibleAt: later(now, m.NotBefore), contentType: m.ContentType,
+			properties: cloneProperties(m.Properties)})
 	}
 	return nil
 }
@@ -167,7 +175,16 @@ func (q *Queue) Receive(ctx context.Context, queue string, lease time.Duration) 
 	next.lease = strconv.FormatInt(next.seq, 10) + "." + strconv.FormatInt(q.seq, 10)
 	next.visibleAt = now.Add(lease)
 	return &privacy.Delivery{Queue: queue, ID: next.id, Body: bytes.Clone(next.body),
-		DeliveryCount: next.count, EnqueuedAt: next.enqueuedAt, Lease: next.lease}, nil
+		DeliveryCount: next.count, EnqueuedAt: next.enqueuedAt, Lease: next.lease,
+		ContentType: next.contentType, Properties: cloneProperties(next.properties)}, nil
+}
+
+// cloneProperties copies p; none is nil, as the SQLite queue returns it.
+func cloneProperties(p map[string]string) map[string]string {
+	if len(p) == 0 {
+		return nil
+	}
+	return maps.Clone(p)
 }
 
 func (m *message) kill(now time.Time, reason string) {
@@ -245,7 +262,8 @@ func (q *Queue) DeadLetters(ctx context.Context, queue string, limit int) ([]Dea
 	for _, m := range q.queues[queue] {
 		if m.dead {
 			out = append(out, DeadLetter{Queue: queue, ID: m.id, Body: bytes.Clone(m.body), DeliveryCount: m.count,
-				EnqueuedAt: m.enqueuedAt, DeadAt: m.deadAt, Reason: m.reason})
+				EnqueuedAt: m.enqueuedAt, DeadAt: m.deadAt, Reason: m.reason, ContentType: m.contentType,
+				Properties: cloneProperties(m.properties)})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b DeadLetter) int { return a.DeadAt.Compare(b.DeadAt) })

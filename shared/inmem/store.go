@@ -35,6 +35,11 @@ type Store struct {
 	requests map[docKey]*privacy.Request
 	audit    map[string][]privacy.AuditEvent // per tenant; Seq n at index n-1
 	auditIDs map[docKey]int                  // (tenant, event id) → index in audit
+	inbound  map[docKey]*privacy.InboundRecord
+
+	// Now is the clock inbound records expire by (default time.Now). Set it
+	// before the store is used.
+	Now func() time.Time
 }
 
 // docKey is the (partition, id) primary key of a document.
@@ -47,6 +52,8 @@ func NewStore() *Store {
 		requests: map[docKey]*privacy.Request{},
 		audit:    map[string][]privacy.AuditEvent{},
 		auditIDs: map[docKey]int{},
+		inbound:  map[docKey]*privacy.InboundRecord{},
+		Now:      time.Now,
 	}
 }
 

@@ -52,6 +52,10 @@ type OutMessage struct {
 	ID        string
 	Body      []byte
 	NotBefore time.Time // zero: deliver now; else scheduled delivery
+	// ContentType and Properties (application properties) travel with the
+	// message; the inbound queue's signature is one. Most messages set neither.
+	ContentType string
+	Properties  map[string]string
 }
 
 // Publisher is the queue port's sending side. Publish is idempotent per message ID.
@@ -82,6 +86,8 @@ type Delivery struct {
 	DeliveryCount int // 1 on the first delivery
 	EnqueuedAt    time.Time
 	Lease         string // identifies this delivery; settling with a stale lease fails
+	ContentType   string
+	Properties    map[string]string
 }
 
 // Receiver is the receiving side of the built-in queue (standalone host only; on

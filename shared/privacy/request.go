@@ -182,8 +182,13 @@ type Request struct {
 	Type     RequestType `json:"type"`
 	Status   Status      `json:"status"`
 	Channel  Channel     `json:"channel"`
-	// SubmittedBy is the admin who submitted on the subject's behalf ("" for the subject).
+	// SubmittedBy is who submitted on the subject's behalf: the admin, or
+	// "system:<source>" for a tenant's system over Service Bus ("" for the subject).
 	SubmittedBy string `json:"submittedBy,omitempty"`
+	// Details is the submitter's note for the admins (may hold personal data);
+	// ExternalRef the sending system's own reference (no personal data).
+	Details     string `json:"details,omitempty"`
+	ExternalRef string `json:"externalRef,omitempty"`
 	// IdempotencyKeyHash lets a retried submission return the same request.
 	IdempotencyKeyHash string `json:"idempotencyKeyHash,omitempty"`
 	// BodyHash is the hash of the submitted body, to refuse a reused idempotency key.

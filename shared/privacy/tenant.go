@@ -40,6 +40,10 @@ type Tenant struct {
 	Services []Service `json:"services,omitempty"`
 	// Holds are legal holds; they defer erasure of what they cover.
 	Holds []Hold `json:"holds,omitempty"`
+	// InboundKeys sign the messages the tenant's own systems send over the
+	// inbound queue; at most two are active, for rotation. Key ids are 1-64 of
+	// a-z, 0-9 and '-'.
+	InboundKeys []ServiceSecret `json:"inboundKeys,omitempty"`
 	// AllowPrivateConnectors lets webhook connectors reach private and loopback
 	// addresses (a tenant running services inside its own network). Off by
 	// default: the SSRF guard refuses them.

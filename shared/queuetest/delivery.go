@@ -2,9 +2,12 @@ package queuetest
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/privops/privops/shared/privacy"
 )
@@ -229,4 +232,54 @@ func testConcurrentReceivers(t *testing.T, f *fixture) {
 			t.Errorf("%s delivered %d times", id, n)
 		}
 	}
+}
+
+// testContentTypeAndProperties: a message's content type and application
+// properties arrive as published, on every delivery, in the dead-letter list
+// and after a requeue; a message without them has none.
+func testContentTypeAndProperties(t *testing.T, f *fixture) {
+	const contentType = "application/cloudevents+json; charset=utf-8"
+	props := map[string]string{"signature": "t=1893463200,v1=3b1f", "empty": "", "schlüssel": `{"json":"looking"} \`}
+	published := f.clock.Now()
+	sent := privacy.OutMessage{ID: "signed", Body: []byte("{}"), ContentType: contentType, Properties: maps.Clone(props)}
+	f.publish(t, sent, msg("plain", "x"))
+	sent.Properties["signature"] = "changed" // the queue keeps its own copy
+
+	requireCarries := func(t *testing.T, d *privacy.Delivery, when string) {
+		t.Helper()
+		if d.ContentType != contentType {
+			t.Fatalf("%s: content type %q, want %q", when, d.ContentType, contentType)
+		}
+		if diff := cmp.Diff(props, d.Properties); diff != "" {
+			t.Fatalf("%s: properties mismatch (-want +got):\n%s", when, diff)
+		}
+	}
+	d := f.requireDelivery(t, time.Minute, "signed", 1)
+	requireCarries(t, d, "first delivery")
+	d.Properties["signature"] = "tampered" // nor does a delivery share it
+	plain := f.requireDelivery(t, time.Minute, "plain", 1)
+	if plain.ContentType != "" || len(plain.Properties) != 0 {
+		t.Fatalf("a message published without them has content type %q and properties %v", plain.ContentType, plain.Properties)
+	}
+	requireNoError(t, f.q.Complete(t.Context(), plain), "complete")
+
+	requireNoError(t, f.q.Retry(t.Context(), d, 0), "retry")
+	d = f.requireDelivery(t, time.Minute, "signed", 2)
+	requireCarries(t, d, "redelivery")
+
+	f.clock.Advance(time.Second)
+	requireNoError(t, f.q.DeadLetter(t.Context(), d, "bad-signature"), "dead-letter")
+	f.requireDeadLetters(t, f.name, []DeadLetter{{ID: "signed", Body: []byte("{}"), DeliveryCount: 2,
+		EnqueuedAt: published, DeadAt: published.Add(time.Second), Reason: "bad-signature",
+		ContentType: contentType, Properties: props}})
+
+	n, err := f.q.Requeue(t.Context(), f.name, "signed")
+	requireNoError(t, err, "requeue")
+	if n != 1 {
+		t.Fatalf("requeued %d messages, want 1", n)
+	}
+	d = f.requireDelivery(t, time.Minute, "signed", 1)
+	requireCarries(t, d, "delivery after requeue")
+	requireNoError(t, f.q.Complete(t.Context(), d), "complete")
+	f.requireDeadLetters(t, f.name, nil)
 }

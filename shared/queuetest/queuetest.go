@@ -41,6 +41,10 @@ type Queue interface {
 	privacy.Receiver
 	// DeadLetters returns up to limit dead letters of queue, oldest first.
 	DeadLetters(ctx context.Context, queue string, limit int) ([]DeadLetter, error)
+	// Requeue moves the dead letters of queue with the given ids (all when
+	// none is given) back to the queue, visible now with a fresh delivery
+	// count, and returns how many moved.
+	Requeue(ctx context.Context, queue string, ids ...string) (int, error)
 }
 
 // DeadLetter is the suite's view of a dead-lettered message.
@@ -51,6 +55,8 @@ type DeadLetter struct {
 	EnqueuedAt    time.Time
 	DeadAt        time.Time
 	Reason        string
+	ContentType   string
+	Properties    map[string]string
 }
 
 // Run runs the suite. newQueue returns a queue configured with MaxDeliveries and
@@ -70,6 +76,7 @@ func Run(t *testing.T, newQueue func(tb testing.TB, now func() time.Time) Queue)
 		{"IndependentQueues", testIndependentQueues},
 		{"Order", testOrder},
 		{"ConcurrentReceivers", testConcurrentReceivers},
+		{"ContentTypeAndProperties", testContentTypeAndProperties},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

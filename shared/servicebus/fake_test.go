@@ -12,8 +12,9 @@ import (
 // and body, standing in for the AMQP framing.
 const fakeOverhead = 10
 
-// fakeBatch sizes messages as len(id) + len(body) + fakeOverhead against
-// maxBytes, like the SDK's batch does with the marshalled message.
+// fakeBatch sizes messages as len(id) + len(body) + the lengths of their
+// application properties' names and values + fakeOverhead against maxBytes,
+// like the SDK's batch does with the marshalled message.
 type fakeBatch struct {
 	maxBytes int
 	size     int
@@ -22,6 +23,9 @@ type fakeBatch struct {
 
 func (b *fakeBatch) AddMessage(m *azservicebus.Message, _ *azservicebus.AddMessageOptions) error {
 	n := len(*m.MessageID) + len(m.Body) + fakeOverhead
+	for k, v := range m.ApplicationProperties {
+		n += len(k) + len(v.(string))
+	}
 	if b.size+n > b.maxBytes {
 		return azservicebus.ErrMessageTooLarge
 	}
@@ -37,7 +41,8 @@ type sentMessage struct {
 	ID          string
 	ContentType string
 	Body        string
-	At          time.Time // ScheduledEnqueueTime, zero if unset
+	At          time.Time      // ScheduledEnqueueTime, zero if unset
+	Properties  map[string]any // ApplicationProperties
 }
 
 // fakeConfig is a fake sender's batch limit and faults.
@@ -80,7 +85,7 @@ func (s *fakeSender) SendMessageBatch(_ context.Context, b batch) error {
 	}
 	var got []sentMessage
 	for _, m := range b.(*fakeBatch).msgs {
-		sm := sentMessage{ID: *m.MessageID, Body: string(m.Body)}
+		sm := sentMessage{ID: *m.MessageID, Body: string(m.Body), Properties: m.ApplicationProperties}
 		if m.ContentType != nil {
 			sm.ContentType = *m.ContentType
 		}

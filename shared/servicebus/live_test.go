@@ -73,6 +73,24 @@ func TestLive(t *testing.T) {
 		}
 	})
 
+	t.Run("content type and application properties round-trip", func(t *testing.T) {
+		id := in.prefix + "properties"
+		props := map[string]string{"signature": "t=1893463200,v1=3b1f", "empty": ""}
+		publish(t, privacy.OutMessage{ID: id, Body: []byte(`{}`), ContentType: "application/json", Properties: props})
+		if !in.receive(t, time.Minute, in.has(id)) {
+			t.Fatalf("message %s did not arrive within a minute", id)
+		}
+		m := in.only(t, id)
+		if m.ContentType == nil || *m.ContentType != "application/json" {
+			t.Errorf("content type = %v, want application/json", m.ContentType)
+		}
+		for k, v := range props {
+			if got, ok := m.ApplicationProperties[k].(string); !ok || got != v {
+				t.Errorf("application property %s = %#v, want %q", k, m.ApplicationProperties[k], v)
+			}
+		}
+	})
+
 	t.Run("the same id published twice is delivered once", func(t *testing.T) {
 		id := in.prefix + "duplicate"
 		publish(t, privacy.OutMessage{ID: id, Body: []byte(`{"n":1}`)})

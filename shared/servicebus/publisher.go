@@ -16,8 +16,8 @@ import (
 
 var _ privacy.Publisher = (*Publisher)(nil)
 
-// ContentType is the content type of every message: the bodies are CloudEvents
-// 1.0 envelopes in structured mode (JSON).
+// ContentType is the content type of a message whose OutMessage.ContentType
+// is empty: the bodies are CloudEvents 1.0 envelopes in structured mode (JSON).
 const ContentType = "application/cloudevents+json"
 
 // maxIDLength is Service Bus's limit on a MessageId.
@@ -51,8 +51,9 @@ func newPublisher(newSender func(queue string) (sender, error), now func() time.
 	return &Publisher{newSender: newSender, now: now, senders: map[string]sender{}}
 }
 
-// Publish sends msgs to queue, each with MessageID = its ID and ContentType
-// ContentType: the immediate ones in as few batches as fit, the ones whose
+// Publish sends msgs to queue, each with MessageID = its ID, its ContentType
+// (ContentType when empty) and its Properties as application properties
+// (string values): the immediate ones in as few batches as fit, the ones whose
 // NotBefore lies in the future scheduled for that time (in batches of one
 // time each). Idempotent per message ID through the queue's duplicate
 // detection; a second message with an ID already in msgs is skipped (the
@@ -141,7 +142,6 @@ type group struct {
 // delivery time, in the order each time first appears: a NotBefore after now
 // is kept (as UTC), anything else means now.
 func groupByTime(msgs []privacy.OutMessage, now time.Time) ([]group, error) {
-	contentType := ContentType
 	seen := make(map[string]bool, len(msgs))
 	index := map[time.Time]int{} // by delivery time (UTC, no monotonic reading)
 	var groups []group
@@ -156,8 +156,12 @@ func groupByTime(msgs []privacy.OutMessage, now time.Time) ([]group, error) {
 		}
 		seen[m.ID] = true
 
-		id := m.ID
-		sm := &azservicebus.Message{MessageID: &id, ContentType: &contentType, Body: m.Body}
+		id, contentType := m.ID, m.ContentType
+		if contentType == "" {
+			contentType = ContentType
+		}
+		sm := &azservicebus.Message{MessageID: &id, ContentType: &contentType, Body: m.Body,
+			ApplicationProperties: applicationProperties(m.Properties)}
 		var at time.Time
 		if m.NotBefore.After(now) {
 			at = m.NotBefore.UTC().Round(0)
@@ -172,6 +176,19 @@ func groupByTime(msgs []privacy.OutMessage, now time.Time) ([]group, error) {
 		groups[k].msgs = append(groups[k].msgs, sm)
 	}
 	return groups, nil
+}
+
+// applicationProperties converts properties to the SDK's map, nil when there
+// are none.
+func applicationProperties(p map[string]string) map[string]any {
+	if len(p) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		out[k] = v
+	}
+	return out
 }
 
 // pack fills batches from s with each group in turn, starting a batch when

@@ -62,6 +62,37 @@ func TestPublish(t *testing.T) {
 			want:     [][]sentMessage{{sent("m1", time.Time{})}},
 		},
 		{
+			name:     "a message's own content type and properties travel, the default otherwise",
+			maxBytes: plenty,
+			msgs: []privacy.OutMessage{
+				{ID: "signed", Body: []byte("{}"), ContentType: "application/json; charset=utf-8",
+					Properties: map[string]string{"signature": "t=1893463200,v1=3b1f", "empty": ""}},
+				msg("m2"),
+				{ID: "typed", Body: []byte("x"), ContentType: "text/plain"},
+				{ID: "props-only", Body: []byte("y"), Properties: map[string]string{"k": "v"}},
+			},
+			want: [][]sentMessage{{
+				{ID: "signed", ContentType: "application/json; charset=utf-8", Body: "{}",
+					Properties: map[string]any{"signature": "t=1893463200,v1=3b1f", "empty": ""}},
+				sent("m2", time.Time{}),
+				{ID: "typed", ContentType: "text/plain", Body: "x"},
+				{ID: "props-only", ContentType: ContentType, Body: "y", Properties: map[string]any{"k": "v"}},
+			}},
+		},
+		{
+			name:     "properties count towards the batch size",
+			maxBytes: 70, // two plain messages, or one with these properties
+			msgs: []privacy.OutMessage{
+				{ID: "m1", Body: msg("m1").Body, Properties: map[string]string{"signature": "0123456789abcdef0123"}},
+				msg("m2"),
+			},
+			want: [][]sentMessage{
+				{{ID: "m1", ContentType: ContentType, Body: string(msg("m1").Body),
+					Properties: map[string]any{"signature": "0123456789abcdef0123"}}},
+				{sent("m2", time.Time{})},
+			},
+		},
+		{
 			name:     "immediate messages share one batch while they fit",
 			maxBytes: plenty,
 			msgs:     []privacy.OutMessage{msg("m1"), msg("m2"), msg("m3")},

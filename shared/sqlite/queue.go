@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -32,7 +33,8 @@ func (db *DB) Queue() *Queue { return &Queue{db: db} }
 // Publish enqueues msgs on queue in one transaction, skipping any whose id was
 // published to queue within the dedupe window (so it is idempotent per id). A
 // message with a NotBefore in the future becomes visible then. Every message
-// needs an id. Errors wrap privacy.ErrUnavailable when the file is locked.
+// needs an id. Body, content type and properties are delivered as published,
+// through retries, dead-lettering and requeueing. Errors wrap privacy.ErrUnavailable when the file is locked.
 func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMessage) error {
 	for i, m := range msgs {
 		if m.ID == "" {
@@ -60,8 +62,13 @@ func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMe
 			if body == nil {
 				body = []byte{}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (queue, id, body, enqueued_at, visible_at)
-				VALUES (?, ?, ?, ?, ?)`, queue, m.ID, body, nanos(now), nanos(later(now, m.NotBefore))); err != nil {
+			props, err := encodeProperties(m.Properties)
+			if err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO messages
+				(queue, id, body, enqueued_at, visible_at, content_type, properties) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				queue, m.ID, body, nanos(now), nanos(later(now, m.NotBefore)), m.ContentType, props); err != nil {
 				return err
 			}
 		}
@@ -71,6 +78,31 @@ func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMe
 		return fmt.Errorf("publish to %s: %w", queue, err)
 	}
 	return nil
+}
+
+// encodeProperties renders application properties as a JSON object, or NULL
+// when there are none.
+func encodeProperties(p map[string]string) (sql.NullString, error) {
+	if len(p) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("encode properties: %w", err)
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// decodeProperties reads what encodeProperties wrote; NULL is nil.
+func decodeProperties(s sql.NullString) (map[string]string, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var p map[string]string
+	if err := json.Unmarshal([]byte(s.String), &p); err != nil {
+		return nil, fmt.Errorf("decode stored properties: %w", err)
+	}
+	return p, nil
 }
 
 func later(a, b time.Time) time.Time {
@@ -94,11 +126,12 @@ func (q *Queue) Receive(ctx context.Context, queue string, lease time.Duration) 
 		for {
 			var seq, enqueued int64
 			var count int
-			var id string
+			var id, contentType string
 			var body []byte
-			err := tx.QueryRowContext(ctx, `SELECT seq, id, body, delivery_count, enqueued_at FROM messages
-				WHERE queue = ? AND state = 'ready' AND visible_at <= ? ORDER BY visible_at, seq LIMIT 1`,
-				queue, nanos(now)).Scan(&seq, &id, &body, &count, &enqueued)
+			var props sql.NullString
+			err := tx.QueryRowContext(ctx, `SELECT seq, id, body, delivery_count, enqueued_at, content_type, properties
+				FROM messages WHERE queue = ? AND state = 'ready' AND visible_at <= ? ORDER BY visible_at, seq LIMIT 1`,
+				queue, nanos(now)).Scan(&seq, &id, &body, &count, &enqueued, &contentType, &props)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil
 			} else if err != nil {
@@ -111,13 +144,17 @@ func (q *Queue) Receive(ctx context.Context, queue string, lease time.Duration) 
 				}
 				continue
 			}
+			properties, err := decodeProperties(props)
+			if err != nil {
+				return err
+			}
 			token := newToken()
 			if _, err := tx.ExecContext(ctx, `UPDATE messages SET delivery_count = ?, lease = ?, visible_at = ?
 				WHERE seq = ?`, count+1, token, nanos(now.Add(lease)), seq); err != nil {
 				return err
 			}
 			d = &privacy.Delivery{Queue: queue, ID: id, Body: body, DeliveryCount: count + 1,
-				EnqueuedAt: fromNanos(enqueued), Lease: token}
+				EnqueuedAt: fromNanos(enqueued), Lease: token, ContentType: contentType, Properties: properties}
 			return nil
 		}
 	})

@@ -16,13 +16,15 @@ type DeadLetter struct {
 	EnqueuedAt    time.Time
 	DeadAt        time.Time
 	Reason        string
+	ContentType   string
+	Properties    map[string]string
 }
 
 // DeadLetters returns up to limit (default 100, at most 1000) dead letters of
 // queue, oldest first. Read-only.
 func (q *Queue) DeadLetters(ctx context.Context, queue string, limit int) ([]DeadLetter, error) {
-	rows, err := q.db.r.QueryContext(ctx, `SELECT id, body, delivery_count, enqueued_at, dead_at, COALESCE(dead_reason, '')
-		FROM messages WHERE queue = ? AND state = 'dead' ORDER BY dead_at, seq LIMIT ?`, queue, pageSize(limit, 100))
+	rows, err := q.db.r.QueryContext(ctx, `SELECT id, body, delivery_count, enqueued_at, dead_at, COALESCE(dead_reason, ''),
+		content_type, properties FROM messages WHERE queue = ? AND state = 'dead' ORDER BY dead_at, seq LIMIT ?`, queue, pageSize(limit, 100))
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters of %s: %w", queue, translate(err))
 	}
@@ -31,8 +33,13 @@ func (q *Queue) DeadLetters(ctx context.Context, queue string, limit int) ([]Dea
 	for rows.Next() {
 		d := DeadLetter{Queue: queue}
 		var enqueued, dead int64
-		if err := rows.Scan(&d.ID, &d.Body, &d.DeliveryCount, &enqueued, &dead, &d.Reason); err != nil {
+		var props sql.NullString
+		if err := rows.Scan(&d.ID, &d.Body, &d.DeliveryCount, &enqueued, &dead, &d.Reason, &d.ContentType, &props); err != nil {
 			return nil, fmt.Errorf("list dead letters of %s: %w", queue, translate(err))
+		}
+		var err error
+		if d.Properties, err = decodeProperties(props); err != nil {
+			return nil, fmt.Errorf("list dead letters of %s: %w", queue, err)
 		}
 		d.EnqueuedAt, d.DeadAt = fromNanos(enqueued), fromNanos(dead)
 		out = append(out, d)
@@ -45,7 +52,8 @@ func (q *Queue) DeadLetters(ctx context.Context, queue string, limit int) ([]Dea
 
 // Requeue moves the dead letters of queue with the given ids (all of them when
 // none is given) back to the queue, visible now with a fresh delivery count, and
-// returns how many moved: the operator's replay after fixing a cause. Ids that
+// returns how many moved: the operator's replay after fixing a cause. Body,
+// content type and properties move unchanged. Ids that
 // are not dead letters are ignored, so a repeated requeue is harmless.
 func (q *Queue) Requeue(ctx context.Context, queue string, ids ...string) (int, error) {
 	const set = `UPDATE messages SET state = 'ready', dead_reason = NULL, dead_at = NULL, delivery_count = 0,

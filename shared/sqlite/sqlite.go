@@ -40,7 +40,8 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// process before failing with privacy.ErrUnavailable (default 5s).
 	BusyTimeout time.Duration
-	// Now is the clock of queue visibility, leases and dedupe (default time.Now).
+	// Now is the clock of queue visibility, leases and dedupe, and of inbound
+	// record expiry (default time.Now).
 	Now func() time.Time
 }
 

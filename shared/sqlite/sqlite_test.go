@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,11 @@ func TestDataItemsConformance(t *testing.T) {
 	storetest.RunItems(t, openTest(t, Options{}).Store())
 }
 
+func TestInbound(t *testing.T) {
+	t.Parallel()
+	storetest.RunInbound(t, func(tb testing.TB) privacy.InboundLog { return openTest(tb, Options{}).Store() })
+}
+
 func TestQueue(t *testing.T) {
 	t.Parallel()
 	queuetest.Run(t, func(tb testing.TB, now func() time.Time) queuetest.Queue {
@@ -58,7 +64,7 @@ func (q suiteQueue) DeadLetters(ctx context.Context, queue string, limit int) ([
 	out := make([]queuetest.DeadLetter, 0, len(dls))
 	for _, d := range dls {
 		out = append(out, queuetest.DeadLetter{ID: d.ID, Body: d.Body, DeliveryCount: d.DeliveryCount,
-			EnqueuedAt: d.EnqueuedAt, DeadAt: d.DeadAt, Reason: d.Reason})
+			EnqueuedAt: d.EnqueuedAt, DeadAt: d.DeadAt, Reason: d.Reason, ContentType: d.ContentType, Properties: d.Properties})
 	}
 	return out, err
 }
@@ -203,5 +209,58 @@ func TestRequeueAndCounts(t *testing.T) {
 	must(err)
 	if n != 2 {
 		t.Fatalf("requeued all: %d, want 2", n)
+	}
+}
+
+// TestInboundPurgesExpired: an expired inbound row, body and all, is deleted
+// by the next create, not only hidden; an unexpired one stays.
+func TestInboundPurgesExpired(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 31, 2, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	db := openTest(t, Options{Now: clock})
+	s, ctx := db.Store(), t.Context()
+	rows := func() []string {
+		t.Helper()
+		rs, err := db.r.QueryContext(ctx, "SELECT tenant_id || '/' || id FROM inbound ORDER BY 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		var out []string
+		for rs.Next() {
+			var k string
+			if err := rs.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, k)
+		}
+		return out
+	}
+	for _, r := range []*privacy.InboundRecord{
+		{TenantID: "acme", ID: "rj-1", Status: privacy.InboundRejected, Body: []byte("personal"), ExpiresAt: now.Add(time.Hour)},
+		{TenantID: "other", ID: "rj-2", Status: privacy.InboundRejected, Body: []byte("personal"), ExpiresAt: now.Add(3 * time.Hour)},
+		{TenantID: "acme", ID: "ce-1", Status: privacy.InboundAccepted},
+	} {
+		if err := s.CreateInbound(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	if _, err := s.GetInbound(ctx, "acme", "rj-1"); !errors.Is(err, privacy.ErrNotFound) {
+		t.Fatalf("get an expired record: %v, want ErrNotFound", err)
+	}
+	if err := s.CreateInbound(ctx, &privacy.InboundRecord{TenantID: "acme", ID: "ce-2", Status: privacy.InboundAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rows(), " "), "acme/ce-1 acme/ce-2 other/rj-2"; got != want {
+		t.Fatalf("rows after the purge: %s, want %s", got, want)
 	}
 }

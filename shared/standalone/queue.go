@@ -84,7 +84,8 @@ func (h *Host) handle(workCtx context.Context, p funcjson.Paired, d *privacy.Del
 	if queue == "" {
 		queue = p.Spec.Queue
 	}
-	m := trigger.Message{ID: d.ID, Body: d.Body, DeliveryCount: d.DeliveryCount, EnqueuedAt: d.EnqueuedAt.UTC(), Queue: queue}
+	m := trigger.Message{ID: d.ID, Body: d.Body, DeliveryCount: d.DeliveryCount, EnqueuedAt: d.EnqueuedAt.UTC(), Queue: queue,
+		ContentType: d.ContentType, Properties: d.Properties}
 	err := callSafely(func() error { return p.Function.Queue(ctx, m) })
 	stop()
 

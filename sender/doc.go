@@ -1,0 +1,65 @@
+// Package sender builds and signs the messages a tenant's own systems send to
+// privops over Service Bus (or SQS): an HR system asking to erase a leaver, a
+// service reporting the result of a task privops gave it.
+//
+// It uses the standard library only and imports nothing else from privops, so
+// tenant integrators can vendor or copy it. It never sends: it returns the
+// body, content type, message id and application properties to hand to the
+// broker's SDK, and it never reads the clock or the environment (the caller
+// passes now).
+//
+// # The contract
+//
+// A message is a CloudEvents 1.0 event in structured JSON mode plus the
+// tenantid extension attribute. The type carries the version:
+//
+//	com.privops.dsr.requested.v1       a data subject request to open (DSRRequested)
+//	com.privops.dsr.task.completed.v1  a task privops gave the service is done (TaskCompleted)
+//	com.privops.dsr.task.failed.v1     a task privops gave the service failed (TaskFailed)
+//
+// The JSON Schemas and the AsyncAPI document in the repository's contract/
+// folder are the reference; this package follows them and its tests check it.
+//
+// # Signing
+//
+// Every message carries the application property
+//
+//	privops-signature: t=<unix seconds>,k=<key id>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+//
+// signed with one of the sending tenant's keys (Key). privops looks the key up
+// under the message's tenantid, so a tenant can only send about itself: key
+// ids are per tenant, and a message naming another tenant is refused. privops
+// refuses a signature whose t is more than five minutes (by default) from its
+// clock, either way, so sign just before sending and keep the sender's clock
+// in sync. While
+// rolling a key, a tenant has two active keys and signs with either.
+//
+// The body is signed as sent: do not re-serialise it after Message.
+//
+// # Delivery and duplicates
+//
+// Message sets the broker message id to the event id, so Service Bus duplicate
+// detection drops a resend of the same Event. privops also treats a second
+// message with the same tenantid, source and id as a duplicate: to retry a
+// send, send the same Event again rather than building a new one.
+//
+// # Example
+//
+//	e, err := sender.NewDSRRequested("acme", "//hr.acme.example/leavers", sender.DSRRequested{
+//		Type:        sender.RequestErase,
+//		Subject:     sender.Subject{Email: "ada@example.com", Country: "DE", UserID: "u-1815"},
+//		ExternalRef: "HR-2030-0142",
+//	})
+//	if err != nil { ... }
+//	m, err := e.Message(sender.Key{ID: "hr-2030-01", Secret: secret}, time.Now())
+//	if err != nil { ... }
+//	// With azservicebus:
+//	err = queueSender.SendMessage(ctx, &azservicebus.Message{
+//		Body:                  m.Body,
+//		ContentType:           &m.ContentType,
+//		MessageID:             &m.MessageID,
+//		ApplicationProperties: map[string]any{sender.SignatureProperty: m.Properties[sender.SignatureProperty]},
+//	}, nil)
+//
+// With SQS, send m.Properties as String message attributes.
+package sender
