@@ -63,6 +63,8 @@ type app struct {
 	portal  *portal.Portal
 	admin   *admin.Admin
 	inbound *inbound.Processor
+	store   privacy.Store
+	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
 }
 
@@ -104,6 +106,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		a.Close()
 		return nil, err
 	}
+	a.store = store
 	publisher, err := a.openPublisher()
 	if err != nil {
 		a.Close()
@@ -183,6 +186,7 @@ func (a *app) openPublisher() (privacy.Publisher, error) {
 		return nil, fmt.Errorf("QUEUE_BACKEND=servicebus: %w", err)
 	}
 	p := servicebus.New(client)
+	a.sb = client
 	a.closers = append(a.closers, func() { _ = p.Close(context.Background()); _ = client.Close(context.Background()) })
 	return p, nil
 }
@@ -349,6 +353,10 @@ func (a *app) serveAzure(ctx context.Context) error {
 }
 
 func (a *app) serveStandalone(ctx context.Context) error {
+	if a.cfg.QueueBackend == "servicebus" {
+		// Only `privops replay` may run standalone against Service Bus.
+		return errors.New("QUEUE_BACKEND: servicebus is received by the Functions host; standalone uses the built-in queue (sqlite)")
+	}
 	if a.cfg.PprofAddr != "" {
 		pl, err := net.Listen("tcp", a.cfg.PprofAddr)
 		if err != nil {

@@ -8,6 +8,7 @@
 //
 //	privops            run the suite
 //	privops token ...  mint a dev admin token (standalone AUTH_MODE=dev)
+//	privops replay     re-submit rejected and dead-lettered inbound messages after a fix
 package main
 
 import (
@@ -52,8 +53,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "token":
 			return mintToken(cfg, args[1:], stdout)
+		case "replay":
+			return replay(ctx, cfg, args[1:], stdout)
 		case "help", "-h", "--help":
-			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]")
+			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]\n"+
+				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]")
 			return nil
 		default:
 			return fmt.Errorf("unknown command %q (try: privops help)", args[0])

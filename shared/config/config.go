@@ -169,9 +169,6 @@ func (c *Config) check() error {
 	if c.QueueBackend == "servicebus" && c.ServiceBusConnectionString == "" && c.ServiceBusNamespace == "" {
 		bad("SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE", "one is required when QUEUE_BACKEND=servicebus")
 	}
-	if c.QueueBackend == "servicebus" && !c.Azure() {
-		bad("QUEUE_BACKEND", "servicebus is received by the Functions host; standalone uses the built-in queue (sqlite)")
-	}
 	if c.InboundWindow < 30*time.Second || c.InboundWindow > time.Hour {
 		bad("INBOUND_WINDOW", "%s is outside 30s..1h", c.InboundWindow)
 	}
