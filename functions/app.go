@@ -43,6 +43,7 @@ import (
 	"github.com/privops/privops/shared/mail"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/servicebus"
+	"github.com/privops/privops/shared/sqs"
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/standalone"
 	"github.com/privops/privops/shared/trigger"
@@ -165,11 +166,20 @@ func (a *app) openStore() (privacy.Store, error) {
 }
 
 // openPublisher returns the sending side of the queue QUEUE_BACKEND names:
-// the embedded queue, or Service Bus (whose receiving side is the Functions
-// host's serviceBusTrigger).
+// the embedded queue, Service Bus (whose receiving side is the Functions
+// host's serviceBusTrigger), or SQS (Lambda's event source mappings).
 func (a *app) openPublisher() (privacy.Publisher, error) {
 	cfg := a.cfg
-	if cfg.QueueBackend != "servicebus" {
+	switch cfg.QueueBackend {
+	case "sqs":
+		// Region and credentials come from the Lambda environment.
+		p, err := sqs.New(context.Background(), sqs.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("QUEUE_BACKEND=sqs: %w", err)
+		}
+		return p, nil
+	case "servicebus":
+	default:
 		return a.db.Queue(), nil
 	}
 	var client *azservicebus.Client

@@ -165,7 +165,10 @@ func (c *Config) check() error {
 	if c.StoreBackend == "cosmos" {
 		c.checkCosmos(bad, oneOf)
 	}
-	oneOf("QUEUE_BACKEND", c.QueueBackend, "sqlite", "servicebus")
+	oneOf("QUEUE_BACKEND", c.QueueBackend, "sqlite", "servicebus", "sqs")
+	if c.QueueBackend == "sqs" && !c.Lambda() {
+		bad("QUEUE_BACKEND", "sqs is received by Lambda's SQS event source mappings; run under AWS Lambda, or use sqlite")
+	}
 	if c.QueueBackend == "servicebus" && c.ServiceBusConnectionString == "" && c.ServiceBusNamespace == "" {
 		bad("SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE", "one is required when QUEUE_BACKEND=servicebus")
 	}

@@ -232,6 +232,7 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"cosmos key auth without COSMOS_KEY", on(cosmos, "COSMOS_AUTH", "key"), []string{"COSMOS_KEY"}},
 		{"cosmos identity auth with a COSMOS_KEY", on(cosmos, "COSMOS_KEY", "a2V5"), []string{"COSMOS_KEY"}},
 		{"unknown QUEUE_BACKEND", on(nil, "QUEUE_BACKEND", "rabbitmq"), []string{"QUEUE_BACKEND"}},
+		{"sqs outside Lambda", on(nil, "QUEUE_BACKEND", "sqs"), []string{"QUEUE_BACKEND"}},
 		{"servicebus standalone, without a namespace", on(nil, "QUEUE_BACKEND", "servicebus"), []string{"SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE"}},
 		{"azure blobs without an account", on(nil, "BLOB_BACKEND", "azure"), []string{"BLOB_CONNECTION_STRING/BLOB_ACCOUNT_URL"}},
 		{"webhook timeout outliving the task lease", on(nil, "WEBHOOK_TIMEOUT", "10m"), []string{"WEBHOOK_TIMEOUT"}},
