@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -140,6 +141,9 @@ func Load() (*Config, error) {
 	return &c, c.check()
 }
 
+// queueNameRe is what Service Bus and SQS both accept as a queue name.
+var queueNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$`)
+
 // Azure reports whether the Functions host started the binary.
 func (c *Config) Azure() bool { return c.FunctionsPort != "" }
 
@@ -171,6 +175,11 @@ func (c *Config) check() error {
 	}
 	if c.QueueBackend == "servicebus" && c.ServiceBusConnectionString == "" && c.ServiceBusNamespace == "" {
 		bad("SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE", "one is required when QUEUE_BACKEND=servicebus")
+	}
+	for _, q := range [][2]string{{"NOTICES_QUEUE", c.NoticesQueue}, {"TASKS_QUEUE", c.TasksQueue}, {"INBOUND_QUEUE", c.InboundQueue}} {
+		if !queueNameRe.MatchString(q[1]) {
+			bad(q[0], "%q is not a queue name (1-260 of letters, digits, '.', '-', '_', starting with a letter or digit)", q[1])
+		}
 	}
 	if c.InboundWindow < 30*time.Second || c.InboundWindow > time.Hour {
 		bad("INBOUND_WINDOW", "%s is outside 30s..1h", c.InboundWindow)
