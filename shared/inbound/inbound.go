@@ -52,8 +52,8 @@ type Delivery struct {
 // names, which is how a tenant is kept from sending about another. It returns
 //
 //   - an error wrapping privacy.ErrNotFound when the tenant does not exist;
-//   - ErrUnknownKey (or nil, nil) when the tenant has no active key with that
-//     id: never registered, or retired;
+//   - ErrUnknownKey (or no secret and no error) when the tenant has no
+//     active key with that id: never registered, or retired;
 //   - ErrForeignKey when the key id is registered to another tenant (optional:
 //     a store that cannot tell returns ErrUnknownKey);
 //   - any other error when the lookup failed (privacy.ErrUnavailable): Decode
@@ -196,7 +196,7 @@ func Decode(ctx context.Context, d Delivery, now time.Time, keys KeyFunc, opts .
 func lookup(ctx context.Context, keys KeyFunc, tenantID, keyID string) ([]byte, error) {
 	secret, err := keys(ctx, tenantID, keyID)
 	switch {
-	case errors.Is(err, ErrUnknownKey) || err == nil && secret == nil:
+	case errors.Is(err, ErrUnknownKey) || err == nil && len(secret) == 0:
 		return nil, refuse(CodeUnknownKey, "the tenant has no active signing key with this key id (key ids are per tenant)")
 	case errors.Is(err, ErrForeignKey):
 		return nil, refuse(CodeTenantMismatch, "the signing key belongs to another tenant than the message's tenantid")
