@@ -416,16 +416,43 @@ func (a *app) demo(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// mintToken implements `privops token`.
+// mintToken implements `privops token`: a dev tenant token, or with --operator
+// a dev operator token (no tenant claim). Unknown roles are refused.
 func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(w)
-	tenant := fs.String("tenant", "demo", "tenant id (the tid claim)")
-	role := fs.String("role", auth.RoleAdmin, "privacy-admin, privacy-approver or privacy-viewer")
-	sub := fs.String("sub", "dev-admin", "the admin's name (the sub claim)")
+	tenant := fs.String("tenant", "demo", "tenant id (the tid claim) of a tenant token")
+	operator := fs.Bool("operator", false, "mint an operator token (no tenant claim) for the operator API")
+	role := fs.String("role", "", "comma-separated roles; tenant tokens: "+strings.Join(auth.TenantRoles, ", ")+
+		" (default "+auth.RoleAdmin+"); operator tokens: "+strings.Join(auth.OperatorRoles, ", ")+" (default "+auth.RoleOperatorAdmin+")")
+	sub := fs.String("sub", "dev-admin", "the caller's name (the sub claim)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
+	}
+	claims := auth.Claims{Subject: *sub, TenantID: *tenant}
+	if *operator {
+		claims = auth.Claims{Subject: *sub, Operator: true}
+	}
+	roles := *role
+	if roles == "" {
+		roles = auth.RoleAdmin
+		if *operator {
+			roles = auth.RoleOperatorAdmin
+		}
+	}
+	for _, r := range strings.Split(roles, ",") {
+		if !auth.KnownRole(r, *operator) {
+			kind, known := "tenant", auth.TenantRoles
+			if *operator {
+				kind, known = "operator", auth.OperatorRoles
+			}
+			return fmt.Errorf("token: %q is not a %s role (one of %s)", r, kind, strings.Join(known, ", "))
+		}
+		claims.Roles = append(claims.Roles, r)
 	}
 	if cfg.AuthMode != "dev" {
 		return errors.New("token: only for AUTH_MODE=dev; production tokens come from your identity provider")
@@ -434,8 +461,7 @@ func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := auth.Mint(secrets.DevJWT, auth.Claims{Subject: *sub, TenantID: *tenant, Roles: []string{*role}},
-		cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
+	tok, err := auth.Mint(secrets.DevJWT, claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,19 +34,55 @@ const (
 // Leeway is the clock skew tolerated on exp, nbf and iat.
 const Leeway = 60 * time.Second
 
-// Claims is what a verified token says about its caller.
+// Claims is what a verified token says about its caller. A token is either a
+// tenant token (TenantID set, Operator false: it may act on that tenant only,
+// with the tenant roles) or an operator token (Operator true, TenantID empty:
+// it may use the operator API only, with the operator roles). Never both.
 type Claims struct {
 	Subject   string    // "sub": the caller, named as actor in the audit
-	TenantID  string    // "tid": the only tenant the caller may act on
-	Roles     []string  // "roles": see RoleAdmin, RoleApprover, RoleViewer
+	TenantID  string    // the tenant claim (Mapping.TenantClaim): the only tenant the caller may act on
+	Operator  bool      // no tenant claim, or the operator's own (Mapping.OperatorTenant)
+	Roles     []string  // the roles claim (Mapping.RolesClaim): see the Role constants
 	ExpiresAt time.Time // "exp"
+}
+
+// Mapping says which claims of the identity provider's tokens name the privops
+// tenant and carry the roles. The zero value is the dev default: "tid" and
+// "roles", and only a token without a tenant claim is an operator token.
+//
+// Why configurable: in a Microsoft Entra ID token "tid" is the directory's id,
+// so one directory could serve one privops tenant only; a custom claim (for
+// example a directory extension, "extn.privopsTenant") names the tenant
+// instead, and app roles arrive in "roles".
+type Mapping struct {
+	TenantClaim string // default "tid"
+	RolesClaim  string // default "roles"
+	// OperatorTenant is a tenant-claim value that marks an operator token (the
+	// operator's own directory, say); "" means only a token without a tenant
+	// claim is one. It can never be a privops tenant id.
+	OperatorTenant string
+}
+
+func (m Mapping) tenantClaim() string {
+	if m.TenantClaim == "" {
+		return "tid"
+	}
+	return m.TenantClaim
+}
+
+func (m Mapping) rolesClaim() string {
+	if m.RolesClaim == "" {
+		return "roles"
+	}
+	return m.RolesClaim
 }
 
 // Verifier checks a bearer token.
 type Verifier interface {
 	// Verify checks token's algorithm, signature, exp (required), nbf, iat,
-	// issuer and audience (when configured), sub and tid (required), and
-	// returns its claims. Errors carry a *privacy.Error (find it with
+	// issuer and audience (when configured) and sub (required), reads the
+	// tenant and roles claims the Mapping names (a token without a tenant claim,
+	// or with the operator's, is an operator token), and returns its claims. Errors carry a *privacy.Error (find it with
 	// privacy.AsError): KindUnauthorized with CodeMissingToken, CodeInvalidToken
 	// or CodeTokenExpired, or KindUnavailable with CodeJWKSUnavailable. No error
 	// text contains the token. Safe for concurrent use.
@@ -65,11 +102,25 @@ func FromRequest(r *http.Request) (string, error) {
 	return token, nil
 }
 
-// Roles a token may carry in its "roles" claim; others are ignored.
+// Tenant roles a tenant token may carry in its roles claim; others are ignored.
 const (
 	RoleAdmin    = "privacy-admin"    // everything
 	RoleApprover = "privacy-approver" // read, decide, submit on behalf
 	RoleViewer   = "privacy-viewer"   // read, read the audit
+)
+
+// Operator roles an operator token may carry; a tenant token's operator roles
+// allow nothing, nor do an operator token's tenant roles.
+const (
+	RoleOperatorAdmin   = "operator-admin"   // onboard, change, suspend, resume and offboard tenants; read across tenants
+	RoleSecurityOfficer = "security-officer" // declare and update breach incidents; read across tenants
+	RoleOperatorViewer  = "operator-viewer"  // read across tenants: counts and health, never subjects' data
+)
+
+// TenantRoles and OperatorRoles list the roles of each kind of token.
+var (
+	TenantRoles   = []string{RoleAdmin, RoleApprover, RoleViewer}
+	OperatorRoles = []string{RoleOperatorAdmin, RoleSecurityOfficer, RoleOperatorViewer}
 )
 
 // Action is something the admin API lets a caller do.
@@ -98,25 +149,61 @@ const (
 	ActionConfigure Action = "configure"
 	// ActionReadAudit: read the audit chain.
 	ActionReadAudit Action = "read-audit"
+
+	// Operator actions (operator tokens only):
+	//
+	//	action                  operator-admin  security-officer  operator-viewer
+	//	ActionOperatorRead            ✓                ✓                 ✓
+	//	ActionManageTenants           ✓
+	//	ActionManageIncidents                          ✓
+
+	// ActionOperatorRead: list and read tenants, their health and counts, and
+	// the operator audit chain; never subjects' data.
+	ActionOperatorRead Action = "operator-read"
+	// ActionManageTenants: create, change, suspend, resume and offboard tenants.
+	ActionManageTenants Action = "manage-tenants"
+	// ActionManageIncidents: declare and update breach incidents.
+	ActionManageIncidents Action = "manage-incidents"
 )
 
-// grants is the role matrix documented on the Action constants.
-var grants = map[string][]Action{
-	RoleAdmin:    {ActionRead, ActionDecide, ActionSubmit, ActionConfigure, ActionReadAudit},
-	RoleApprover: {ActionRead, ActionDecide, ActionSubmit},
-	RoleViewer:   {ActionRead, ActionReadAudit},
-}
+// grants and operatorGrants are the role matrices documented on the Action
+// constants, for tenant and operator tokens.
+var (
+	grants = map[string][]Action{
+		RoleAdmin:    {ActionRead, ActionDecide, ActionSubmit, ActionConfigure, ActionReadAudit},
+		RoleApprover: {ActionRead, ActionDecide, ActionSubmit},
+		RoleViewer:   {ActionRead, ActionReadAudit},
+	}
+	operatorGrants = map[string][]Action{
+		RoleOperatorAdmin:   {ActionOperatorRead, ActionManageTenants},
+		RoleSecurityOfficer: {ActionOperatorRead, ActionManageIncidents},
+		RoleOperatorViewer:  {ActionOperatorRead},
+	}
+)
 
-// Can reports whether any of c's roles allows action (see the matrix on the
-// Action constants). Unknown roles and actions allow nothing. It does not check
-// the tenant: the caller compares c.TenantID with the tenant acted on.
+// Can reports whether any of c's roles allows action (see the matrices on the
+// Action constants): tenant roles count on a tenant token only, operator roles
+// on an operator token only. Unknown roles and actions allow nothing. It does
+// not check the tenant: the caller compares c.TenantID with the tenant acted on.
 func (c Claims) Can(action Action) bool {
+	g := grants
+	if c.Operator {
+		g = operatorGrants
+	}
 	for _, role := range c.Roles {
-		for _, a := range grants[role] {
+		for _, a := range g[role] {
 			if a == action {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// KnownRole reports whether role is a role of the given kind of token.
+func KnownRole(role string, operator bool) bool {
+	if operator {
+		return slices.Contains(OperatorRoles, role)
+	}
+	return slices.Contains(TenantRoles, role)
 }

@@ -177,8 +177,18 @@ func TestHS256Verify(t *testing.T) {
 			wantCode: CodeInvalidToken,
 		},
 		{
-			name:     "missing tid",
-			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { delete(c, "tid") })),
+			name:  "no tenant claim is an operator token",
+			token: sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { delete(c, "tid"); c["roles"] = []string{RoleOperatorViewer} })),
+			want:  Claims{Subject: "admin-1", Operator: true, Roles: []string{RoleOperatorViewer}, ExpiresAt: fixedNow.Add(time.Hour)},
+		},
+		{
+			name:     "tenant claim not a string",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["tid"] = 42 })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "roles claim not strings",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["roles"] = []any{1, 2} })),
 			wantCode: CodeInvalidToken,
 		},
 		{
@@ -226,7 +236,11 @@ func TestMint(t *testing.T) {
 			wantCode: CodeTokenExpired},
 		{name: "short key", key: []byte("short"), claims: c, ttl: time.Hour, wantErr: true},
 		{name: "no ttl", key: hsKey, claims: c, ttl: 0, wantErr: true},
-		{name: "no tenant", key: hsKey, claims: Claims{Subject: "dev"}, ttl: time.Hour, wantErr: true},
+		{name: "neither tenant nor operator", key: hsKey, claims: Claims{Subject: "dev"}, ttl: time.Hour, wantErr: true},
+		{name: "both tenant and operator", key: hsKey, claims: Claims{Subject: "dev", TenantID: "tenant-a", Operator: true}, ttl: time.Hour, wantErr: true},
+		{name: "operator round trip", key: hsKey, claims: Claims{Subject: "ops", Operator: true, Roles: []string{RoleOperatorAdmin}},
+			ttl: time.Hour, verifyAt: fixedNow,
+			want: Claims{Subject: "ops", Operator: true, Roles: []string{RoleOperatorAdmin}, ExpiresAt: fixedNow.Add(time.Hour)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,6 +301,76 @@ func TestFromRequest(t *testing.T) {
 			wantCode(t, err, privacy.KindUnauthorized, tc.wantCode, "")
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("token (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMapping(t *testing.T) {
+	t.Parallel()
+	m := Mapping{TenantClaim: "extn.privopsTenant", RolesClaim: "privops_roles", OperatorTenant: "11111111-2222-3333-4444-555555555555"}
+	tests := []struct {
+		name string
+		f    func(jwt.MapClaims)
+		want Claims
+	}{
+		{"the tenant from the custom claim, not tid", func(c jwt.MapClaims) {
+			c["tid"] = "11111111-2222-3333-4444-555555555555"
+			c["extn.privopsTenant"] = "acme"
+			c["privops_roles"] = []string{RoleAdmin}
+		}, Claims{Subject: "admin-1", TenantID: "acme", Roles: []string{RoleAdmin}, ExpiresAt: fixedNow.Add(time.Hour)}},
+		{"the operator's own tenant value is an operator token", func(c jwt.MapClaims) {
+			c["extn.privopsTenant"] = "11111111-2222-3333-4444-555555555555"
+			c["privops_roles"] = "operator-admin security-officer"
+		}, Claims{Subject: "admin-1", Operator: true, Roles: []string{RoleOperatorAdmin, RoleSecurityOfficer}, ExpiresAt: fixedNow.Add(time.Hour)}},
+		{"no custom tenant claim is an operator token; the default claims are ignored", func(c jwt.MapClaims) {
+			c["privops_roles"] = []string{RoleOperatorViewer}
+		}, Claims{Subject: "admin-1", Operator: true, Roles: []string{RoleOperatorViewer}, ExpiresAt: fixedNow.Add(time.Hour)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := NewHS256(hsKey, testIssuer, testAudience, func() time.Time { return fixedNow })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := v.WithMapping(m).Verify(context.Background(), sign(t, jwt.SigningMethodHS256, hsKey, "", with(tc.f)))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("claims (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestOperatorAndTenantRolesDoNotMix(t *testing.T) {
+	t.Parallel()
+	all := []Action{ActionRead, ActionDecide, ActionSubmit, ActionConfigure, ActionReadAudit, ActionOperatorRead, ActionManageTenants, ActionManageIncidents}
+	every := append(append([]string{}, TenantRoles...), OperatorRoles...)
+	tests := []struct {
+		name   string
+		claims Claims
+		want   []Action
+	}{
+		{"tenant token with every role", Claims{TenantID: "acme", Roles: every}, []Action{ActionRead, ActionDecide, ActionSubmit, ActionConfigure, ActionReadAudit}},
+		{"operator token with every role", Claims{Operator: true, Roles: every}, []Action{ActionOperatorRead, ActionManageTenants, ActionManageIncidents}},
+		{"operator-admin", Claims{Operator: true, Roles: []string{RoleOperatorAdmin}}, []Action{ActionOperatorRead, ActionManageTenants}},
+		{"security-officer", Claims{Operator: true, Roles: []string{RoleSecurityOfficer}}, []Action{ActionOperatorRead, ActionManageIncidents}},
+		{"operator-viewer", Claims{Operator: true, Roles: []string{RoleOperatorViewer}}, []Action{ActionOperatorRead}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got []Action
+			for _, a := range all {
+				if tc.claims.Can(a) {
+					got = append(got, a)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("allowed actions (-want +got):\n%s", diff)
 			}
 		})
 	}

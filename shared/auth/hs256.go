@@ -36,24 +36,33 @@ func NewHS256(key []byte, issuer, audience string, now func() time.Time) (*HS256
 		checker: checker{alg: jwt.SigningMethodHS256.Alg(), issuer: issuer, audience: audience, now: now}}, nil
 }
 
+// WithMapping returns v reading the tenant and roles claims m names.
+func (v *HS256) WithMapping(m Mapping) *HS256 {
+	v.mapping = m
+	return v
+}
+
 // Verify implements Verifier; see its error contract.
 func (v *HS256) Verify(_ context.Context, token string) (Claims, error) {
 	return v.parse(token, func(*jwt.Token) (any, error) { return v.key, nil })
 }
 
-// Mint issues an HS256 token for c (c.ExpiresAt is ignored): sub, tid, roles,
-// iat and nbf at now, exp at now+ttl, and iss and aud when not empty. For dev
-// mode and tests; production tokens come from the identity provider. It fails
-// if key is shorter than MinHS256KeyLen, ttl is not positive, or c has no
-// Subject or TenantID.
+// Mint issues an HS256 token for c (c.ExpiresAt is ignored): sub, tid (absent
+// on an operator token), roles, iat and nbf at now, exp at now+ttl, and iss and
+// aud when not empty. For dev mode and tests; production tokens come from the
+// identity provider. It fails if key is shorter than MinHS256KeyLen, ttl is not
+// positive, c has no Subject, or c is neither a tenant token (TenantID set) nor
+// an operator token (Operator set), or both.
 func Mint(key []byte, c Claims, issuer, audience string, now time.Time, ttl time.Duration) (string, error) {
 	switch {
 	case len(key) < MinHS256KeyLen:
 		return "", fmt.Errorf("mint token: key has %d bytes, want at least %d", len(key), MinHS256KeyLen)
 	case ttl <= 0:
 		return "", fmt.Errorf("mint token: ttl %s is not positive", ttl)
-	case c.Subject == "" || c.TenantID == "":
-		return "", errors.New("mint token: subject and tenant are required")
+	case c.Subject == "":
+		return "", errors.New("mint token: subject is required")
+	case c.Operator == (c.TenantID != ""):
+		return "", errors.New("mint token: a token names a tenant or is an operator token, not both or neither")
 	}
 	tc := tokenClaims{
 		RegisteredClaims: jwt.RegisteredClaims{

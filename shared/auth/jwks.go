@@ -84,6 +84,12 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// WithMapping returns v reading the tenant and roles claims m names.
+func (v *JWKS) WithMapping(m Mapping) *JWKS {
+	v.mapping = m
+	return v
+}
+
 // Verify implements Verifier; see its error contract. The token must name its
 // key in the kid header. When the key set cannot be fetched it returns an
 // error wrapping a KindUnavailable CodeJWKSUnavailable *privacy.Error whose

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -9,11 +11,59 @@ import (
 	"github.com/privops/privops/shared/privacy"
 )
 
-// tokenClaims is the JSON payload of a privops token.
+// tokenClaims is the JSON payload of a privops token as Mint writes it (the
+// default Mapping's claim names).
 type tokenClaims struct {
 	jwt.RegisteredClaims
 	TenantID string   `json:"tid,omitempty"`
 	Roles    []string `json:"roles,omitempty"`
+}
+
+// mappedClaims is a verified token's payload: the registered claims, and every
+// claim by name, so that the Mapping can pick the tenant and roles claims.
+type mappedClaims struct {
+	jwt.RegisteredClaims
+	all map[string]json.RawMessage
+}
+
+func (c *mappedClaims) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.RegisteredClaims); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &c.all)
+}
+
+// text returns claim name as a string ("" if absent); ok is false when it is
+// present but not a string.
+func (c *mappedClaims) text(name string) (string, bool) {
+	raw, present := c.all[name]
+	if !present || string(raw) == "null" {
+		return "", true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// list returns claim name as a list of strings: a JSON array of strings, or one
+// string of space-separated values (as OAuth's "scp"); ok is false for any
+// other shape.
+func (c *mappedClaims) list(name string) ([]string, bool) {
+	raw, present := c.all[name]
+	if !present || string(raw) == "null" {
+		return nil, true
+	}
+	var l []string
+	if err := json.Unmarshal(raw, &l); err == nil {
+		return l, true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, false
+	}
+	return strings.Fields(s), true
 }
 
 // checker holds what both verifiers check besides the signature.
@@ -21,6 +71,7 @@ type checker struct {
 	alg      string // the only accepted "alg"
 	issuer   string // "": not checked
 	audience string // "": not checked
+	mapping  Mapping
 	now      func() time.Time
 }
 
@@ -50,7 +101,7 @@ func (c checker) parse(token string, keyfunc jwt.Keyfunc) (Claims, error) {
 		keyErr = err
 		return k, err
 	}
-	var tc tokenClaims
+	var tc mappedClaims
 	if _, err := jwt.NewParser(opts...).ParseWithClaims(token, &tc, kf); err != nil {
 		if keyErr != nil {
 			return Claims{}, keyErr
@@ -60,10 +111,19 @@ func (c checker) parse(token string, keyfunc jwt.Keyfunc) (Claims, error) {
 	if tc.Subject == "" {
 		return Claims{}, invalid("the token has no subject (sub)")
 	}
-	if tc.TenantID == "" {
-		return Claims{}, invalid("the token has no tenant (tid)")
+	tenant, ok := tc.text(c.mapping.tenantClaim())
+	if !ok {
+		return Claims{}, invalid("the token's tenant claim is not a string")
 	}
-	return Claims{Subject: tc.Subject, TenantID: tc.TenantID, Roles: tc.Roles, ExpiresAt: tc.ExpiresAt.UTC()}, nil
+	roles, ok := tc.list(c.mapping.rolesClaim())
+	if !ok {
+		return Claims{}, invalid("the token's roles claim is not a list of strings")
+	}
+	out := Claims{Subject: tc.Subject, TenantID: tenant, Roles: roles, ExpiresAt: tc.ExpiresAt.UTC()}
+	if tenant == "" || (c.mapping.OperatorTenant != "" && tenant == c.mapping.OperatorTenant) {
+		out.TenantID, out.Operator = "", true
+	}
+	return out, nil
 }
 
 // tokenError maps a jwt parse error to a *privacy.Error whose message says
