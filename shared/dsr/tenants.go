@@ -285,3 +285,12 @@ func (s *Service) verifyChain(ctx context.Context, partition string) (ChainRepor
 		seq, head = evs[len(evs)-1].Seq, evs[len(evs)-1].Hash
 	}
 }
+
+// VerifyAuditChain verifies the chain of a tenant or, with
+// privacy.OperatorTenant, the operator's.
+func (s *Service) VerifyAuditChain(ctx context.Context, partition string) (ChainReport, error) {
+	if partition == privacy.OperatorTenant {
+		return s.VerifyOperatorAudit(ctx)
+	}
+	return s.VerifyAudit(ctx, partition)
+}
