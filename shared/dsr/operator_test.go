@@ -104,7 +104,7 @@ func TestCreateTenantWithDefaultsAuditedInBothChains(t *testing.T) {
 	f := newOpFixture(t)
 	got := f.create(t, "acme")
 	grace := 30
-	want := &privacy.Tenant{ID: "acme", Name: "Acme Ltd", Regimes: []string{}, TimeZone: "UTC", PIPLDays: 30, DefaultDays: 30,
+	want := &privacy.Tenant{ID: "acme", Name: "Acme Ltd", TimeZone: "UTC", PIPLDays: 30, DefaultDays: 30,
 		ErasureGraceDays: &grace, ExportLinkDays: 7, Status: privacy.TenantActive, CreatedAt: f.clock.Now(), UpdatedAt: f.clock.Now()}
 	stored, err := f.store.GetTenant(ctx, "acme")
 	if err != nil {

@@ -123,9 +123,6 @@ func (t *Tenant) ApplyDefaults() {
 	if t.ExportLinkDays == 0 {
 		t.ExportLinkDays = DefaultExportLinkDays
 	}
-	if t.Regimes == nil {
-		t.Regimes = []string{}
-	}
 	if t.Status == "" {
 		t.Status = TenantActive
 	}
