@@ -145,6 +145,7 @@ type call struct {
 }
 
 type reply struct {
+	text   string
 	status int
 	code   string
 	body   map[string]any
@@ -169,7 +170,7 @@ func (ta *testApp) do(tb testing.TB, c call) reply {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	r := reply{status: res.StatusCode, header: res.Header}
+	r := reply{status: res.StatusCode, header: res.Header, text: string(b)}
 	_ = json.Unmarshal(b, &r.body)
 	if s, ok := r.body["code"].(string); ok {
 		r.code = s
