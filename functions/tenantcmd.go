@@ -135,27 +135,13 @@ func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writ
 }
 
 // patchTenant applies a JSON Merge Patch given on the command line, as the
-// operator API's PATCH does.
+// operator API's PATCH does; without --if-match, to the current version.
 func patchTenant(ctx context.Context, svc *dsr.Service, id, ifMatch, patch string, actor dsr.Actor) (*privacy.Tenant, error) {
 	var p map[string]any
 	if err := json.Unmarshal([]byte(patch), &p); err != nil || p == nil {
 		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "--patch must be a JSON object")
 	}
-	t, err := svc.Tenant(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if ifMatch == "" {
-		ifMatch = t.ETag
-	}
-	if ifMatch != t.ETag {
-		return nil, dsr.ErrStaleETag
-	}
-	var in dsr.TenantSettings
-	if err := web.ApplyMergePatch(dsr.SettingsOf(t), p, &in); err != nil {
-		return nil, err
-	}
-	return svc.UpdateTenant(ctx, id, ifMatch, in, actor)
+	return svc.UpdateTenantWith(ctx, id, ifMatch, web.Merged[dsr.TenantSettings](p), actor)
 }
 
 // cliError words a user error as "<code>: <message>" (with the field), so

@@ -33,6 +33,7 @@ type Service interface {
 	Audit(ctx context.Context, tenantID string, after int64, limit int) (dsr.AuditPage, error)
 	VerifyAudit(ctx context.Context, tenantID string) (dsr.ChainReport, error)
 	Configure(ctx context.Context, tenantID, ifMatch string, in dsr.TenantSettings, actor dsr.Actor) (*privacy.Tenant, error)
+	ConfigureWith(ctx context.Context, tenantID, ifMatch string, change dsr.SettingsChange, actor dsr.Actor) (*privacy.Tenant, error)
 	PutService(ctx context.Context, tenantID string, in privacy.Service, actor dsr.Actor) (*privacy.Service, bool, error)
 	DeleteService(ctx context.Context, tenantID, id string, actor dsr.Actor) error
 	RotateSecret(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Service, error)
@@ -309,30 +310,21 @@ func (a *Admin) configure(w http.ResponseWriter, r *http.Request) {
 
 // patchSettings changes the named settings (PATCH, JSON Merge Patch, RFC
 // 7396): a member set to null goes back to its default, as in a PUT. The
-// patch is applied to the version If-Match names (optional; stale is 412),
-// else to the current one.
+// patch applies to the version If-Match names (optional; stale is 412), else
+// to the current one.
 func (a *Admin) patchSettings(w http.ResponseWriter, r *http.Request) {
 	patch, err := web.DecodeMergePatch(w, r, a.cfg.MaxBody)
 	if err != nil {
 		web.Problem(w, r, err)
 		return
 	}
-	t, err := a.svc.Tenant(r.Context(), r.PathValue("tenant"))
+	t, err := a.svc.ConfigureWith(r.Context(), r.PathValue("tenant"), web.IfMatch(r), web.Merged[dsr.TenantSettings](patch), actor(r))
 	if err != nil {
 		web.Problem(w, r, err)
 		return
 	}
-	ifMatch := web.IfMatch(r)
-	if ifMatch != "" && ifMatch != t.ETag {
-		web.Problem(w, r, dsr.ErrStaleETag)
-		return
-	}
-	var in dsr.TenantSettings
-	if err := web.ApplyMergePatch(dsr.SettingsOf(t), patch, &in); err != nil {
-		web.Problem(w, r, err)
-		return
-	}
-	a.saveSettings(w, r, t.ETag, in)
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
 }
 
 func (a *Admin) saveSettings(w http.ResponseWriter, r *http.Request, ifMatch string, in dsr.TenantSettings) {

@@ -25,7 +25,7 @@ type Service interface {
 	Tenant(ctx context.Context, id string) (*privacy.Tenant, error)
 	Tenants(ctx context.Context, cursor string, limit int) (dsr.TenantPage, error)
 	CreateTenant(ctx context.Context, in dsr.NewTenant, actor dsr.Actor) (*privacy.Tenant, error)
-	UpdateTenant(ctx context.Context, tenantID, ifMatch string, in dsr.TenantSettings, actor dsr.Actor) (*privacy.Tenant, error)
+	UpdateTenantWith(ctx context.Context, tenantID, ifMatch string, change dsr.SettingsChange, actor dsr.Actor) (*privacy.Tenant, error)
 	SuspendTenant(ctx context.Context, tenantID, reason string, actor dsr.Actor) (*privacy.Tenant, error)
 	ResumeTenant(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.Tenant, error)
 	OffboardTenant(ctx context.Context, tenantID string, actor dsr.Actor) error
@@ -218,21 +218,7 @@ func (o *Operator) update(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, privacy.Errorf(privacy.KindPreconditionRequired, "if-match-required", "send the tenant's ETag in If-Match"))
 		return
 	}
-	t, err := o.svc.Tenant(r.Context(), r.PathValue("tenant"))
-	if err != nil {
-		web.Problem(w, r, err)
-		return
-	}
-	if ifMatch != t.ETag {
-		web.Problem(w, r, dsr.ErrStaleETag)
-		return
-	}
-	var in dsr.TenantSettings
-	if err := web.ApplyMergePatch(dsr.SettingsOf(t), patch, &in); err != nil {
-		web.Problem(w, r, err)
-		return
-	}
-	t, err = o.svc.UpdateTenant(r.Context(), t.ID, ifMatch, in, actor(r))
+	t, err := o.svc.UpdateTenantWith(r.Context(), r.PathValue("tenant"), ifMatch, web.Merged[dsr.TenantSettings](patch), actor(r))
 	o.reply(w, r, t, err)
 }
 

@@ -114,7 +114,18 @@ func (s *Service) UpdateTenant(ctx context.Context, tenantID, ifMatch string, in
 	if ifMatch == "" {
 		return nil, privacy.Errorf(privacy.KindPreconditionRequired, "if-match-required", "send the tenant's ETag in If-Match")
 	}
+	return s.UpdateTenantWith(ctx, tenantID, ifMatch, func(TenantSettings) (TenantSettings, error) { return in, nil }, actor)
+}
+
+// UpdateTenantWith is UpdateTenant with the new settings computed from the
+// current ones (a merge patch). ifMatch "" applies change to the current
+// version (the CLI without --if-match), re-running it on a concurrent write.
+func (s *Service) UpdateTenantWith(ctx context.Context, tenantID, ifMatch string, change SettingsChange, actor Actor) (*privacy.Tenant, error) {
 	return s.writeTenant(ctx, tenantID, ifMatch, func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
+		in, err := change(SettingsOf(t))
+		if err != nil {
+			return nil, err
+		}
 		changed := in.apply(t)
 		return s.operatorEvents(t.ID, now, actor, "tenant.updated", map[string]string{"fields": strings.Join(changed, ",")}), nil
 	})

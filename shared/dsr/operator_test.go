@@ -399,3 +399,41 @@ func TestTheNextTenantWriteFinishesALeftoverOutbox(t *testing.T) {
 		t.Errorf("operator chain (-want +got):\n%s", diff)
 	}
 }
+
+// A merge patch without If-Match that loses a race to another write is
+// applied again to the newer version: both changes land, nothing is refused.
+func TestPatchWithoutIfMatchReappliesAfterAConcurrentWrite(t *testing.T) {
+	t.Parallel()
+	f := newOpFixture(t)
+	f.create(t, "acme")
+	calls := 0
+	got, err := f.svc.ConfigureWith(ctx, "acme", "", func(cur dsr.TenantSettings) (dsr.TenantSettings, error) {
+		calls++
+		if calls == 1 { // another admin's write lands between this read and its write
+			other := cur
+			other.Contact = "dpo@acme.example"
+			if _, err := f.svc.Configure(ctx, "acme", "", other, dsr.Actor{Admin: "bob"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cur.PIPLDays = 15
+		return cur, nil
+	}, dsr.Actor{Admin: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 || got.PIPLDays != 15 || got.Contact != "dpo@acme.example" {
+		t.Errorf("after %d runs: piplDays %d, contact %q; want 2 runs, both changes", calls, got.PIPLDays, got.Contact)
+	}
+	// With If-Match the same race is a 412: the caller's version is gone.
+	tn, _ := f.store.GetTenant(ctx, "acme")
+	_, err = f.svc.ConfigureWith(ctx, "acme", tn.ETag, func(cur dsr.TenantSettings) (dsr.TenantSettings, error) {
+		if _, err := f.svc.Configure(ctx, "acme", "", cur, dsr.Actor{Admin: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+		return cur, nil
+	}, dsr.Actor{Admin: "alice"})
+	if code(err) != "etag-mismatch" {
+		t.Errorf("racing write with If-Match: %v, want etag-mismatch", err)
+	}
+}

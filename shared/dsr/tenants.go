@@ -76,12 +76,29 @@ func changedFields(a, b TenantSettings) []string {
 // version of the tenant (412).
 var ErrStaleETag = privacy.Errorf(privacy.KindPreconditionFailed, "etag-mismatch", "the tenant changed since it was read (If-Match is stale); read it again")
 
+// SettingsChange computes a tenant's new settings from its current ones: a
+// PUT's body replaces them, a JSON Merge Patch is applied to them. It must be
+// a pure function of what it is given: on a concurrent write it runs again on
+// the newer version.
+type SettingsChange func(current TenantSettings) (TenantSettings, error)
+
 // Configure replaces a tenant's settings, as its admin (guarded by its ETag;
 // ifMatch "" skips the check: a stale one is ErrStaleETag). Requests already
 // received keep the deadlines they were given. The change is audited in the
 // tenant's chain, naming the settings that changed.
 func (s *Service) Configure(ctx context.Context, tenantID, ifMatch string, in TenantSettings, actor Actor) (*privacy.Tenant, error) {
+	return s.ConfigureWith(ctx, tenantID, ifMatch, func(TenantSettings) (TenantSettings, error) { return in, nil }, actor)
+}
+
+// ConfigureWith is Configure with the new settings computed from the current
+// ones (a merge patch): without ifMatch a concurrent write re-runs change on
+// the newer version instead of failing.
+func (s *Service) ConfigureWith(ctx context.Context, tenantID, ifMatch string, change SettingsChange, actor Actor) (*privacy.Tenant, error) {
 	return s.writeTenant(ctx, tenantID, ifMatch, func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
+		in, err := change(SettingsOf(t))
+		if err != nil {
+			return nil, err
+		}
 		changed := in.apply(t)
 		return []privacy.AuditEvent{{ID: newID("aud_"), TenantID: t.ID, At: now, Actor: actor.String(),
 			Action: "tenant.configured", Target: "tenant/" + t.ID, Details: map[string]string{"fields": strings.Join(changed, ",")}}}, nil

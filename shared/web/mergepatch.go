@@ -88,3 +88,14 @@ func IfMatch(r *http.Request) string {
 	}
 	return v
 }
+
+// Merged returns a change that applies patch to a T (see ApplyMergePatch):
+// the form the domain's read-modify-write operations take, so a patch runs
+// again on the newer version after a concurrent write.
+func Merged[T any](patch map[string]any) func(T) (T, error) {
+	return func(cur T) (T, error) {
+		var next T
+		err := ApplyMergePatch(cur, patch, &next)
+		return next, err
+	}
+}
