@@ -29,6 +29,7 @@ import (
 	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notify"
 	"github.com/privops/privops/functions/openapi"
+	"github.com/privops/privops/functions/operator"
 	"github.com/privops/privops/functions/outbox"
 	"github.com/privops/privops/functions/portal"
 	"github.com/privops/privops/functions/tasks"
@@ -63,6 +64,7 @@ type app struct {
 	specs   []funcjson.Spec
 	portal  *portal.Portal
 	admin   *admin.Admin
+	oper    *operator.Operator
 	inbound *inbound.Processor
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
@@ -294,11 +296,13 @@ func (a *app) wire(ad adapters) error {
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
 	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier})
-	a.portal, a.admin = p, adm
+	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
+	a.portal, a.admin, a.oper = p, adm, oper
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
+		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
 		{Name: "inbound", Queue: a.inbound.Queue()},

@@ -116,6 +116,8 @@ func newTestApp(tb testing.TB) *testApp {
 			mux.Handle("/api/admin/", f.HTTP)
 		case "openapi":
 			mux.Handle("/api/openapi.json", f.HTTP)
+		case "operator":
+			mux.Handle("/api/operator/", f.HTTP)
 		}
 	}
 	ta.srv = httptest.NewServer(mux)
@@ -143,6 +145,7 @@ type call struct {
 }
 
 type reply struct {
+	text   string
 	status int
 	code   string
 	body   map[string]any
@@ -167,7 +170,7 @@ func (ta *testApp) do(tb testing.TB, c call) reply {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	r := reply{status: res.StatusCode, header: res.Header}
+	r := reply{status: res.StatusCode, header: res.Header, text: string(b)}
 	_ = json.Unmarshal(b, &r.body)
 	if s, ok := r.body["code"].(string); ok {
 		r.code = s
@@ -268,7 +271,7 @@ func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
 		}
 	}
 	registered = append(registered, "GET /api/openapi.json")
-	for _, rt := range append(ta.portal.Routes(), ta.admin.Routes()...) {
+	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes()) {
 		registered = append(registered, rt.Method+" "+rt.Pattern)
 	}
 	sort.Strings(documented)
@@ -359,8 +362,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad cursor", call{method: "GET", path: "/api/admin/acme/requests?cursor=not-a-cursor", header: bearer(admin)}, 400, "invalid-cursor"},
 		{"bad status filter", call{method: "GET", path: "/api/admin/acme/requests?status=lost", header: bearer(admin)}, 400, "invalid-filter"},
 		{"unknown endpoint", call{method: "GET", path: "/api/admin/acme/nothing", header: bearer(admin)}, 404, "not-found"},
-		{"bad settings", call{method: "PUT", path: "/api/admin/acme/settings", header: bearer(admin), body: `{"name":"A","timeZone":"Mars/Olympus","piplDays":30,"defaultDays":30}`}, 400, "invalid-tenant"},
-		{"stale settings etag", call{method: "PUT", path: "/api/admin/acme/settings", header: map[string]string{"Authorization": "Bearer " + admin, "If-Match": `"stale"`}, body: `{"name":"A","timeZone":"UTC","piplDays":30,"defaultDays":30}`}, 409, "etag-mismatch"},
+		{"bad settings", call{method: "PUT", path: "/api/admin/acme/settings", header: bearer(admin), body: `{"name":"A","timeZone":"Mars/Olympus","piplDays":30,"defaultDays":30}`}, 422, "invalid-tenant"},
+		{"stale settings etag", call{method: "PUT", path: "/api/admin/acme/settings", header: map[string]string{"Authorization": "Bearer " + admin, "If-Match": `"stale"`}, body: `{"name":"A","timeZone":"UTC","piplDays":30,"defaultDays":30}`}, 412, "etag-mismatch"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ type Service interface {
 	Audit(ctx context.Context, tenantID string, after int64, limit int) (dsr.AuditPage, error)
 	VerifyAudit(ctx context.Context, tenantID string) (dsr.ChainReport, error)
 	Configure(ctx context.Context, tenantID, ifMatch string, in dsr.TenantSettings, actor dsr.Actor) (*privacy.Tenant, error)
+	ConfigureWith(ctx context.Context, tenantID, ifMatch string, change dsr.SettingsChange, actor dsr.Actor) (*privacy.Tenant, error)
 	PutService(ctx context.Context, tenantID string, in privacy.Service, actor dsr.Actor) (*privacy.Service, bool, error)
 	DeleteService(ctx context.Context, tenantID, id string, actor dsr.Actor) error
 	RotateSecret(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Service, error)
@@ -96,6 +97,7 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "GET", Pattern: "/api/admin/{tenant}/audit/verify", Handler: a.with(auth.ActionReadAudit, a.verifyAudit)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionRead, a.settings)},
 		{Method: "PUT", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionConfigure, a.configure)},
+		{Method: "PATCH", Pattern: "/api/admin/{tenant}/settings", Handler: a.with(auth.ActionConfigure, a.patchSettings)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/retry", Handler: a.with(auth.ActionDecide, a.retryFailed)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/retry", Handler: a.with(auth.ActionDecide, a.retryTask)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/complete", Handler: a.with(auth.ActionDecide, a.completeTask)},
@@ -292,32 +294,47 @@ func (a *Admin) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, settingsOf(t))
+	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
 }
 
+// configure replaces the settings (PUT): a field left out or null gets its
+// default (see dsr.TenantSettings). If-Match is optional; a stale one is 412.
 func (a *Admin) configure(w http.ResponseWriter, r *http.Request) {
 	var in dsr.TenantSettings
 	if err := web.Decode(w, r, a.cfg.MaxBody, &in); err != nil {
 		web.Problem(w, r, err)
 		return
 	}
-	ifMatch := r.Header.Get("If-Match")
-	if uq, err := strconv.Unquote(ifMatch); err == nil {
-		ifMatch = uq
+	a.saveSettings(w, r, web.IfMatch(r), in)
+}
+
+// patchSettings changes the named settings (PATCH, JSON Merge Patch, RFC
+// 7396): a member set to null goes back to its default, as in a PUT. The
+// patch applies to the version If-Match names (optional; stale is 412), else
+// to the current one.
+func (a *Admin) patchSettings(w http.ResponseWriter, r *http.Request) {
+	patch, err := web.DecodeMergePatch(w, r, a.cfg.MaxBody)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
 	}
+	t, err := a.svc.ConfigureWith(r.Context(), r.PathValue("tenant"), web.IfMatch(r), web.Merged[dsr.TenantSettings](patch), actor(r))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+}
+
+func (a *Admin) saveSettings(w http.ResponseWriter, r *http.Request, ifMatch string, in dsr.TenantSettings) {
 	t, err := a.svc.Configure(r.Context(), r.PathValue("tenant"), ifMatch, in, actor(r))
 	if err != nil {
 		web.Problem(w, r, err)
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, settingsOf(t))
-}
-
-func settingsOf(t *privacy.Tenant) dsr.TenantSettings {
-	return dsr.TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
-		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
-		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays}
+	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
 }
 
 // RequestView is what an admin sees of a request: everything but the secrets

@@ -1,6 +1,7 @@
 // Package deadlinewatch is the hourly timer (schedule %DEADLINE_WATCH_SCHEDULE%,
 // hourly by default). For every tenant it finishes what a crash left behind (it
-// flushes outboxes older than their lease: audit entries and notice messages),
+// flushes outboxes older than their lease: audit entries and notice messages of
+// requests, and the audit events a tenant change left in the tenant document),
 // and it reports how many open requests are overdue or due soon — counts, never
 // contents. A failure for one tenant does not stop the others.
 package deadlinewatch
@@ -19,6 +20,8 @@ import (
 // Service is what the watch needs.
 type Service interface {
 	Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error)
+	// RedriveTenant finishes the tenant document's audit outbox a crash left.
+	RedriveTenant(ctx context.Context, t *privacy.Tenant) (bool, error)
 }
 
 // Tenants lists tenants.
@@ -51,8 +54,13 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		var errs []error
 		for _, tn := range tenants {
 			tctx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
+			tenantFlushed, terr := d.Service.RedriveTenant(tctx, tn)
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
 			cancel()
+			if tenantFlushed {
+				flushed++
+			}
+			err = errors.Join(terr, err)
 			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))

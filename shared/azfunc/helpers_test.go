@@ -63,6 +63,7 @@ func (f fakes) functions() []trigger.Function {
 		{Name: "portal", HTTP: or(f.portal)},
 		{Name: "admin", HTTP: or(f.admin)},
 		{Name: "openapi", HTTP: or(f.openapi)},
+		{Name: "operator", HTTP: ok},
 		{Name: "notify", Queue: q},
 		{Name: "tasks", Queue: func(context.Context, trigger.Message) error { return nil }},
 		{Name: "inbound", Queue: func(context.Context, trigger.Message) error { return nil }},

@@ -43,10 +43,15 @@ type Actor struct {
 	// System is a tenant's system that sent a signed message (its CloudEvents
 	// source): it acts for the tenant, as an admin does.
 	System string
+	// Operator is the operator's caller (an operator token's subject, or the
+	// CLI's "operator-cli:<user>"): it acts on tenants, never on requests.
+	Operator string
 }
 
 func (a Actor) String() string {
 	switch {
+	case a.Operator != "":
+		return "operator:" + a.Operator
 	case a.System != "":
 		return "system:" + a.System
 	case a.Admin != "":
@@ -159,6 +164,11 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
+	}
+	if t.Suspended() {
+		// Every door of a new request (portal, admin on behalf, the inbound
+		// queue, where it is rejected with this code, never retried) ends here.
+		return nil, ErrTenantSuspended
 	}
 	if err := sub.Validate(); err != nil {
 		return nil, err

@@ -54,6 +54,10 @@ type Config struct {
 	RetryCap          time.Duration // longest retry delay (1h)
 	TaskMaxAttempts   int           // runs of one task before it fails (10)
 	TaskMaxDeliveries int           // deliveries of one message before its task fails (8)
+
+	// ReservedTenantIDs can never be onboarded: the tenant-claim value that
+	// marks an operator token (AUTH_OPERATOR_TENANT), when it is a valid id.
+	ReservedTenantIDs []string
 }
 
 // Deps are the ports and helpers the service uses.

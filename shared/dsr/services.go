@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,34 +13,15 @@ import (
 )
 
 // changeTenant applies change to the tenant document (one ETag-guarded write,
-// re-read and re-applied on a conflict) and audits it.
+// re-read and re-applied on a conflict) and audits it in the tenant's chain,
+// through the document's audit outbox (see writeTenant).
 func (s *Service) changeTenant(ctx context.Context, tenantID string, actor Actor, action, target string, change func(*privacy.Tenant, time.Time) error) (*privacy.Tenant, error) {
-	for attempt := 0; ; attempt++ {
-		t, err := s.tenant(ctx, tenantID)
-		if err != nil {
-			return nil, err
-		}
-		now := s.now()
+	return s.writeTenant(ctx, tenantID, "", func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
 		if err := change(t, now); err != nil {
 			return nil, err
 		}
-		t.UpdatedAt = now
-		if err := t.Validate(); err != nil {
-			return nil, err
-		}
-		err = s.d.Store.UpdateTenant(ctx, t)
-		if errors.Is(err, privacy.ErrConflict) && attempt < 4 {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("update tenant: %w", err)
-		}
-		a := &privacy.AuditEvent{ID: newID("aud_"), TenantID: t.ID, At: now, Actor: actor.String(), Action: action, Target: target}
-		if err := s.d.Store.AppendAudit(ctx, a); err != nil {
-			return nil, fmt.Errorf("audit %s: %w", action, err)
-		}
-		return t, nil
-	}
+		return []privacy.AuditEvent{{ID: newID("aud_"), TenantID: t.ID, At: now, Actor: actor.String(), Action: action, Target: target}}, nil
+	})
 }
 
 // newSecret returns a fresh 256-bit signing secret.

@@ -42,12 +42,13 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := []Spec{
-		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
 		{Name: "callback", Kind: KindHTTP, Route: "callbacks/{*path}", Methods: []string{"POST"}, TriggerName: "req", OutputName: "res"},
 		{Name: "deadlinewatch", Kind: KindTimer, Schedule: "0 5 * * * *", TriggerName: "timer"},
 		{Name: "inbound", Kind: KindQueue, Queue: "inbound", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "notify", Kind: KindQueue, Queue: "notices", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
+		{Name: "operator", Kind: KindHTTP, Route: "operator/{*path}", Methods: []string{"GET", "POST", "PATCH"}, TriggerName: "req", OutputName: "res"},
 		{Name: "outbox", Kind: KindDocuments, Connection: "CosmosDbConnection", Database: "privops", Container: "requests", LeaseContainer: "leases", TriggerName: "documents"},
 		{Name: "portal", Kind: KindHTTP, Route: "portal/{*path}", Methods: []string{"GET", "POST", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
 		{Name: "tasks", Kind: KindQueue, Queue: "tasks", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
@@ -59,7 +60,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "", "/api/openapi.json", "", "/api/portal/", ""}
+	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "", "", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}
@@ -107,6 +108,7 @@ func TestMatchRoute(t *testing.T) {
 	specs := []Spec{
 		{Name: "portal", Kind: KindHTTP, Route: "portal/{*path}"},
 		{Name: "portalstatus", Kind: KindHTTP, Route: "portal/status/{token}"},
+		{Name: "operator", Kind: KindHTTP, Route: "operator/{*path}", Methods: []string{"GET", "POST", "PATCH"}, TriggerName: "req", OutputName: "res"},
 		{Name: "outbox", Kind: KindDocuments, Connection: "CosmosDbConnection", Database: "privops", Container: "requests", LeaseContainer: "leases", TriggerName: "documents"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json"},
 		{Name: "notify", Kind: KindQueue},

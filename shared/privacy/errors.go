@@ -37,6 +37,12 @@ const (
 	KindUnprocessable                    // 422: well-formed but refused by a rule
 	KindTooMany                          // 429: rate limited or attempts exhausted
 	KindUnavailable                      // 503: a dependency is down; try later
+	// KindPreconditionFailed: 412, the If-Match ETag is stale (RFC 9110 §13.1.1).
+	KindPreconditionFailed
+	// KindPreconditionRequired: 428, a change that needs If-Match came without it (RFC 6585 §3).
+	KindPreconditionRequired
+	// KindNotImplemented: 501, the operation is known but not available yet.
+	KindNotImplemented
 )
 
 // Error is a user-facing error with a stable machine-readable code
@@ -46,6 +52,9 @@ type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
+	// Field names the input field at fault (a JSON name such as "timeZone"),
+	// when one is; the edge returns it beside the code.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -53,6 +62,11 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // Errorf returns an *Error of the given kind and code.
 func Errorf(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns a KindUnprocessable *Error naming the field at fault.
+func FieldErrorf(field, code, format string, args ...any) *Error {
+	return &Error{Kind: KindUnprocessable, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // AsError returns the *Error in err's chain, if any.

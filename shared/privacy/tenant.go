@@ -55,10 +55,77 @@ type Tenant struct {
 	// ExportLinkDays is how long a download link to an export package works (default 7).
 	ExportLinkDays int `json:"exportLinkDays,omitempty"`
 
+	// Status is the tenant's lifecycle state; "" (tenants stored before it
+	// existed) is active. Suspension says who suspended it, when and why.
+	Status     TenantStatus `json:"status,omitempty"`
+	Suspension *Suspension  `json:"suspension,omitempty"`
+	// PendingAudit is the tenant document's outbox: audit events (for the
+	// tenant's chain and the operator's) written with the change they record
+	// and appended after it, idempotently by ID, then cleared. A crash between
+	// the two leaves them here for the next write or the hourly watch.
+	PendingAudit []AuditEvent `json:"pendingAudit,omitempty"`
+
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	// ETag is set by the store on read and checked on update.
 	ETag string `json:"-"`
+}
+
+// TenantStatus is a tenant's lifecycle state.
+type TenantStatus string
+
+// Tenant states. A suspended tenant takes no new requests (portal, admin on
+// behalf, inbound queue); requests already received run to their end and its
+// admins keep reading. Offboarding (GDPR Art. 28(3)(g): delete or return all
+// personal data at the end of the contract) is not a state yet: the retention
+// work carries it out.
+const (
+	TenantActive    TenantStatus = "active"
+	TenantSuspended TenantStatus = "suspended"
+)
+
+// Suspension records who suspended a tenant, when and why.
+type Suspension struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
+
+// Suspended reports whether the tenant takes no new requests.
+func (t *Tenant) Suspended() bool { return t.Status == TenantSuspended }
+
+// Default values of the tenant settings that have one. null in a settings
+// body (or a field left out of a PUT) means the default; the stored tenant
+// always holds the value in force, so a read never shows null for these.
+const (
+	DefaultTimeZone         = "UTC"
+	DefaultPIPLDays         = 30 // GB/T 35273-2020 §8.7
+	DefaultResponseDays     = 30
+	DefaultErasureGraceDays = 30 // as the Azure and Office 365 DSR guides
+	DefaultExportLinkDays   = 7
+)
+
+// ApplyDefaults fills every unset setting that has a default with it.
+func (t *Tenant) ApplyDefaults() {
+	if t.TimeZone == "" {
+		t.TimeZone = DefaultTimeZone
+	}
+	if t.PIPLDays == 0 {
+		t.PIPLDays = DefaultPIPLDays
+	}
+	if t.DefaultDays == 0 {
+		t.DefaultDays = DefaultResponseDays
+	}
+	if t.ErasureGraceDays == nil {
+		d := DefaultErasureGraceDays
+		t.ErasureGraceDays = &d
+	}
+	if t.ExportLinkDays == 0 {
+		t.ExportLinkDays = DefaultExportLinkDays
+	}
+	if t.Status == "" {
+		t.Status = TenantActive
+	}
 }
 
 // Service returns the tenant's service with id, or nil.
@@ -111,40 +178,61 @@ func ValidTenantID(id string) bool {
 	return true
 }
 
-// Validate checks a tenant's settings.
+// Validate checks a tenant's settings. A bad value is a KindUnprocessable
+// error (422) naming the field: code invalid-tenant-id for the id,
+// invalid-tenant for the others.
 func (t *Tenant) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return FieldErrorf(field, "invalid-tenant", format, args...)
+	}
 	if !ValidTenantID(t.ID) {
-		return Errorf(KindInvalid, "invalid-tenant-id", "tenant id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
+		return FieldErrorf("id", "invalid-tenant-id", "tenant id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
 	}
 	if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
-		return Errorf(KindInvalid, "invalid-tenant", "name is required and at most 200 characters")
+		return bad("name", "name is required and at most 200 characters")
 	}
 	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" || t.TimeZone == "Local" {
-		return Errorf(KindInvalid, "invalid-tenant", "timeZone must be an IANA time zone name")
+		return bad("timeZone", "timeZone must be an IANA time zone name")
 	}
 	if t.PIPLDays < 1 || t.PIPLDays > 90 {
-		return Errorf(KindInvalid, "invalid-tenant", "piplDays must be between 1 and 90")
+		return bad("piplDays", "piplDays must be between 1 and 90")
 	}
 	if t.DefaultDays < 1 || t.DefaultDays > 90 {
-		return Errorf(KindInvalid, "invalid-tenant", "defaultDays must be between 1 and 90")
+		return bad("defaultDays", "defaultDays must be between 1 and 90")
 	}
-	for _, r := range slices.Concat(t.Regimes, t.Establishment) {
+	for _, r := range t.Regimes {
 		if !slices.Contains(Regimes, r) {
-			return Errorf(KindInvalid, "invalid-tenant", "unknown regime %q", r)
+			return bad("regimes", "unknown regime %q", r)
+		}
+	}
+	for _, r := range t.Establishment {
+		if !slices.Contains(Regimes, r) {
+			return bad("establishment", "unknown regime %q", r)
 		}
 	}
 	if t.ErasureGraceDays != nil && (*t.ErasureGraceDays < 0 || *t.ErasureGraceDays > 90) {
-		return Errorf(KindInvalid, "invalid-tenant", "erasureGraceDays must be between 0 and 90")
+		return bad("erasureGraceDays", "erasureGraceDays must be between 0 and 90")
 	}
 	if t.ExportLinkDays < 0 || t.ExportLinkDays > 30 {
-		return Errorf(KindInvalid, "invalid-tenant", "exportLinkDays must be between 1 and 30")
+		return bad("exportLinkDays", "exportLinkDays must be between 1 and 30")
+	}
+	if len(t.Contact) > 254 {
+		return bad("contact", "contact must be at most 254 characters")
+	}
+	if len(t.PortalOrigins) > 20 {
+		return bad("portalOrigins", "at most 20 portal origins")
 	}
 	for _, o := range t.PortalOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" ||
 			u.Fragment != "" || u.User != nil || u.Opaque != "" {
-			return Errorf(KindInvalid, "invalid-tenant", "portal origin %q must be scheme://host[:port]", o)
+			return bad("portalOrigins", "portal origin %q must be scheme://host[:port]", o)
 		}
+	}
+	switch t.Status {
+	case "", TenantActive, TenantSuspended:
+	default:
+		return bad("status", "status must be active or suspended")
 	}
 	return nil
 }

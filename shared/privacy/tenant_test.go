@@ -96,8 +96,8 @@ func TestTenantValidate(t *testing.T) {
 			if got := errorCode(t, err); got != tc.want {
 				t.Fatalf("Validate() code = %q, want %q (error %v)", got, tc.want, err)
 			}
-			if e, ok := privacy.AsError(err); ok && e.Kind != privacy.KindInvalid {
-				t.Errorf("Validate() kind = %d, want KindInvalid", e.Kind)
+			if e, ok := privacy.AsError(err); ok && (e.Kind != privacy.KindUnprocessable || e.Field == "") {
+				t.Errorf("Validate() kind = %d, field %q: want KindUnprocessable naming the field", e.Kind, e.Field)
 			}
 		})
 	}

@@ -109,8 +109,12 @@ func fullTenant(id string) *privacy.Tenant {
 		AllowPrivateConnectors: true,
 		ErasureGraceDays:       new(14),
 		ExportLinkDays:         7,
-		CreatedAt:              t0,
-		UpdatedAt:              t0.Add(time.Hour),
+		Status:                 privacy.TenantSuspended,
+		Suspension:             &privacy.Suspension{At: t0, By: "operator:olga", Reason: "unpaid invoices"},
+		PendingAudit: []privacy.AuditEvent{{ID: "aud-1", TenantID: privacy.OperatorTenant, At: t0, Actor: "operator:olga",
+			Action: "tenant.suspended", Target: "tenant/" + id, Details: map[string]string{"reason": "unpaid invoices"}}},
+		CreatedAt: t0,
+		UpdatedAt: t0.Add(time.Hour),
 	}
 }
 

@@ -7,6 +7,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -66,6 +67,8 @@ type ProblemDetails struct {
 	Status int    `json:"status"`
 	Code   string `json:"code"`
 	Detail string `json:"detail,omitempty"`
+	// Field names the input field at fault, when one is (a 422 on a setting).
+	Field string `json:"field,omitempty"`
 }
 
 // Status maps a user-facing error kind to its HTTP status.
@@ -95,6 +98,12 @@ func Status(k privacy.Kind) int {
 		return http.StatusTooManyRequests
 	case privacy.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case privacy.KindPreconditionFailed:
+		return http.StatusPreconditionFailed
+	case privacy.KindPreconditionRequired:
+		return http.StatusPreconditionRequired
+	case privacy.KindNotImplemented:
+		return http.StatusNotImplemented
 	}
 	return http.StatusInternalServerError
 }
@@ -105,7 +114,7 @@ func Status(k privacy.Kind) int {
 func Problem(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemDetails{Type: "about:blank", Status: http.StatusInternalServerError, Code: "internal", Detail: "an internal error occurred; it has been logged"}
 	if e, ok := privacy.AsError(err); ok {
-		p.Status, p.Code, p.Detail = Status(e.Kind), e.Code, e.Message
+		p.Status, p.Code, p.Detail, p.Field = Status(e.Kind), e.Code, e.Message, e.Field
 	} else if errors.Is(err, privacy.ErrUnavailable) {
 		p.Status, p.Code, p.Detail = http.StatusServiceUnavailable, "unavailable", "a dependency is temporarily unavailable; try again shortly"
 	} else {
@@ -140,7 +149,13 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if r.ContentLength > limit {
 		return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	return decodeStrict(http.MaxBytesReader(w, r.Body, limit), limit, v)
+}
+
+// decodeStrict decodes exactly one JSON object from body into v, refusing
+// unknown fields, and maps each failure to its user error.
+func decodeStrict(body io.Reader, limit int64, v any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -154,7 +169,8 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 		case errors.As(err, &typ) && typ.Field == "":
 			return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must be a JSON object")
 		case errors.As(err, &typ):
-			return privacy.Errorf(privacy.KindInvalid, "invalid-field", "field %q has the wrong type", typ.Field)
+			return &privacy.Error{Kind: privacy.KindInvalid, Code: "invalid-field", Field: typ.Field,
+				Message: fmt.Sprintf("field %q has the wrong type", typ.Field)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return privacy.Errorf(privacy.KindInvalid, "unknown-field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}

@@ -184,7 +184,10 @@ func TestStatus(t *testing.T) {
 		{"too many", privacy.KindTooMany, http.StatusTooManyRequests},
 		{"unavailable", privacy.KindUnavailable, http.StatusServiceUnavailable},
 		{"zero kind", 0, http.StatusInternalServerError},
-		{"unknown kind", privacy.KindUnavailable + 1, http.StatusInternalServerError},
+		{"precondition failed", privacy.KindPreconditionFailed, http.StatusPreconditionFailed},
+		{"precondition required", privacy.KindPreconditionRequired, http.StatusPreconditionRequired},
+		{"not implemented", privacy.KindNotImplemented, http.StatusNotImplemented},
+		{"unknown kind", privacy.KindNotImplemented + 1, http.StatusInternalServerError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

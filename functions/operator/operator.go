@@ -1,0 +1,284 @@
+// Package operator is the cloud operator's API (HTTP trigger, route
+// operator/{*path}, bearer JWT with an operator token): onboard tenants, list
+// and read them, change their settings (JSON Merge Patch with If-Match),
+// suspend and resume them, ask for offboarding (not available yet), and read
+// and verify the operator's audit chain. A tenant token never reaches it: it
+// gets 404, as if the API did not exist; an operator role that does not allow
+// the action gets 403. Every change is audited in the operator's chain and in
+// the tenant's own.
+package operator
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/privops/privops/shared/auth"
+	"github.com/privops/privops/shared/dsr"
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/web"
+)
+
+// Service is what the operator API needs of the tenant lifecycle.
+type Service interface {
+	Tenant(ctx context.Context, id string) (*privacy.Tenant, error)
+	Tenants(ctx context.Context, cursor string, limit int) (dsr.TenantPage, error)
+	CreateTenant(ctx context.Context, in dsr.NewTenant, actor dsr.Actor) (*privacy.Tenant, error)
+	UpdateTenantWith(ctx context.Context, tenantID, ifMatch string, change dsr.SettingsChange, actor dsr.Actor) (*privacy.Tenant, error)
+	SuspendTenant(ctx context.Context, tenantID, reason string, actor dsr.Actor) (*privacy.Tenant, error)
+	ResumeTenant(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.Tenant, error)
+	OffboardTenant(ctx context.Context, tenantID string, actor dsr.Actor) error
+	OperatorAudit(ctx context.Context, after int64, limit int) (dsr.AuditPage, error)
+	VerifyOperatorAudit(ctx context.Context) (dsr.ChainReport, error)
+}
+
+// Verifier checks a bearer token.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (auth.Claims, error)
+}
+
+// Config holds the operator API's limits.
+type Config struct {
+	MaxBody int64
+}
+
+// Deps are the operator API's collaborators.
+type Deps struct {
+	Service  Service
+	Verifier Verifier
+}
+
+// Operator serves the operator routes.
+type Operator struct {
+	cfg Config
+	svc Service
+	ver Verifier
+}
+
+// New returns the operator API.
+func New(cfg Config, d Deps) *Operator {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 64 << 10
+	}
+	return &Operator{cfg: cfg, svc: d.Service, ver: d.Verifier}
+}
+
+// Routes lists the operator operations (the OpenAPI document lists the same).
+func (o *Operator) Routes() []web.Route {
+	return []web.Route{
+		{Method: "POST", Pattern: "/api/operator/tenants", Handler: o.with(auth.ActionManageTenants, o.create)},
+		{Method: "GET", Pattern: "/api/operator/tenants", Handler: o.with(auth.ActionOperatorRead, o.list)},
+		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}", Handler: o.with(auth.ActionOperatorRead, o.get)},
+		{Method: "PATCH", Pattern: "/api/operator/tenants/{tenant}", Handler: o.with(auth.ActionManageTenants, o.update)},
+		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/suspend", Handler: o.with(auth.ActionManageTenants, o.suspend)},
+		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/resume", Handler: o.with(auth.ActionManageTenants, o.resume)},
+		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/offboard", Handler: o.with(auth.ActionManageTenants, o.offboard)},
+		{Method: "GET", Pattern: "/api/operator/audit", Handler: o.with(auth.ActionOperatorRead, o.audit)},
+		{Method: "GET", Pattern: "/api/operator/audit/verify", Handler: o.with(auth.ActionOperatorRead, o.verifyAudit)},
+	}
+}
+
+// Handler returns the operator API's http.Handler.
+func (o *Operator) Handler() http.Handler { return web.Mux(o.Routes()) }
+
+type claimsKey struct{}
+
+// with authenticates an operator token and authorises action.
+func (o *Operator) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := web.Bearer(r)
+		if tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="privops-operator"`)
+			web.Problem(w, r, privacy.Errorf(privacy.KindUnauthorized, "missing-token", "a bearer token is required"))
+			return
+		}
+		c, err := o.ver.Verify(r.Context(), tok)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="privops-operator", error="invalid_token"`)
+			web.Problem(w, r, err)
+			return
+		}
+		// A tenant token is answered as if the operator API did not exist:
+		// a tenant learns nothing of it, not even that it is there.
+		if !c.Operator {
+			web.Problem(w, r, privacy.Errorf(privacy.KindNotFound, "not-found", "no such endpoint"))
+			return
+		}
+		if !c.Can(action) {
+			web.Problem(w, r, privacy.Errorf(privacy.KindForbidden, "forbidden-role", "your role does not allow this action"))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+	}
+}
+
+func actor(r *http.Request) dsr.Actor {
+	c, _ := r.Context().Value(claimsKey{}).(auth.Claims)
+	return dsr.Actor{Operator: c.Subject}
+}
+
+// TenantView is what the operator sees of a tenant: its settings, state and
+// counts; never a secret (service signing secrets, inbound keys) and never a
+// subject's data.
+type TenantView struct {
+	ID     string               `json:"id"`
+	Status privacy.TenantStatus `json:"status"`
+	dsr.TenantSettings
+	Suspension   *privacy.Suspension `json:"suspension,omitempty"`
+	Services     int                 `json:"services"`
+	ActiveHolds  int                 `json:"activeHolds"`
+	InboundKeys  int                 `json:"inboundKeys"`
+	PendingAudit int                 `json:"pendingAuditEvents"`
+	CreatedAt    time.Time           `json:"createdAt"`
+	UpdatedAt    time.Time           `json:"updatedAt"`
+}
+
+// ViewOf returns the operator's view of t.
+func ViewOf(t *privacy.Tenant) TenantView {
+	v := TenantView{ID: t.ID, Status: t.Status, TenantSettings: dsr.SettingsOf(t), Suspension: t.Suspension,
+		Services: len(t.Services), InboundKeys: len(t.InboundKeys), PendingAudit: len(t.PendingAudit),
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if v.Status == "" {
+		v.Status = privacy.TenantActive
+	}
+	for _, h := range t.Holds {
+		if h.ReleasedAt.IsZero() {
+			v.ActiveHolds++
+		}
+	}
+	return v
+}
+
+func (o *Operator) reply(w http.ResponseWriter, r *http.Request, t *privacy.Tenant, err error) {
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	web.JSON(w, http.StatusOK, ViewOf(t))
+}
+
+func (o *Operator) create(w http.ResponseWriter, r *http.Request) {
+	var in dsr.NewTenant
+	if err := web.Decode(w, r, o.cfg.MaxBody, &in); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	t, err := o.svc.CreateTenant(r.Context(), in, actor(r))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	web.Created(w, "/api/operator/tenants/"+t.ID, ViewOf(t))
+}
+
+func (o *Operator) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 50
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			web.Problem(w, r, web.Invalid("invalid-limit", "limit must be between 1 and 200"))
+			return
+		}
+		limit = n
+	}
+	page, err := o.svc.Tenants(r.Context(), q.Get("cursor"), limit)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	out := struct {
+		Tenants []TenantView `json:"tenants"`
+		Next    string       `json:"next,omitempty"`
+	}{Tenants: make([]TenantView, 0, len(page.Tenants)), Next: page.Next}
+	for _, t := range page.Tenants {
+		out.Tenants = append(out.Tenants, ViewOf(t))
+	}
+	web.JSON(w, http.StatusOK, out)
+}
+
+func (o *Operator) get(w http.ResponseWriter, r *http.Request) {
+	t, err := o.svc.Tenant(r.Context(), r.PathValue("tenant"))
+	o.reply(w, r, t, err)
+}
+
+// update applies a JSON Merge Patch of the settings to the version If-Match
+// names: If-Match is required (428 if-match-required), a stale one is 412.
+func (o *Operator) update(w http.ResponseWriter, r *http.Request) {
+	patch, err := web.DecodeMergePatch(w, r, o.cfg.MaxBody)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	ifMatch := web.IfMatch(r)
+	if ifMatch == "" {
+		web.Problem(w, r, privacy.Errorf(privacy.KindPreconditionRequired, "if-match-required", "send the tenant's ETag in If-Match"))
+		return
+	}
+	t, err := o.svc.UpdateTenantWith(r.Context(), r.PathValue("tenant"), ifMatch, web.Merged[dsr.TenantSettings](patch), actor(r))
+	o.reply(w, r, t, err)
+}
+
+func (o *Operator) suspend(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Reason string `json:"reason"`
+	}
+	if err := web.Decode(w, r, o.cfg.MaxBody, &b); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	t, err := o.svc.SuspendTenant(r.Context(), r.PathValue("tenant"), b.Reason, actor(r))
+	o.reply(w, r, t, err)
+}
+
+func (o *Operator) resume(w http.ResponseWriter, r *http.Request) {
+	t, err := o.svc.ResumeTenant(r.Context(), r.PathValue("tenant"), actor(r))
+	o.reply(w, r, t, err)
+}
+
+func (o *Operator) offboard(w http.ResponseWriter, r *http.Request) {
+	web.Problem(w, r, o.svc.OffboardTenant(r.Context(), r.PathValue("tenant"), actor(r)))
+}
+
+func (o *Operator) audit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after int64
+	limit := 100
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			web.Problem(w, r, web.Invalid("invalid-cursor", "after must be a non-negative sequence number"))
+			return
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			web.Problem(w, r, web.Invalid("invalid-limit", "limit must be between 1 and 500"))
+			return
+		}
+		limit = n
+	}
+	page, err := o.svc.OperatorAudit(r.Context(), after, limit)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	if page.Events == nil {
+		page.Events = []privacy.AuditEvent{}
+	}
+	web.JSON(w, http.StatusOK, page)
+}
+
+func (o *Operator) verifyAudit(w http.ResponseWriter, r *http.Request) {
+	rep, err := o.svc.VerifyOperatorAudit(r.Context())
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, rep)
+}
