@@ -132,21 +132,36 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, fmt.Errorf("MAIL_BACKEND: %w", err)
 	}
 
-	var verifier auth.Verifier
-	if cfg.AuthMode == "jwks" {
-		verifier, err = auth.NewJWKS(cfg.AuthJWKSURL, cfg.AuthIssuer, cfg.AuthAudience, &http.Client{Timeout: 10 * time.Second}, time.Now)
-	} else {
-		verifier, err = auth.NewHS256(a.secrets.DevJWT, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
-	}
+	verifier, err := a.openVerifier()
 	if err != nil {
 		a.Close()
-		return nil, fmt.Errorf("AUTH_MODE: %w", err)
+		return nil, err
 	}
 	if err := a.wire(adapters{store: store, publisher: publisher, mailer: mailer, verifier: verifier, blobs: blobs, now: time.Now}); err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// openVerifier returns the bearer-token verifier AUTH_MODE names, reading the
+// tenant and roles from the claims AUTH_TENANT_CLAIM and AUTH_ROLES_CLAIM name.
+func (a *app) openVerifier() (auth.Verifier, error) {
+	cfg := a.cfg
+	m := auth.Mapping{TenantClaim: cfg.AuthTenantClaim, RolesClaim: cfg.AuthRolesClaim, OperatorTenant: cfg.AuthOperatorTenant}
+	if cfg.AuthMode != "jwks" {
+		v, err := auth.NewHS256(a.secrets.DevJWT, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
+		if err != nil {
+			return nil, fmt.Errorf("AUTH_MODE: %w", err)
+		}
+		return v.WithMapping(m), nil
+	}
+	v, err := auth.NewJWKS(cfg.AuthJWKSURL, cfg.AuthIssuer, cfg.AuthAudience, &http.Client{Timeout: 10 * time.Second}, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+	}
+	a.closers = append(a.closers, v.Close)
+	return v.WithMapping(m), nil
 }
 
 // openStore returns the store STORE_BACKEND names: the embedded SQLite store,

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,18 @@ func sign(tb testing.TB, method jwt.SigningMethod, key any, kid string, claims j
 	if kid != "" {
 		t.Header["kid"] = kid
 	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		tb.Fatalf("sign token: %v", err)
+	}
+	return s
+}
+
+// signWithHeader signs claims with method and key, adding header's fields.
+func signWithHeader(tb testing.TB, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
+	tb.Helper()
+	t := jwt.NewWithClaims(method, claims)
+	maps.Copy(t.Header, header)
 	s, err := t.SignedString(key)
 	if err != nil {
 		tb.Fatalf("sign token: %v", err)
@@ -195,6 +209,46 @@ func TestHS256Verify(t *testing.T) {
 			name:     "missing sub",
 			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { delete(c, "sub") })),
 			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "crit header",
+			token:    signWithHeader(t, jwt.SigningMethodHS256, hsKey, map[string]any{"crit": []string{"exp"}}, baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "empty crit header",
+			token:    signWithHeader(t, jwt.SigningMethodHS256, hsKey, map[string]any{"crit": []string{}}, baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a string of digits",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(fixedNow.Add(time.Hour).Unix(), 10) })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a date string",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = fixedNow.Add(time.Hour).Format(time.RFC3339) })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp null",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = nil })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a boolean",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = true })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "nbf a string",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["nbf"] = strconv.FormatInt(fixedNow.Unix(), 10) })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:  "exp with a fraction",
+			token: sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = float64(fixedNow.Add(time.Hour).Unix()) + 0.5 })),
+			want:  Claims{Subject: "admin-1", TenantID: "tenant-a", Roles: []string{RoleApprover}, ExpiresAt: fixedNow.Add(time.Hour)},
 		},
 	}
 	for _, tc := range tests {

@@ -33,7 +33,7 @@ func NewHS256(key []byte, issuer, audience string, now func() time.Time) (*HS256
 		now = time.Now
 	}
 	return &HS256{key: append([]byte(nil), key...),
-		checker: checker{alg: jwt.SigningMethodHS256.Alg(), issuer: issuer, audience: audience, now: now}}, nil
+		checker: checker{algs: []string{jwt.SigningMethodHS256.Alg()}, issuer: issuer, audience: audience, now: now}}, nil
 }
 
 // WithMapping returns v reading the tenant and roles claims m names.
