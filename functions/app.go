@@ -409,9 +409,12 @@ func demoTenant() *privacy.Tenant {
 		TimeZone: "UTC", PortalOrigins: []string{"http://localhost:3000"}, PIPLDays: 30, DefaultDays: 30, Contact: "privacy@demo.example"}
 }
 
-// demo creates the demo tenant on the first start and prints a dev admin token.
+// demo creates the demo tenant on the first standalone start and prints a dev
+// admin token. On Azure and Lambda it does nothing, whatever DEMO_TENANT says:
+// a deployment holds only the tenants the operator creates (privops tenant
+// create), and no tenant there is reachable with a dev token.
 func (a *app) demo(ctx context.Context, w io.Writer) error {
-	if !a.cfg.DemoTenant {
+	if !a.cfg.DemoTenant || a.cfg.Cloud() {
 		return nil
 	}
 	created, err := a.svc.EnsureTenant(ctx, demoTenant())
