@@ -15,11 +15,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/config"
@@ -228,5 +230,56 @@ func TestDemoTenantIsStandaloneOnly(t *testing.T) {
 				t.Errorf("printed %q, store error %v; want nothing printed and not found", out.String(), err)
 			}
 		})
+	}
+}
+
+// TestEntraAppRegistration keeps infra/entra/api-app.json, the app roles and
+// scope infra/README.md registers, in step with the code: one app role per
+// tenant and operator role, for users, with distinct ids, and v2 access tokens
+// (whose issuer and audience AUTH_ISSUER and AUTH_AUDIENCE expect).
+func TestEntraAppRegistration(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(infraDir, "entra", "api-app.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		API struct {
+			RequestedAccessTokenVersion int `json:"requestedAccessTokenVersion"`
+			Scopes                      []struct {
+				ID, Value, Type string
+				IsEnabled       bool
+			} `json:"oauth2PermissionScopes"`
+		} `json:"api"`
+		AppRoles []struct {
+			ID, Value          string
+			AllowedMemberTypes []string
+			IsEnabled          bool
+		} `json:"appRoles"`
+	}
+	if err := json.Unmarshal(b, &app); err != nil {
+		t.Fatal(err)
+	}
+	if app.API.RequestedAccessTokenVersion != 2 {
+		t.Errorf("requestedAccessTokenVersion = %d, want 2 (v2 tokens: issuer .../v2.0, aud the client id)", app.API.RequestedAccessTokenVersion)
+	}
+	if len(app.API.Scopes) != 1 || app.API.Scopes[0].Value != "user_impersonation" || app.API.Scopes[0].Type != "User" || !app.API.Scopes[0].IsEnabled {
+		t.Errorf("scopes = %+v, want one enabled user scope user_impersonation (the Azure CLI is pre-authorized for it)", app.API.Scopes)
+	}
+	var values []string
+	ids := map[string]bool{}
+	for _, r := range app.AppRoles {
+		values = append(values, r.Value)
+		if ids[r.ID] || r.ID == app.API.Scopes[0].ID {
+			t.Errorf("app role %s: id %s is used twice", r.Value, r.ID)
+		}
+		ids[r.ID] = true
+		if !r.IsEnabled || len(r.AllowedMemberTypes) != 1 || r.AllowedMemberTypes[0] != "User" {
+			t.Errorf("app role %s: enabled %t, member types %v; want enabled, for users", r.Value, r.IsEnabled, r.AllowedMemberTypes)
+		}
+	}
+	want := append(slices.Clone(auth.TenantRoles), auth.OperatorRoles...)
+	if diff := cmp.Diff(want, values); diff != "" {
+		t.Errorf("app roles (-want +got):\n%s", diff)
 	}
 }
