@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -70,6 +71,8 @@ type JWKS struct {
 
 	mu      sync.Mutex
 	lastErr error // of the last fetch; nil after one that succeeded
+
+	finished atomic.Int64 // fetches that ended, applied or failed (tests wait on it)
 }
 
 var _ Verifier = (*JWKS)(nil)
@@ -203,9 +206,13 @@ func (v *JWKS) keyfunc() (keyfunc.Keyfunc, error) {
 // caller who waited for it gave up or Close ended it (not the endpoint's
 // fault). The library cancels its own context before it reports, so the
 // error, not the context, tells.
-func (v *JWKS) fetched() { v.setFetchErr(nil) }
+func (v *JWKS) fetched() {
+	v.setFetchErr(nil)
+	v.finished.Add(1)
+}
 
 func (v *JWKS) fetchFailed(_ context.Context, err error) {
+	defer v.finished.Add(1)
 	if errors.Is(err, context.Canceled) {
 		return
 	}
