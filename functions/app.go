@@ -148,7 +148,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 // tenant and roles from the claims AUTH_TENANT_CLAIM and AUTH_ROLES_CLAIM name.
 func (a *app) openVerifier() (auth.Verifier, error) {
 	cfg := a.cfg
-	m := auth.Mapping{TenantClaim: cfg.AuthTenantClaim, RolesClaim: cfg.AuthRolesClaim, OperatorTenant: cfg.AuthOperatorTenant}
+	m := claimMapping(cfg)
 	if cfg.AuthMode != "jwks" {
 		v, err := auth.NewHS256(a.secrets.DevJWT, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
 		if err != nil {
@@ -162,6 +162,13 @@ func (a *app) openVerifier() (auth.Verifier, error) {
 	}
 	a.closers = append(a.closers, v.Close)
 	return v.WithMapping(m), nil
+}
+
+// claimMapping is the token claims AUTH_TENANT_CLAIM and AUTH_ROLES_CLAIM name,
+// and AUTH_OPERATOR_TENANT: the verifier reads them, and dev tokens are minted
+// with them.
+func claimMapping(cfg *config.Config) auth.Mapping {
+	return auth.Mapping{TenantClaim: cfg.AuthTenantClaim, RolesClaim: cfg.AuthRolesClaim, OperatorTenant: cfg.AuthOperatorTenant}
 }
 
 // openStore returns the store STORE_BACKEND names: the embedded SQLite store,
@@ -425,7 +432,7 @@ func (a *app) demo(ctx context.Context, w io.Writer) error {
 	if a.cfg.AuthMode != "dev" {
 		return nil
 	}
-	tok, err := auth.Mint(a.secrets.DevJWT, auth.Claims{Subject: "demo-admin", TenantID: "demo", Roles: []string{auth.RoleAdmin}},
+	tok, err := auth.MintWith(a.secrets.DevJWT, claimMapping(a.cfg), auth.Claims{Subject: "demo-admin", TenantID: "demo", Roles: []string{auth.RoleAdmin}},
 		a.cfg.AuthIssuer, a.cfg.AuthAudience, time.Now(), 30*24*time.Hour)
 	if err != nil {
 		return err
@@ -439,7 +446,7 @@ func (a *app) demo(ctx context.Context, w io.Writer) error {
 func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(w)
-	tenant := fs.String("tenant", "demo", "tenant id (the tid claim) of a tenant token")
+	tenant := fs.String("tenant", "demo", "tenant id of a tenant token (in the claim AUTH_TENANT_CLAIM names, default tid)")
 	operator := fs.Bool("operator", false, "mint an operator token (no tenant claim) for the operator API")
 	role := fs.String("role", "", "comma-separated roles; tenant tokens: "+strings.Join(auth.TenantRoles, ", ")+
 		" (default "+auth.RoleAdmin+"); operator tokens: "+strings.Join(auth.OperatorRoles, ", ")+" (default "+auth.RoleOperatorAdmin+")")
@@ -479,7 +486,7 @@ func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := auth.Mint(secrets.DevJWT, claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
+	tok, err := auth.MintWith(secrets.DevJWT, claimMapping(cfg), claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
 	if err != nil {
 		return err
 	}

@@ -283,3 +283,33 @@ func TestEntraAppRegistration(t *testing.T) {
 		t.Errorf("app roles (-want +got):\n%s", diff)
 	}
 }
+
+// TestDevTokenUsesTheClaimMapping: `privops token` writes the tenant and roles
+// under the claims AUTH_TENANT_CLAIM and AUTH_ROLES_CLAIM name, so that a dev
+// token still names its tenant when the mapping is not the default.
+func TestDevTokenUsesTheClaimMapping(t *testing.T) {
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("AUTH_DEV_KEY", base64.StdEncoding.EncodeToString(devKey))
+	t.Setenv("AUTH_TENANT_CLAIM", "extn.privopsTenant")
+	t.Setenv("AUTH_ROLES_CLAIM", "privops_roles")
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := mintToken(cfg, []string{"--tenant", "acme", "--role", "privacy-viewer", "--sub", "alice"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	tok := string(bytes.TrimSpace(out.Bytes()))
+	v, err := auth.NewHS256(devKey, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.WithMapping(claimMapping(cfg)).Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TenantID != "acme" || got.Operator || !slices.Equal(got.Roles, []string{auth.RoleViewer}) {
+		t.Errorf("claims = %+v, want tenant acme with privacy-viewer", got)
+	}
+}

@@ -461,3 +461,51 @@ func TestClaimsCan(t *testing.T) {
 		})
 	}
 }
+
+// TestMintWithMapping: a dev token minted with a Mapping carries the tenant and
+// roles under the mapped claims, so that the verifier with the same Mapping
+// reads it back; the default verifier reads no tenant from it.
+func TestMintWithMapping(t *testing.T) {
+	t.Parallel()
+	m := Mapping{TenantClaim: "extn.privopsTenant", RolesClaim: "privops_roles"}
+	tests := []struct {
+		name   string
+		claims Claims
+	}{
+		{"tenant token", Claims{Subject: "alice", TenantID: "acme", Roles: []string{RoleAdmin, RoleViewer}}},
+		{"operator token", Claims{Subject: "olga", Operator: true, Roles: []string{RoleOperatorAdmin}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tok, err := MintWith(hsKey, m, tc.claims, testIssuer, testAudience, fixedNow, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := NewHS256(hsKey, testIssuer, testAudience, func() time.Time { return fixedNow })
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.claims
+			want.ExpiresAt = fixedNow.Add(time.Hour)
+			got, err := v.WithMapping(m).Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("claims with the mapping (-want +got):\n%s", diff)
+			}
+			plain, err := NewHS256(hsKey, testIssuer, testAudience, func() time.Time { return fixedNow })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = plain.Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got.TenantID != "" || !got.Operator || got.Roles != nil {
+				t.Errorf("default mapping read %+v, want an operator token without roles", got)
+			}
+		})
+	}
+}

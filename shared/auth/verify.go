@@ -12,14 +12,6 @@ import (
 	"github.com/privops/privops/shared/privacy"
 )
 
-// tokenClaims is the JSON payload of a privops token as Mint writes it (the
-// default Mapping's claim names).
-type tokenClaims struct {
-	jwt.RegisteredClaims
-	TenantID string   `json:"tid,omitempty"`
-	Roles    []string `json:"roles,omitempty"`
-}
-
 // mappedClaims is a verified token's payload: the registered claims, and every
 // claim by name, so that the Mapping can pick the tenant and roles claims.
 type mappedClaims struct {
