@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -51,19 +54,31 @@ func newEntraIdP(tb testing.TB) *entraIdP {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	idp := &entraIdP{key: key, kid: "nOo3ZDrODXEK1jKWhXslHR_KXEg"}
+	idp := &entraIdP{key: key}
 	if err := json.Unmarshal(b, &idp.claims); err != nil {
 		tb.Fatal(err)
 	}
 	delete(idp.claims, "_comment")
+	// Entra ID publishes each key with its self-signed certificate (x5c).
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "accounts.accesscontrol.windows.net"},
+		NotBefore: time.Now().Add(-24 * time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	thumb := sha1.Sum(cert)                                  //nolint:gosec // x5t is the certificate's SHA-1 thumbprint (RFC 7517 §4.8)
+	idp.kid = base64.RawURLEncoding.EncodeToString(thumb[:]) // Entra ID's kid is the x5t
 	idp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		idp.fetches.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		// Entra ID's keys: RSA, "use":"sig", a kid and x5t, no "alg".
+		// Entra ID's keys: RSA, "use":"sig", a kid, the certificate and
+		// the issuer, no "alg".
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{{
 			"kty": "RSA", "use": "sig", "kid": idp.kid, "x5t": idp.kid,
-			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+			"n":      base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+			"e":      base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+			"x5c":    []string{base64.StdEncoding.EncodeToString(cert)},
+			"issuer": idp.issuer(),
 		}}})
 	}))
 	tb.Cleanup(idp.srv.Close)
