@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -134,21 +135,43 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, fmt.Errorf("MAIL_BACKEND: %w", err)
 	}
 
-	var verifier auth.Verifier
-	if cfg.AuthMode == "jwks" {
-		verifier, err = auth.NewJWKS(cfg.AuthJWKSURL, cfg.AuthIssuer, cfg.AuthAudience, &http.Client{Timeout: 10 * time.Second}, time.Now)
-	} else {
-		verifier, err = auth.NewHS256(a.secrets.DevJWT, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
-	}
+	verifier, err := a.openVerifier()
 	if err != nil {
 		a.Close()
-		return nil, fmt.Errorf("AUTH_MODE: %w", err)
+		return nil, err
 	}
 	if err := a.wire(adapters{store: store, publisher: publisher, mailer: mailer, verifier: verifier, blobs: blobs, now: time.Now}); err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// openVerifier returns the bearer-token verifier AUTH_MODE names, reading the
+// tenant and roles from the claims AUTH_TENANT_CLAIM and AUTH_ROLES_CLAIM name.
+func (a *app) openVerifier() (auth.Verifier, error) {
+	cfg := a.cfg
+	m := claimMapping(cfg)
+	if cfg.AuthMode != "jwks" {
+		v, err := auth.NewHS256(a.secrets.DevJWT, cfg.AuthIssuer, cfg.AuthAudience, time.Now)
+		if err != nil {
+			return nil, fmt.Errorf("AUTH_MODE: %w", err)
+		}
+		return v.WithMapping(m), nil
+	}
+	v, err := auth.NewJWKS(cfg.AuthJWKSURL, cfg.AuthIssuer, cfg.AuthAudience, &http.Client{Timeout: 10 * time.Second}, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+	}
+	a.closers = append(a.closers, v.Close)
+	return v.WithMapping(m), nil
+}
+
+// claimMapping is the token claims AUTH_TENANT_CLAIM and AUTH_ROLES_CLAIM name,
+// and AUTH_OPERATOR_TENANT: the verifier reads them, and dev tokens are minted
+// with them.
+func claimMapping(cfg *config.Config) auth.Mapping {
+	return auth.Mapping{TenantClaim: cfg.AuthTenantClaim, RolesClaim: cfg.AuthRolesClaim, OperatorTenant: cfg.AuthOperatorTenant}
 }
 
 // openStore returns the store STORE_BACKEND names: the embedded SQLite store,
@@ -284,6 +307,9 @@ func (a *app) wire(ad adapters) error {
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
 		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
+		// The operator's own tenant-claim value marks operator tokens, so no
+		// tenant may ever be onboarded under it.
+		ReservedTenantIDs: slices.DeleteFunc([]string{cfg.AuthOperatorTenant}, func(s string) bool { return s == "" }),
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
 			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store)})
@@ -398,9 +424,12 @@ func demoTenant() *privacy.Tenant {
 		TimeZone: "UTC", PortalOrigins: []string{"http://localhost:3000"}, PIPLDays: 30, DefaultDays: 30, Contact: "privacy@demo.example"}
 }
 
-// demo creates the demo tenant on the first start and prints a dev admin token.
+// demo creates the demo tenant on the first standalone start and prints a dev
+// admin token. On Azure and Lambda it does nothing, whatever DEMO_TENANT says:
+// a deployment holds only the tenants the operator creates (privops tenant
+// create), and no tenant there is reachable with a dev token.
 func (a *app) demo(ctx context.Context, w io.Writer) error {
-	if !a.cfg.DemoTenant {
+	if !a.cfg.DemoTenant || a.cfg.Cloud() {
 		return nil
 	}
 	created, err := a.svc.EnsureTenant(ctx, demoTenant())
@@ -411,7 +440,7 @@ func (a *app) demo(ctx context.Context, w io.Writer) error {
 	if a.cfg.AuthMode != "dev" {
 		return nil
 	}
-	tok, err := auth.Mint(a.secrets.DevJWT, auth.Claims{Subject: "demo-admin", TenantID: "demo", Roles: []string{auth.RoleAdmin}},
+	tok, err := auth.MintWith(a.secrets.DevJWT, claimMapping(a.cfg), auth.Claims{Subject: "demo-admin", TenantID: "demo", Roles: []string{auth.RoleAdmin}},
 		a.cfg.AuthIssuer, a.cfg.AuthAudience, time.Now(), 30*24*time.Hour)
 	if err != nil {
 		return err
@@ -425,7 +454,7 @@ func (a *app) demo(ctx context.Context, w io.Writer) error {
 func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(w)
-	tenant := fs.String("tenant", "demo", "tenant id (the tid claim) of a tenant token")
+	tenant := fs.String("tenant", "demo", "tenant id of a tenant token (in the claim AUTH_TENANT_CLAIM names, default tid)")
 	operator := fs.Bool("operator", false, "mint an operator token (no tenant claim) for the operator API")
 	role := fs.String("role", "", "comma-separated roles; tenant tokens: "+strings.Join(auth.TenantRoles, ", ")+
 		" (default "+auth.RoleAdmin+"); operator tokens: "+strings.Join(auth.OperatorRoles, ", ")+" (default "+auth.RoleOperatorAdmin+")")
@@ -465,7 +494,7 @@ func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := auth.Mint(secrets.DevJWT, claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
+	tok, err := auth.MintWith(secrets.DevJWT, claimMapping(cfg), claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
 	if err != nil {
 		return err
 	}

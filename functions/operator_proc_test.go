@@ -66,6 +66,11 @@ func TestTenantCommandAsTheREADMEPrintsIt(t *testing.T) {
 		!strings.Contains(stderr, "invalid-tenant (field timeZone)") {
 		t.Errorf("bad zone: %v %q", err, stderr)
 	}
+	// The operator's own tenant-claim value marks operator tokens: never a tenant.
+	if out, stderr, err := runCLI(t, append(env, "AUTH_OPERATOR_TENANT=ops-directory"), "tenant", "create", "--id", "ops-directory", "--name", "Ops"); err == nil ||
+		out != "" || !strings.Contains(stderr, "reserved-tenant-id") {
+		t.Errorf("create under AUTH_OPERATOR_TENANT: %v, stdout %q, stderr %q", err, out, stderr)
+	}
 	for _, args := range [][]string{
 		{"tenant", "create", "--id", "globex", "--name", "Globex", "--regimes", "eu-gdpr,uk-gdpr", "--establishment", "eu-gdpr",
 			"--time-zone", "Europe/London", "--pipl-days", "20", "--default-days", "40", "--contact", "privacy@globex.example",

@@ -19,7 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestStage runs what operators run, `go tool task stage`, into a temporary
+// TestStage runs what operators run, `go tool -modfile=tools/task/go.mod task stage`, into a temporary
 // folder (BUILD=<dir>), and checks the result is what the Functions host
 // needs: host.json at the root, one <name>/function.json per function folder
 // and nothing else, the linux/amd64 static handler that host.json names, with
@@ -29,14 +29,14 @@ import (
 func TestStage(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("-short: staging builds the linux/amd64 handler with `go tool task stage`, which takes tens of seconds")
+		t.Skip("-short: staging builds the linux/amd64 handler with `go tool -modfile=tools/task/go.mod task stage`, which takes tens of seconds")
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	build := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "go", "tool", "task", "stage", "BUILD="+build)
+	cmd := exec.CommandContext(t.Context(), "go", "tool", "-modfile=tools/task/go.mod", "task", "stage", "BUILD="+build)
 	cmd.Dir = root
 	// The task sets the target platform for the handler itself; a platform
 	// in the test's environment must not leak into its other steps.
@@ -46,7 +46,7 @@ func TestStage(t *testing.T) {
 		}
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go tool task stage BUILD=%s: %v\n%s", build, err, out)
+		t.Fatalf("go tool -modfile=tools/task/go.mod task stage BUILD=%s: %v\n%s", build, err, out)
 	}
 	app := filepath.Join(build, "functionapp")
 	staged := stagedFiles(t, app)

@@ -26,6 +26,9 @@ func TestMisconfiguredHandlerStopsNamingTheSetting(t *testing.T) {
 		{"QUEUE_BACKEND misspelt", append(azure, "QUEUE_BACKEND=servicebuss"), "QUEUE_BACKEND"},
 		{"OUTBOX_DISPATCH without Cosmos", append(azure, "OUTBOX_DISPATCH=changefeed"), "OUTBOX_DISPATCH"},
 		{"INBOUND_QUEUE empty", append(azure, "INBOUND_QUEUE="), "INBOUND_QUEUE"},
+		{"DEADLINE_WATCH_SCHEDULE not NCRONTAB", append(azure, "DEADLINE_WATCH_SCHEDULE=5 * * * *"), "DEADLINE_WATCH_SCHEDULE"},
+		{"DEADLINE_WATCH_SCHEDULE standalone", []string{"DEADLINE_WATCH_SCHEDULE=every hour"}, "DEADLINE_WATCH_SCHEDULE"},
+		{"AUTH_TENANT_CLAIM empty", append(azure, "AUTH_TENANT_CLAIM="), "AUTH_TENANT_CLAIM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

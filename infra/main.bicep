@@ -110,6 +110,15 @@ param authJwksUrl string = ''
 @description('AUTH_ISSUER; empty: the Entra ID v2 issuer of entraTenantId.')
 param authIssuer string = ''
 
+@description('AUTH_TENANT_CLAIM: the access-token claim naming the privops tenant; "tid" (the directory) serves one privops tenant per directory; "extn.privopsTenant" reads a directory extension (infra/README.md, Identity).')
+param authTenantClaim string = 'tid'
+
+@description('AUTH_ROLES_CLAIM: the access-token claim carrying the roles; Entra ID app roles arrive in "roles".')
+param authRolesClaim string = 'roles'
+
+@description('AUTH_OPERATOR_TENANT: the tenant-claim value of the operator\'s own staff (operator tokens); empty: only a token without the tenant claim is one. No privops tenant may have this id.')
+param authOperatorTenant string = ''
+
 @description('PUBLIC_URL (download links, webhook callbacks); empty: https:// and the app\'s default host name. Set it with a custom domain.')
 param publicUrl string = ''
 
@@ -344,6 +353,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AUTH_JWKS_URL: empty(authJwksUrl) ? '${loginEndpoint}${entraTenantId}/discovery/v2.0/keys' : authJwksUrl
     AUTH_ISSUER: empty(authIssuer) ? '${loginEndpoint}${entraTenantId}/v2.0' : authIssuer
     AUTH_AUDIENCE: authAudience
+    AUTH_TENANT_CLAIM: authTenantClaim
+    AUTH_ROLES_CLAIM: authRolesClaim
+    AUTH_OPERATOR_TENANT: authOperatorTenant
     PUBLIC_URL: empty(publicUrl) ? 'https://${functionApp.outputs.defaultHostName}' : publicUrl
     PORTAL_BASE_URL: portalBaseUrl
     MAIL_BACKEND: mailBackend

@@ -20,8 +20,16 @@ param exportRetentionDays = 37
 // A dev vault may be purged when the environment is thrown away.
 param keyVaultPurgeProtection = false
 
-// Admin API tokens: the API app registration (README step 4). CHANGE.
+// Admin API tokens: the client id (a GUID) of the API app registration, which
+// is what a v2 access token names in aud (infra/README.md, step 4). CHANGE.
 param authAudience = 'api://privops-dev'
+
+// Which claims name the privops tenant and carry the roles: a directory
+// extension set on each tenant admin by the operator, and the app roles
+// (infra/README.md, Identity). The operator's own staff carry no tenant claim.
+param authTenantClaim = 'extn.privopsTenant'
+param authRolesClaim = 'roles'
+param authOperatorTenant = ''
 
 // Mail: the outbox backend writes mail to the instance's temporary disk,
 // where nobody reads it; set mailBackend = 'smtp' and smtpHost (and

@@ -26,8 +26,16 @@ param exportRetentionDays = 37
 // recoverable for 90 days.
 param keyVaultPurgeProtection = true
 
-// Admin API tokens: the API app registration (README step 4). CHANGE.
+// Admin API tokens: the client id (a GUID) of the API app registration, which
+// is what a v2 access token names in aud (infra/README.md, step 4). CHANGE.
 param authAudience = 'api://privops'
+
+// Which claims name the privops tenant and carry the roles: a directory
+// extension set on each tenant admin by the operator, and the app roles
+// (infra/README.md, Identity). The operator's own staff carry no tenant claim.
+param authTenantClaim = 'extn.privopsTenant'
+param authRolesClaim = 'roles'
+param authOperatorTenant = ''
 
 // The privacy center and this app's public address. CHANGE when you have them.
 param portalBaseUrl = ''

@@ -4,8 +4,11 @@
 // identity provider, cached.
 //
 // Two verifiers: HS256 with a shared key (standalone dev mode, tokens minted by
-// Mint) and JWKS (production: RS256 keys published by the identity provider).
-// Each accepts its one algorithm only, so "alg": "none" and HS/RS confusion fail.
+// Mint) and JWKS (production: RS256 or ES256 keys published by the identity
+// provider, fetched and cached by github.com/MicahParks/keyfunc and jwkset).
+// Each accepts one family of algorithms only (HMAC, or public keys), so
+// "alg": "none" and HS/RS confusion fail; so do tokens with critical header
+// extensions ("crit") and dates that are not JSON numbers.
 package auth
 
 import (

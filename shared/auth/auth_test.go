@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,18 @@ func sign(tb testing.TB, method jwt.SigningMethod, key any, kid string, claims j
 	if kid != "" {
 		t.Header["kid"] = kid
 	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		tb.Fatalf("sign token: %v", err)
+	}
+	return s
+}
+
+// signWithHeader signs claims with method and key, adding header's fields.
+func signWithHeader(tb testing.TB, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
+	tb.Helper()
+	t := jwt.NewWithClaims(method, claims)
+	maps.Copy(t.Header, header)
 	s, err := t.SignedString(key)
 	if err != nil {
 		tb.Fatalf("sign token: %v", err)
@@ -195,6 +209,46 @@ func TestHS256Verify(t *testing.T) {
 			name:     "missing sub",
 			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { delete(c, "sub") })),
 			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "crit header",
+			token:    signWithHeader(t, jwt.SigningMethodHS256, hsKey, map[string]any{"crit": []string{"exp"}}, baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "empty crit header",
+			token:    signWithHeader(t, jwt.SigningMethodHS256, hsKey, map[string]any{"crit": []string{}}, baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a string of digits",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(fixedNow.Add(time.Hour).Unix(), 10) })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a date string",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = fixedNow.Add(time.Hour).Format(time.RFC3339) })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp null",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = nil })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a boolean",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = true })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "nbf a string",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["nbf"] = strconv.FormatInt(fixedNow.Unix(), 10) })),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:  "exp with a fraction",
+			token: sign(t, jwt.SigningMethodHS256, hsKey, "", with(func(c jwt.MapClaims) { c["exp"] = float64(fixedNow.Add(time.Hour).Unix()) + 0.5 })),
+			want:  Claims{Subject: "admin-1", TenantID: "tenant-a", Roles: []string{RoleApprover}, ExpiresAt: fixedNow.Add(time.Hour)},
 		},
 	}
 	for _, tc := range tests {
@@ -403,6 +457,54 @@ func TestClaimsCan(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("allowed actions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMintWithMapping: a dev token minted with a Mapping carries the tenant and
+// roles under the mapped claims, so that the verifier with the same Mapping
+// reads it back; the default verifier reads no tenant from it.
+func TestMintWithMapping(t *testing.T) {
+	t.Parallel()
+	m := Mapping{TenantClaim: "extn.privopsTenant", RolesClaim: "privops_roles"}
+	tests := []struct {
+		name   string
+		claims Claims
+	}{
+		{"tenant token", Claims{Subject: "alice", TenantID: "acme", Roles: []string{RoleAdmin, RoleViewer}}},
+		{"operator token", Claims{Subject: "olga", Operator: true, Roles: []string{RoleOperatorAdmin}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tok, err := MintWith(hsKey, m, tc.claims, testIssuer, testAudience, fixedNow, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := NewHS256(hsKey, testIssuer, testAudience, func() time.Time { return fixedNow })
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.claims
+			want.ExpiresAt = fixedNow.Add(time.Hour)
+			got, err := v.WithMapping(m).Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("claims with the mapping (-want +got):\n%s", diff)
+			}
+			plain, err := NewHS256(hsKey, testIssuer, testAudience, func() time.Time { return fixedNow })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = plain.Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got.TenantID != "" || !got.Operator || got.Roles != nil {
+				t.Errorf("default mapping read %+v, want an operator token without roles", got)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -33,7 +34,7 @@ func NewHS256(key []byte, issuer, audience string, now func() time.Time) (*HS256
 		now = time.Now
 	}
 	return &HS256{key: append([]byte(nil), key...),
-		checker: checker{alg: jwt.SigningMethodHS256.Alg(), issuer: issuer, audience: audience, now: now}}, nil
+		checker: checker{algs: []string{jwt.SigningMethodHS256.Alg()}, issuer: issuer, audience: audience, now: now}}, nil
 }
 
 // WithMapping returns v reading the tenant and roles claims m names.
@@ -47,13 +48,21 @@ func (v *HS256) Verify(_ context.Context, token string) (Claims, error) {
 	return v.parse(token, func(*jwt.Token) (any, error) { return v.key, nil })
 }
 
-// Mint issues an HS256 token for c (c.ExpiresAt is ignored): sub, tid (absent
-// on an operator token), roles, iat and nbf at now, exp at now+ttl, and iss and
-// aud when not empty. For dev mode and tests; production tokens come from the
-// identity provider. It fails if key is shorter than MinHS256KeyLen, ttl is not
-// positive, c has no Subject, or c is neither a tenant token (TenantID set) nor
-// an operator token (Operator set), or both.
+// Mint issues an HS256 token for c (c.ExpiresAt is ignored) with the default
+// claim names: see MintWith.
 func Mint(key []byte, c Claims, issuer, audience string, now time.Time, ttl time.Duration) (string, error) {
+	return MintWith(key, Mapping{}, c, issuer, audience, now, ttl)
+}
+
+// MintWith issues an HS256 token for c (c.ExpiresAt is ignored): sub, the
+// tenant claim m names (absent on an operator token), the roles claim m names,
+// iat and nbf at now, exp at now+ttl, and iss and aud when not empty; so an
+// HS256 verifier with the same Mapping reads back c. For dev mode and tests;
+// production tokens come from the identity provider. It fails if key is
+// shorter than MinHS256KeyLen, ttl is not positive, c has no Subject, or c is
+// neither a tenant token (TenantID set) nor an operator token (Operator set),
+// or both.
+func MintWith(key []byte, m Mapping, c Claims, issuer, audience string, now time.Time, ttl time.Duration) (string, error) {
 	switch {
 	case len(key) < MinHS256KeyLen:
 		return "", fmt.Errorf("mint token: key has %d bytes, want at least %d", len(key), MinHS256KeyLen)
@@ -64,21 +73,31 @@ func Mint(key []byte, c Claims, issuer, audience string, now time.Time, ttl time
 	case c.Operator == (c.TenantID != ""):
 		return "", errors.New("mint token: a token names a tenant or is an operator token, not both or neither")
 	}
-	tc := tokenClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   c.Subject,
-			Issuer:    issuer,
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-		TenantID: c.TenantID,
-		Roles:    c.Roles,
+	rc := jwt.RegisteredClaims{
+		Subject:   c.Subject,
+		Issuer:    issuer,
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}
 	if audience != "" {
-		tc.Audience = jwt.ClaimStrings{audience}
+		rc.Audience = jwt.ClaimStrings{audience}
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, tc).SignedString(key)
+	b, err := json.Marshal(rc)
+	if err != nil {
+		return "", fmt.Errorf("mint token: %w", err)
+	}
+	claims := jwt.MapClaims{}
+	if err := json.Unmarshal(b, &claims); err != nil {
+		return "", fmt.Errorf("mint token: %w", err)
+	}
+	if c.TenantID != "" {
+		claims[m.tenantClaim()] = c.TenantID
+	}
+	if len(c.Roles) > 0 {
+		claims[m.rolesClaim()] = c.Roles
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}

@@ -2,62 +2,86 @@ package auth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/privops/privops/shared/privacy"
 )
 
 const (
 	// MinRefetchInterval is the least time between two fetches of the key
-	// set, so that tokens with made-up kids cannot flood the identity provider.
+	// set for a token whose kid is not cached, so that tokens with made-up
+	// kids cannot flood the identity provider.
 	MinRefetchInterval = time.Minute
-	// MaxKeySetAge is how long a fetched key set is used before it is fetched
-	// again, so that a key the provider withdrew stops being accepted.
+	// MaxKeySetAge is how often the key set is fetched again in the
+	// background, so that a key the provider withdrew stops being accepted
+	// (the last set is kept while the endpoint is down).
 	MaxKeySetAge = time.Hour
 	// MinRSABits is the smallest RSA modulus accepted (NIST SP 800-57).
 	MinRSABits = 2048
 
+	// fetchTimeout bounds one fetch of the key set, and how long a token with
+	// an unknown kid may wait for the next fetch the rate limit allows.
+	fetchTimeout = 10 * time.Second
 	maxJWKSBytes = 1 << 20
 )
 
-// JWKS verifies RS256 tokens against the keys an identity provider publishes
-// as a JSON Web Key Set (RFC 7517). Keys are fetched on first use and cached;
-// a token whose kid is not cached triggers a refetch, at most once per
-// MinRefetchInterval; the set is refreshed after MaxKeySetAge (keeping the old
-// one while the endpoint is down). Safe for concurrent use.
+// jwksAlgs are the algorithms a JWKS verifier accepts: RSA (Microsoft Entra
+// ID signs with RS256) and ECDSA P-256. Never HS* (a public key used as an
+// HMAC secret) nor "none".
+var jwksAlgs = []string{jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg()}
+
+// JWKS verifies RS256 and ES256 tokens against the keys an identity provider
+// publishes as a JSON Web Key Set (RFC 7517). The key set is fetched, parsed
+// and cached by github.com/MicahParks/jwkset (through keyfunc, built for the
+// golang-jwt library this package uses): fetched on first use, again every
+// MaxKeySetAge in the background (keeping the last set while the endpoint is
+// down), and again when a token names a kid the set lacks, at most once per
+// MinRefetchInterval. Call Close to stop the background refresh. Safe for
+// concurrent use.
 type JWKS struct {
 	url    string
 	client *http.Client
 	checker
 
-	fetchMu sync.Mutex // one fetch at a time
+	// The policy; the constants above, which tests shorten.
+	minRefetch, maxAge, waitMax time.Duration
 
-	mu        sync.Mutex // guards the fields below
-	keys      map[string]*rsa.PublicKey
-	fetchedAt time.Time // last successful fetch
-	triedAt   time.Time // last fetch attempt
-	lastErr   error     // of the last attempt
+	ctx    context.Context // ends the background refresh
+	cancel context.CancelFunc
+
+	initMu sync.Mutex
+	kf     keyfunc.Keyfunc // nil until the first Verify
+	set    jwkset.Storage  // the keys as last fetched, read without a fetch
+
+	mu      sync.Mutex
+	lastErr error // of the last fetch; nil after one that succeeded
+
+	finished atomic.Int64 // fetches that ended, applied or failed (tests wait on it)
 }
 
 var _ Verifier = (*JWKS)(nil)
 
-// NewJWKS returns a verifier of RS256 tokens signed by a key of the set at
-// jwksURL, issued by issuer and for audience (either "" to skip that check),
-// judged at now (nil: time.Now). client nil means an http.Client with a 10 s
-// timeout. It does not fetch yet. It fails unless jwksURL is https (http only
-// for a loopback host).
+// NewJWKS returns a verifier of RS256 and ES256 tokens signed by a key of the
+// set at jwksURL, issued by issuer and for audience (either "" to skip that
+// check), judged at now (nil: time.Now). client nil means an http.Client with
+// a 10 s timeout. It does not fetch yet. It fails unless jwksURL is https
+// (http only for a loopback host).
 func NewJWKS(jwksURL, issuer, audience string, client *http.Client, now func() time.Time) (*JWKS, error) {
 	u, err := url.Parse(jwksURL)
 	if err != nil || u.Host == "" {
@@ -67,13 +91,19 @@ func NewJWKS(jwksURL, issuer, audience string, client *http.Client, now func() t
 		return nil, fmt.Errorf("new jwks verifier: url %q is not https", jwksURL)
 	}
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = &http.Client{Timeout: fetchTimeout}
 	}
+	// A bounded body: the library decodes whatever the endpoint sends.
+	limited := *client
+	limited.Transport = limitBody{next: client.Transport, max: maxJWKSBytes}
 	if now == nil {
 		now = time.Now
 	}
-	return &JWKS{url: jwksURL, client: client,
-		checker: checker{alg: jwt.SigningMethodRS256.Alg(), issuer: issuer, audience: audience, now: now}}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &JWKS{url: jwksURL, client: &limited,
+		checker:    checker{algs: jwksAlgs, issuer: issuer, audience: audience, now: now},
+		minRefetch: MinRefetchInterval, maxAge: MaxKeySetAge, waitMax: fetchTimeout,
+		ctx: ctx, cancel: cancel}, nil
 }
 
 func isLoopback(host string) bool {
@@ -90,67 +120,115 @@ func (v *JWKS) WithMapping(m Mapping) *JWKS {
 	return v
 }
 
+// Close stops the background refresh. Verify keeps working on the keys
+// fetched so far (and fetches on an unknown kid).
+func (v *JWKS) Close() { v.cancel() }
+
 // Verify implements Verifier; see its error contract. The token must name its
 // key in the kid header. When the key set cannot be fetched it returns an
 // error wrapping a KindUnavailable CodeJWKSUnavailable *privacy.Error whose
 // text also says why.
 func (v *JWKS) Verify(ctx context.Context, token string) (Claims, error) {
+	if token == "" {
+		return v.parse(token, nil)
+	}
+	kf, err := v.keyfunc()
+	if err != nil {
+		return Claims{}, unavailable(err)
+	}
+	lookup := kf.KeyfuncCtx(ctx)
 	return v.parse(token, func(t *jwt.Token) (any, error) {
-		if _, ok := t.Method.(*jwt.SigningMethodRSA); !ok {
-			return nil, invalid("the token's algorithm or signature is not accepted")
-		}
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
 			return nil, invalid("the token names no signing key (kid)")
 		}
-		return v.key(ctx, kid)
+		key, err := lookup(t)
+		if err != nil {
+			if _, cached := v.set.KeyRead(ctx, kid); cached == nil {
+				// In the set, but its alg is not the token's.
+				return nil, invalid("the token's algorithm or signature is not accepted")
+			}
+			if last := v.fetchErr(); last != nil {
+				return nil, unavailable(last)
+			}
+			return nil, invalid("the token's signing key (kid) is unknown")
+		}
+		if !fits(t.Method.Alg(), key) {
+			return nil, invalid("the token's algorithm or signature is not accepted")
+		}
+		return key, nil
 	})
 }
 
-// key returns the public key kid, fetching the key set when kid is unknown or
-// the set is older than MaxKeySetAge, at most once per MinRefetchInterval.
-func (v *JWKS) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if k, ok := v.cached(kid); ok {
-		return k, nil
+// keyfunc returns the key lookup, building it on first use: the first fetch
+// happens here, bounded by fetchTimeout; its failure is recorded, not
+// returned (the next unknown kid fetches again).
+func (v *JWKS) keyfunc() (keyfunc.Keyfunc, error) {
+	v.initMu.Lock()
+	defer v.initMu.Unlock()
+	if v.kf != nil {
+		return v.kf, nil
 	}
-	v.fetchMu.Lock()
-	defer v.fetchMu.Unlock()
-	if k, ok := v.cached(kid); ok { // fetched while we waited
-		return k, nil
+	v.set = usable{Storage: jwkset.NewMemoryStorage(), fetched: v.fetched}
+	remote, err := jwkset.NewStorageFromHTTP(v.url, jwkset.HTTPClientStorageOptions{
+		Client:                    v.client,
+		Ctx:                       v.ctx,
+		HTTPTimeout:               fetchTimeout,
+		NoErrorReturnFirstHTTPReq: true,
+		RefreshErrorHandler:       v.fetchFailed,
+		RefreshInterval:           v.maxAge,
+		Storage:                   v.set,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jwks %s: %w", v.url, err)
 	}
-	now := v.now()
+	// The first fetch just happened: the next one for an unknown kid waits
+	// out the interval.
+	limiter := rate.NewLimiter(rate.Every(v.minRefetch), 1)
+	limiter.Allow()
+	client, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{v.url: remote},
+		RateLimitWaitMax:  v.waitMax,
+		RefreshUnknownKID: limiter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jwks %s: %w", v.url, err)
+	}
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: v.ctx, Storage: client})
+	if err != nil {
+		return nil, fmt.Errorf("jwks %s: %w", v.url, err)
+	}
+	v.kf = kf
+	return kf, nil
+}
+
+// fetched records a successful fetch; fetchFailed a failed one, unless the
+// caller who waited for it gave up or Close ended it (not the endpoint's
+// fault). The library cancels its own context before it reports, so the
+// error, not the context, tells.
+func (v *JWKS) fetched() {
+	v.setFetchErr(nil)
+	v.finished.Add(1)
+}
+
+func (v *JWKS) fetchFailed(_ context.Context, err error) {
+	defer v.finished.Add(1)
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	v.setFetchErr(fmt.Errorf("fetch jwks %s: %w", v.url, err))
+}
+
+func (v *JWKS) setFetchErr(err error) {
 	v.mu.Lock()
-	k, known := v.keys[kid] // known but stale
-	limited := !v.triedAt.IsZero() && now.Sub(v.triedAt) < MinRefetchInterval
-	lastErr := v.lastErr
-	v.mu.Unlock()
-	if !limited {
-		keys, err := v.fetch(ctx)
-		if err != nil && ctx.Err() != nil {
-			// This caller gave up: not the endpoint's fault, so not recorded.
-			if known {
-				return k, nil
-			}
-			return nil, unavailable(err)
-		}
-		v.mu.Lock()
-		v.triedAt, v.lastErr = now, err
-		if err == nil {
-			v.keys, v.fetchedAt = keys, now
-		}
-		v.mu.Unlock()
-		lastErr = err
-		if err == nil {
-			k, known = keys[kid]
-		}
-	}
-	switch {
-	case known:
-		return k, nil
-	case lastErr != nil:
-		return nil, unavailable(lastErr)
-	}
-	return nil, invalid("the token's signing key (kid) is unknown")
+	defer v.mu.Unlock()
+	v.lastErr = err
+}
+
+func (v *JWKS) fetchErr() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastErr
 }
 
 // unavailable returns a KindUnavailable CodeJWKSUnavailable error whose text
@@ -160,81 +238,75 @@ func unavailable(cause error) error {
 		"the signing keys cannot be fetched; try again later"), cause)
 }
 
-// cached returns kid's key if the set is fresh.
-func (v *JWKS) cached(kid string) (*rsa.PublicKey, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.keys == nil || v.now().Sub(v.fetchedAt) >= MaxKeySetAge {
-		return nil, false
+// fits reports whether key may verify a token signed with alg: an RSA key of
+// at least MinRSABits for RS256, a P-256 key for ES256.
+func fits(alg string, key any) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return alg == jwt.SigningMethodRS256.Alg() && k.N.BitLen() >= MinRSABits
+	case *ecdsa.PublicKey:
+		return alg == jwt.SigningMethodES256.Alg() && k.Curve == elliptic.P256()
 	}
-	k, ok := v.keys[kid]
-	return k, ok
+	return false
 }
 
-// jwk is the part of a JSON Web Key (RFC 7517, 7518 §6.3) that is used here.
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	N   string `json:"n"`
-	E   string `json:"e"`
+// usable is the store a fetched key set is written to: it keeps the keys that
+// can sign a token this verifier accepts (RSA of at least MinRSABits, EC
+// P-256; for signing, of a fitting alg) and drops the rest (encryption keys,
+// symmetric "oct" keys, other curves, weak keys). A set without one usable key
+// is refused, so the last good set stays in use and the failure is recorded.
+type usable struct {
+	jwkset.Storage
+	fetched func()
 }
 
-// fetch GETs the key set and returns its usable RS256 signing keys by kid.
-// Keys of another type, use or algorithm, without kid, or too weak are skipped.
-func (v *JWKS) fetch(ctx context.Context) (map[string]*rsa.PublicKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch jwks %s: status %d", v.url, resp.StatusCode)
-	}
-	var set struct {
-		Keys []jwk `json:"keys"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJWKSBytes)).Decode(&set); err != nil {
-		return nil, fmt.Errorf("fetch jwks %s: decode: %w", v.url, err)
-	}
-	keys := make(map[string]*rsa.PublicKey, len(set.Keys))
-	for _, k := range set.Keys {
-		if k.Kty != "RSA" || k.Kid == "" || (k.Use != "" && k.Use != "sig") || (k.Alg != "" && k.Alg != "RS256") {
+func (u usable) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	keep := make([]jwkset.JWK, 0, len(given))
+	for _, k := range given {
+		m := k.Marshal()
+		if m.KID == "" || (m.USE != "" && m.USE != jwkset.UseSig) {
 			continue
 		}
-		if pub, err := rsaKey(k.N, k.E); err == nil {
-			keys[k.Kid] = pub
+		switch key := k.Key().(type) {
+		case *rsa.PublicKey:
+			if (m.ALG == "" || m.ALG == jwkset.AlgRS256) && fits(jwkset.AlgRS256.String(), key) {
+				keep = append(keep, k)
+			}
+		case *ecdsa.PublicKey:
+			if (m.ALG == "" || m.ALG == jwkset.AlgES256) && fits(jwkset.AlgES256.String(), key) {
+				keep = append(keep, k)
+			}
 		}
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("fetch jwks %s: no usable RS256 key", v.url)
+	if len(keep) == 0 {
+		return errors.New("no usable RS256 or ES256 signing key")
 	}
-	return keys, nil
+	if err := u.Storage.KeyReplaceAll(ctx, keep); err != nil {
+		return err
+	}
+	u.fetched()
+	return nil
 }
 
-// rsaKey decodes the base64url modulus n and exponent e of an RSA JWK.
-func rsaKey(n, e string) (*rsa.PublicKey, error) {
-	nb, err := base64.RawURLEncoding.DecodeString(n)
+// limitBody is a RoundTripper that cuts response bodies at max bytes: a key
+// set larger than that fails to decode.
+type limitBody struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	next := l.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(r)
 	if err != nil {
-		return nil, fmt.Errorf("rsa key: modulus: %w", err)
+		return nil, err
 	}
-	eb, err := base64.RawURLEncoding.DecodeString(e)
-	if err != nil {
-		return nil, fmt.Errorf("rsa key: exponent: %w", err)
-	}
-	mod := new(big.Int).SetBytes(nb)
-	exp := new(big.Int).SetBytes(eb)
-	if mod.BitLen() < MinRSABits {
-		return nil, fmt.Errorf("rsa key: %d-bit modulus, want at least %d", mod.BitLen(), MinRSABits)
-	}
-	if !exp.IsInt64() || exp.Int64() < 3 || exp.Int64() > 1<<31-1 || exp.Bit(0) == 0 {
-		return nil, fmt.Errorf("rsa key: bad exponent")
-	}
-	return &rsa.PublicKey{N: mod, E: int(exp.Int64())}, nil
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, l.max), resp.Body}
+	return resp, nil
 }

@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -11,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,17 +39,30 @@ var rsaKeys = sync.OnceValue(func() []*rsa.PrivateKey {
 	return keys
 })
 
+// ecKeys are two P-256 keys and one P-384 key.
+var ecKeys = sync.OnceValue(func() []*ecdsa.PrivateKey {
+	var keys []*ecdsa.PrivateKey
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P256(), elliptic.P384()} {
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		keys = append(keys, k)
+	}
+	return keys
+})
+
 // jwksServer serves a JSON Web Key Set that tests can change, and counts GETs.
 type jwksServer struct {
 	*httptest.Server
 	fetches atomic.Int64
 
 	mu     sync.Mutex
-	keys   map[string]*rsa.PublicKey
+	keys   map[string]crypto.PublicKey
 	status int // 0: 200
 }
 
-func newJWKSServer(tb testing.TB, keys map[string]*rsa.PublicKey) *jwksServer {
+func newJWKSServer(tb testing.TB, keys map[string]crypto.PublicKey) *jwksServer {
 	tb.Helper()
 	s := &jwksServer{keys: keys}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,56 +74,72 @@ func newJWKSServer(tb testing.TB, keys map[string]*rsa.PublicKey) *jwksServer {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(jwkSet(s.keys)) //nolint:errcheck // test server
+		json.NewEncoder(w).Encode(jwkSet(tb, s.keys)) //nolint:errcheck // test server
 	}))
 	tb.Cleanup(s.Close)
 	return s
 }
 
-func (s *jwksServer) set(keys map[string]*rsa.PublicKey, status int) {
+func (s *jwksServer) set(keys map[string]crypto.PublicKey, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys, s.status = keys, status
 }
 
-// jwkSet encodes keys as a JWK Set, with one key of another type to skip.
-func jwkSet(keys map[string]*rsa.PublicKey) map[string]any {
-	list := []map[string]string{{"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": "AA", "y": "AA"}}
+// b64 is base64url without padding, as JWKs encode numbers and octets.
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// jwkSet encodes keys as a JWK Set (RSA as Entra ID publishes them, with use
+// and no alg; EC with use and alg), plus keys the verifier must skip: an RSA
+// encryption key, a symmetric key (whose bytes are hsKey) and a P-384 key.
+func jwkSet(tb testing.TB, keys map[string]crypto.PublicKey) map[string]any {
+	tb.Helper()
+	enc := &rsaKeys()[2].PublicKey
+	list := []map[string]string{
+		{"kty": "RSA", "kid": "enc-1", "use": "enc", "n": b64(enc.N.Bytes()), "e": b64(big.NewInt(int64(enc.E)).Bytes())},
+		{"kty": "oct", "kid": "oct-1", "k": b64(hsKey)},
+	}
+	p384, err := ecKeys()[2].PublicKey.Bytes()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	list = append(list, map[string]string{"kty": "EC", "kid": "ec-384", "use": "sig", "crv": "P-384", "x": b64(p384[1:49]), "y": b64(p384[49:])})
 	for kid, k := range keys {
-		list = append(list, map[string]string{
-			"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-			"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
+		switch k := k.(type) {
+		case *rsa.PublicKey:
+			list = append(list, map[string]string{"kty": "RSA", "kid": kid, "use": "sig",
+				"n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())})
+		case *ecdsa.PublicKey:
+			point, err := k.Bytes()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			list = append(list, map[string]string{"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256",
+				"crv": "P-256", "x": b64(point[1:33]), "y": b64(point[33:])})
+		default:
+			tb.Fatalf("jwkSet: key %s is a %T", kid, k)
+		}
 	}
 	return map[string]any{"keys": list}
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// timing is a JWKS verifier's refresh policy, shortened for a test.
+type timing struct{ minRefetch, maxAge time.Duration }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-// newTestJWKS returns a verifier of srv's keys with clock c.
-func newTestJWKS(tb testing.TB, srv *jwksServer, c *clock) *JWKS {
+// newTestJWKS returns a verifier of srv's keys judging tokens at now, with
+// the production policy unless tm is given; it is closed when the test ends.
+func newTestJWKS(tb testing.TB, srv *jwksServer, now func() time.Time, tm ...timing) *JWKS {
 	tb.Helper()
-	v, err := NewJWKS(srv.URL+"/keys", testIssuer, testAudience, srv.Client(), c.Now)
+	v, err := NewJWKS(srv.URL+"/keys", testIssuer, testAudience, srv.Client(), now)
 	if err != nil {
 		tb.Fatalf("NewJWKS: %v", err)
 	}
+	if len(tm) > 0 {
+		// A token with an unknown kid waits this long at most for the next
+		// fetch the rate limit allows; shorter than any interval below.
+		v.minRefetch, v.maxAge, v.waitMax = tm[0].minRefetch, tm[0].maxAge, 300*time.Millisecond
+	}
+	tb.Cleanup(v.Close)
 	return v
 }
 
@@ -119,13 +152,14 @@ func claimsAt(t time.Time) jwt.MapClaims {
 
 func TestJWKSVerify(t *testing.T) {
 	t.Parallel()
-	keys := rsaKeys()
+	keys, ec := rsaKeys(), ecKeys()
 	pubDER, err := x509.MarshalPKIXPublicKey(&keys[0].PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	srv := newJWKSServer(t, map[string]*rsa.PublicKey{"kid-1": &keys[0].PublicKey})
+	srv := newJWKSServer(t, map[string]crypto.PublicKey{"kid-1": &keys[0].PublicKey, "ec-1": &ec[0].PublicKey})
+	valid := Claims{Subject: "admin-1", TenantID: "tenant-a", Roles: []string{RoleApprover}, ExpiresAt: fixedNow.Add(time.Hour)}
 
 	tests := []struct {
 		name     string
@@ -134,13 +168,48 @@ func TestJWKSVerify(t *testing.T) {
 		wantCode string
 	}{
 		{
-			name:  "valid",
+			name:  "valid RS256",
 			token: sign(t, jwt.SigningMethodRS256, keys[0], "kid-1", baseClaims()),
-			want:  Claims{Subject: "admin-1", TenantID: "tenant-a", Roles: []string{RoleApprover}, ExpiresAt: fixedNow.Add(time.Hour)},
+			want:  valid,
+		},
+		{
+			name:  "valid ES256",
+			token: sign(t, jwt.SigningMethodES256, ec[0], "ec-1", baseClaims()),
+			want:  valid,
 		},
 		{
 			name:     "signed by another key under a known kid",
 			token:    sign(t, jwt.SigningMethodRS256, keys[1], "kid-1", baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "ES256 signed by another P-256 key under a known kid",
+			token:    sign(t, jwt.SigningMethodES256, ec[1], "ec-1", baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "ES256 under an RSA key's kid",
+			token:    sign(t, jwt.SigningMethodES256, ec[0], "kid-1", baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "RS256 under an EC key's kid",
+			token:    sign(t, jwt.SigningMethodRS256, keys[0], "ec-1", baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "ES384 with a P-384 key the set publishes",
+			token:    sign(t, jwt.SigningMethodES384, ec[2], "ec-384", baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "RS256 with the set's encryption key",
+			token:    sign(t, jwt.SigningMethodRS256, keys[2], "enc-1", baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "HS256 with the set's symmetric key",
+			token:    sign(t, jwt.SigningMethodHS256, hsKey, "oct-1", baseClaims()),
 			wantCode: CodeInvalidToken,
 		},
 		{
@@ -174,6 +243,16 @@ func TestJWKSVerify(t *testing.T) {
 			wantCode: CodeInvalidToken,
 		},
 		{
+			name:     "crit header",
+			token:    signWithHeader(t, jwt.SigningMethodRS256, keys[0], map[string]any{"kid": "kid-1", "crit": []string{"b64"}, "b64": false}, baseClaims()),
+			wantCode: CodeInvalidToken,
+		},
+		{
+			name:     "exp a string",
+			token:    sign(t, jwt.SigningMethodRS256, keys[0], "kid-1", with(func(c jwt.MapClaims) { c["exp"] = "1896000000" })),
+			wantCode: CodeInvalidToken,
+		},
+		{
 			name:     "expired",
 			token:    sign(t, jwt.SigningMethodRS256, keys[0], "kid-1", with(func(c jwt.MapClaims) { c["exp"] = fixedNow.Add(-2 * time.Minute).Unix() })),
 			wantCode: CodeTokenExpired,
@@ -199,10 +278,12 @@ func TestJWKSVerify(t *testing.T) {
 			want:  Claims{Subject: "admin-1", Operator: true, Roles: []string{RoleApprover}, ExpiresAt: fixedNow.Add(time.Hour)},
 		},
 	}
+	// One verifier for all cases, as in production; the production policy
+	// (one fetch a minute at most) keeps the unknown kids from refetching.
+	v := newTestJWKS(t, srv, func() time.Time { return fixedNow })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v := newTestJWKS(t, srv, &clock{now: fixedNow})
 			got, err := v.Verify(context.Background(), tc.token)
 			wantCode(t, err, privacy.KindUnauthorized, tc.wantCode, tc.token)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -210,14 +291,20 @@ func TestJWKSVerify(t *testing.T) {
 			}
 		})
 	}
+	t.Cleanup(func() {
+		if got := srv.fetches.Load(); got != 1 {
+			t.Errorf("%d fetches for %d tokens, want 1", got, len(tests))
+		}
+	})
 }
 
-// step is one verification at a time offset, with the fetch count after it.
+// step is one verification, after a pause, with the fetch count after it.
 type step struct {
 	name        string
-	at          time.Duration // after fixedNow
-	keys        map[string]*rsa.PublicKey
-	status      int // served from this step on; nil keys and 0: unchanged
+	pause       time.Duration               // before the step
+	until       int64                       // then wait until this many fetches happened (a background refresh)
+	keys        map[string]crypto.PublicKey // served from this step on; nil keys and 0 status: unchanged
+	status      int
 	signer      int // index in rsaKeys
 	kid         string
 	wantCode    string
@@ -225,19 +312,25 @@ type step struct {
 	wantFetches int64
 }
 
-// runSteps runs steps in order against one verifier and one server.
-func runSteps(t *testing.T, initial map[string]*rsa.PublicKey, steps []step) {
+// runSteps runs steps in order against one verifier with policy tm and one
+// server. The refresh policy runs on the real clock, so the steps pause.
+func runSteps(t *testing.T, initial map[string]crypto.PublicKey, tm timing, steps []step) {
 	t.Helper()
 	srv := newJWKSServer(t, initial)
-	c := &clock{now: fixedNow}
-	v := newTestJWKS(t, srv, c)
+	v := newTestJWKS(t, srv, time.Now, tm)
 	for _, s := range steps {
 		if s.keys != nil || s.status != 0 {
 			srv.set(s.keys, s.status)
 		}
-		at := fixedNow.Add(s.at)
-		c.Set(at)
-		token := sign(t, jwt.SigningMethodRS256, rsaKeys()[s.signer], s.kid, claimsAt(at))
+		time.Sleep(s.pause)
+		// The server counts a fetch when it starts; the verifier, when it
+		// has applied (or refused) the answer.
+		for deadline := time.Now().Add(10 * time.Second); v.finished.Load() < s.until; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d fetches finished after 10s, want %d (the background refresh)", s.name, v.finished.Load(), s.until)
+			}
+		}
+		token := sign(t, jwt.SigningMethodRS256, rsaKeys()[s.signer], s.kid, claimsAt(time.Now()))
 		_, err := v.Verify(context.Background(), token)
 		kind := s.wantKind
 		if kind == 0 {
@@ -257,19 +350,28 @@ func TestJWKSKeyRotation(t *testing.T) {
 	t.Parallel()
 	keys := rsaKeys()
 	k1, k2 := &keys[0].PublicKey, &keys[1].PublicKey
-	runSteps(t, map[string]*rsa.PublicKey{"kid-1": k1}, []step{
-		{name: "first use fetches", at: 0, signer: 0, kid: "kid-1", wantFetches: 1},
-		{name: "known kid is cached", at: 30 * time.Second, signer: 0, kid: "kid-1", wantFetches: 1},
-		{name: "new kid within a minute is not fetched", at: 40 * time.Second, keys: map[string]*rsa.PublicKey{"kid-1": k1, "kid-2": k2},
-			signer: 1, kid: "kid-2", wantCode: CodeInvalidToken, wantFetches: 1},
-		{name: "new kid after a minute is fetched", at: 61 * time.Second, signer: 1, kid: "kid-2", wantFetches: 2},
-		{name: "old kid still cached", at: 62 * time.Second, signer: 0, kid: "kid-1", wantFetches: 2},
-		{name: "made-up kid is refused without a fetch", at: 90 * time.Second, signer: 2, kid: "kid-x", wantCode: CodeInvalidToken, wantFetches: 2},
-		{name: "made-up kid a minute later fetches once more", at: 122 * time.Second, signer: 2, kid: "kid-x", wantCode: CodeInvalidToken, wantFetches: 3},
-		{name: "withdrawn key works until the set is an hour old", at: 50 * time.Minute, keys: map[string]*rsa.PublicKey{"kid-2": k2},
-			signer: 0, kid: "kid-1", wantFetches: 3},
-		{name: "withdrawn key is refused after the hourly refresh", at: 63 * time.Minute, signer: 0, kid: "kid-1", wantCode: CodeInvalidToken, wantFetches: 4},
-		{name: "current key still valid", at: 64 * time.Minute, signer: 1, kid: "kid-2", wantFetches: 4},
+	t.Run("unknown kid refetches at most once per interval", func(t *testing.T) {
+		t.Parallel()
+		runSteps(t, map[string]crypto.PublicKey{"kid-1": k1}, timing{minRefetch: 2 * time.Second, maxAge: time.Hour}, []step{
+			{name: "first use fetches", signer: 0, kid: "kid-1", wantFetches: 1},
+			{name: "known kid is cached", signer: 0, kid: "kid-1", wantFetches: 1},
+			{name: "new kid within the interval is not fetched", keys: map[string]crypto.PublicKey{"kid-1": k1, "kid-2": k2},
+				signer: 1, kid: "kid-2", wantCode: CodeInvalidToken, wantFetches: 1},
+			{name: "new kid after the interval is fetched", pause: 2100 * time.Millisecond, signer: 1, kid: "kid-2", wantFetches: 2},
+			{name: "old kid still cached", signer: 0, kid: "kid-1", wantFetches: 2},
+			{name: "made-up kid is refused without a fetch", signer: 2, kid: "kid-x", wantCode: CodeInvalidToken, wantFetches: 2},
+			{name: "made-up kid an interval later fetches once more", pause: 2100 * time.Millisecond, signer: 2, kid: "kid-x",
+				wantCode: CodeInvalidToken, wantFetches: 3},
+		})
+	})
+	t.Run("a withdrawn key is refused after the periodic refresh", func(t *testing.T) {
+		t.Parallel()
+		runSteps(t, map[string]crypto.PublicKey{"kid-1": k1}, timing{minRefetch: time.Hour, maxAge: 1500 * time.Millisecond}, []step{
+			{name: "first use fetches", signer: 0, kid: "kid-1", wantFetches: 1},
+			{name: "withdrawn key works until the refresh", keys: map[string]crypto.PublicKey{"kid-2": k2}, signer: 0, kid: "kid-1", wantFetches: 1},
+			{name: "withdrawn key is refused after the refresh", until: 2, signer: 0, kid: "kid-1", wantCode: CodeInvalidToken, wantFetches: 2},
+			{name: "the new key is valid", signer: 1, kid: "kid-2", wantFetches: 2},
+		})
 	})
 }
 
@@ -278,20 +380,21 @@ func TestJWKSUnavailable(t *testing.T) {
 	k1 := &rsaKeys()[0].PublicKey
 	t.Run("endpoint down from the start", func(t *testing.T) {
 		t.Parallel()
-		runSteps(t, nil, []step{
-			{name: "503", at: 0, status: http.StatusServiceUnavailable, signer: 0, kid: "kid-1",
+		runSteps(t, nil, timing{minRefetch: 2 * time.Second, maxAge: time.Hour}, []step{
+			{name: "503", status: http.StatusServiceUnavailable, signer: 0, kid: "kid-1",
 				wantCode: CodeJWKSUnavailable, wantKind: privacy.KindUnavailable, wantFetches: 1},
-			{name: "still failing, rate-limited", at: 30 * time.Second, signer: 0, kid: "kid-1",
+			{name: "still failing, rate-limited", signer: 0, kid: "kid-1",
 				wantCode: CodeJWKSUnavailable, wantKind: privacy.KindUnavailable, wantFetches: 1},
-			{name: "back after a minute", at: 61 * time.Second, keys: map[string]*rsa.PublicKey{"kid-1": k1}, signer: 0, kid: "kid-1", wantFetches: 2},
+			{name: "back after the interval", pause: 2100 * time.Millisecond, keys: map[string]crypto.PublicKey{"kid-1": k1},
+				signer: 0, kid: "kid-1", wantFetches: 2},
 		})
 	})
 	t.Run("stale keys are kept while the endpoint is down", func(t *testing.T) {
 		t.Parallel()
-		runSteps(t, map[string]*rsa.PublicKey{"kid-1": k1}, []step{
-			{name: "fetched", at: 0, signer: 0, kid: "kid-1", wantFetches: 1},
-			{name: "down, stale set still used", at: 2 * time.Hour, status: http.StatusBadGateway, signer: 0, kid: "kid-1", wantFetches: 2},
-			{name: "down, unknown kid", at: 2*time.Hour + 10*time.Second, signer: 1, kid: "kid-2",
+		runSteps(t, map[string]crypto.PublicKey{"kid-1": k1}, timing{minRefetch: time.Hour, maxAge: 500 * time.Millisecond}, []step{
+			{name: "fetched", signer: 0, kid: "kid-1", wantFetches: 1},
+			{name: "down, stale set still used", status: http.StatusBadGateway, until: 2, signer: 0, kid: "kid-1", wantFetches: 2},
+			{name: "down, unknown kid", signer: 1, kid: "kid-2",
 				wantCode: CodeJWKSUnavailable, wantKind: privacy.KindUnavailable, wantFetches: 2},
 		})
 	})
@@ -299,7 +402,7 @@ func TestJWKSUnavailable(t *testing.T) {
 		t.Parallel()
 		srv := newJWKSServer(t, nil)
 		srv.Close()
-		v := newTestJWKS(t, srv, &clock{now: fixedNow})
+		v := newTestJWKS(t, srv, func() time.Time { return fixedNow })
 		token := sign(t, jwt.SigningMethodRS256, rsaKeys()[0], "kid-1", baseClaims())
 		_, err := v.Verify(context.Background(), token)
 		t.Logf("error: %v", err)
@@ -311,17 +414,34 @@ func TestJWKSUnavailable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runSteps(t, map[string]*rsa.PublicKey{"kid-1": &weak.PublicKey}, []step{
-			{name: "1024-bit key skipped", at: 0, signer: 0, kid: "kid-1",
+		runSteps(t, map[string]crypto.PublicKey{"kid-1": &weak.PublicKey}, timing{minRefetch: time.Hour, maxAge: time.Hour}, []step{
+			{name: "1024-bit key skipped", signer: 0, kid: "kid-1",
 				wantCode: CodeJWKSUnavailable, wantKind: privacy.KindUnavailable, wantFetches: 1},
 		})
+	})
+	t.Run("a key set larger than 1 MiB", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"keys":[],"padding":"` + strings.Repeat("x", maxJWKSBytes) + `"}`))
+		}))
+		t.Cleanup(srv.Close)
+		v, err := NewJWKS(srv.URL, testIssuer, testAudience, srv.Client(), func() time.Time { return fixedNow })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(v.Close)
+		token := sign(t, jwt.SigningMethodRS256, rsaKeys()[0], "kid-1", baseClaims())
+		_, err = v.Verify(context.Background(), token)
+		t.Logf("error: %v", err)
+		wantCode(t, err, privacy.KindUnavailable, CodeJWKSUnavailable, token)
 	})
 }
 
 func TestJWKSConcurrentUnknownKidFetchesOnce(t *testing.T) {
 	t.Parallel()
-	srv := newJWKSServer(t, map[string]*rsa.PublicKey{"kid-1": &rsaKeys()[0].PublicKey})
-	v := newTestJWKS(t, srv, &clock{now: fixedNow})
+	srv := newJWKSServer(t, map[string]crypto.PublicKey{"kid-1": &rsaKeys()[0].PublicKey})
+	v := newTestJWKS(t, srv, func() time.Time { return fixedNow })
 	token := sign(t, jwt.SigningMethodRS256, rsaKeys()[1], "kid-unknown", baseClaims())
 	var wg sync.WaitGroup
 	for range 20 {
@@ -353,9 +473,12 @@ func TestNewJWKS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := NewJWKS(tc.url, "", "", nil, nil)
+			v, err := NewJWKS(tc.url, "", "", nil, nil)
 			if got := err != nil; got != tc.wantErr {
 				t.Fatalf("NewJWKS error = %v, want error %t", err, tc.wantErr)
+			}
+			if v != nil {
+				v.Close()
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,14 +11,6 @@ import (
 
 	"github.com/privops/privops/shared/privacy"
 )
-
-// tokenClaims is the JSON payload of a privops token as Mint writes it (the
-// default Mapping's claim names).
-type tokenClaims struct {
-	jwt.RegisteredClaims
-	TenantID string   `json:"tid,omitempty"`
-	Roles    []string `json:"roles,omitempty"`
-}
 
 // mappedClaims is a verified token's payload: the registered claims, and every
 // claim by name, so that the Mapping can pick the tenant and roles claims.
@@ -27,10 +20,23 @@ type mappedClaims struct {
 }
 
 func (c *mappedClaims) UnmarshalJSON(b []byte) error {
-	if err := json.Unmarshal(b, &c.RegisteredClaims); err != nil {
+	if err := json.Unmarshal(b, &c.all); err != nil {
 		return err
 	}
-	return json.Unmarshal(b, &c.all)
+	// RFC 7519 §2: a NumericDate is a JSON number. The jwt library would
+	// also read a string of digits, which no conforming issuer sends.
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if raw, ok := c.all[name]; ok && !isJSONNumber(raw) {
+			return fmt.Errorf("claim %s is not a number", name)
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
+}
+
+// isJSONNumber reports whether raw is a JSON number literal.
+func isJSONNumber(raw json.RawMessage) bool {
+	var n json.Number
+	return len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') && json.Unmarshal(raw, &n) == nil
 }
 
 // text returns claim name as a string ("" if absent); ok is false when it is
@@ -68,9 +74,9 @@ func (c *mappedClaims) list(name string) ([]string, bool) {
 
 // checker holds what both verifiers check besides the signature.
 type checker struct {
-	alg      string // the only accepted "alg"
-	issuer   string // "": not checked
-	audience string // "": not checked
+	algs     []string // the accepted "alg" values, of one family (HMAC, or public keys)
+	issuer   string   // "": not checked
+	audience string   // "": not checked
 	mapping  Mapping
 	now      func() time.Time
 }
@@ -82,7 +88,7 @@ func (c checker) parse(token string, keyfunc jwt.Keyfunc) (Claims, error) {
 		return Claims{}, privacy.Errorf(privacy.KindUnauthorized, CodeMissingToken, "no access token")
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{c.alg}),
+		jwt.WithValidMethods(c.algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(Leeway),
@@ -97,6 +103,13 @@ func (c checker) parse(token string, keyfunc jwt.Keyfunc) (Claims, error) {
 	}
 	var keyErr error // keyfunc's own error, passed on unwrapped
 	kf := func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 §4.1.11: a recipient must refuse a token whose
+			// critical header extensions it does not understand; this
+			// package understands none.
+			keyErr = invalid("the token has critical header extensions (crit), which are not supported")
+			return nil, keyErr
+		}
 		k, err := keyfunc(t)
 		keyErr = err
 		return k, err

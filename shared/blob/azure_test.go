@@ -23,7 +23,7 @@ import (
 )
 
 // The Azure runs are switched on by AZURE_STORAGE_CONNECTION_STRING, which
-// `go tool task test` sets to an Azurite it starts (see .ci/test). Each run
+// `go tool -modfile=tools/task/go.mod task test` sets to an Azurite it starts (see .ci/test). Each run
 // works in a container of its own, deleted at the end.
 
 // requireAzure skips tb unless a Blob endpoint is configured, and returns
@@ -32,7 +32,7 @@ func requireAzure(tb testing.TB) string {
 	tb.Helper()
 	cs := os.Getenv("AZURE_STORAGE_CONNECTION_STRING")
 	if cs == "" {
-		tb.Skip("AZURE_STORAGE_CONNECTION_STRING is not set: the Azure Blob conformance run needs Azurite or a storage account (go tool task test starts Azurite)")
+		tb.Skip("AZURE_STORAGE_CONNECTION_STRING is not set: the Azure Blob conformance run needs Azurite or a storage account (go tool -modfile=tools/task/go.mod task test starts Azurite)")
 	}
 	return cs
 }

@@ -16,10 +16,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/privops/privops/shared/ncrontab"
 )
 
 // Config is every setting the binary reads. Each one is listed in
@@ -63,6 +66,17 @@ type Config struct {
 	AuthJWKSURL  string `envconfig:"AUTH_JWKS_URL"`
 	AuthIssuer   string `envconfig:"AUTH_ISSUER" default:"privops-dev"`
 	AuthAudience string `envconfig:"AUTH_AUDIENCE" default:"privops"`
+	// AuthTenantClaim and AuthRolesClaim name the claims of the access token
+	// that carry the privops tenant and the roles (Microsoft Entra ID: "tid"
+	// is the directory, so several privops tenants in one directory need a
+	// claim of their own, e.g. a directory extension, "extn.privopsTenant";
+	// app roles arrive in "roles"). AuthOperatorTenant, when set, is the
+	// tenant-claim value that marks the operator's own staff: such a token is
+	// an operator token, never a tenant's, so no privops tenant may have that
+	// id (infra/README.md, "Identity").
+	AuthTenantClaim    string `envconfig:"AUTH_TENANT_CLAIM" default:"tid"`
+	AuthRolesClaim     string `envconfig:"AUTH_ROLES_CLAIM" default:"roles"`
+	AuthOperatorTenant string `envconfig:"AUTH_OPERATOR_TENANT"`
 
 	// SecretKey is the root secret (base64, at least 32 bytes) from which the
 	// subject-hash and token keys are derived. It must never change once the
@@ -211,8 +225,22 @@ func (c *Config) check() error {
 	if c.AuthMode == "jwks" && c.AuthJWKSURL == "" {
 		bad("AUTH_JWKS_URL", "is required when AUTH_MODE=jwks")
 	}
+	c.checkClaims(bad)
+	if _, err := ncrontab.Parse(c.DeadlineWatchSchedule); err != nil {
+		bad("DEADLINE_WATCH_SCHEDULE", "%v (NCRONTAB: {second} {minute} {hour} {day} {month} {day-of-week}, in UTC)", err)
+	}
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")
+	}
+	if c.Cloud() && c.AuthMode == "jwks" {
+		// An empty issuer or audience skips that check: any token the
+		// provider signs, for any application, would pass.
+		if strings.TrimSpace(c.AuthIssuer) == "" {
+			bad("AUTH_ISSUER", "is required on Azure and Lambda (Entra ID v2: https://login.microsoftonline.com/<directory id>/v2.0)")
+		}
+		if strings.TrimSpace(c.AuthAudience) == "" {
+			bad("AUTH_AUDIENCE", "is required on Azure and Lambda (Entra ID v2: the API app registration's client id)")
+		}
 	}
 	if c.Cloud() && c.SecretKey == "" {
 		bad("SECRET_KEY", "is required on Azure and Lambda (reference it from Key Vault or Secrets Manager)")
@@ -231,6 +259,33 @@ func (c *Config) check() error {
 		bad("QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE", "lease at least 5s, at least one worker, outbox lease at least 1s")
 	}
 	return errors.Join(errs...)
+}
+
+// registeredClaims are the JWT claims (RFC 7519 §4.1) that mean something else
+// than a tenant or roles.
+var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
+
+// claimNameRe is a claim name: no spaces or control characters, which a
+// setting copied with its quotes or a line break would have.
+var claimNameRe = regexp.MustCompile(`^[!-~]{1,200}$`)
+
+// checkClaims checks the claim mapping (AUTH_TENANT_CLAIM, AUTH_ROLES_CLAIM,
+// AUTH_OPERATOR_TENANT).
+func (c *Config) checkClaims(bad func(name, format string, args ...any)) {
+	for _, s := range [][2]string{{"AUTH_TENANT_CLAIM", c.AuthTenantClaim}, {"AUTH_ROLES_CLAIM", c.AuthRolesClaim}} {
+		switch {
+		case !claimNameRe.MatchString(s[1]):
+			bad(s[0], "%q is not a claim name (1-200 printable characters, no spaces)", s[1])
+		case slices.Contains(registeredClaims, s[1]):
+			bad(s[0], "%q is a registered JWT claim, not one that names a tenant or carries roles", s[1])
+		}
+	}
+	if c.AuthTenantClaim == c.AuthRolesClaim {
+		bad("AUTH_TENANT_CLAIM", "is the same claim as AUTH_ROLES_CLAIM")
+	}
+	if c.AuthOperatorTenant != "" && strings.TrimSpace(c.AuthOperatorTenant) != c.AuthOperatorTenant {
+		bad("AUTH_OPERATOR_TENANT", "has leading or trailing spaces")
+	}
 }
 
 // checkCosmos checks the Cosmos DB settings (STORE_BACKEND=cosmos only).

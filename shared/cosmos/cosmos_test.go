@@ -19,7 +19,7 @@ import (
 )
 
 // The Cosmos runs are switched on by COSMOS_ENDPOINT (with COSMOS_KEY; the
-// emulator takes any key). `go tool task test` starts @vercel/cosmosdb-server
+// emulator takes any key). `go tool -modfile=tools/task/go.mod task test` starts @vercel/cosmosdb-server
 // and sets them, with COSMOS_EMULATOR_CERT naming the emulator's certificate.
 // Each run works in its own database, dropped at the end.
 
@@ -59,7 +59,7 @@ func requireCosmos(tb testing.TB) {
 	tb.Helper()
 	if os.Getenv("COSMOS_ENDPOINT") == "" {
 		tb.Skip("COSMOS_ENDPOINT is not set: no Cosmos DB to run against " +
-			"(`go tool task test` starts the @vercel/cosmosdb-server emulator and sets it)")
+			"(`go tool -modfile=tools/task/go.mod task test` starts the @vercel/cosmosdb-server emulator and sets it)")
 	}
 }
 

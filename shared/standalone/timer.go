@@ -2,46 +2,20 @@ package standalone
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/privops/privops/shared/funcjson"
+	"github.com/privops/privops/shared/ncrontab"
 	"github.com/privops/privops/shared/trigger"
 )
 
-// parser reads 6-field NCRONTAB: {second} {minute} {hour} {day} {month}
-// {day-of-week}, as the Functions host does (plus @hourly-style descriptors).
-var parser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// ParseSchedule parses a timer schedule and pins it to UTC (DESIGN: schedules
-// run in UTC; the parser would otherwise use the machine's zone). It refuses a
-// time zone prefix, the TimeSpan form ("01:00:00", App Service plans only on
-// Azure) and a schedule that never fires.
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	spec = strings.TrimSpace(spec)
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		return nil, fmt.Errorf("parse schedule %q: schedules run in UTC; drop the time zone", spec)
-	}
-	if !strings.Contains(spec, " ") && strings.Count(spec, ":") == 2 {
-		return nil, fmt.Errorf("parse schedule %q: TimeSpan schedules are not supported; use NCRONTAB", spec)
-	}
-	s, err := parser.Parse("CRON_TZ=UTC " + spec)
-	if err != nil {
-		return nil, fmt.Errorf("parse schedule %q: %w", spec, err)
-	}
-	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
-		return nil, fmt.Errorf("parse schedule %q: it never fires", spec)
-	}
-	return s, nil
-}
+// ParseSchedule parses a timer schedule: see ncrontab.Parse.
+func ParseSchedule(spec string) (ncrontab.Schedule, error) { return ncrontab.Parse(spec) }
 
 // scheduled is a timer function with its parsed schedule.
 type scheduled struct {
 	funcjson.Paired
-	schedule cron.Schedule
+	schedule ncrontab.Schedule
 }
 
 // maxSleep bounds one wait so that a wall-clock jump (a suspended machine, a

@@ -1,5 +1,5 @@
 // Command zipdir writes a directory tree as a zip archive: the deployment
-// package of the Functions app (`go tool task stage`). Entries carry paths
+// package of the Functions app (`go tool -modfile=tools/task/go.mod task stage`). Entries carry paths
 // relative to the directory with forward slashes, in lexical order, and their
 // Unix modes, so the custom handler stays executable when the Linux host
 // unpacks or mounts the package; every entry gets the same fixed time, so the

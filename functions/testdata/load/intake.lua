@@ -1,5 +1,5 @@
 -- wrk script: portal submissions for the demo tenant, each with its own email
--- address. Used by `go tool task load`; counts non-201 answers as failures.
+-- address. Used by `go tool -modfile=tools/task/go.mod task load`; counts non-201 answers as failures.
 local counter = 0
 local thread_id = 0
 local threads = {}
