@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 )
 
 // changeTenant applies change to the tenant document (one ETag-guarded write,
@@ -45,6 +46,11 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 		svc := in
 		svc.UpdatedAt = now
 		if old := t.Service(in.ID); old != nil {
+			if old.Kind == privacy.KindCosmos && svc.Kind != privacy.KindCosmos {
+				if err := serviceInUse(t, in.ID); err != nil {
+					return err
+				}
+			}
 			svc.CreatedAt, svc.Secrets = old.CreatedAt, old.Secrets
 			*old = svc
 		} else {
@@ -78,6 +84,9 @@ func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor 
 		i := slices.IndexFunc(t.Services, func(s privacy.Service) bool { return s.ID == id })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+		}
+		if err := serviceInUse(t, id); err != nil {
+			return err
 		}
 		t.Services = slices.Delete(t.Services, i, i+1)
 		return nil
@@ -115,10 +124,11 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor A
 
 // HoldInput places a legal hold.
 type HoldInput struct {
-	Scope   privacy.HoldScope `json:"scope"`
-	Email   string            `json:"email,omitempty"`   // subject scope: hashed, never stored
-	Service string            `json:"service,omitempty"` // service scope
-	Reason  string            `json:"reason"`
+	Scope    privacy.HoldScope `json:"scope"`
+	Email    string            `json:"email,omitempty"`    // subject scope: hashed, never stored
+	Service  string            `json:"service,omitempty"`  // service scope
+	Category string            `json:"category,omitempty"` // category scope: a retention category
+	Reason   string            `json:"reason"`
 }
 
 // PlaceHold places a legal hold. A subject hold names the subject by email;
@@ -142,8 +152,13 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-service", "a service hold needs a service id")
 		}
 		h.Service = in.Service
+	case privacy.HoldCategory:
+		if !slices.Contains(retention.Categories, in.Category) {
+			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-category", "a category hold needs a retention category")
+		}
+		h.Category = in.Category
 	default:
-		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject or service")
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject, service or category")
 	}
 	_, err = s.changeTenant(ctx, tenantID, actor, "hold.placed", "hold/"+h.ID, func(t *privacy.Tenant, now time.Time) error {
 		if h.Scope == privacy.HoldService && t.Service(h.Service) == nil {
