@@ -321,15 +321,18 @@ func TestCategoryHoldDefersNoErasure(t *testing.T) {
 
 func TestReportCount(t *testing.T) {
 	t.Parallel()
-	var r PolicyReport
-	for _, c := range []struct {
+	var c Counts
+	for _, o := range []struct {
 		o  Outcome
 		at time.Time
 	}{{Purge, date(2029, 5, 1, 0)}, {NotDue, date(2031, 1, 1, 0)}, {KeptByHold, date(2020, 1, 1, 0)},
 		{Purge, date(2028, 1, 1, 0)}, {KeptByFloor, date(2029, 12, 31, 0)}, {Purge, date(2029, 1, 1, 0)}} {
-		r.Count(c.o, c.at)
+		c.Count(o.o, o.at)
 	}
-	want := PolicyReport{Scanned: 5, Purged: 3, KeptByHold: 1, KeptByFloor: 1, Oldest: date(2028, 1, 1, 0), Newest: date(2029, 5, 1, 0)}
+	var r PolicyReport
+	r.Add(c)
+	r.Add(Counts{Scanned: 1, Failed: 1})
+	want := PolicyReport{Scanned: 6, Failed: 1, Purged: 3, KeptByHold: 1, KeptByFloor: 1, Oldest: date(2028, 1, 1, 0), Newest: date(2029, 5, 1, 0)}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}

@@ -16,6 +16,8 @@ type PolicyPlan struct {
 	Scope    string `json:"scope"`
 	Service  string `json:"service,omitempty"`
 	Action   string `json:"action"`
+	// TimestampPath is the policy's, fixed with the cutoffs.
+	TimestampPath string `json:"timestampPath,omitempty"`
 	// Cutoff: data whose event is before it is past the policy.
 	Cutoff time.Time `json:"cutoff"`
 	// FloorCutoff: data whose event is at or after it is kept by a legal
@@ -32,7 +34,7 @@ func NewPlans(t *privacy.Tenant, floors *Floors, now time.Time) []PolicyPlan {
 	now = now.UTC()
 	out := make([]PolicyPlan, 0, len(t.RetentionPolicies))
 	for _, p := range t.RetentionPolicies {
-		pp := PolicyPlan{PolicyID: p.ID, Category: p.Category, Scope: p.Scope, Service: p.Service, Action: p.Action,
+		pp := PolicyPlan{PolicyID: p.ID, Category: p.Category, Scope: p.Scope, Service: p.Service, Action: p.Action, TimestampPath: p.TimestampPath,
 			// UTC days are 24 hours: a maximum age in days is exact here.
 			Cutoff: now.Add(-time.Duration(p.MaxAgeDays) * 24 * time.Hour)}
 		for _, f := range floors.For(t, p.Category, now) {
@@ -88,8 +90,10 @@ func (pp *PolicyPlan) Decide(t *privacy.Tenant, it Item) (Outcome, *privacy.Hold
 // times, never contents.
 type PolicyReport struct {
 	PolicyPlan
-	// Status is "done", or "not-swept" with Reason when nothing of this policy
-	// could be swept (its scope is not reachable yet).
+	// Status is "pending" (not reached yet), "running", "done", "failed"
+	// (with Reason; counted in Failed where items were concerned), or
+	// "not-swept" with Reason when nothing of this policy could be swept (its
+	// scope is not reachable yet).
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 	// Scanned counts the items past the policy's cutoff that were looked at.
@@ -106,23 +110,38 @@ type PolicyReport struct {
 }
 
 // Count records the outcome of one item whose event is at ev.
-func (r *PolicyReport) Count(o Outcome, ev time.Time) {
+func (c *Counts) Count(o Outcome, ev time.Time) {
 	if o == NotDue {
 		return
 	}
-	r.Scanned++
+	c.Scanned++
 	switch o {
 	case Purge:
-		r.Purged++
-		if r.Oldest.IsZero() || ev.Before(r.Oldest) {
-			r.Oldest = ev.UTC()
+		c.Purged++
+		if c.Oldest.IsZero() || ev.Before(c.Oldest) {
+			c.Oldest = ev.UTC()
 		}
-		if r.Newest.IsZero() || ev.After(r.Newest) {
-			r.Newest = ev.UTC()
+		if c.Newest.IsZero() || ev.After(c.Newest) {
+			c.Newest = ev.UTC()
 		}
 	case KeptByHold:
-		r.KeptByHold++
+		c.KeptByHold++
 	case KeptByFloor:
-		r.KeptByFloor++
+		c.KeptByFloor++
+	}
+}
+
+// Add adds a page's counts to the report.
+func (r *PolicyReport) Add(c Counts) {
+	r.Scanned += c.Scanned
+	r.Purged += c.Purged
+	r.KeptByHold += c.KeptByHold
+	r.KeptByFloor += c.KeptByFloor
+	r.Failed += c.Failed
+	if !c.Oldest.IsZero() && (r.Oldest.IsZero() || c.Oldest.Before(r.Oldest)) {
+		r.Oldest = c.Oldest
+	}
+	if !c.Newest.IsZero() && (r.Newest.IsZero() || c.Newest.After(r.Newest)) {
+		r.Newest = c.Newest
 	}
 }

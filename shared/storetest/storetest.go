@@ -106,6 +106,7 @@ func fullTenant(id string) *privacy.Tenant {
 			PlacedBy: "admin:bob", PlacedAt: t0, ReleasedAt: t0.Add(time.Hour), SubjectHash: "h", Category: "payment"}},
 		RetentionPolicies: []privacy.RetentionPolicy{{ID: "crm-customers", Category: "customer", Scope: "service", Service: "crm",
 			MaxAgeDays: 730, From: "last-modified", TimestampPath: "/updatedAt", Action: "delete", CreatedAt: t0, UpdatedAt: t0}},
+		Retention: json.RawMessage(`{"recent":[{"id":"run-1","policies":[]}]}`),
 		InboundKeys: []privacy.ServiceSecret{{ID: "hr-2030", Value: "aW5ib3VuZA", CreatedAt: t0},
 			{ID: "hr-2029", Value: "b2xk", CreatedAt: t0.AddDate(-1, 0, 0)}},
 		AllowPrivateConnectors: true,
