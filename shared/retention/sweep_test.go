@@ -310,3 +310,63 @@ func TestPreviewTouchesNothing(t *testing.T) {
 		t.Errorf("preview past its budget: complete %v, %v", short.Complete, err)
 	}
 }
+
+func TestJobRunsEachOccurrenceOnce(t *testing.T) {
+	t.Parallel()
+	f := newSweepFixture(t)
+	night := sweepNow.Add(-2 * time.Hour) // the timer's occurrence, 00:00
+	s := f.sweeper(t, nil)
+	res, err := s.Job(t.Context(), "acme", "a", night, time.Hour)
+	if err != nil || res.More || res.Run == nil || !res.Run.Finished() {
+		t.Fatalf("first job: %+v, %v", res, err)
+	}
+	f.check(t, res.Run)
+	// The same occurrence again (a redelivery, a second timer): nothing.
+	again, err := s.Job(t.Context(), "acme", "b", night, time.Hour)
+	if err != nil || again.Run != nil || again.More {
+		t.Errorf("duplicate job: %+v, %v", again, err)
+	}
+	// The next night starts a new run.
+	f.clock.set(sweepNow.Add(24 * time.Hour))
+	next, err := s.Job(t.Context(), "acme", "c", night.Add(24*time.Hour), time.Hour)
+	if err != nil || next.Run == nil || next.Run.ID == res.Run.ID {
+		t.Errorf("next night's job: %+v, %v", next, err)
+	}
+}
+
+func TestJobWaitsForALiveOwnerAndTakesOverADeadOne(t *testing.T) {
+	t.Parallel()
+	f := newSweepFixture(t)
+	night := sweepNow.Add(-2 * time.Hour)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = f.sweeper(t, crashAt("retention-page-deleted", 2)).Job(t.Context(), "acme", "a", night, time.Hour)
+	}()
+	res, err := f.sweeper(t, nil).Job(t.Context(), "acme", "b", night, time.Hour)
+	if err != nil || res.Run != nil || !res.WaitUntil.Equal(sweepNow.Add(10*time.Minute)) {
+		t.Fatalf("job while the lease holds: %+v, %v", res, err)
+	}
+	f.clock.set(res.WaitUntil)
+	res, err = f.sweeper(t, nil).Job(t.Context(), "acme", "b", night, time.Hour)
+	if err != nil || res.More || res.Run == nil || !res.Run.Finished() || res.Run.Invocations != 2 {
+		t.Fatalf("job after the lease: %+v, %v", res, err)
+	}
+	f.check(t, res.Run)
+	// A run left unfinished from an earlier night is finished first, then
+	// this night's run starts (More).
+	f2 := newSweepFixture(t)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = f2.sweeper(t, crashAt("retention-page-planned", 3)).Job(t.Context(), "acme", "a", night, time.Hour)
+	}()
+	f2.clock.set(sweepNow.Add(24 * time.Hour))
+	res, err = f2.sweeper(t, nil).Job(t.Context(), "acme", "b", night.Add(24*time.Hour), time.Hour)
+	if err != nil || !res.More || !res.Run.Finished() || !res.Run.StartedAt.Equal(sweepNow) {
+		t.Fatalf("job resuming last night's run: %+v, %v", res, err)
+	}
+	f2.check(t, res.Run)
+	res, err = f2.sweeper(t, nil).Job(t.Context(), "acme", "b", night.Add(24*time.Hour), time.Hour)
+	if err != nil || res.More || !res.Run.StartedAt.Equal(sweepNow.Add(24*time.Hour)) {
+		t.Fatalf("tonight's run: %+v, %v", res, err)
+	}
+}
