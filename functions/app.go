@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +29,8 @@ import (
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/deadlinewatch"
+	retentiontimer "github.com/privops/privops/functions/retention"
+	"github.com/privops/privops/functions/retentionjob"
 	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notify"
 	"github.com/privops/privops/functions/openapi"
@@ -44,6 +48,7 @@ import (
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/servicebus"
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/sqs"
@@ -321,7 +326,11 @@ func (a *app) wire(ad adapters) error {
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
-	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier})
+	sweeper, err := a.sweeper(ad)
+	if err != nil {
+		return err
+	}
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper})
 	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
 	a.portal, a.admin, a.oper = p, adm, oper
 	a.funcs = []trigger.Function{
@@ -337,12 +346,35 @@ func (a *app) wire(ad adapters) error {
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
 			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
+		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
+			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
+		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
+			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
 	}
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {
 		return err
 	}
 	_, err = funcjson.Pair(a.funcs, a.specs)
 	return err
+}
+
+// sweeper builds the retention sweep on the store: its tenant documents carry
+// the policies, holds and run state; its built-in data containers are swept
+// where the store can page them by age (the embedded store; not yet Cosmos DB,
+// whose policies are then reported failed with that reason).
+func (a *app) sweeper(ad adapters) (*retention.Sweeper, error) {
+	items, _ := ad.store.(retention.Items)
+	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
+	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease},
+		retention.Deps{Tenants: ad.store, Items: items, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // crashPoint returns the step hook. With PRIVOPS_CRASHPOINT=name[@n] the

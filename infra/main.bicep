@@ -184,6 +184,8 @@ var inboundQueue = 'privops-inbound' // INBOUND_QUEUE, the inbound function's qu
 var exportsContainer = 'privops-exports' // BLOB_CONTAINER
 var cosmosDatabase = 'privops' // COSMOS_DATABASE, cosmos.bicep's databaseName
 var deadlineWatchSchedule = '0 5 * * * *' // DEADLINE_WATCH_SCHEDULE, NCRONTAB in UTC
+var retentionQueue = 'privops-retention' // RETENTION_QUEUE, the retentionjob function's queue (one job per tenant and night)
+var retentionSchedule = '0 0 2 * * *' // RETENTION_SCHEDULE, NCRONTAB in UTC (nightly, 02:00)
 var deploymentContainer = 'app-package'
 
 // The binary opens its embedded SQLite file and the outbox mail folder under
@@ -231,6 +233,7 @@ module serviceBus 'modules/servicebus.bicep' = {
       noticesQueue
       tasksQueue
       inboundQueue
+      retentionQueue
     ]
   }
 }
@@ -293,6 +296,7 @@ module roles 'modules/roles.bicep' = {
       noticesQueue
       tasksQueue
       inboundQueue
+      retentionQueue
     ]
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
@@ -344,6 +348,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TASKS_QUEUE: tasksQueue
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
+    RETENTION_QUEUE: retentionQueue
+    RETENTION_SCHEDULE: retentionSchedule
     OUTBOX_DISPATCH: outboxDispatch
     BLOB_BACKEND: 'azure'
     BLOB_ACCOUNT_URL: storage.outputs.blobEndpoint

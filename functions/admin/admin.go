@@ -69,6 +69,8 @@ type Config struct {
 type Deps struct {
 	Service  Service
 	Verifier Verifier
+	// Retention answers previews; nil answers 501 retention-not-available.
+	Retention Retention
 }
 
 // Admin serves the admin routes.
@@ -76,6 +78,7 @@ type Admin struct {
 	cfg Config
 	svc Service
 	ver Verifier
+	ret Retention
 }
 
 // New returns the admin API.
@@ -83,7 +86,7 @@ func New(cfg Config, d Deps) *Admin {
 	if cfg.MaxEvidence <= 0 {
 		cfg.MaxEvidence = 5 << 20
 	}
-	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier}
+	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier, ret: d.Retention}
 }
 
 // Routes lists the admin operations (the OpenAPI document lists the same).
@@ -125,6 +128,9 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "PUT", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionConfigure, a.putRetentionPolicy)},
 		{Method: "DELETE", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionConfigure, a.deleteRetentionPolicy)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/floors", Handler: a.with(auth.ActionRead, a.retentionFloors)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/retention/preview", Handler: a.with(auth.ActionConfigure, a.previewRetention)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs", Handler: a.with(auth.ActionRead, a.listRetentionRuns)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs/{run}", Handler: a.with(auth.ActionRead, a.getRetentionRun)},
 	}
 }
 

@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
@@ -80,4 +82,66 @@ func (a *Admin) retentionFloors(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, struct {
 		Floors []retention.Floor `json:"floors"`
 	}{fs})
+}
+
+// Retention is what the admin API needs of the retention sweep.
+type Retention interface {
+	// Preview is a dry run: counts per policy, touching nothing.
+	Preview(ctx context.Context, tenantID, policyID string, budget time.Duration) (*retention.Preview, error)
+}
+
+// previewBudget bounds a preview answered over HTTP.
+const previewBudget = 20 * time.Second
+
+func (a *Admin) previewRetention(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.svc.Tenant(r.Context(), r.PathValue("tenant")); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	if a.ret == nil {
+		web.Problem(w, r, privacy.Errorf(privacy.KindNotImplemented, "retention-not-available", "retention is not configured"))
+		return
+	}
+	p, err := a.ret.Preview(r.Context(), r.PathValue("tenant"), r.URL.Query().Get("policy"), previewBudget)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, p)
+}
+
+func (a *Admin) listRetentionRuns(w http.ResponseWriter, r *http.Request) {
+	t, err := a.svc.Tenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	runs, err := retention.Runs(t)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, struct {
+		Runs []retention.Run `json:"runs"`
+	}{runs})
+}
+
+func (a *Admin) getRetentionRun(w http.ResponseWriter, r *http.Request) {
+	t, err := a.svc.Tenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	runs, err := retention.Runs(t)
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	for _, run := range runs {
+		if run.ID == r.PathValue("run") {
+			web.JSON(w, http.StatusOK, run)
+			return
+		}
+	}
+	web.Problem(w, r, privacy.Errorf(privacy.KindNotFound, "unknown-retention-run", "no such retention run (the last 10 are kept)"))
 }

@@ -92,3 +92,39 @@ func Runs(t *privacy.Tenant) ([]Run, error) {
 	}
 	return append(out, st.Recent...), nil
 }
+
+// Summary is a run as the operator sees it: counts, cutoffs and states only,
+// without the checkpoint (item ids), the lease or the reasons.
+type Summary struct {
+	ID          string          `json:"id"`
+	StartedAt   time.Time       `json:"startedAt"`
+	FinishedAt  time.Time       `json:"finishedAt,omitzero"`
+	Invocations int             `json:"invocations"`
+	Policies    []PolicySummary `json:"policies"`
+}
+
+// PolicySummary is one policy's counts in a Summary.
+type PolicySummary struct {
+	PolicyID    string    `json:"policyId"`
+	Category    string    `json:"category"`
+	Scope       string    `json:"scope"`
+	Status      string    `json:"status"`
+	Cutoff      time.Time `json:"cutoff"`
+	Scanned     int64     `json:"scanned"`
+	Purged      int64     `json:"purged"`
+	Anonymised  int64     `json:"anonymised"`
+	KeptByHold  int64     `json:"keptByHold"`
+	KeptByFloor int64     `json:"keptByFloor"`
+	Failed      int64     `json:"failed"`
+}
+
+// Summarize returns the run's summary.
+func (r *Run) Summarize() Summary {
+	s := Summary{ID: r.ID, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Invocations: r.Invocations, Policies: []PolicySummary{}}
+	for _, p := range r.Policies {
+		s.Policies = append(s.Policies, PolicySummary{PolicyID: p.PolicyID, Category: p.Category, Scope: p.Scope, Status: p.Status,
+			Cutoff: p.Cutoff, Scanned: p.Scanned, Purged: p.Purged, Anonymised: p.Anonymised, KeptByHold: p.KeptByHold,
+			KeptByFloor: p.KeptByFloor, Failed: p.Failed})
+	}
+	return s
+}
