@@ -370,3 +370,39 @@ func TestJobWaitsForALiveOwnerAndTakesOverADeadOne(t *testing.T) {
 		t.Fatalf("tonight's run: %+v, %v", res, err)
 	}
 }
+
+func TestTwoSweepsStartedAtOnceOneRunsOneSkips(t *testing.T) {
+	t.Parallel()
+	f := newSweepFixture(t)
+	night := sweepNow.Add(-2 * time.Hour)
+	claimed, second := make(chan struct{}), make(chan JobResult)
+	step := func(name string) {
+		if name == "retention-run-claimed" {
+			close(claimed)
+			<-second // hold the run until the other sweep has answered
+		}
+	}
+	first := make(chan JobResult)
+	go func() {
+		res, err := f.sweeper(t, step).Job(context.Background(), "acme", "a", night, time.Hour)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- res
+	}()
+	<-claimed
+	res, err := f.sweeper(t, nil).Job(t.Context(), "acme", "b", night, time.Hour)
+	if err != nil || res.Run != nil || res.WaitUntil.IsZero() {
+		t.Errorf("the second sweep: %+v, %v; want it to skip and wait for the lease", res, err)
+	}
+	close(second)
+	won := <-first
+	if won.Run == nil || !won.Run.Finished() {
+		t.Fatalf("the first sweep: %+v", won)
+	}
+	f.check(t, won.Run)
+	tn, _ := f.tenants.GetTenant(t.Context(), "acme")
+	if runs, _ := Runs(tn); len(runs) != 1 {
+		t.Errorf("%d runs recorded, want 1", len(runs))
+	}
+}
