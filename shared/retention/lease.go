@@ -125,4 +125,3 @@ func (s *Sweeper) finish(ctx context.Context, t *privacy.Tenant, st State, owner
 		"purged", tot.Purged, "kept_by_hold", tot.KeptByHold, "kept_by_floor", tot.KeptByFloor, "failed", tot.Failed)
 	return run, nil
 }
-

@@ -300,4 +300,3 @@ func at(v map[string]any, path string) any {
 	}
 	return cur
 }
-
