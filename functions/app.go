@@ -47,6 +47,7 @@ import (
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
+	"github.com/privops/privops/shared/ncrontab"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/servicebus"
@@ -330,6 +331,10 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
+	retentionSchedule, err := ncrontab.Parse(cfg.RetentionSchedule)
+	if err != nil {
+		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
+	}
 	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper})
 	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
 	a.portal, a.admin, a.oper = p, adm, oper
@@ -344,8 +349,9 @@ func (a *app) wire(ad adapters) error {
 		{Name: "callback", HTTP: web.Logged("callback", log, callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
-		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
+		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
+			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Now: ad.now})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
