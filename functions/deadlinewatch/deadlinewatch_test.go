@@ -9,7 +9,9 @@ import (
 	"github.com/privops/privops/shared/privacy"
 )
 
-func utc(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+func utc(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
 
 func TestLastOccurrence(t *testing.T) {
 	t.Parallel()
