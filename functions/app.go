@@ -366,8 +366,8 @@ func (a *app) wire(ad adapters) error {
 
 // sweeper builds the retention sweep on the store: its tenant documents carry
 // the policies, holds and run state; its built-in data containers are swept
-// where the store can page them by age (the embedded store; not yet Cosmos DB,
-// whose policies are then reported failed with that reason).
+// where the store can page them by age (SQLite and Cosmos DB; the in-memory
+// test store cannot, and its policies are reported failed with that reason).
 func (a *app) sweeper(ad adapters) (*retention.Sweeper, error) {
 	items, _ := ad.store.(retention.Items)
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}

@@ -71,6 +71,8 @@ type fakeItems struct {
 	c       map[string]map[string][]byte
 	deletes int
 	failOn  string // a container whose scans fail
+	// throttle makes the n-th delete call answer ErrUnavailable (1-based).
+	throttle int
 }
 
 func newFakeItems() *fakeItems { return &fakeItems{c: map[string]map[string][]byte{}} }
@@ -141,6 +143,10 @@ func (f *fakeItems) ScanItemsBefore(ctx context.Context, tenantID, container, pa
 func (f *fakeItems) DeleteItemIDs(_ context.Context, tenantID, container string, ids []string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.deletes++
+	if f.deletes == f.throttle {
+		return 0, fmt.Errorf("delete: %w", privacy.ErrUnavailable)
+	}
 	n := 0
 	for _, id := range ids {
 		if _, ok := f.c[tenantID+"/"+container][id]; ok {
@@ -148,7 +154,6 @@ func (f *fakeItems) DeleteItemIDs(_ context.Context, tenantID, container string,
 			n++
 		}
 	}
-	f.deletes++
 	return n, nil
 }
 

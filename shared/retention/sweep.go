@@ -154,7 +154,14 @@ func (s *Sweeper) Run(ctx context.Context, tenantID, owner string, budget time.D
 			return run, err
 		}
 		s.d.Step("retention-page-planned")
-		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); err != nil {
+		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
+			// Throttled (Cosmos 429 after the store's own retries) or down:
+			// keep the place. The page stays pending in the checkpoint; the
+			// redelivered job takes the run over when the lease runs out and
+			// redoes it.
+			log.Warn("retention delete throttled; the page will be redone", "policy", pr.PolicyID, "count", len(purge))
+			return run, fmt.Errorf("retention delete: %w", err)
+		} else if err != nil {
 			log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
 			page.Counts.Failed += page.Counts.Purged
 			page.Counts.Purged = 0

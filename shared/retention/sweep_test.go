@@ -406,3 +406,18 @@ func TestTwoSweepsStartedAtOnceOneRunsOneSkips(t *testing.T) {
 		t.Errorf("%d runs recorded, want 1", len(runs))
 	}
 }
+
+func TestThrottledDeleteKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	f := newSweepFixture(t)
+	f.items.throttle = 3
+	if _, err := f.sweeper(t, nil).Run(t.Context(), "acme", "a", time.Hour); !errors.Is(err, privacy.ErrUnavailable) {
+		t.Fatalf("a throttled delete: %v, want ErrUnavailable returned", err)
+	}
+	f.clock.set(sweepNow.Add(11 * time.Minute))
+	run, err := f.sweeper(t, nil).Run(t.Context(), "acme", "b", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.check(t, run)
+}
