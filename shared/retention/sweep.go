@@ -103,12 +103,51 @@ var ErrRunInProgress = privacy.Errorf(privacy.KindConflict, "retention-run-in-pr
 // the budget ran out, and the next call (by any owner) resumes it. One
 // failing policy is reported as failed and the others are swept.
 // ErrRunInProgress if another owner's lease holds.
+//
+// The budget is cut to half the time left before ctx's deadline (the queue
+// lease, the host's function timeout), so the invocation pauses with a
+// checkpoint instead of being cancelled mid-page. A run that ends in an error
+// releases its lease (best effort), so the redelivered job resumes it at once.
 func (s *Sweeper) Run(ctx context.Context, tenantID, owner string, budget time.Duration) (*Run, error) {
 	start := s.d.Now()
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, dl.Sub(start)/2)
+	}
 	t, st, err := s.claim(ctx, tenantID, owner)
 	if err != nil {
 		return nil, err
 	}
+	run, err := s.sweep(ctx, t, st, owner, start, budget)
+	if err != nil {
+		s.release(ctx, tenantID, st.Current.ID, owner)
+	}
+	return run, err
+}
+
+// release gives up owner's lease on the run as it is stored, so another
+// invocation may take it over now rather than when the lease runs out. It
+// uses a context of its own: the invocation's may be what ended it.
+func (s *Sweeper) release(ctx context.Context, tenantID, runID, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	t, err := s.d.Tenants.GetTenant(ctx, tenantID)
+	if err != nil {
+		return
+	}
+	st, err := decodeState(t)
+	if err != nil || st.Current == nil || st.Current.ID != runID || st.Current.Owner != owner {
+		return
+	}
+	st.Current.Owner, st.Current.LeaseUntil = "", time.Time{}
+	if encodeState(t, st) == nil {
+		_ = s.d.Tenants.UpdateTenant(ctx, t) // a conflict leaves it to the lease
+	}
+}
+
+// sweep is Run after the claim.
+func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner string, start time.Time, budget time.Duration) (*Run, error) {
+	var err error
+	tenantID := t.ID
 	run := st.Current
 	log := s.d.Logger.With("tenant_id", tenantID, "run_id", run.ID)
 	for {

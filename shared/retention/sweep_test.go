@@ -414,10 +414,24 @@ func TestThrottledDeleteKeepsItsPlace(t *testing.T) {
 	if _, err := f.sweeper(t, nil).Run(t.Context(), "acme", "a", time.Hour); !errors.Is(err, privacy.ErrUnavailable) {
 		t.Fatalf("a throttled delete: %v, want ErrUnavailable returned", err)
 	}
-	f.clock.set(sweepNow.Add(11 * time.Minute))
+	// The failed invocation released its lease: the next one resumes at once.
 	run, err := f.sweeper(t, nil).Run(t.Context(), "acme", "b", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.check(t, run)
+}
+
+func TestRunPausesBeforeItsContextRunsOut(t *testing.T) {
+	t.Parallel()
+	f := newSweepFixture(t)
+	f.clock.step = time.Second
+	// A queue lease of 6 s (on the sweep's clock): the budget of an hour is
+	// cut to 3 s, and the run pauses with a checkpoint.
+	ctx, cancel := context.WithDeadline(t.Context(), sweepNow.Add(6*time.Second))
+	defer cancel()
+	run, err := f.sweeper(t, nil).Run(ctx, "acme", "a", time.Hour)
+	if err != nil || run.Finished() || run.Owner != "" {
+		t.Fatalf("run under a short deadline: finished %v, owner %q, %v", run.Finished(), run.Owner, err)
+	}
 }
