@@ -371,7 +371,8 @@ func (a *app) wire(ad adapters) error {
 func (a *app) sweeper(ad adapters) (*retention.Sweeper, error) {
 	items, _ := ad.store.(retention.Items)
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
-	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease},
+	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
+		PagePause: a.cfg.RetentionPagePause},
 		retention.Deps{Tenants: ad.store, Items: items, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
 }

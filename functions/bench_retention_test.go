@@ -28,7 +28,9 @@ import (
 //
 // PRIVOPS_RETENTION_BENCH_ITEMS sets the number of expired items (default
 // 1,000,000), spread over 10 tenants; 5 % of them belong to 20 subjects per
-// tenant under a legal hold.
+// tenant under a legal hold. RETENTION_PAGE_SIZE, RETENTION_PAGE_PAUSE,
+// RETENTION_BUDGET, QUEUE_WORKERS and SQLITE_SYNCHRONOUS, when set, are passed
+// to the binary.
 
 const retentionBenchTenants = 10
 
@@ -204,6 +206,11 @@ func BenchmarkRetentionSweep(b *testing.B) {
 		loadRetentionBench(b, dir, n)
 		env := baseEnv(dir, "DEMO_TENANT=false", "LOG_LEVEL=warn", "DEADLINE_WATCH_SCHEDULE=0 0 0 1 1 *",
 			"SECRET_KEY="+base64.StdEncoding.EncodeToString(benchSecret))
+		for _, name := range []string{"RETENTION_PAGE_SIZE", "RETENTION_PAGE_PAUSE", "RETENTION_BUDGET", "QUEUE_WORKERS", "SQLITE_SYNCHRONOUS"} {
+			if v, ok := os.LookupEnv(name); ok {
+				env = append(env, name+"="+v)
+			}
+		}
 		// Idle intake first, then the sweep fires a few seconds after the start.
 		p := start(b, append(slices.Clone(env), "RETENTION_SCHEDULE=0 0 0 1 1 *"))
 		c := loadClient()

@@ -102,6 +102,9 @@ type Config struct {
 	RetentionBudget   time.Duration `envconfig:"RETENTION_BUDGET" default:"2m"`
 	RetentionLease    time.Duration `envconfig:"RETENTION_LEASE" default:"5m"`
 	RetentionPageSize int           `envconfig:"RETENTION_PAGE_SIZE" default:"500"`
+	// RetentionPagePause is a pause after each page of a sweep, which leaves
+	// the embedded store's one writer to the portal between pages.
+	RetentionPagePause time.Duration `envconfig:"RETENTION_PAGE_PAUSE" default:"0s"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
@@ -256,6 +259,9 @@ func (c *Config) check() error {
 	}
 	if c.RetentionPageSize < 10 || c.RetentionPageSize > 5000 {
 		bad("RETENTION_PAGE_SIZE", "%d is outside 10..5000", c.RetentionPageSize)
+	}
+	if c.RetentionPagePause < 0 || c.RetentionPagePause > 10*time.Second {
+		bad("RETENTION_PAGE_PAUSE", "%s is outside 0..10s", c.RetentionPagePause)
 	}
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")

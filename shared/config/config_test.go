@@ -120,6 +120,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetentionBudget:       2 * time.Minute,
 		RetentionLease:        5 * time.Minute,
 		RetentionPageSize:     500,
+		RetentionPagePause:    0,
 		BlobBackend:           "local",
 		BlobDir:               filepath.Join("data", "blobs"),
 		BlobContainer:         "privops-exports",

@@ -35,6 +35,9 @@ type Config struct {
 	PageSize int           // items per page (one scan, one delete batch, one checkpoint); default 500
 	Lease    time.Duration // how long a run is its owner's without a checkpoint; default 10m
 	KeepRuns int           // finished runs kept in the tenant's state; default 10
+	// PagePause is a pause after each page, leaving the store to the live
+	// service (the embedded store has one writer); 0: none.
+	PagePause time.Duration
 }
 
 // Deps are a sweep's collaborators.
@@ -55,6 +58,8 @@ type Deps struct {
 	NewID  func() string
 	Step   func(name string) // crash points for tests
 	Logger *slog.Logger
+	// Sleep pauses for d or until ctx ends (default: a timer).
+	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // Sweeper runs retention sweeps, one tenant at a time.
@@ -85,6 +90,16 @@ func NewSweeper(cfg Config, d Deps) (*Sweeper, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Sleep == nil {
+		d.Sleep = func(ctx context.Context, d time.Duration) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
 	}
 	return &Sweeper{cfg: cfg, d: d}, nil
 }
@@ -213,6 +228,9 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 		s.d.Step("retention-page-deleted")
 		log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
 		s.fold(run)
+		if s.cfg.PagePause > 0 {
+			s.d.Sleep(ctx, s.cfg.PagePause)
+		}
 	}
 }
 
