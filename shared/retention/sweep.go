@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
@@ -64,8 +65,9 @@ type Deps struct {
 
 // Sweeper runs retention sweeps, one tenant at a time.
 type Sweeper struct {
-	cfg Config
-	d   Deps
+	cfg   Config
+	d     Deps
+	pages sync.Mutex // one page at a time per process
 }
 
 // NewSweeper returns a sweeper.
@@ -190,44 +192,16 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 			continue
 		}
 		pr.Status = "running"
-		page, purge, err := s.scan(ctx, t, pr, svc, items, run.Cursor)
+		// One page at a time per process: the embedded store has one
+		// writer, which the live service needs too.
+		func() {
+			s.pages.Lock()
+			defer s.pages.Unlock()
+			t, err = s.page(ctx, t, st, owner, items, svc, log)
+		}()
 		if err != nil {
-			log.Warn("retention policy failed", "policy", pr.PolicyID, "error", err.Error())
-			pr.Status, pr.Reason = "failed", "the container could not be read"
-			run.Policy, run.Cursor = run.Policy+1, ""
-			continue
-		}
-		if page.Counts.Scanned == 0 && page.To == "" {
-			pr.Status = "done"
-			run.Policy, run.Cursor = run.Policy+1, ""
-			continue
-		}
-		page.Policy = run.Policy
-		run.Pending = page
-		if t, err = s.write(ctx, t, st, owner); err != nil {
 			return run, err
 		}
-		s.d.Step("retention-page-planned")
-		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
-			// Throttled (Cosmos 429 after the store's own retries) or down:
-			// keep the place. The page stays pending in the checkpoint; the
-			// redelivered job takes the run over when the lease runs out and
-			// redoes it.
-			log.Warn("retention delete throttled; the page will be redone", "policy", pr.PolicyID, "count", len(purge))
-			return run, fmt.Errorf("retention delete: %w", err)
-		} else if err != nil {
-			log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
-			page.Counts.Failed += page.Counts.Purged
-			page.Counts.Purged = 0
-			page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
-			pr.Status, pr.Reason = "failed", "deleting from the container failed"
-			s.fold(run)
-			run.Policy, run.Cursor = run.Policy+1, ""
-			continue
-		}
-		s.d.Step("retention-page-deleted")
-		log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
-		s.fold(run)
 		if s.cfg.PagePause > 0 {
 			s.d.Sleep(ctx, s.cfg.PagePause)
 		}
@@ -363,4 +337,52 @@ func at(v map[string]any, path string) any {
 		cur = m[seg]
 	}
 	return cur
+}
+
+// page sweeps one page of the run's current policy: scan and decide, write
+// the page as the checkpoint, delete, fold the counts (in memory). A policy
+// that cannot be read or deleted from is marked failed and the run moves on;
+// only a failure that must keep the run's place is returned.
+func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner string, items Items, svc *privacy.Service, log *slog.Logger) (*privacy.Tenant, error) {
+	run := st.Current
+	pr := &run.Policies[run.Policy]
+	page, purge, err := s.scan(ctx, t, pr, svc, items, run.Cursor)
+	if err != nil {
+		log.Warn("retention policy failed", "policy", pr.PolicyID, "error", err.Error())
+		pr.Status, pr.Reason = "failed", "the container could not be read"
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	if page.Counts.Scanned == 0 && page.To == "" {
+		pr.Status = "done"
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	page.Policy = run.Policy
+	run.Pending = page
+	if t, err = s.write(ctx, t, st, owner); err != nil {
+		return t, err
+	}
+	s.d.Step("retention-page-planned")
+	if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
+		// Throttled (Cosmos 429 after the store's own retries) or down:
+		// keep the place. The page stays pending in the checkpoint; the
+		// redelivered job takes the run over when the lease runs out and
+		// redoes it.
+		log.Warn("retention delete throttled; the page will be redone", "policy", pr.PolicyID, "count", len(purge))
+		return t, fmt.Errorf("retention delete: %w", err)
+	} else if err != nil {
+		log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
+		page.Counts.Failed += page.Counts.Purged
+		page.Counts.Purged = 0
+		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
+		pr.Status, pr.Reason = "failed", "deleting from the container failed"
+		s.fold(run)
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	s.d.Step("retention-page-deleted")
+	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
+	s.fold(run)
+	return t, nil
 }
