@@ -73,6 +73,7 @@ type app struct {
 	admin   *admin.Admin
 	oper    *operator.Operator
 	inbound *inbound.Processor
+	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
@@ -327,10 +328,11 @@ func (a *app) wire(ad adapters) error {
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
-	sweeper, err := a.sweeper(ad)
+	sweeper, err := a.newSweeper(ad)
 	if err != nil {
 		return err
 	}
+	a.sweeper = sweeper
 	retentionSchedule, err := ncrontab.Parse(cfg.RetentionSchedule)
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
@@ -364,11 +366,11 @@ func (a *app) wire(ad adapters) error {
 	return err
 }
 
-// sweeper builds the retention sweep on the store: its tenant documents carry
+// newSweeper builds the retention sweep on the store: its tenant documents carry
 // the policies, holds and run state; its built-in data containers are swept
 // where the store can page them by age (SQLite and Cosmos DB; the in-memory
 // test store cannot, and its policies are reported failed with that reason).
-func (a *app) sweeper(ad adapters) (*retention.Sweeper, error) {
+func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 	items, _ := ad.store.(retention.Items)
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
 	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,

@@ -58,10 +58,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return replay(ctx, cfg, args[1:], stdout)
 		case "tenant":
 			return tenantCmd(ctx, cfg, args[1:], stdout)
+		case "retention":
+			return retentionCmd(ctx, cfg, args[1:], stdout)
 		case "help", "-h", "--help":
 			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]\n"+
 				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]\n"+
-				"       privops tenant create|list|get|update|suspend|resume|offboard ... (privops tenant help)")
+				"       privops tenant create|list|get|update|suspend|resume|offboard ... (privops tenant help)\n"+
+				"       privops retention policies|put|delete|floors|preview|runs --tenant ID ... (privops retention help)")
 			return nil
 		default:
 			return fmt.Errorf("unknown command %q (try: privops help)", args[0])

@@ -184,3 +184,58 @@ func pick(v any, keys ...string) []any {
 	}
 	return out
 }
+
+// TestRetentionCommand runs `privops retention …` on the embedded store as an
+// operator would: a policy below a legal floor is refused with the floor and
+// its source, a good one is stored and audited in both chains.
+func TestRetentionCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary; skipped with -short")
+	}
+	t.Parallel()
+	env := baseEnv(t.TempDir(), "DEMO_TENANT=false")
+	cli := func(args ...string) (string, string, error) {
+		t.Helper()
+		return runCLI(t, env, args...)
+	}
+	if _, stderr, err := cli("tenant", "create", "--id", "acme", "--name", "Acme", "--regimes", "us-ca-ccpa"); err != nil {
+		t.Fatalf("tenant create: %v %s", err, stderr)
+	}
+	policy := `{"category":"dsr-records","scope":"suite","maxAgeDays":365,"from":"request-closed","action":"delete"}`
+	_, stderr, err := cli("retention", "put", "--tenant", "acme", "--policy", "closed", "--json", policy)
+	if err == nil || !strings.Contains(stderr, "below-legal-floor (field maxAgeDays)") || !strings.Contains(stderr, "11 CCR §7101") {
+		t.Fatalf("a policy below the CCPA floor: %v %s", err, stderr)
+	}
+	out, stderr, err := cli("retention", "put", "--tenant", "acme", "--policy", "closed", "--json", strings.Replace(policy, "365", "731", 1))
+	if err != nil || !strings.Contains(out, `"id": "closed"`) {
+		t.Fatalf("retention put: %v %s %s", err, out, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"policies", "--tenant", "acme"}, `"maxAgeDays": 731`},
+		{[]string{"floors", "--tenant", "acme"}, `"id": "us-ca-ccpa-dsr-log"`},
+		{[]string{"preview", "--tenant", "acme"}, `"status": "not-swept"`},
+		{[]string{"runs", "--tenant", "acme"}, `"runs": []`},
+		{[]string{"delete", "--tenant", "acme", "--policy", "closed"}, `"deleted": "closed"`},
+	} {
+		out, stderr, err := cli(append([]string{"retention"}, c.args...)...)
+		if err != nil || !strings.Contains(out, c.want) {
+			t.Errorf("retention %v: %v\n%s%s", c.args, err, out, stderr)
+		}
+	}
+	if _, stderr, err := cli("retention", "delete", "--tenant", "acme", "--policy", "closed"); err == nil || !strings.Contains(stderr, "unknown-retention-policy") {
+		t.Errorf("deleting it again: %v %s", err, stderr)
+	}
+	p := start(t, env)
+	op := operatorDevToken(t, env, "operator-admin")
+	want := []string{"tenant.created", "retention-policy.configured", "retention-policy.deleted"}
+	if diff := cmp.Diff(want, chainActions(t, p.addr+"/api/operator/audit", op)); diff != "" {
+		t.Errorf("operator chain (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, chainActions(t, p.addr+"/api/admin/acme/audit", devToken(t, env, "acme"))); diff != "" {
+		t.Errorf("tenant chain (-want +got):\n%s", diff)
+	}
+	p.stop(t)
+}

@@ -37,9 +37,8 @@ func (s *Service) PutRetentionPolicy(ctx context.Context, tenantID string, in pr
 			t.RetentionPolicies = append(t.RetentionPolicies, p)
 		}
 		out = p
-		return []privacy.AuditEvent{{ID: newID("aud_"), TenantID: t.ID, At: now, Actor: actor.String(),
-			Action: "retention-policy.configured", Target: "retention-policy/" + p.ID,
-			Details: map[string]string{"category": p.Category, "scope": p.Scope, "maxAgeDays": strconv.Itoa(p.MaxAgeDays), "action": p.Action}}}, nil
+		return retentionEvents(t.ID, now, actor, "retention-policy.configured", p.ID,
+			map[string]string{"category": p.Category, "scope": p.Scope, "maxAgeDays": strconv.Itoa(p.MaxAgeDays), "action": p.Action}), nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -50,18 +49,32 @@ func (s *Service) PutRetentionPolicy(ctx context.Context, tenantID string, in pr
 // DeleteRetentionPolicy removes one of the tenant's retention policies
 // (audited). Its data is then kept until another policy covers it.
 func (s *Service) DeleteRetentionPolicy(ctx context.Context, tenantID, id string, actor Actor) error {
-	_, err := s.changeTenant(ctx, tenantID, actor, "retention-policy.deleted", "retention-policy/"+id, func(t *privacy.Tenant, _ time.Time) error {
+	_, err := s.writeTenant(ctx, tenantID, "", func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
 		i := slices.IndexFunc(t.RetentionPolicies, func(p privacy.RetentionPolicy) bool { return p.ID == id })
 		if i < 0 {
-			return errUnknownPolicy
+			return nil, errUnknownPolicy
 		}
 		t.RetentionPolicies = slices.Delete(t.RetentionPolicies, i, i+1)
 		if len(t.RetentionPolicies) == 0 {
 			t.RetentionPolicies = nil
 		}
-		return nil
+		return retentionEvents(t.ID, now, actor, "retention-policy.deleted", id, nil), nil
 	})
 	return err
+}
+
+// retentionEvents is a policy change's audit event in the tenant's chain and,
+// when the operator made it (privops retention), a copy with the same id in
+// the operator's chain, as every operator action has.
+func retentionEvents(tenantID string, at time.Time, actor Actor, action, policyID string, details map[string]string) []privacy.AuditEvent {
+	e := privacy.AuditEvent{ID: newID("aud_"), TenantID: tenantID, At: at, Actor: actor.String(), Action: action,
+		Target: "retention-policy/" + policyID, Details: details}
+	if actor.Operator == "" {
+		return []privacy.AuditEvent{e}
+	}
+	op := e
+	op.TenantID, op.Target = privacy.OperatorTenant, "tenant/"+tenantID+"/retention-policy/"+policyID
+	return []privacy.AuditEvent{op, e}
 }
 
 var errUnknownPolicy = privacy.Errorf(privacy.KindNotFound, "unknown-retention-policy", "no such retention policy")
