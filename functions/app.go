@@ -375,7 +375,7 @@ func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
 	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
 		PagePause: a.cfg.RetentionPagePause},
-		retention.Deps{Tenants: ad.store, Items: items, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
 }
 

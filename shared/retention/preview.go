@@ -48,7 +48,13 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 				out.Complete = false
 				break
 			}
-			page, _, err := s.scan(ctx, t, &pr, svc, items, cursor)
+			var page *Page
+			var err error
+			if pr.Scope == ScopeSuite {
+				page, _, err = s.scanPackages(ctx, t, &pr, cursor, start.UTC())
+			} else {
+				page, _, err = s.scan(ctx, t, &pr, svc, items, cursor)
+			}
 			switch {
 			case err != nil:
 				pr.Status, pr.Reason = "failed", "the container could not be read"

@@ -54,11 +54,15 @@ type Deps struct {
 	// Flush carries out the tenant document's audit outbox after the write
 	// that finished a run (dsr.Service.FlushTenant); the hourly watch
 	// finishes it if this fails.
-	Flush  func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
-	Now    func() time.Time
-	NewID  func() string
-	Step   func(name string) // crash points for tests
-	Logger *slog.Logger
+	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
+	// Requests and Blobs let a sweep expire export packages (suite policies
+	// of category export-packages); nil: those policies are not swept.
+	Requests Requests
+	Blobs    Blobs
+	Now      func() time.Time
+	NewID    func() string
+	Step     func(name string) // crash points for tests
+	Logger   *slog.Logger
 	// Sleep pauses for d or until ctx ends (default: a timer).
 	Sleep func(ctx context.Context, d time.Duration)
 }
@@ -197,7 +201,11 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 		func() {
 			s.pages.Lock()
 			defer s.pages.Unlock()
-			t, err = s.page(ctx, t, st, owner, items, svc, log)
+			if pr.Scope == ScopeSuite {
+				t, err = s.pagePackages(ctx, t, st, owner)
+			} else {
+				t, err = s.page(ctx, t, st, owner, items, svc, log)
+			}
 		}()
 		if err != nil {
 			return run, err
@@ -224,7 +232,11 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 	p := run.Pending
 	pr := &run.Policies[p.Policy]
 	items, svc, reason := s.target(t, pr)
-	if reason == "" {
+	if reason == "" && pr.Scope == ScopeSuite {
+		if err := s.redoPackages(ctx, t, run); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+	} else if reason == "" {
 		_, purge, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
 		if err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
@@ -242,6 +254,9 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 // "not-swept" (a scope no sweep reaches yet) or "failed".
 func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.Service, string) {
 	if pr.Scope == ScopeSuite {
+		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil {
+			return nil, nil, ""
+		}
 		return nil, nil, "not-swept"
 	}
 	svc := t.Service(pr.Service)
@@ -254,7 +269,7 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	switch {
 	case pr.Scope == ScopeSuite:
-		return "privops's own records are not swept yet"
+		return "these records of privops are not swept yet (export packages are)"
 	case svc == nil:
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:

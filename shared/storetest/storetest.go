@@ -170,7 +170,7 @@ func fullRequest(tenantID, id string, created time.Time) *privacy.Request {
 			UpdatedAt: created.Add(7 * time.Hour)}},
 		GraceUntil: created.Add(30 * 24 * time.Hour),
 		Package: &privacy.Package{Blob: tenantID + "/p.zip", Bytes: 1234, Files: 3, CreatedAt: created.Add(8 * time.Hour),
-			ExpiresAt: created.Add(8*time.Hour + 7*24*time.Hour)},
+			ExpiresAt: created.Add(8*time.Hour + 7*24*time.Hour), RemovedAt: created.Add(60 * 24 * time.Hour)},
 		WakeAt:    created.Add(6 * time.Hour),
 		Round:     1,
 		CreatedAt: created,
