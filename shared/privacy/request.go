@@ -228,6 +228,10 @@ type Request struct {
 	// does not mail twice.
 	Notices []SentNotice `json:"notices,omitempty"`
 
+	// StrippedAt is when a retention sweep removed the closed request's
+	// personal data (subject, note, rectify values), keeping the stub.
+	StrippedAt time.Time `json:"strippedAt,omitzero"`
+
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	ETag      string    `json:"-"`

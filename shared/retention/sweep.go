@@ -254,7 +254,8 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 // "not-swept" (a scope no sweep reaches yet) or "failed".
 func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.Service, string) {
 	if pr.Scope == ScopeSuite {
-		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil {
+		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil ||
+			pr.Category == CategoryDSRRecords && s.d.Requests != nil {
 			return nil, nil, ""
 		}
 		return nil, nil, "not-swept"
@@ -269,7 +270,7 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	switch {
 	case pr.Scope == ScopeSuite:
-		return "these records of privops are not swept yet (export packages are)"
+		return "these records of privops are not swept yet (export packages and closed requests are)"
 	case svc == nil:
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:

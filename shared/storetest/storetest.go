@@ -171,10 +171,11 @@ func fullRequest(tenantID, id string, created time.Time) *privacy.Request {
 		GraceUntil: created.Add(30 * 24 * time.Hour),
 		Package: &privacy.Package{Blob: tenantID + "/p.zip", Bytes: 1234, Files: 3, CreatedAt: created.Add(8 * time.Hour),
 			ExpiresAt: created.Add(8*time.Hour + 7*24*time.Hour), RemovedAt: created.Add(60 * 24 * time.Hour)},
-		WakeAt:    created.Add(6 * time.Hour),
-		Round:     1,
-		CreatedAt: created,
-		UpdatedAt: created.Add(73 * time.Hour),
+		WakeAt:     created.Add(6 * time.Hour),
+		Round:      1,
+		StrippedAt: created.Add(90 * 24 * time.Hour),
+		CreatedAt:  created,
+		UpdatedAt:  created.Add(73 * time.Hour),
 	}
 }
 

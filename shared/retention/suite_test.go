@@ -186,3 +186,50 @@ func TestExportPackageSweepResumesAfterACrash(t *testing.T) {
 		})
 	}
 }
+
+func TestRunStripsClosedRequestsPastTheirKeepingPeriod(t *testing.T) {
+	t.Parallel()
+	f := newSweepFixture(t)
+	f.tenants.change("acme", func(t *privacy.Tenant) {
+		t.Regimes = []string{privacy.RegimeCCPA} // 11 CCR §7101: keep the DSR log 24 months
+		// Saved at 400 days before the tenant answered under the CCPA: the
+		// floor still keeps what is younger than 24 months.
+		t.RetentionPolicies = []Policy{{ID: "closed", Category: CategoryDSRRecords, Scope: ScopeSuite, MaxAgeDays: 400,
+			From: FromRequestClosed, Action: ActionDelete}}
+		t.Holds = append(t.Holds, privacy.Hold{ID: "h9", Scope: privacy.HoldSubject, SubjectHash: "held-subject", Reason: "court order"})
+	})
+	reqs := &fakeRequests{docs: map[string][]byte{}, tags: map[string]int{}}
+	add := func(id string, status privacy.Status, ageDays int, hash string, stripped bool) {
+		r := &privacy.Request{ID: id, TenantID: "acme", Status: status, SubjectHash: hash, Details: "call me on +49 30 1234",
+			Subject: privacy.Subject{Email: id + "@example.com", Country: "US", Region: "CA"},
+			Changes: []privacy.FieldChange{{Field: "name", Value: "Sam"}}, UpdatedAt: sweepNow.AddDate(0, 0, -ageDays)}
+		if stripped {
+			r.StrippedAt = sweepNow.AddDate(0, 0, -1)
+		}
+		reqs.add(r)
+	}
+	add("c1", privacy.StatusCompleted, 800, "s1", false)
+	add("c2", privacy.StatusDenied, 900, "held-subject", false)
+	add("c3", privacy.StatusCompleted, 100, "s3", false)
+	add("c4", privacy.StatusAwaitingDecision, 1000, "s4", false)
+	add("c5", privacy.StatusCancelled, 1000, "s5", true)
+	add("c6", privacy.StatusPartiallyCompleted, 500, "s6", false)
+	s := f.packagesSweeper(t, reqs, &fakeBlobs{}, nil)
+	run, err := s.Run(t.Context(), "acme", "a", time.Hour)
+	if err != nil || !run.Finished() {
+		t.Fatalf("run: %+v, %v", run, err)
+	}
+	if diff := cmp.Diff([]counts{{"closed", "done", 3, 1, 1, 1, 0}}, countsOf(run.Policies)); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	c1 := reqs.get("c1")
+	if c1.Subject != (privacy.Subject{}) || c1.Details != "" || c1.Changes[0].Value != "" || c1.StrippedAt.IsZero() ||
+		c1.SubjectHash != "s1" || c1.Status != privacy.StatusCompleted {
+		t.Errorf("c1 after the sweep: %+v", c1)
+	}
+	for _, id := range []string{"c2", "c3", "c4", "c6"} {
+		if r := reqs.get(id); r.Subject.Email == "" || !r.StrippedAt.IsZero() {
+			t.Errorf("%s was stripped: %+v", id, r)
+		}
+	}
+}

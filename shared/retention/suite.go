@@ -42,7 +42,7 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 	}
 	var purge []*privacy.Request
 	for _, r := range res.Requests {
-		o, ev, ok := s.decidePackage(t, pr, r, start)
+		o, ev, ok := s.decideRecord(t, pr, r, start)
 		if !ok {
 			continue
 		}
@@ -125,7 +125,7 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 		return t, err
 	}
 	s.d.Step("retention-page-planned")
-	if err := s.removePackages(ctx, t, purge); err != nil {
+	if err := s.removeRecords(ctx, t, pr, purge); err != nil {
 		// Keep the place: the page stays pending; the redelivered job redoes it.
 		return t, fmt.Errorf("retention: %w", err)
 	}
@@ -143,5 +143,68 @@ func (s *Sweeper) redoPackages(ctx context.Context, t *privacy.Tenant, run *Run)
 	if err != nil {
 		return err
 	}
+	return s.removeRecords(ctx, t, pr, purge)
+}
+
+// decideRecord decides one request under a suite policy: its export package
+// (export-packages) or its personal data (dsr-records).
+func (s *Sweeper) decideRecord(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
+	if pr.Category == CategoryDSRRecords {
+		return s.decideClosed(t, pr, r)
+	}
+	return s.decidePackage(t, pr, r, start)
+}
+
+// removeRecords carries out a suite policy on the requests decided Purge.
+func (s *Sweeper) removeRecords(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, purge []*privacy.Request) error {
+	if pr.Category == CategoryDSRRecords {
+		return s.stripRecords(ctx, t, purge)
+	}
 	return s.removePackages(ctx, t, purge)
+}
+
+// decideClosed decides a closed request's personal data: its event is the
+// request's last change after it closed (UpdatedAt of a terminal request,
+// never earlier than the closing), and the DSR-log floors (CCPA, CPA: 24
+// months) bind it as any floor does.
+func (s *Sweeper) decideClosed(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request) (Outcome, time.Time, bool) {
+	if !r.Status.Terminal() || !r.StrippedAt.IsZero() {
+		return NotDue, time.Time{}, false
+	}
+	o, _ := pr.Decide(t, Item{Event: r.UpdatedAt, SubjectHash: r.SubjectHash})
+	return o, r.UpdatedAt, true
+}
+
+// stripRecords removes the personal data of closed requests and keeps the
+// stub: ids, type, status, dates, deadline, decision, tasks and their
+// outcomes, the keyed subject hash (what the audit refers to). Gone: the
+// subject's identifiers and residence, the submitter's note, rectify values,
+// the code hash. One ETag-guarded write each, re-read on a conflict.
+func (s *Sweeper) stripRecords(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request) error {
+	for _, r := range purge {
+		for attempt := 0; ; attempt++ {
+			if !r.Status.Terminal() || !r.StrippedAt.IsZero() {
+				break
+			}
+			r.Subject = privacy.Subject{}
+			r.Details = ""
+			for i := range r.Changes {
+				r.Changes[i].Value = ""
+			}
+			r.Verification.CodeHash = ""
+			r.StrippedAt = s.d.Now().UTC()
+			err := s.d.Requests.UpdateRequest(ctx, r)
+			if err == nil {
+				s.d.Step("retention-record-stripped")
+				break
+			}
+			if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+				return fmt.Errorf("strip request: %w", err)
+			}
+			if r, err = s.d.Requests.GetRequest(ctx, t.ID, r.ID); err != nil {
+				return fmt.Errorf("strip request: %w", err)
+			}
+		}
+	}
+	return nil
 }
