@@ -216,7 +216,7 @@ func TestRetentionCommand(t *testing.T) {
 	}{
 		{[]string{"policies", "--tenant", "acme"}, `"maxAgeDays": 731`},
 		{[]string{"floors", "--tenant", "acme"}, `"id": "us-ca-ccpa-dsr-log"`},
-		{[]string{"preview", "--tenant", "acme"}, `"status": "not-swept"`},
+		{[]string{"preview", "--tenant", "acme"}, `"status": "done"`},
 		{[]string{"runs", "--tenant", "acme"}, `"runs": []`},
 		{[]string{"delete", "--tenant", "acme", "--policy", "closed"}, `"deleted": "closed"`},
 	} {
