@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
@@ -67,6 +67,8 @@ type app struct {
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
+	// azure is the one Entra ID credential the Azure adapters share.
+	azure azureCredential
 }
 
 func (a *app) Close() {
@@ -156,8 +158,15 @@ func (a *app) openStore() (privacy.Store, error) {
 	if cfg.StoreBackend != "cosmos" {
 		return a.db.Store(), nil
 	}
-	s, err := cosmos.New(cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase,
-		Auth: cfg.CosmosAuth, Key: cfg.CosmosKey})
+	ccfg := cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase, Auth: cfg.CosmosAuth, Key: cfg.CosmosKey}
+	if cfg.CosmosAuth == cosmos.AuthIdentity {
+		cred, err := a.azure.get()
+		if err != nil {
+			return nil, fmt.Errorf("STORE_BACKEND=cosmos: identity credential: %w", err)
+		}
+		ccfg.Credential = cred
+	}
+	s, err := cosmos.New(ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_BACKEND=cosmos: %w", err)
 	}
@@ -187,8 +196,8 @@ func (a *app) openPublisher() (privacy.Publisher, error) {
 	if cfg.ServiceBusConnectionString != "" {
 		client, err = servicebus.NewClient(cfg.ServiceBusConnectionString)
 	} else {
-		var cred *azidentity.DefaultAzureCredential
-		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+		var cred azcore.TokenCredential
+		if cred, err = a.azure.get(); err == nil {
 			client, err = servicebus.NewClientWithCredential(cfg.ServiceBusNamespace, cred)
 		}
 	}
@@ -217,8 +226,8 @@ func (a *app) openBlobs(ctx context.Context) (privacy.Blobs, error) {
 	if cfg.BlobConnectionString != "" {
 		b, err = blob.NewAzureFromConnectionString(cfg.BlobConnectionString, cfg.BlobContainer, nil)
 	} else {
-		var cred *azidentity.DefaultAzureCredential
-		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+		var cred azcore.TokenCredential
+		if cred, err = a.azure.get(); err == nil {
 			b, err = blob.NewAzureWithCredential(cfg.BlobAccountURL, cfg.BlobContainer, cred, nil)
 		}
 	}

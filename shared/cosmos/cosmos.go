@@ -62,6 +62,10 @@ type Config struct {
 	Auth string
 	// Key is the account key (AuthKey only). A secret: never logged.
 	Key string
+	// Credential is the Entra ID credential of AuthIdentity. The composition
+	// root shares one across the Azure adapters; when nil, New builds a
+	// DefaultAzureCredential of its own.
+	Credential azcore.TokenCredential
 	// Transport, when set, carries every HTTP call the SDK makes. Tests use it
 	// to count calls, inject throttling and trust the emulator's certificate.
 	Transport policy.Transporter
@@ -114,14 +118,19 @@ func New(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("cosmos: client: %w", err)
 		}
 	case AuthIdentity:
-		credOpts := &azidentity.DefaultAzureCredentialOptions{}
-		if cfg.Transport != nil {
-			credOpts.ClientOptions.Transport = cfg.Transport
+		cred := cfg.Credential
+		if cred == nil {
+			credOpts := &azidentity.DefaultAzureCredentialOptions{}
+			if cfg.Transport != nil {
+				credOpts.ClientOptions.Transport = cfg.Transport
+			}
+			dc, err := azidentity.NewDefaultAzureCredential(credOpts)
+			if err != nil {
+				return nil, fmt.Errorf("cosmos: identity credential: %w", err)
+			}
+			cred = dc
 		}
-		cred, err := azidentity.NewDefaultAzureCredential(credOpts)
-		if err != nil {
-			return nil, fmt.Errorf("cosmos: identity credential: %w", err)
-		}
+		var err error
 		if client, err = azcosmos.NewClient(cfg.Endpoint, cred, opts); err != nil {
 			return nil, fmt.Errorf("cosmos: client: %w", err)
 		}
