@@ -394,6 +394,10 @@ func (a *app) serveStandalone(ctx context.Context) error {
 	a.log.Info("standalone suite listening", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir, "functions", len(a.funcs))
 	h := &standalone.Host{Listener: ln, Functions: a.funcs, Specs: a.specs, Receiver: a.db.Queue(),
 		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log}
+	// /readyz pings the store (SQLite, or Cosmos DB when STORE_BACKEND=cosmos).
+	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
+		h.Ready = p.Ping
+	}
 	return h.Run(ctx)
 }
 

@@ -21,6 +21,7 @@
 package cosmos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -213,4 +214,14 @@ func idempotent(r *http.Request) bool {
 func isQuery(r *http.Request) bool {
 	return r.Header.Get("x-ms-documentdb-query") != "" ||
 		strings.HasPrefix(r.Header.Get("Content-Type"), "application/query+json")
+}
+
+// Ping reports whether the account answers with this store's database: one
+// point read of the database resource (about 1 RU), the readiness check of a
+// host that uses this store.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.db.Read(ctx, nil); err != nil {
+		return fmt.Errorf("ping cosmos: %w", translate(err))
+	}
+	return nil
 }
