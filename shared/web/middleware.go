@@ -58,7 +58,7 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 			}
 			l.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 				slog.String("method", r.Method), slog.String("route", route),
-				slog.Int("status", sw.Status()), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", sw.Status()), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 		}()
 		next.ServeHTTP(sw, r)
 	})
