@@ -247,4 +247,3 @@ func CaptureFrom(ctx context.Context) *Capture {
 func itoa(n int) string {
 	return slog.IntValue(n).String()
 }
-
