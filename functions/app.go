@@ -46,6 +46,7 @@ import (
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/sqs"
 	"github.com/privops/privops/shared/standalone"
+	"github.com/privops/privops/shared/telemetry"
 	"github.com/privops/privops/shared/trigger"
 	"github.com/privops/privops/shared/web"
 	"github.com/privops/privops/shared/webhook"
@@ -69,6 +70,9 @@ type app struct {
 	closers []func()
 	// azure is the one Entra ID credential the Azure adapters share.
 	azure azureCredential
+	// tel instruments the functions; nil (off) unless
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	tel *telemetry.Telemetry
 }
 
 func (a *app) Close() {
@@ -96,6 +100,20 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	var err error
 	if a.secrets, err = cfg.LoadSecrets(); err != nil {
 		return nil, err
+	}
+	if a.tel, err = telemetry.Start(ctx, telemetry.Config{Endpoint: cfg.OTelEndpoint, ServiceName: cfg.OTelServiceName}); err != nil {
+		return nil, err
+	}
+	if a.tel != nil {
+		tel := a.tel
+		a.closers = append(a.closers, func() {
+			// Flush what is buffered; a collector that is down costs at most this.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tel.Shutdown(ctx); err != nil {
+				log.Warn("telemetry shutdown", "error", err)
+			}
+		})
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
@@ -293,7 +311,8 @@ func (a *app) wire(ad adapters) error {
 		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
-			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store)})
+			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store),
+			TaskSettled: a.taskSettled(), TraceContext: a.traceContext()})
 	if err != nil {
 		return err
 	}
@@ -315,8 +334,9 @@ func (a *app) wire(ad adapters) error {
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts()})},
 	}
+	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {
 		return err
 	}

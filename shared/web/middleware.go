@@ -43,8 +43,8 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 			l = l.With("invocation_id", inv)
 		}
 		sw := Track(w)
-		pattern := new(string) // filled in by Mux with the matched route
-		r = r.WithContext(context.WithValue(WithLogger(r.Context(), l), patternKey{}, pattern))
+		ctx, matched := RecordRoute(WithLogger(r.Context(), l))
+		r = r.WithContext(ctx)
 		defer func() {
 			if p := recover(); p != nil {
 				l.ErrorContext(r.Context(), "panic in handler", "panic", p)
@@ -52,7 +52,7 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 					Problem(sw, r, errPanic{})
 				}
 			}
-			route := *pattern
+			route := matched()
 			if route == "" {
 				route = r.Pattern // Logged itself registered on a ServeMux
 			}
@@ -62,6 +62,19 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// RecordRoute returns ctx carrying a slot that Mux fills with the matched
+// route pattern, and a function reading it once the handler returned. Logged
+// and the telemetry wrapper around it share one slot: a ctx that has one
+// keeps it.
+func RecordRoute(ctx context.Context) (context.Context, func() string) {
+	p, ok := ctx.Value(patternKey{}).(*string)
+	if !ok {
+		p = new(string)
+		ctx = context.WithValue(ctx, patternKey{}, p)
+	}
+	return ctx, func() string { return *p }
 }
 
 type errPanic struct{}
