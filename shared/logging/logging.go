@@ -41,7 +41,6 @@ func Split(stdout, stderr io.Writer, level string) *slog.Logger {
 	h := &handler{opts: opts, out: slog.NewJSONHandler(stdout, opts), stdout: stdout}
 	if stderr != stdout {
 		h.errRoot = slog.NewJSONHandler(stderr, opts)
-		h.err = &lazy{}
 	}
 	return slog.New(h)
 }
@@ -74,16 +73,21 @@ func durationsInMilliseconds(_ []string, a slog.Attr) slog.Attr {
 
 // handler sends records below Warn to out and the others to the stderr
 // handler. The stderr handler is derived only when a warning or error is
-// logged: WithAttrs and WithGroup are recorded in ops and replayed on errRoot
-// then, so the common path pays for one JSON handler, not two.
+// logged: each WithAttrs or WithGroup is remembered as a link to its parent
+// and replayed on errRoot then, so the common path pays for one JSON handler
+// and one small allocation per With, not two handlers.
 type handler struct {
 	opts   *slog.HandlerOptions
 	out    slog.Handler
 	stdout io.Writer // where a Capture spills
 
 	errRoot slog.Handler // nil when both streams are one writer
-	ops     []func(slog.Handler) slog.Handler
-	err     *lazy
+	err     lazy
+
+	// The derivation: parent.WithAttrs(attrs) or parent.WithGroup(group).
+	parent *handler
+	attrs  []slog.Attr
+	group  string
 }
 
 // lazy is the stderr handler of one derived handler, built on first use.
@@ -108,35 +112,34 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	return h.out.Handle(ctx, r)
 }
 
+// replay applies h's derivation, root first, to another root handler.
 func (h *handler) replay(root slog.Handler) slog.Handler {
-	for _, op := range h.ops {
-		root = op(root)
+	var chain []*handler
+	for d := h; d.parent != nil; d = d.parent {
+		chain = append(chain, d)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if d := chain[i]; d.attrs != nil {
+			root = root.WithAttrs(d.attrs)
+		} else {
+			root = root.WithGroup(d.group)
+		}
 	}
 	return root
-}
-
-func (h *handler) derive(op func(slog.Handler) slog.Handler) *handler {
-	d := *h
-	d.out = op(h.out)
-	d.ops = append(h.ops[:len(h.ops):len(h.ops)], op)
-	if h.err != nil {
-		d.err = &lazy{}
-	}
-	return &d
 }
 
 func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	return h.derive(func(s slog.Handler) slog.Handler { return s.WithAttrs(attrs) })
+	return &handler{opts: h.opts, out: h.out.WithAttrs(attrs), stdout: h.stdout, errRoot: h.errRoot, parent: h, attrs: attrs}
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return h.derive(func(s slog.Handler) slog.Handler { return s.WithGroup(name) })
+	return &handler{opts: h.opts, out: h.out.WithGroup(name), stdout: h.stdout, errRoot: h.errRoot, parent: h, group: name}
 }
 
 // Capture limits: the host logs each entry as one Information trace of the
