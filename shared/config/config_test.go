@@ -133,6 +133,7 @@ func TestLoadDefaults(t *testing.T) {
 		RateVerifyPerIP:       60,
 		TrustForwardedFor:     false,
 		LogLevel:              "info",
+		OTelServiceName:       "privops",
 		DemoTenant:            true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -184,6 +185,7 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 			"COSMOS_ENDPOINT": "https://acct.documents.azure.com:443/"}},
 		{"cosmos with a key", map[string]string{"STORE_BACKEND": "cosmos", "COSMOS_ENDPOINT": "https://127.0.0.1:8081/",
 			"COSMOS_AUTH": "key", "COSMOS_KEY": "a2V5", "COSMOS_DATABASE": "privops-dev"}},
+		{"otlp collector", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}},
 		{"azure with jwks and a secret key", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "34567",
 			"AUTH_MODE": "jwks", "AUTH_JWKS_URL": "https://login.example.com/keys", "SECRET_KEY": "c2VjcmV0"}},
 	}
@@ -251,6 +253,8 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"lambda with defaults", on(nil, "AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), []string{"AUTH_MODE", "SECRET_KEY"}},
 		{"portal body below 1024", on(nil, "PORTAL_MAX_BODY_BYTES", "1023"), []string{"PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES"}},
 		{"queue lease below 5s", on(nil, "QUEUE_LEASE", "4s"), []string{"QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE"}},
+		{"otlp endpoint without a scheme", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{"otlp endpoint over grpc", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{"every floor at once", on(nil, "CODE_TTL", "30s", "CODE_MAX_ATTEMPTS", "11", "STORE_BACKEND", "dynamodb"),
 			[]string{"STORE_BACKEND", "CODE_TTL", "CODE_MAX_ATTEMPTS"}},
 	}
