@@ -105,6 +105,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, err
 	}
 	if a.tel != nil {
+		// Log lines inside a span name its trace_id and span_id.
+		log = slog.New(a.tel.LogHandler(log.Handler()))
+		a.log = log
 		tel := a.tel
 		a.closers = append(a.closers, func() {
 			// Flush what is buffered; a collector that is down costs at most this.

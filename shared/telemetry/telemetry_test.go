@@ -228,3 +228,31 @@ func TestTasksAndDeadlines(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestLogLinesNameTheirTrace: records logged inside a span carry its
+// trace_id and span_id; outside one, neither.
+func TestLogLinesNameTheirTrace(t *testing.T) {
+	t.Parallel()
+	r := newRecorder(t)
+	var buf strings.Builder
+	log := slog.New(r.LogHandler(slog.NewJSONHandler(&buf, nil))).With("function", "tasks")
+	ctx, span := r.tracer.Start(context.Background(), "process privops-tasks")
+	log.InfoContext(ctx, "inside")
+	span.End()
+	log.InfoContext(context.Background(), "outside")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("lines = %q", lines)
+	}
+	sc := span.SpanContext()
+	if want := `"trace_id":"` + sc.TraceID().String() + `","span_id":"` + sc.SpanID().String() + `"`; !strings.Contains(lines[0], want) {
+		t.Errorf("inside: %s; want %s", lines[0], want)
+	}
+	if strings.Contains(lines[1], "trace_id") {
+		t.Errorf("outside: %s; want no trace_id", lines[1])
+	}
+	var off *Telemetry
+	if h := slog.NewJSONHandler(&buf, nil); off.LogHandler(h) != slog.Handler(h) {
+		t.Error("nil Telemetry wrapped the log handler")
+	}
+}
