@@ -23,8 +23,8 @@
 // Logs. In payload mode the function's log records below Warn that carry the
 // invocation's context (logger.InfoContext(ctx, …)) are collected by package
 // logging and returned in the reply's Logs array, which the host records at
-// Information under the invocation (reference §4.1), bounded to
-// logging.MaxCapturedLines lines. The host drops Logs of a failed invocation,
+// Information under the invocation (reference §4.1): up to
+// logging.MaxCapturedLines lines, the rest to stdout. The host drops Logs of a failed invocation,
 // so those lines are written to stdout instead. Warnings and errors go to
 // stderr at once. A forwarded HTTP request (enableForwardingHttpRequest, on in
 // this suite's host.json) is answered with the function's raw response, which

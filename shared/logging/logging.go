@@ -155,14 +155,14 @@ type captureKey struct{}
 // errors go to stderr at once, which the host records whatever the outcome).
 // The lines are the same JSON the stream would get, so they carry no more than
 // the logs do: ids and counts, never personal data. At most
-// MaxCapturedLines lines of at most MaxCapturedLineBytes are kept; a last line
-// counts the ones dropped.
+// MaxCapturedLines lines of at most MaxCapturedLineBytes are kept; the lines
+// past that go to stdout as usual, and a last entry counts them.
 type Capture struct {
-	mu      sync.Mutex
-	lines   []string
-	dropped int
-	spill   io.Writer
-	closed  bool // after Lines or Spill: records go to stdout as usual
+	mu       sync.Mutex
+	lines    []string
+	overflow int
+	spill    io.Writer
+	closed   bool // after Lines or Spill: records go to stdout as usual
 }
 
 // WithCapture returns ctx whose log records below Warn are collected in the
@@ -175,17 +175,16 @@ func WithCapture(ctx context.Context) (context.Context, *Capture) {
 func (c *Capture) add(ctx context.Context, h *handler, r slog.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		// The invocation has answered; a late record (a goroutine that
-		// outlived it) is not lost.
-		return h.out.Handle(ctx, r)
-	}
 	if c.spill == nil {
 		c.spill = h.stdout
 	}
-	if len(c.lines) >= MaxCapturedLines {
-		c.dropped++
-		return nil
+	if !c.closed && len(c.lines) >= MaxCapturedLines {
+		c.overflow++
+	}
+	if c.closed || c.overflow > 0 {
+		// The invocation has answered (a goroutine outlived it), or its
+		// Logs are full: the line goes to stdout, not lost.
+		return h.out.Handle(ctx, r)
 	}
 	var b strings.Builder
 	if err := h.replay(slog.NewJSONHandler(&b, h.opts)).Handle(ctx, r); err != nil {
@@ -203,7 +202,8 @@ func (c *Capture) add(ctx context.Context, h *handler, r slog.Record) error {
 	return nil
 }
 
-// Lines returns the collected lines (a final one counts any dropped) and
+// Lines returns the collected lines (a final one counts those sent to stdout
+// instead) and
 // closes the capture: later records go to stdout. Never nil, so it encodes
 // as []. A nil Capture has no lines.
 func (c *Capture) Lines() []string {
@@ -217,10 +217,10 @@ func (c *Capture) Lines() []string {
 	if out == nil {
 		out = []string{}
 	}
-	if c.dropped > 0 {
-		out = append(out, `{"level":"INFO","msg":"invocation log truncated","dropped_lines":`+itoa(c.dropped)+`}`)
+	if c.overflow > 0 {
+		out = append(out, `{"level":"INFO","msg":"invocation log full; further lines on stdout","stdout_lines":`+itoa(c.overflow)+`}`)
 	}
-	c.lines, c.dropped = nil, 0
+	c.lines, c.overflow = nil, 0
 	return out
 }
 

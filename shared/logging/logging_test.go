@@ -147,14 +147,19 @@ func TestCapture(t *testing.T) {
 }
 
 // TestCaptureIsBounded: at most MaxCapturedLines lines of at most
-// MaxCapturedLineBytes, and a last line counting the dropped ones.
+// MaxCapturedLineBytes; the lines past that go to stdout, and a last entry
+// counts them.
 func TestCaptureIsBounded(t *testing.T) {
 	t.Parallel()
-	log := New(io.Discard, "info")
+	var stdout bytes.Buffer
+	log := New(&stdout, "info")
 	ctx, c := WithCapture(t.Context())
 	long := strings.Repeat("é", MaxCapturedLineBytes)
-	for range MaxCapturedLines + 5 {
+	for range MaxCapturedLines {
 		log.InfoContext(ctx, "line", "n", long)
+	}
+	for i := range 5 {
+		log.InfoContext(ctx, "more", "i", i)
 	}
 	lines := c.Lines()
 	if len(lines) != MaxCapturedLines+1 {
@@ -166,8 +171,15 @@ func TestCaptureIsBounded(t *testing.T) {
 		}
 	}
 	var last map[string]any
-	if err := json.Unmarshal([]byte(lines[MaxCapturedLines]), &last); err != nil || last["dropped_lines"] != 5.0 {
-		t.Errorf("last line = %s (%v), want dropped_lines 5", lines[MaxCapturedLines], err)
+	if err := json.Unmarshal([]byte(lines[MaxCapturedLines]), &last); err != nil || last["stdout_lines"] != 5.0 {
+		t.Errorf("last line = %s (%v), want stdout_lines 5", lines[MaxCapturedLines], err)
+	}
+	var got []any
+	for _, l := range decodeLines(t, stdout.String()) {
+		got = append(got, l["i"])
+	}
+	if diff := cmp.Diff([]any{0.0, 1.0, 2.0, 3.0, 4.0}, got); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
 	}
 }
 
