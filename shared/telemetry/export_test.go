@@ -1,3 +1,5 @@
+//go:build !privops_nootlp
+
 package telemetry
 
 import (
