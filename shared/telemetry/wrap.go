@@ -41,7 +41,7 @@ func (t *Telemetry) HTTP(function string, next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			route := matched()
+			route := matched.Pattern
 			if i := strings.IndexByte(route, ' '); i >= 0 {
 				route = route[i+1:] // "POST /api/…": the method is an attribute of its own
 			}

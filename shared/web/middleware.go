@@ -52,7 +52,7 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 					Problem(sw, r, errPanic{})
 				}
 			}
-			route := matched()
+			route := matched.Pattern
 			if route == "" {
 				route = r.Pattern // Logged itself registered on a ServeMux
 			}
@@ -64,17 +64,19 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 	})
 }
 
+// RouteSlot holds the route pattern Mux matched for a request ("" until
+// then, or when no route matched).
+type RouteSlot struct{ Pattern string }
+
 // RecordRoute returns ctx carrying a slot that Mux fills with the matched
-// route pattern, and a function reading it once the handler returned. Logged
-// and the telemetry wrapper around it share one slot: a ctx that has one
-// keeps it.
-func RecordRoute(ctx context.Context) (context.Context, func() string) {
-	p, ok := ctx.Value(patternKey{}).(*string)
-	if !ok {
-		p = new(string)
-		ctx = context.WithValue(ctx, patternKey{}, p)
+// route pattern; read it once the handler returned. Logged and the telemetry
+// wrapper around it share one slot: a ctx that has one keeps it.
+func RecordRoute(ctx context.Context) (context.Context, *RouteSlot) {
+	if s, ok := ctx.Value(patternKey{}).(*RouteSlot); ok {
+		return ctx, s
 	}
-	return ctx, func() string { return *p }
+	s := new(RouteSlot)
+	return context.WithValue(ctx, patternKey{}, s), s
 }
 
 type errPanic struct{}
