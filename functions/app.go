@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
@@ -48,6 +48,7 @@ import (
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/sqs"
 	"github.com/privops/privops/shared/standalone"
+	"github.com/privops/privops/shared/telemetry"
 	"github.com/privops/privops/shared/trigger"
 	"github.com/privops/privops/shared/web"
 	"github.com/privops/privops/shared/webhook"
@@ -70,6 +71,11 @@ type app struct {
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
+	// azure is the one Entra ID credential the Azure adapters share.
+	azure azureCredential
+	// tel instruments the functions; nil (off) unless
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	tel *telemetry.Telemetry
 }
 
 func (a *app) Close() {
@@ -97,6 +103,23 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	var err error
 	if a.secrets, err = cfg.LoadSecrets(); err != nil {
 		return nil, err
+	}
+	if a.tel, err = telemetry.Start(ctx, telemetry.Config{Endpoint: cfg.OTelEndpoint, ServiceName: cfg.OTelServiceName}); err != nil {
+		return nil, err
+	}
+	if a.tel != nil {
+		// Log lines inside a span name its trace_id and span_id.
+		log = slog.New(a.tel.LogHandler(log.Handler()))
+		a.log = log
+		tel := a.tel
+		a.closers = append(a.closers, func() {
+			// Flush what is buffered; a collector that is down costs at most this.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tel.Shutdown(ctx); err != nil {
+				log.Warn("telemetry shutdown", "error", err)
+			}
+		})
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
@@ -181,8 +204,15 @@ func (a *app) openStore() (privacy.Store, error) {
 	if cfg.StoreBackend != "cosmos" {
 		return a.db.Store(), nil
 	}
-	s, err := cosmos.New(cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase,
-		Auth: cfg.CosmosAuth, Key: cfg.CosmosKey})
+	ccfg := cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase, Auth: cfg.CosmosAuth, Key: cfg.CosmosKey}
+	if cfg.CosmosAuth == cosmos.AuthIdentity {
+		cred, err := a.azure.get()
+		if err != nil {
+			return nil, fmt.Errorf("STORE_BACKEND=cosmos: identity credential: %w", err)
+		}
+		ccfg.Credential = cred
+	}
+	s, err := cosmos.New(ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_BACKEND=cosmos: %w", err)
 	}
@@ -212,8 +242,8 @@ func (a *app) openPublisher() (privacy.Publisher, error) {
 	if cfg.ServiceBusConnectionString != "" {
 		client, err = servicebus.NewClient(cfg.ServiceBusConnectionString)
 	} else {
-		var cred *azidentity.DefaultAzureCredential
-		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+		var cred azcore.TokenCredential
+		if cred, err = a.azure.get(); err == nil {
 			client, err = servicebus.NewClientWithCredential(cfg.ServiceBusNamespace, cred)
 		}
 	}
@@ -242,8 +272,8 @@ func (a *app) openBlobs(ctx context.Context) (privacy.Blobs, error) {
 	if cfg.BlobConnectionString != "" {
 		b, err = blob.NewAzureFromConnectionString(cfg.BlobConnectionString, cfg.BlobContainer, nil)
 	} else {
-		var cred *azidentity.DefaultAzureCredential
-		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+		var cred azcore.TokenCredential
+		if cred, err = a.azure.get(); err == nil {
 			b, err = blob.NewAzureWithCredential(cfg.BlobAccountURL, cfg.BlobContainer, cred, nil)
 		}
 	}
@@ -312,7 +342,8 @@ func (a *app) wire(ad adapters) error {
 		ReservedTenantIDs: slices.DeleteFunc([]string{cfg.AuthOperatorTenant}, func(s string) bool { return s == "" }),
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
-			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store)})
+			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store),
+			TaskSettled: a.taskSettled(), TraceContext: a.traceContext()})
 	if err != nil {
 		return err
 	}
@@ -336,8 +367,9 @@ func (a *app) wire(ad adapters) error {
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log})},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts()})},
 	}
+	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {
 		return err
 	}
@@ -415,6 +447,10 @@ func (a *app) serveStandalone(ctx context.Context) error {
 	a.log.Info("standalone suite listening", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir, "functions", len(a.funcs))
 	h := &standalone.Host{Listener: ln, Functions: a.funcs, Specs: a.specs, Receiver: a.db.Queue(),
 		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log}
+	// /readyz pings the store (SQLite, or Cosmos DB when STORE_BACKEND=cosmos).
+	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
+		h.Ready = p.Ping
+	}
 	return h.Run(ctx)
 }
 

@@ -67,7 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("unknown command %q (try: privops help)", args[0])
 		}
 	}
-	log := logging.New(stdout, cfg.LogLevel)
+	// Warnings and errors to stderr, the rest to stdout: the Functions host
+	// records stderr lines as errors (shared/logging).
+	log := logging.Split(stdout, stderr, cfg.LogLevel)
 	app, err := build(ctx, cfg, log)
 	if err != nil {
 		return err

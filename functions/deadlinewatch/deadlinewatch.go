@@ -41,6 +41,9 @@ type Deps struct {
 	Service Service
 	Tenants Tenants
 	Logger  *slog.Logger
+	// Counts, if set, is given each tenant's counts after a run that
+	// succeeded for it: the deadlines-overdue metric. Counts, never contents.
+	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
 }
 
 // New returns the timer function.
@@ -64,6 +67,8 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))
+			} else if d.Counts != nil {
+				d.Counts(ctx, tn.ID, overdue, soon)
 			}
 		}
 		return errors.Join(errs...)

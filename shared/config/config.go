@@ -128,6 +128,10 @@ type Config struct {
 	MaxExportBytes  int64         `envconfig:"MAX_EXPORT_BYTES" default:"2147483648"`
 
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// OTelEndpoint switches OpenTelemetry on: the OTLP/HTTP base URL of an
+	// OpenTelemetry Collector (shared/telemetry). Empty: off, nothing installed.
+	OTelEndpoint    string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTelServiceName string `envconfig:"OTEL_SERVICE_NAME" default:"privops"`
 	// PprofAddr, when set (standalone only), serves net/http/pprof on its own
 	// listener, e.g. 127.0.0.1:6060, for profiling. Never on a public address.
 	PprofAddr  string `envconfig:"PPROF_ADDR"`
@@ -254,6 +258,11 @@ func (c *Config) check() error {
 	}
 	if c.PortalMaxBody < 1024 || c.AdminMaxBody < 1024 {
 		bad("PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.OTelEndpoint != "" {
+		if u, err := url.Parse(c.OTelEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("OTEL_EXPORTER_OTLP_ENDPOINT", "%q is not an http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318", c.OTelEndpoint)
+		}
 	}
 	if c.QueueLease < 5*time.Second || c.QueueWorkers < 1 || c.OutboxLease < time.Second {
 		bad("QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE", "lease at least 5s, at least one worker, outbox lease at least 1s")

@@ -135,6 +135,7 @@ func TestLoadDefaults(t *testing.T) {
 		RateVerifyPerIP:       60,
 		TrustForwardedFor:     false,
 		LogLevel:              "info",
+		OTelServiceName:       "privops",
 		DemoTenant:            true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -190,6 +191,7 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 			"AUTH_TENANT_CLAIM": "extn.privopsTenant", "AUTH_ROLES_CLAIM": "roles",
 			"AUTH_OPERATOR_TENANT": "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
 		{"NCRONTAB with names and a step", map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 */30 * * * Mon-Fri"}},
+		{"otlp collector", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}},
 		{"azure with jwks and a secret key", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "34567",
 			"AUTH_MODE": "jwks", "AUTH_JWKS_URL": "https://login.example.com/keys", "SECRET_KEY": "c2VjcmV0"}},
 	}
@@ -268,6 +270,8 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"DEADLINE_WATCH_SCHEDULE never fires", on(nil, "DEADLINE_WATCH_SCHEDULE", "0 0 0 30 2 *"), []string{"DEADLINE_WATCH_SCHEDULE"}},
 		{"portal body below 1024", on(nil, "PORTAL_MAX_BODY_BYTES", "1023"), []string{"PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES"}},
 		{"queue lease below 5s", on(nil, "QUEUE_LEASE", "4s"), []string{"QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE"}},
+		{"otlp endpoint without a scheme", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{"otlp endpoint over grpc", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{"every floor at once", on(nil, "CODE_TTL", "30s", "CODE_MAX_ATTEMPTS", "11", "STORE_BACKEND", "dynamodb"),
 			[]string{"STORE_BACKEND", "CODE_TTL", "CODE_MAX_ATTEMPTS"}},
 	}

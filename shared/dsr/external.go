@@ -95,6 +95,7 @@ func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, 
 	if err != nil {
 		return nil, fmt.Errorf("complete task: %w", err)
 	}
+	s.taskSettled(ctx, r, id)
 	s.d.Step("task-recorded")
 	s.flushQuietly(ctx, r)
 	return r.Task(id), nil

@@ -210,6 +210,7 @@ func (s *Service) FailTask(ctx context.Context, tg *TaskTarget, reason string, p
 	if err != nil {
 		return nil, fmt.Errorf("fail task: %w", err)
 	}
+	s.taskSettled(ctx, r, id)
 	s.d.Step("task-recorded")
 	s.flushQuietly(ctx, r)
 	return r.Task(id), nil

@@ -76,6 +76,15 @@ type Deps struct {
 	// Step, if set, is called after each durable step with its name. Tests (and
 	// the crash-point harness) use it to stop the process between two steps.
 	Step func(name string)
+	// TaskSettled, if set, is told each task result once its write committed
+	// (a run's outcome, a retry scheduled, an answer through the callback or
+	// inbound queue): the tasks-by-outcome metric. Ids and enums only.
+	TaskSettled func(ctx context.Context, tenantID string, action privacy.Action, status privacy.TaskStatus)
+	// TraceContext, if set, returns the W3C trace context (traceparent,
+	// tracestate) of the span in ctx, "" outside one. Flush copies it into each
+	// message it publishes (the CloudEvents distributed-tracing extension), so
+	// the consumer's span continues the producer's trace.
+	TraceContext func(ctx context.Context) (traceparent, tracestate string)
 }
 
 // Service runs the request lifecycle.

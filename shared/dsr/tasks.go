@@ -157,7 +157,7 @@ func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.Ta
 			s.settle(t, r, task, s.now(), privacy.ConnectorResult{}, fmt.Errorf("%w: the task message was delivered %d times without an answer", ErrPermanent, deliveryCount))
 			return nil
 		})
-		return s.afterUpdate(ctx, r, err)
+		return s.afterUpdate(ctx, r, data.TaskID, err)
 	}
 	// Claim: one write. A concurrent duplicate delivery loses the ETag race,
 	// re-reads, sees the claim and stops.
@@ -198,18 +198,19 @@ func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.Ta
 		s.settle(t, r, task, s.now(), res, runErr)
 		return nil
 	})
-	return s.afterUpdate(ctx, r, err)
+	return s.afterUpdate(ctx, r, data.TaskID, err)
 }
 
 // afterUpdate finishes a task write: a stale write is nothing to do, a
 // committed one flushes its outbox.
-func (s *Service) afterUpdate(ctx context.Context, r *privacy.Request, err error) error {
+func (s *Service) afterUpdate(ctx context.Context, r *privacy.Request, taskID string, err error) error {
 	if errors.Is(err, errStale) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("record task: %w", err)
 	}
+	s.taskSettled(ctx, r, taskID)
 	s.d.Step("task-recorded")
 	s.flushQuietly(ctx, r)
 	return nil
@@ -362,6 +363,16 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 	}
 	r.SetWake(s.cfg.TaskLease)
 	s.maybeFinish(t, r, now)
+}
+
+// taskSettled reports a committed task result to the TaskSettled hook.
+func (s *Service) taskSettled(ctx context.Context, r *privacy.Request, taskID string) {
+	if s.d.TaskSettled == nil {
+		return
+	}
+	if task := r.Task(taskID); task != nil {
+		s.d.TaskSettled(ctx, r.TenantID, task.Action, task.Status)
+	}
 }
 
 // tombstone records a keyed-hash erasure entry in the audit chain: the ledger

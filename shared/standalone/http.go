@@ -17,7 +17,8 @@ import (
 // server builds the HTTP server. Request contexts derive from workCtx, so a
 // shutdown lets in-flight requests finish instead of cancelling them.
 func (h *Host) server(https []funcjson.Paired, workCtx context.Context) *http.Server {
-	rt := &router{logger: h.Logger, maxBody: h.MaxBodyBytes, handlers: map[string]http.Handler{}}
+	rt := &router{logger: h.Logger, maxBody: h.MaxBodyBytes, handlers: map[string]http.Handler{},
+		ready: h.Ready, readyTimeout: h.ReadyTimeout}
 	for _, p := range https {
 		rt.specs = append(rt.specs, p.Spec)
 		rt.handlers[p.Spec.Name] = p.Function.HTTP
@@ -42,9 +43,15 @@ type router struct {
 	handlers map[string]http.Handler
 	logger   *slog.Logger
 	maxBody  int64
+
+	ready        func(context.Context) error
+	readyTimeout time.Duration
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.serveHealth(w, r) {
+		return
+	}
 	s, ok := funcjson.MatchRoute(rt.specs, r.URL.Path)
 	if !ok {
 		writeError(w, http.StatusNotFound, "not_found", "no function serves this path")

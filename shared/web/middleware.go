@@ -43,8 +43,8 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 			l = l.With("invocation_id", inv)
 		}
 		sw := Track(w)
-		pattern := new(string) // filled in by Mux with the matched route
-		r = r.WithContext(context.WithValue(WithLogger(r.Context(), l), patternKey{}, pattern))
+		ctx, matched := RecordRoute(WithLogger(r.Context(), l))
+		r = r.WithContext(ctx)
 		defer func() {
 			if p := recover(); p != nil {
 				l.ErrorContext(r.Context(), "panic in handler", "panic", p)
@@ -52,16 +52,31 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 					Problem(sw, r, errPanic{})
 				}
 			}
-			route := *pattern
+			route := matched.Pattern
 			if route == "" {
 				route = r.Pattern // Logged itself registered on a ServeMux
 			}
 			l.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 				slog.String("method", r.Method), slog.String("route", route),
-				slog.Int("status", sw.Status()), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", sw.Status()), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// RouteSlot holds the route pattern Mux matched for a request ("" until
+// then, or when no route matched).
+type RouteSlot struct{ Pattern string }
+
+// RecordRoute returns ctx carrying a slot that Mux fills with the matched
+// route pattern; read it once the handler returned. Logged and the telemetry
+// wrapper around it share one slot: a ctx that has one keeps it.
+func RecordRoute(ctx context.Context) (context.Context, *RouteSlot) {
+	if s, ok := ctx.Value(patternKey{}).(*RouteSlot); ok {
+		return ctx, s
+	}
+	s := new(RouteSlot)
+	return context.WithValue(ctx, patternKey{}, s), s
 }
 
 type errPanic struct{}

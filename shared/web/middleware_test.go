@@ -99,8 +99,8 @@ func TestLoggedNeverLogsThePathOrQuery(t *testing.T) {
 	if diff := cmp.Diff(want, pick(requestLine(t, lines), "level", "function", "invocation_id", "method", "status")); diff != "" {
 		t.Errorf("request line (-want +got):\n%s", diff)
 	}
-	if _, ok := requestLine(t, lines)["duration"]; !ok {
-		t.Error("request line has no duration")
+	if _, ok := requestLine(t, lines)["duration_ms"]; !ok {
+		t.Error("request line has no duration_ms")
 	}
 	// The handler's own lines carry the invocation's attributes.
 	var inside map[string]any

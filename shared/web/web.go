@@ -30,8 +30,8 @@ func Mux(routes []Route) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		mux.HandleFunc(rt.Method+" "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
-			if p, ok := r.Context().Value(patternKey{}).(*string); ok {
-				*p = r.Pattern
+			if p, ok := r.Context().Value(patternKey{}).(*RouteSlot); ok {
+				p.Pattern = r.Pattern
 			}
 			rt.Handler(w, r)
 		})
