@@ -64,7 +64,7 @@ func New(cfg Config, d Deps) *Callback {
 
 // Routes lists the endpoint's operations.
 func (c *Callback) Routes() []web.Route {
-	return []web.Route{{Method: "POST", Pattern: "/api/callbacks/{tenant}/{request}/{task}", Handler: c.receive}}
+	return append([]web.Route{{Method: "POST", Pattern: "/api/callbacks/{tenant}/{request}/{task}", Handler: c.receive}}, c.uploadRoutes()...)
 }
 
 // Handler returns the http.Handler.

@@ -80,6 +80,13 @@ func Verify(header string, body []byte, now time.Time, window time.Duration, sec
 // deletes otherwise. A read or write error is returned wrapped, not as a
 // signature error; the caller bounds the body (http.MaxBytesReader).
 func VerifyStream(header string, body io.Reader, dst io.Writer, now time.Time, window time.Duration, secrets ...[]byte) (int64, error) {
+	return verifyStream(header, "", body, dst, now, window, secrets)
+}
+
+// verifyStream is VerifyStream over the signed text t + "." + bound + body:
+// bound ties a signature to what it is for (an export part names its task and
+// number), and is empty for calls and callbacks.
+func verifyStream(header, bound string, body io.Reader, dst io.Writer, now time.Time, window time.Duration, secrets [][]byte) (int64, error) {
 	t, sigs, err := parseSignature(header)
 	if err != nil {
 		return 0, err
@@ -92,6 +99,9 @@ func VerifyStream(header string, body io.Reader, dst io.Writer, now time.Time, w
 		return 0, ErrStaleSignature
 	}
 	macs := newMACs(t, secrets)
+	for _, m := range macs {
+		m.Write([]byte(bound))
+	}
 	ws := []io.Writer{dst}
 	for _, m := range macs {
 		ws = append(ws, m)
