@@ -247,7 +247,9 @@ func (c *Callback) join(ctx context.Context, tg *dsr.TaskTarget, cm webhook.Comm
 	return nil
 }
 
-func equalSum(h hash.Hash, want []byte) bool { return hex.EncodeToString(h.Sum(nil)) == hex.EncodeToString(want) }
+func equalSum(h hash.Hash, want []byte) bool {
+	return hex.EncodeToString(h.Sum(nil)) == hex.EncodeToString(want)
+}
 
 // answerTask answers a task's id and status, as the one-request callback does.
 func answerTask(w http.ResponseWriter, task *privacy.Task) {
