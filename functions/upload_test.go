@@ -113,10 +113,11 @@ func TestExportOf200MBInParts(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("service: %d %v", status, body)
 	}
-	secret, err := base64.StdEncoding.DecodeString(body["newSecret"].(string))
+	raw, err := base64.StdEncoding.DecodeString(body["newSecret"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
+	secret := webhook.DeriveKey(raw, webhook.DirectionCallback) // a new service signs callbacks with its callback key (v2)
 	status, body = send("POST", p.addr+"/api/admin/demo/requests", tok, `{"type":"access","email":"ada@example.com","country":"DE"}`, nil)
 	if status != 201 {
 		t.Fatalf("submit: %d %v", status, body)
@@ -174,7 +175,7 @@ func TestExportOf200MBInParts(t *testing.T) {
 	}
 	commit := fmt.Sprintf(`{"taskId":%q,"parts":%d,"bytes":%d,"sha256":%q}`, c.TaskID, parts, n, hex.EncodeToString(whole.Sum(nil)))
 	req, _ = http.NewRequest("POST", c.CallbackURL+"/commit", strings.NewReader(commit))
-	req.Header.Set(webhook.SignatureHeader, webhook.Sign(time.Now(), []byte(commit), secret))
+	req.Header.Set(webhook.SignatureHeader, webhook.SignWith(time.Now(), []byte(commit), webhook.Key{Scheme: webhook.SchemeV2, Secret: secret}))
 	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -221,13 +222,13 @@ func hmacOf(tb testing.TB, r io.Reader, secret []byte, at time.Time) string {
 	if _, err := io.Copy(m, r); err != nil {
 		tb.Fatal(err)
 	}
-	return "t=" + t + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	return "t=" + t + ",v2=" + hex.EncodeToString(m.Sum(nil))
 }
 
 func putPart(tb testing.TB, client *http.Client, callbackURL, taskID string, n int, part, secret []byte) {
 	tb.Helper()
 	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/parts/%d", callbackURL, n), bytes.NewReader(part))
-	req.Header.Set(webhook.SignatureHeader, webhook.SignPart(time.Now(), taskID, n, part, secret))
+	req.Header.Set(webhook.SignatureHeader, webhook.SignPartWith(time.Now(), taskID, n, part, webhook.Key{Scheme: webhook.SchemeV2, Secret: secret}))
 	res, err := client.Do(req)
 	if err != nil {
 		tb.Fatal(err)

@@ -87,7 +87,7 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, errUnknown)
 		return
 	}
-	secrets, err := webhook.Secrets(tg.Service)
+	secrets, err := webhook.CallbackKeys(tg.Service)
 	if err != nil || len(secrets) == 0 {
 		web.Problem(w, r, errUnknown)
 		return
@@ -105,7 +105,7 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 			web.Problem(w, r, privacy.Errorf(privacy.KindTooLarge, "body-too-large", "a callback body is at most %d bytes", c.cfg.MaxBody))
 			return
 		}
-		if err = webhook.Verify(header, body, now, c.cfg.Window, secrets...); err == nil {
+		if err = webhook.VerifyWith(header, body, now, c.cfg.Window, secrets...); err == nil {
 			res, taskID, err = webhook.ParseResult(body)
 		}
 	}
@@ -136,7 +136,7 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 // for it: a task that is not waiting keeps the export it has, so a late or
 // replayed callback is checked beside it, never over it, and then dropped.
 func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Request, tg *dsr.TaskTarget, header string,
-	now time.Time, secrets [][]byte) (privacy.ConnectorResult, string, dsr.Result, error) {
+	now time.Time, secrets []webhook.Key) (privacy.ConnectorResult, string, dsr.Result, error) {
 	name := tg.Request.TenantID + "/requests/" + tg.Request.ID + "/services/" + tg.Task.Service + ".callback.json"
 	keep := tg.Task.Status == privacy.TaskWaiting
 	if !keep {
@@ -146,7 +146,7 @@ func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Re
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, err := webhook.VerifyStream(header, http.MaxBytesReader(w, r.Body, c.cfg.MaxExportBytes), pw, now, c.cfg.Window, secrets...)
+		_, err := webhook.VerifyStreamWith(header, http.MaxBytesReader(w, r.Body, c.cfg.MaxExportBytes), pw, now, c.cfg.Window, secrets...)
 		pw.CloseWithError(err)
 	}()
 	n, err := c.d.Blobs.Put(ctx, name, pr)

@@ -41,7 +41,7 @@ func (c *Callback) uploadRoutes() []web.Route {
 
 // exportTarget loads the URL's task and its service's secrets; only a webhook
 // export task takes an upload.
-func (c *Callback) exportTarget(ctx context.Context, r *http.Request) (*dsr.TaskTarget, [][]byte, error) {
+func (c *Callback) exportTarget(ctx context.Context, r *http.Request) (*dsr.TaskTarget, []webhook.Key, error) {
 	tg, err := c.d.Service.Target(ctx, r.PathValue("tenant"), r.PathValue("request"), r.PathValue("task"))
 	if err != nil {
 		if _, ok := privacy.AsError(err); ok {
@@ -52,7 +52,7 @@ func (c *Callback) exportTarget(ctx context.Context, r *http.Request) (*dsr.Task
 	if tg.Service == nil || tg.Task.Kind != privacy.KindWebhook {
 		return nil, nil, errUnknown
 	}
-	secrets, err := webhook.Secrets(tg.Service)
+	secrets, err := webhook.CallbackKeys(tg.Service)
 	if err != nil || len(secrets) == 0 {
 		return nil, nil, errUnknown
 	}
@@ -90,12 +90,12 @@ func (c *Callback) part(w http.ResponseWriter, r *http.Request) {
 	var size int64
 	if tg.Task.Status != privacy.TaskWaiting {
 		// Check the signature, then say so: nothing is stored for a task that ended.
-		if _, err = webhook.VerifyPart(header, tg.Task.ID, n, body, io.Discard, now, c.cfg.Window, secrets...); err == nil {
+		if _, err = webhook.VerifyPartWith(header, tg.Task.ID, n, body, io.Discard, now, c.cfg.Window, secrets...); err == nil {
 			err = errNotWaiting
 		}
 	} else {
 		size, err = c.streamVerified(ctx, partName(tg, n), func(dst io.Writer) error {
-			_, err := webhook.VerifyPart(header, tg.Task.ID, n, body, io.MultiWriter(dst, sum), now, c.cfg.Window, secrets...)
+			_, err := webhook.VerifyPartWith(header, tg.Task.ID, n, body, io.MultiWriter(dst, sum), now, c.cfg.Window, secrets...)
 			return err
 		})
 	}
@@ -156,7 +156,7 @@ func (c *Callback) commit(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, tooLarge(err, c.cfg.MaxBody, "a commit body"))
 		return
 	}
-	if err := webhook.Verify(r.Header.Get(webhook.SignatureHeader), body, c.d.Now(), c.cfg.Window, secrets...); err != nil {
+	if err := webhook.VerifyWith(r.Header.Get(webhook.SignatureHeader), body, c.d.Now(), c.cfg.Window, secrets...); err != nil {
 		web.Problem(w, r, err)
 		return
 	}

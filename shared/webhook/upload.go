@@ -45,6 +45,11 @@ func SignPart(now time.Time, taskID string, n int, part []byte, secrets ...[]byt
 	return Sign(now, append([]byte(PartBound(taskID, n)), part...), secrets...)
 }
 
+// SignPartWith is SignPart with keys of either scheme.
+func SignPartWith(now time.Time, taskID string, n int, part []byte, keys ...Key) string {
+	return SignWith(now, append([]byte(PartBound(taskID, n)), part...), keys...)
+}
+
 // VerifyPart is VerifyStream for part n of task taskID's export upload.
 func VerifyPart(header, taskID string, n int, body io.Reader, dst io.Writer, now time.Time, window time.Duration, secrets ...[]byte) (int64, error) {
 	return verifyStream(header, PartBound(taskID, n), body, dst, now, window, secrets)
