@@ -1,8 +1,10 @@
 // Package callback receives the signed results of webhook services that
 // answered a task with 202 (HTTP trigger, route callbacks/{*path}): POST
-// /api/callbacks/{tenant}/{request}/{task}, signed like the call itself
-// (Privops-Signature: t=<unix>,v1=<HMAC-SHA256(secret, t "." body)>) with one of
-// the service's active secrets, inside the replay window. An export result is
+// /api/callbacks/{tenant}/{request}/{task}, signed with the service's
+// callback key (Privops-Signature: t=<unix>,v2=<HMAC-SHA256(callback key, t "." body)>;
+// v1 with the secret itself on a legacy service; webhook.CallbackKeys), inside
+// the replay window. An export of any size may instead come in signed parts
+// and a commit (upload.go). An export result is
 // streamed into the blob store while its signature is checked, and kept only
 // if it verifies. A replayed callback for a task that already ended changes
 // nothing. Unknown tenant, request or task: 404; bad signature: 401.
