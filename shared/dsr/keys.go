@@ -1,6 +1,7 @@
 package dsr
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 //	one-time codes   HMAC(Token, "privops/key/otp")
 //	idempotency ids  HMAC(Token, "privops/key/idempotency")
 //	download links   HMAC(Token, "privops/key/download")
+//	certificates     Ed25519 key from the seed HMAC(Token, "privops/key/certificate")
 //
 // so a value made for one purpose can never be checked as another's, and each
 // can be rotated on its own later. Before this, Keys.Token itself made all
@@ -28,6 +30,7 @@ import (
 // looks for the request its legacy id names before creating a new one.
 type purposeKeys struct {
 	token, code, idempotency, link []byte
+	certificate                    ed25519.PrivateKey
 }
 
 func derivePurposes(root []byte) purposeKeys {
@@ -36,7 +39,8 @@ func derivePurposes(root []byte) purposeKeys {
 		m.Write([]byte("privops/key/" + label))
 		return m.Sum(nil)
 	}
-	return purposeKeys{token: d("request-token"), code: d("otp"), idempotency: d("idempotency"), link: d("download")}
+	return purposeKeys{token: d("request-token"), code: d("otp"), idempotency: d("idempotency"), link: d("download"),
+		certificate: ed25519.NewKeyFromSeed(d("certificate"))}
 }
 
 // Version tags of values made with the per-purpose keys.
