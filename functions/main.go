@@ -9,6 +9,7 @@
 //	privops            run the suite
 //	privops token ...  mint a dev admin token (standalone AUTH_MODE=dev)
 //	privops replay     re-submit rejected and dead-lettered inbound messages after a fix
+//	privops certificate verify FILE --key KEYFILE   check a request certificate against the published key
 package main
 
 import (
@@ -55,9 +56,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return mintToken(cfg, args[1:], stdout)
 		case "replay":
 			return replay(ctx, cfg, args[1:], stdout)
+		case "certificate":
+			return certificateCmd(ctx, args[1:], stdout)
 		case "help", "-h", "--help":
 			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]\n"+
-				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]")
+				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]\n"+
+				"       privops certificate verify FILE (--key KEYFILE | --url https://host)")
 			return nil
 		default:
 			return fmt.Errorf("unknown command %q (try: privops help)", args[0])

@@ -40,7 +40,7 @@ type Service interface {
 	ReleaseHold(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Hold, error)
 	RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor dsr.Actor) (*privacy.Request, error)
 	CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res dsr.Result, evidence []byte, actor dsr.Actor) (*privacy.Task, error)
-	CertificateOf(r *privacy.Request) (*dsr.Certificate, error)
+	Certificate(ctx context.Context, tenantID, id string) ([]byte, *dsr.Certificate, error)
 	Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]dsr.Tombstone, int64, error)
 	InboundKeys(ctx context.Context, tenantID string) ([]privacy.ServiceSecret, error)
 	CreateInboundKey(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.ServiceSecret, error)
