@@ -177,17 +177,19 @@ func (c *Callback) commit(w http.ResponseWriter, r *http.Request) {
 		answerTask(w, tg.Task)
 		return
 	}
-	name := tg.Request.TenantID + "/requests/" + tg.Request.ID + "/services/" + tg.Task.Service + ".callback.json"
+	// Named by its content: a concurrent or repeated commit of the same
+	// upload writes the same bytes to the same blob, so no commit can delete
+	// or replace an export another one recorded.
+	name := tg.Request.TenantID + "/requests/" + tg.Request.ID + "/services/" + tg.Task.Service + ".upload-" + hex.EncodeToString(cm.SHA256[:8]) + ".json"
 	sum := sha256.New()
 	size, err := c.streamVerified(ctx, name, func(dst io.Writer) error { return c.join(ctx, tg, cm, io.MultiWriter(dst, sum)) })
-	if err == nil && (size != cm.Bytes || !equalSum(sum, cm.SHA256)) {
-		err = errMismatch
-	}
-	if err != nil {
-		if _, ok := privacy.AsError(err); ok {
-			_ = c.d.Blobs.Delete(ctx, name)
-		}
+	if err != nil { // the Put was aborted: nothing was written
 		web.Problem(w, r, err)
+		return
+	}
+	if size != cm.Bytes || !equalSum(sum, cm.SHA256) {
+		_ = c.d.Blobs.Delete(ctx, name)
+		web.Problem(w, r, errMismatch)
 		return
 	}
 	rc, _, err := c.d.Blobs.Open(ctx, name)

@@ -48,7 +48,9 @@ func TestExportUploadInParts(t *testing.T) {
 	p1, p2, p3 := whole[:30], whole[30:60], whole[60:]
 	partOK := answer{Status: 200}
 	done := answer{Status: 200, TaskID: task, TaskStatus: privacy.TaskDone}
-	completed := []completion{{TaskID: task, Result: dsr.Result{Outcome: privacy.OutcomeDone, Items: 2, Blob: exportBlob, Bytes: int64(len(whole))}}}
+	sum := sha256.Sum256([]byte(whole))
+	uploadBlob := tenantID + "/requests/" + requestID + "/services/" + serviceID + ".upload-" + hex.EncodeToString(sum[:8]) + ".json"
+	completed := []completion{{TaskID: task, Result: dsr.Result{Outcome: privacy.OutcomeDone, Items: 2, Blob: uploadBlob, Bytes: int64(len(whole))}}}
 	partsDir := tenantID + "/requests/" + requestID + "/services/" + serviceID + ".parts/" + task + "/"
 
 	tests := []struct {
@@ -63,19 +65,19 @@ func TestExportUploadInParts(t *testing.T) {
 			name: "three parts, sent out of order, then the commit",
 			steps: []step{{n: 2, content: p2, want: partOK}, {n: 1, content: p1, want: partOK}, {n: 3, content: p3, want: partOK},
 				{commit: commitOf(task, 3, whole), want: done}},
-			wantCalls: completed, wantBlobs: map[string]string{exportBlob: whole},
+			wantCalls: completed, wantBlobs: map[string]string{uploadBlob: whole},
 		},
 		{
 			name: "a retried part and a retried commit change nothing",
 			steps: []step{{n: 1, content: p1, want: partOK}, {n: 1, content: p1, want: partOK}, {n: 2, content: p2 + p3, want: partOK},
 				{commit: commitOf(task, 2, whole), want: done}, {commit: commitOf(task, 2, whole), want: done}},
-			wantCalls: completed, wantBlobs: map[string]string{exportBlob: whole},
+			wantCalls: completed, wantBlobs: map[string]string{uploadBlob: whole},
 		},
 		{
 			name: "a part sent again with other bytes replaces the first copy",
 			steps: []step{{n: 1, content: "garbage", want: partOK}, {n: 1, content: p1, want: partOK}, {n: 2, content: p2 + p3, want: partOK},
 				{commit: commitOf(task, 2, whole), want: done}},
-			wantCalls: completed, wantBlobs: map[string]string{exportBlob: whole},
+			wantCalls: completed, wantBlobs: map[string]string{uploadBlob: whole},
 		},
 		{
 			name: "a missing part does not complete the task",
