@@ -54,7 +54,7 @@ func Seal(priv ed25519.PrivateKey, payload []byte) ([]byte, error) {
 	h, _ := json.Marshal(header{Alg: "EdDSA", Kid: KeyID(priv.Public().(ed25519.PublicKey)), Typ: Type})
 	protected, encoded := b64.EncodeToString(h), b64.EncodeToString(payload)
 	sig := ed25519.Sign(priv, []byte(protected+"."+encoded))
-	return json.MarshalIndent(Document{Certificate: payload, Protected: protected, Payload: encoded, Signature: b64.EncodeToString(sig)}, "", "  ")
+	return json.Marshal(Document{Certificate: payload, Protected: protected, Payload: encoded, Signature: b64.EncodeToString(sig)})
 }
 
 // Errors of Open.

@@ -41,7 +41,7 @@ func (s *Service) sealCertificate(r *privacy.Request, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	r.Certificate = doc
+	r.Certificate = string(doc)
 	return nil
 }
 
@@ -52,12 +52,12 @@ func (s *Service) Certificate(ctx context.Context, tenantID, id string) ([]byte,
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.Certificate == nil {
+	if r.Certificate == "" {
 		if _, err := s.certificateOf(r, s.now()); err != nil {
 			return nil, nil, err // not ended
 		}
 		r, err = s.update(ctx, r, func(r *privacy.Request) error {
-			if r.Certificate != nil {
+			if r.Certificate != "" {
 				return errStale
 			}
 			now := s.now()
@@ -75,7 +75,7 @@ func (s *Service) Certificate(ctx context.Context, tenantID, id string) ([]byte,
 		}
 		s.flushQuietly(ctx, r)
 	}
-	payload, err := certificate.Open(r.Certificate, map[string]ed25519.PublicKey{s.certificateKeyID(): s.CertificateKey()})
+	payload, err := certificate.Open([]byte(r.Certificate), map[string]ed25519.PublicKey{s.certificateKeyID(): s.CertificateKey()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open stored certificate of %s: %w", r, err)
 	}
@@ -83,5 +83,5 @@ func (s *Service) Certificate(ctx context.Context, tenantID, id string) ([]byte,
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, nil, fmt.Errorf("decode stored certificate of %s: %w", r, err)
 	}
-	return r.Certificate, &c, nil
+	return []byte(r.Certificate), &c, nil
 }

@@ -164,7 +164,7 @@ func fullRequest(tenantID, id string, created time.Time) *privacy.Request {
 		GraceUntil: created.Add(30 * 24 * time.Hour),
 		Package: &privacy.Package{Blob: tenantID + "/p.zip", Bytes: 1234, Files: 3, CreatedAt: created.Add(8 * time.Hour),
 			ExpiresAt: created.Add(8*time.Hour + 7*24*time.Hour)},
-		Certificate: []byte(`{"certificate":{"requestId":"r"},"protected":"e30","payload":"e30","signature":"AA"}` + "\n"),
+		Certificate: `{"certificate":{"requestId":"r"},"protected":"e30","payload":"e30","signature":"AA"}` + "\n",
 		WakeAt:      created.Add(6 * time.Hour),
 		Round:       1,
 		CreatedAt:   created,
