@@ -10,7 +10,7 @@ import (
 )
 
 // An export too large for one callback request (every host caps a request:
-// 16 MiB here, 100 MB at the Functions front end) is uploaded in parts and
+// 16 MiB here, 100 MB at the Functions front end, 6 MB under Lambda) is uploaded in parts and
 // then committed. The callback body is the same document either way
 // ({"taskId","outcome","items":[…]}); the service cuts its bytes into parts of
 // at most MaxPartBytes, numbered from 1, and:
@@ -24,10 +24,12 @@ import (
 // document and completes the task. A missing part or a mismatch leaves the
 // task waiting, so the service can resend and commit again.
 
-// MaxPartBytes is the largest part of an export upload: under the 16 MiB body
-// cap of the standalone and Functions hosts and the 100 MB of the Functions
-// front end, so a part goes through every host.
-const MaxPartBytes = 8 << 20
+// MaxPartBytes is the largest part of an export upload, so that a part goes
+// through every host: the standalone and Functions hosts cap a body at 16 MiB
+// (the Functions front end at 100 MB), and AWS Lambda takes at most 6 MB per
+// synchronous invocation, where API Gateway passes a binary body base64
+// encoded (4 MiB becomes 5,592,408 bytes, leaving room for the event).
+const MaxPartBytes = 4 << 20
 
 // MaxParts is the largest part number (Azure block blobs allow as many blocks).
 const MaxParts = 50000
