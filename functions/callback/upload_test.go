@@ -57,6 +57,7 @@ func TestExportUploadInParts(t *testing.T) {
 		name      string
 		action    privacy.Action     // export when empty
 		status    privacy.TaskStatus // waiting when empty
+		stale     bool               // the task still reads as waiting after it completed: a concurrent commit's view
 		steps     []step
 		wantCalls []completion
 		wantBlobs map[string]string
@@ -96,6 +97,14 @@ func TestExportUploadInParts(t *testing.T) {
 			steps: []step{{n: 1, content: p1 + p2, want: partOK}, {n: 2, content: p3 + " ", want: partOK},
 				{commit: commitOf(task, 2, whole), want: answer{Status: 400, Code: "upload-mismatch"}}},
 			wantBlobs: map[string]string{partsDir + "00001": p1 + p2, partsDir + "00002": p3 + " "},
+		},
+		{
+			// A second commit that loaded the task before the first one completed
+			// it finds the parts gone; it must not touch the recorded export.
+			name: "a concurrent commit that lost the race keeps the winner's export", stale: true,
+			steps: []step{{n: 1, content: p1, want: partOK}, {n: 2, content: p2 + p3, want: partOK},
+				{commit: commitOf(task, 2, whole), want: done}, {commit: commitOf(task, 2, whole), want: answer{Status: 409, Code: "missing-part"}}},
+			wantCalls: completed, wantBlobs: map[string]string{uploadBlob: whole},
 		},
 		{
 			name:  "a part signed for another position is refused and not stored",
@@ -150,7 +159,7 @@ func TestExportUploadInParts(t *testing.T) {
 			if status == "" {
 				status = privacy.TaskWaiting
 			}
-			svc := &fakeService{target: target(ks, action, privacy.KindWebhook, status), settle: true}
+			svc := &fakeService{target: target(ks, action, privacy.KindWebhook, status), settle: !tc.stale}
 			dir := t.TempDir()
 			blobs, err := blob.NewLocal(dir)
 			if err != nil {
