@@ -35,7 +35,7 @@ func (s *Service) PackageLinkOf(r *privacy.Request) *PackageLink {
 }
 
 // ReissueLink gives a request's export package a fresh link, valid for the
-// tenant's exportLinkDays from now, and audits it. A link's signature covers
+// tenant's exportLinkDays from now, audits it and mails it to the subject. A link's signature covers
 // its expiry and a download must name the stored one, so every earlier link
 // stops working at once: reissuing also revokes a link that leaked. Refused
 // before a package exists (409 no-package) and once its blob is gone (410
@@ -64,7 +64,7 @@ func (s *Service) ReissueLink(ctx context.Context, tenantID, id string, actor Ac
 		now := s.now()
 		r.Package.ExpiresAt = now.Add(t.LinkTTL()).Truncate(time.Second)
 		s.audit(r, now, actor.String(), "export.link-reissued", map[string]string{"expiresAt": r.Package.ExpiresAt.Format(time.RFC3339)})
-		return nil
+		return s.notice(r, now, privacy.NoticeLinkReissued)
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package dsr_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,12 @@ func TestPackageLinkAndReissue(t *testing.T) {
 	}
 	if n := f.countAudit(t)["export.link-reissued"]; n != 2 {
 		t.Errorf("%d export.link-reissued entries, want 2", n)
+	}
+	f.notices(t)
+	mails := f.mail.Mails()
+	last := f.svc.PackageLinkOf(f.get(t, r.ID)).URL
+	if text := mails[len(mails)-1].Text; !strings.Contains(text, last) || !strings.Contains(text, "Earlier links no longer work") {
+		t.Errorf("the last mail does not carry the reissued link %s:\n%s", last, text)
 	}
 }
 
