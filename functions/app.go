@@ -26,6 +26,7 @@ import (
 
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/callback"
+	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notify"
@@ -360,6 +361,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
+		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
 		{Name: "inbound", Queue: a.inbound.Queue()},

@@ -10,6 +10,7 @@
 //	privops token ...  mint a dev admin token (standalone AUTH_MODE=dev)
 //	privops replay     re-submit rejected and dead-lettered inbound messages after a fix
 //	privops tenant ... onboard, list, read, change, suspend and resume tenants on the configured store
+//	privops certificate verify FILE --key KEYFILE   check a request certificate against the published key
 package main
 
 import (
@@ -58,10 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return replay(ctx, cfg, args[1:], stdout)
 		case "tenant":
 			return tenantCmd(ctx, cfg, args[1:], stdout)
+		case "certificate":
+			return certificateCmd(ctx, args[1:], stdout)
 		case "help", "-h", "--help":
 			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]\n"+
 				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]\n"+
-				"       privops tenant create|list|get|update|suspend|resume|offboard ... (privops tenant help)")
+				"       privops tenant create|list|get|update|suspend|resume|offboard ... (privops tenant help)\n"+
+				"       privops certificate verify FILE (--key KEYFILE | --url https://host)")
 			return nil
 		default:
 			return fmt.Errorf("unknown command %q (try: privops help)", args[0])

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/config"
@@ -276,7 +277,7 @@ func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
 		}
 	}
 	registered = append(registered, "GET /api/openapi.json")
-	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes()) {
+	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes()) {
 		registered = append(registered, rt.Method+" "+rt.Pattern)
 	}
 	sort.Strings(documented)

@@ -41,7 +41,9 @@ type Service interface {
 	ReleaseHold(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Hold, error)
 	RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor dsr.Actor) (*privacy.Request, error)
 	CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res dsr.Result, evidence []byte, actor dsr.Actor) (*privacy.Task, error)
-	CertificateOf(r *privacy.Request) (*dsr.Certificate, error)
+	Certificate(ctx context.Context, tenantID, id string) ([]byte, *dsr.Certificate, error)
+	PackageLinkOf(r *privacy.Request) *dsr.PackageLink
+	ReissueLink(ctx context.Context, tenantID, id string, actor dsr.Actor) (*dsr.PackageLink, error)
 	Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]dsr.Tombstone, int64, error)
 	InboundKeys(ctx context.Context, tenantID string) ([]privacy.ServiceSecret, error)
 	CreateInboundKey(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.ServiceSecret, error)
@@ -102,6 +104,7 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/retry", Handler: a.with(auth.ActionDecide, a.retryTask)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/complete", Handler: a.with(auth.ActionDecide, a.completeTask)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/requests/{id}/certificate", Handler: a.with(auth.ActionRead, a.certificate)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/package/link", Handler: a.with(auth.ActionDecide, a.reissueLink)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/services", Handler: a.with(auth.ActionRead, a.listServices)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionRead, a.getService)},
 		{Method: "PUT", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionConfigure, a.putService)},
@@ -244,7 +247,9 @@ func (a *Admin) reply(w http.ResponseWriter, r *http.Request, req *privacy.Reque
 		web.Problem(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusOK, viewOf(req))
+	v := viewOf(req)
+	v.Download = a.svc.PackageLinkOf(req)
+	web.JSON(w, http.StatusOK, v)
 }
 
 func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
@@ -360,6 +365,7 @@ type RequestView struct {
 	Tasks              []privacy.Task        `json:"tasks,omitempty"`
 	GraceUntil         time.Time             `json:"graceUntil,omitzero"`
 	Package            *privacy.Package      `json:"package,omitempty"`
+	Download           *dsr.PackageLink      `json:"download,omitempty"` // the package's current link (single-request answers)
 	PendingEvents      int                   `json:"pendingEvents"`
 	UpdatedAt          time.Time             `json:"updatedAt"`
 }

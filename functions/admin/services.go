@@ -190,13 +190,11 @@ func (a *Admin) completeTask(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, task)
 }
 
+// certificate serves the request's sealed certificate exactly as it was
+// stored when the request completed (a JWS signed with the key published at
+// GET /api/certificates/key), or, with ?format=text, its content for people.
 func (a *Admin) certificate(w http.ResponseWriter, r *http.Request) {
-	req, err := a.svc.Get(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
-	if err != nil {
-		web.Problem(w, r, err)
-		return
-	}
-	c, err := a.svc.CertificateOf(req)
+	doc, c, err := a.svc.Certificate(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
 	if err != nil {
 		web.Problem(w, r, err)
 		return
@@ -206,7 +204,9 @@ func (a *Admin) certificate(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(c.Text()))
 		return
 	}
-	web.JSON(w, http.StatusOK, c)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+	_, _ = w.Write(doc)
 }
 
 func (a *Admin) tombstones(w http.ResponseWriter, r *http.Request) {

@@ -100,6 +100,7 @@ type completion struct {
 type fakeService struct {
 	target    *dsr.TaskTarget
 	targetErr error // returned by Target instead, when set
+	settle    bool  // CompleteTask ends the target's task, as dsr does
 
 	mu    sync.Mutex
 	calls []completion
@@ -124,6 +125,9 @@ func (f *fakeService) CompleteTask(_ context.Context, tg *dsr.TaskTarget, res ds
 	task := *tg.Task
 	if !task.Status.Terminal() {
 		task.Status = privacy.TaskStatus(res.Outcome)
+	}
+	if f.settle {
+		*tg.Task = task
 	}
 	return &task, nil
 }

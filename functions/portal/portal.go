@@ -26,6 +26,7 @@ type Service interface {
 	Resend(ctx context.Context, tenantID, id string) error
 	Get(ctx context.Context, tenantID, id string) (*privacy.Request, error)
 	CheckToken(tenantID, id, token string) bool
+	PackageLinkOf(r *privacy.Request) *dsr.PackageLink
 	Download(ctx context.Context, tenantID, id, expires, sig string) (io.ReadCloser, int64, error)
 }
 
@@ -216,7 +217,9 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusOK, statusOf(req))
+	st := statusOf(req)
+	st.Package = p.svc.PackageLinkOf(req)
+	web.JSON(w, http.StatusOK, st)
 }
 
 // download streams an export package to the holder of its signed link (the
@@ -246,6 +249,8 @@ type Status struct {
 	DueAt      time.Time           `json:"dueAt,omitzero"`
 	Extended   bool                `json:"extended"`
 	Reason     string              `json:"reason,omitempty"`
+	// Package is the export package's download link (while valid) and expiry.
+	Package *dsr.PackageLink `json:"package,omitempty"`
 }
 
 func statusOf(r *privacy.Request) Status {

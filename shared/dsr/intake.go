@@ -3,7 +3,6 @@ package dsr
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -190,7 +189,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	if idemKey != "" {
 		// A deterministic id makes the create itself the duplicate check.
-		r.ID = "dsr_" + hex.EncodeToString(s.mac("idempotency", t.ID, actor.String(), idemKey)[:16])
+		r.ID = s.idempotentID(t.ID, actor.String(), idemKey)
 		r.IdempotencyKeyHash = hex.EncodeToString(s.mac("idempotency-key", idemKey)[:16])
 	}
 	var code string
@@ -211,6 +210,16 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	if actor.onBehalf() {
 		if err := s.notice(r, now, privacy.NoticeVerified); err != nil {
 			return nil, err
+		}
+	}
+	if idemKey != "" {
+		// A submission first made before per-purpose keys has its legacy id.
+		legacy := *r
+		legacy.ID = s.legacyIdempotentID(t.ID, actor.String(), idemKey)
+		if _, err := s.d.Store.GetRequest(ctx, t.ID, legacy.ID); err == nil {
+			return s.replay(ctx, t.ID, &legacy)
+		} else if !errors.Is(err, privacy.ErrNotFound) {
+			return nil, fmt.Errorf("get request: %w", err)
 		}
 	}
 	if err := s.d.Store.CreateRequest(ctx, r); err != nil {
@@ -283,7 +292,7 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 			return privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "too many wrong codes; ask for a new code")
 		case !now.Before(r.Verification.ExpiresAt):
 			return privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired; ask for a new code")
-		case !hmacEqualHex(r.Verification.CodeHash, s.codeHash(r.TenantID, r.ID, code)):
+		case !s.checkCode(r.Verification.CodeHash, r.TenantID, r.ID, code):
 			r.Verification.Attempts++
 			verr = privacy.Errorf(privacy.KindUnprocessable, "wrong-code", "the code is not right; %d attempts left", s.cfg.MaxAttempts-r.Verification.Attempts)
 			return nil // the attempt is recorded
@@ -338,8 +347,4 @@ func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
 		return err
 	}
 	return s.mailCode(ctx, t, r, code)
-}
-
-func hmacEqualHex(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

@@ -83,6 +83,8 @@ func noticeSubject(t *privacy.Tenant, notice string) string {
 		return "Your privacy request is complete — " + t.Name
 	case privacy.NoticePartial:
 		return "Your privacy request is complete, with exceptions — " + t.Name
+	case privacy.NoticeLinkReissued:
+		return "A new download link for your data — " + t.Name
 	}
 	return "About your privacy request — " + t.Name
 }
@@ -122,6 +124,11 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 		fmt.Fprintf(&b, "To answer your request we need more information:\n\n%s\n\nPlease reply to this message.\n", question)
 	case privacy.NoticeCompleted, privacy.NoticePartial:
 		s.outcomeText(&b, t, r)
+	case privacy.NoticeLinkReissued:
+		if r.Package != nil {
+			fmt.Fprintf(&b, "Here is a new link to download your data (it works until %s):\n%s\n\nEarlier links no longer work.\n",
+				r.Package.ExpiresAt.In(t.Location()).Format("2 January 2006"), s.DownloadLink(r))
+		}
 	}
 	if t.Contact != "" {
 		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)

@@ -32,8 +32,10 @@ func newSecret(now time.Time) privacy.ServiceSecret {
 }
 
 // PutService creates or replaces one of the tenant's services. A new webhook
-// service gets a signing secret, returned once in the result; a replaced one
-// keeps its secrets (rotate them with RotateSecret).
+// service gets a signing secret, returned once in the result, and signing
+// version 2 unless the input asks for 1; a replaced one keeps its secrets
+// (rotate them with RotateSecret) and its signing version unless the input
+// sets one (moving a legacy service to 2 is how it migrates).
 func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Service, actor Actor) (*privacy.Service, bool, error) {
 	in.Secrets = nil
 	if err := in.Validate(); err != nil {
@@ -46,12 +48,18 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 		svc.UpdatedAt = now
 		if old := t.Service(in.ID); old != nil {
 			svc.CreatedAt, svc.Secrets = old.CreatedAt, old.Secrets
+			if svc.SigningVersion == 0 && svc.Kind == old.Kind {
+				svc.SigningVersion = old.SigningVersion
+			}
 			*old = svc
 		} else {
 			if len(t.Services) >= 200 {
 				return privacy.Errorf(privacy.KindUnprocessable, "too-many-services", "a tenant has at most 200 services")
 			}
 			svc.CreatedAt, created = now, true
+			if svc.Kind == privacy.KindWebhook && svc.SigningVersion == 0 {
+				svc.SigningVersion = 2 // separated keys: the default of every new service
+			}
 			t.Services = append(t.Services, svc)
 		}
 		p := t.Service(in.ID)

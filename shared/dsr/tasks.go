@@ -455,6 +455,12 @@ func (s *Service) complete(r *privacy.Request, now time.Time) {
 		return
 	}
 	r.WakeAt = time.Time{}
+	// The certificate is issued in this same write, so once per completion;
+	// the completion's audit entry names its key. It fails only for a request
+	// that has not ended, which Move just ruled out.
+	if s.sealCertificate(r, now) == nil {
+		counts["certificateKey"] = s.certificateKeyID()
+	}
 	s.audit(r, now, "system", "request."+string(to), counts)
 	_ = s.notice(r, now, notice)
 }

@@ -91,4 +91,6 @@ type TaskData struct {
 const (
 	NoticeCompleted = "completed" // done everywhere; an export carries its download link
 	NoticePartial   = "partial"   // some services failed or were held, each with its reason
+	// NoticeLinkReissued carries an export's new download link (an admin reissued it).
+	NoticeLinkReissued = "link-reissued"
 )

@@ -215,6 +215,10 @@ type Request struct {
 	GraceUntil time.Time `json:"graceUntil,omitzero"`
 	// Package is the export package, once built.
 	Package *Package `json:"package,omitempty"`
+	// Certificate is the sealed certificate of the request's outcome, issued
+	// in the write that completed it and served byte for byte on every read.
+	// A string, not bytes: JSON keeps a string exact at a fraction of base64's size.
+	Certificate string `json:"certificate,omitempty"`
 	// WakeAt is when the reconciler re-drives a task nothing else moved (see Task.Wake).
 	WakeAt time.Time `json:"wakeAt,omitzero"`
 	// Round counts the task rounds: an admin retry after a partial completion

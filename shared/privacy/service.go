@@ -43,6 +43,11 @@ type Service struct {
 	// Webhook.
 	URL     string          `json:"url,omitempty"`
 	Secrets []ServiceSecret `json:"secrets,omitempty"`
+	// SigningVersion is how calls and callbacks are signed: 1 (legacy, the
+	// secret itself both ways; a stored service without it) or 2 (a key per
+	// direction derived from the secret; every new webhook service). See
+	// shared/webhook/keys.go.
+	SigningVersion int `json:"signingVersion,omitempty"`
 	// Service Bus: the service's inbound queue.
 	Queue string `json:"queue,omitempty"`
 	// Cosmos: the tenant data container and, per identifier kind, the JSON path
@@ -108,6 +113,9 @@ func (s *Service) Validate() error {
 		if !slices.Contains(IdentifierKinds, k) {
 			return bad("unknown identifier kind %q", k)
 		}
+	}
+	if s.SigningVersion < 0 || s.SigningVersion > 2 || (s.SigningVersion != 0 && s.Kind != KindWebhook) {
+		return bad("signingVersion is 1 or 2, and only for a webhook service")
 	}
 	switch s.Kind {
 	case KindWebhook:

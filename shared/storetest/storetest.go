@@ -168,10 +168,11 @@ func fullRequest(tenantID, id string, created time.Time) *privacy.Request {
 		GraceUntil: created.Add(30 * 24 * time.Hour),
 		Package: &privacy.Package{Blob: tenantID + "/p.zip", Bytes: 1234, Files: 3, CreatedAt: created.Add(8 * time.Hour),
 			ExpiresAt: created.Add(8*time.Hour + 7*24*time.Hour)},
-		WakeAt:    created.Add(6 * time.Hour),
-		Round:     1,
-		CreatedAt: created,
-		UpdatedAt: created.Add(73 * time.Hour),
+		Certificate: `{"certificate":{"requestId":"r"},"protected":"e30","payload":"e30","signature":"AA"}` + "\n",
+		WakeAt:      created.Add(6 * time.Hour),
+		Round:       1,
+		CreatedAt:   created,
+		UpdatedAt:   created.Add(73 * time.Hour),
 	}
 }
 

@@ -219,7 +219,7 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	if uerr != nil {
 		return privacy.ConnectorResult{}, uerr
 	}
-	secrets, err := Secrets(svc)
+	keys, err := CallKeys(svc)
 	if err != nil {
 		return privacy.ConnectorResult{}, permanent("no-secret", "service has no usable signing secret")
 	}
@@ -238,7 +238,7 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set(IdempotencyHeader, call.TaskID+"-"+string(call.Action))
-	req.Header.Set(SignatureHeader, Sign(c.opts.Now(), body, secrets...))
+	req.Header.Set(SignatureHeader, SignWith(c.opts.Now(), body, keys...))
 
 	client := c.public
 	if private {
