@@ -54,17 +54,24 @@ type Result struct {
 // is accepted and changes nothing (replayed callbacks are harmless); an answer
 // for a task that is not waiting is a conflict.
 func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor) (*privacy.Task, error) {
+	task, _, err := s.completeTask(ctx, tg, res, actor)
+	return task, err
+}
+
+// completeTask is CompleteTask that also reports whether the task had
+// already ended (the answer changed nothing).
+func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor) (*privacy.Task, bool, error) {
 	switch res.Outcome {
 	case privacy.OutcomeDone, privacy.OutcomeNoData, privacy.OutcomeHeld:
 	default:
-		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-outcome", "outcome must be done, no-data or held")
+		return nil, false, privacy.Errorf(privacy.KindInvalid, "invalid-outcome", "outcome must be done, no-data or held")
 	}
 	if res.Items < 0 || res.Items > 1<<40 {
-		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-items", "items must be a non-negative count")
+		return nil, false, privacy.Errorf(privacy.KindInvalid, "invalid-items", "items must be a non-negative count")
 	}
 	for _, f := range []string{res.Reason, res.Note} {
 		if len(f) > 2000 || !utf8.ValidString(f) {
-			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-text", "reason and note must be valid text of at most 2000 bytes")
+			return nil, false, privacy.Errorf(privacy.KindInvalid, "invalid-text", "reason and note must be valid text of at most 2000 bytes")
 		}
 	}
 	id := tg.Task.ID
@@ -90,14 +97,14 @@ func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, 
 		return nil
 	})
 	if errors.Is(err, errStale) {
-		return tg.Request.Task(id), nil
+		return tg.Request.Task(id), true, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("complete task: %w", err)
+		return nil, false, fmt.Errorf("complete task: %w", err)
 	}
 	s.d.Step("task-recorded")
 	s.flushQuietly(ctx, r)
-	return r.Task(id), nil
+	return r.Task(id), false, nil
 }
 
 // RetryTasks runs a failed task again, or every failed task of the request
@@ -167,13 +174,30 @@ func (s *Service) CompleteManual(ctx context.Context, tenantID, requestID, taskI
 	if strings.TrimSpace(res.Note) == "" {
 		return nil, privacy.Errorf(privacy.KindInvalid, "note-required", "say what was done in a note")
 	}
+	// Evidence is immutable once recorded: an ended task is refused before
+	// anything is written, and each completion stores its file under a name
+	// of its own, so a completion that loses a race to another never
+	// replaces the file the winner recorded (its own is removed).
+	if tg.Task.Status.Terminal() {
+		return nil, privacy.Errorf(privacy.KindConflict, "task-ended", "the task is already %s; what was recorded stays as it is", tg.Task.Status)
+	}
 	res.Blob, res.Bytes, res.Evidence = "", 0, ""
 	if len(evidence) > 0 {
-		name := tenantID + "/requests/" + requestID + "/evidence/" + taskID
+		name := tenantID + "/requests/" + requestID + "/evidence/" + taskID + "/" + newID("ev_")
 		if _, err := s.d.Blobs.Put(ctx, name, bytes.NewReader(evidence)); err != nil {
 			return nil, fmt.Errorf("store evidence: %w", err)
 		}
 		res.Evidence = name
 	}
-	return s.CompleteTask(ctx, tg, res, actor)
+	task, ended, err := s.completeTask(ctx, tg, res, actor)
+	if ended && err == nil {
+		err = privacy.Errorf(privacy.KindConflict, "task-ended", "the task already ended; what was recorded stays as it is")
+	}
+	if err != nil {
+		if res.Evidence != "" {
+			_ = s.d.Blobs.Delete(ctx, res.Evidence) // never recorded
+		}
+		return nil, err
+	}
+	return task, nil
 }

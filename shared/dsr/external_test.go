@@ -2,6 +2,7 @@ package dsr_test
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,43 @@ func TestTaskLogsCarryNoPersonalData(t *testing.T) {
 		t.Fatalf("expected the deferred flushes in the logs:\n%s", f.logs.String())
 	}
 	// The fixture's cleanup checks the logs for the subject's identifiers.
+}
+
+// TestEvidenceIsImmutable: completing an ended manual task again neither
+// replaces its recorded evidence file nor changes the task (issue 15, item 5).
+func TestEvidenceIsImmutable(t *testing.T) {
+	t.Parallel()
+	f := newTaskFixture(t)
+	f.setGrace(t, "acme", 0)
+	f.addServices(t, svcDef{"paper", privacy.KindManual, eraseActions, []privacy.Category{privacy.CategoryProfile}})
+	f.conn.on("paper", privacy.ActionErase, accepted)
+	r := f.approved(t, privacy.TypeErase)
+	f.drain(t)
+	taskID := r.Tasks[0].ID
+	first, err := f.svc.CompleteManual(ctx, "acme", r.ID, taskID, dsr.Result{Outcome: privacy.OutcomeDone, Items: 1, Note: "shredded"},
+		[]byte("the first photo"), dsr.Actor{Admin: admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, audit := f.get(t, r.ID), f.countAudit(t)
+	_, err = f.svc.CompleteManual(ctx, "acme", r.ID, taskID, dsr.Result{Outcome: privacy.OutcomeDone, Items: 2, Note: "again"},
+		[]byte("another photo"), dsr.Actor{Admin: "mallory"})
+	if c, kind := userCode(err); c != "task-ended" || kind != privacy.KindConflict {
+		t.Errorf("completing an ended task: %v", err)
+	}
+	rc, _, err := f.blobs.Open(ctx, first.Evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "the first photo" {
+		t.Errorf("the recorded evidence now reads %q", got)
+	}
+	if after := f.get(t, r.ID); after.ETag != before.ETag {
+		t.Error("the second completion changed the request")
+	}
+	if diff := cmp.Diff(audit, f.countAudit(t)); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
 }
