@@ -281,7 +281,7 @@ func (a *app) wire(ad adapters) error {
 		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
-		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
+		TaskMaxAttempts: cfg.TaskMaxAttempts, CallbackTimeout: cfg.TaskCallbackTimeout, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
 			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store)})

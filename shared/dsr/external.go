@@ -50,9 +50,12 @@ type Result struct {
 
 // CompleteTask records an answer for a task that waits for one (a webhook
 // that answered 202, a Service Bus service, a manual task), and completes the
-// request if it was the last. A duplicate answer for a task that already ended
-// is accepted and changes nothing (replayed callbacks are harmless); an answer
-// for a task that is not waiting is a conflict.
+// request if it was the last. An answer that lands while the task is still
+// claimed (the service posted before the worker recorded its 202) is the
+// result: the worker's own write then finds the task ended and changes
+// nothing. A duplicate answer for a task that already ended is accepted and
+// changes nothing (replayed callbacks are harmless); an answer for a task
+// that was never called is a conflict.
 func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor) (*privacy.Task, error) {
 	task, _, err := s.completeTask(ctx, tg, res, actor)
 	return task, err
@@ -80,7 +83,10 @@ func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, 
 		if task.Status.Terminal() {
 			return errStale
 		}
-		if task.Status != privacy.TaskWaiting && !(task.Kind == privacy.KindManual && task.Status != privacy.TaskRunning) {
+		// A service's answer is accepted while it is the task's result
+		// (AwaitsAnswer: even before the worker recorded the 202 it
+		// answers); a manual task is completed by an admin unless claimed.
+		if !task.AwaitsAnswer() && !(task.Kind == privacy.KindManual && task.Status != privacy.TaskRunning) {
 			return privacy.Errorf(privacy.KindConflict, "task-not-waiting", "the task is %s, not waiting for an answer", task.Status)
 		}
 		now := s.now()
@@ -107,9 +113,24 @@ func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, 
 	return r.Task(id), false, nil
 }
 
+// retryable reports whether an admin retry runs task again: a failed task;
+// and, when the admin names it, a task waiting for its service's answer
+// (called again with the same Idempotency-Key; not a manual task, which
+// waits for the admin's own completion).
+func (s *Service) retryable(task *privacy.Task, named bool) bool {
+	switch task.Status {
+	case privacy.TaskFailed:
+		return true
+	case privacy.TaskWaiting:
+		return named && task.Kind != privacy.KindManual
+	}
+	return false
+}
+
 // RetryTasks runs a failed task again, or every failed task of the request
-// when taskID is empty. A partially completed request reopens for another
-// round and completes again, exactly once, when the retried tasks end.
+// when taskID is empty; a named task waiting for its service's answer is
+// called again. A partially completed request reopens for another round and
+// completes again, exactly once, when the retried tasks end.
 func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor Actor) (*privacy.Request, error) {
 	t, r, err := s.load(ctx, tenantID, requestID)
 	if err != nil {
@@ -126,13 +147,14 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 		n := 0
 		for i := range r.Tasks {
 			task := &r.Tasks[i]
-			if task.Status != privacy.TaskFailed || (taskID != "" && task.ID != taskID) {
+			if (taskID != "" && task.ID != taskID) || !s.retryable(task, taskID != "") {
 				continue
 			}
 			if t.Service(task.Service) == nil {
 				continue // the service is gone: retrying cannot help
 			}
 			task.Status, task.Reason, task.NotBefore, task.FinishedAt, task.UpdatedAt = privacy.TaskPending, "", now, time.Time{}, now
+			task.AnswerBy = time.Time{}
 			task.Attempts = 0
 			if err := s.taskMessage(r, task, now, ".retry"+strconv.Itoa(r.Round+1)); err != nil {
 				return err
@@ -140,7 +162,7 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 			n++
 		}
 		if n == 0 {
-			return privacy.Errorf(privacy.KindConflict, "nothing-to-retry", "no failed task to retry")
+			return privacy.Errorf(privacy.KindConflict, "nothing-to-retry", "no failed task to retry (a waiting task is retried by naming it)")
 		}
 		if r.Status == privacy.StatusPartiallyCompleted {
 			if err := r.Move(privacy.StatusInProgress); err != nil {

@@ -157,6 +157,7 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 		return 0, 0, 0, fmt.Errorf("list stuck requests: %w", err)
 	}
 	var errs []error
+	var t *privacy.Tenant // read once, only if a task needs it
 	for _, r := range rs {
 		if len(r.Outbox) > 0 && r.Outbox[0].At.Before(now.Add(-s.cfg.OutboxLease)) {
 			if err := s.Flush(ctx, r); err != nil {
@@ -166,7 +167,13 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 			flushed++
 		}
 		if !r.WakeAt.IsZero() && r.WakeAt.Before(now) {
-			if err := s.redriveTasks(ctx, r); err != nil {
+			if t == nil {
+				if t, err = s.tenant(ctx, tenantID); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			if err := s.redriveTasks(ctx, t, r); err != nil {
 				errs = append(errs, err)
 			} else {
 				flushed++

@@ -54,6 +54,9 @@ type Config struct {
 	RetryCap          time.Duration // longest retry delay (1h)
 	TaskMaxAttempts   int           // runs of one task before it fails (10)
 	TaskMaxDeliveries int           // deliveries of one message before its task fails (8)
+	// CallbackTimeout is how long a waiting task waits for its service's
+	// answer before it is called again with the same Idempotency-Key (24h).
+	CallbackTimeout time.Duration
 }
 
 // Deps are the ports and helpers the service uses.
@@ -116,6 +119,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.TaskMaxDeliveries <= 0 {
 		cfg.TaskMaxDeliveries = 8
+	}
+	if cfg.CallbackTimeout <= 0 {
+		cfg.CallbackTimeout = 24 * time.Hour
 	}
 	if cfg.OutboxLease <= 0 {
 		cfg.OutboxLease = 2 * time.Minute

@@ -309,7 +309,7 @@ func exportBlob(r *privacy.Request, task *privacy.Task) string {
 // settle records the result of a run on a claimed task, and completes the
 // request if it was the last one.
 func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Task, now time.Time, res privacy.ConnectorResult, err error) {
-	task.UpdatedAt, task.LeaseUntil = now, time.Time{}
+	task.UpdatedAt, task.LeaseUntil, task.AnswerBy = now, time.Time{}, time.Time{}
 	verified := errors.Is(err, errVerified)
 	if verified {
 		err = nil
@@ -332,6 +332,10 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 			task.Status, task.Reason = privacy.TaskHeld, cleanReason(res.Reason, "held by the service")
 		case privacy.OutcomeAccepted:
 			task.Status = privacy.TaskWaiting
+			if task.Kind != privacy.KindManual {
+				// The answer is due by then; the watch re-calls or fails it.
+				task.AnswerBy = now.Add(s.cfg.CallbackTimeout)
+			}
 		default:
 			task.Status, task.Reason = privacy.TaskFailed, "the connector gave no outcome"
 		}
@@ -537,17 +541,32 @@ func (s *Service) cancelInGrace(t *privacy.Tenant, r *privacy.Request, now time.
 }
 
 // redriveTasks re-publishes the tasks of r that should have moved by now: a
-// running task whose claim ran out (its worker died) or a pending one whose
-// message never came. The new message id names the redrive, so it is not
-// taken for a duplicate of the lost one.
-func (s *Service) redriveTasks(ctx context.Context, r *privacy.Request) error {
+// running task whose claim ran out (its worker died), a pending one whose
+// message never came, or a waiting one whose service did not answer by
+// AnswerBy (its callback was lost, or never sent): that one is called again
+// with the same Idempotency-Key while it has attempts left and the request's
+// deadline has not passed, and fails with the reason otherwise, which may
+// complete the request (once: in this write). The new message id names the
+// redrive, so it is not taken for a duplicate of the lost one.
+func (s *Service) redriveTasks(ctx context.Context, t *privacy.Tenant, r *privacy.Request) error {
 	r, err := s.update(ctx, r, func(r *privacy.Request) error {
 		now := s.now()
-		n := 0
+		n, failed := 0, 0
 		for i := range r.Tasks {
 			task := &r.Tasks[i]
 			if w := task.Wake(s.cfg.TaskLease); w.IsZero() || w.After(now) {
 				continue
+			}
+			if task.Status == privacy.TaskWaiting {
+				if task.Attempts >= s.cfg.TaskMaxAttempts || (!r.Due.At.IsZero() && !now.Before(r.Due.At)) {
+					task.Status = privacy.TaskRunning // settle records the outcome of a run
+					s.settle(t, r, task, now, privacy.ConnectorResult{}, fmt.Errorf("%w: the service accepted the task but sent no result within %s, after %d calls",
+						ErrPermanent, s.cfg.CallbackTimeout, task.Attempts))
+					failed++
+					continue
+				}
+				task.Reason = fmt.Sprintf("called again: no result within %s", s.cfg.CallbackTimeout)
+				task.Status, task.AnswerBy, task.NotBefore = privacy.TaskPending, time.Time{}, time.Time{}
 			}
 			if task.Status == privacy.TaskRunning {
 				task.Status, task.LeaseUntil = privacy.TaskPending, time.Time{}
@@ -558,11 +577,13 @@ func (s *Service) redriveTasks(ctx context.Context, r *privacy.Request) error {
 			}
 			n++
 		}
-		if n == 0 {
+		if n+failed == 0 {
 			return errStale
 		}
 		r.SetWake(s.cfg.TaskLease)
-		s.audit(r, now, "system", "tasks.redriven", map[string]string{"tasks": strconv.Itoa(n)})
+		if n > 0 {
+			s.audit(r, now, "system", "tasks.redriven", map[string]string{"tasks": strconv.Itoa(n)})
+		}
 		return nil
 	})
 	if errors.Is(err, errStale) {
