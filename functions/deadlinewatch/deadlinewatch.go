@@ -1,7 +1,8 @@
 // Package deadlinewatch is the hourly timer (schedule %DEADLINE_WATCH_SCHEDULE%,
 // hourly by default). For every tenant it finishes what a crash left behind (it
-// flushes outboxes older than their lease: audit entries and notice messages),
-// and it reports how many open requests are overdue or due soon — counts, never
+// flushes outboxes older than their lease: audit entries and notice messages;
+// re-drives tasks whose claim, message or service answer did not come; and
+// starts again erasures a released legal hold deferred), and it reports how many open requests are overdue or due soon — counts, never
 // contents. A failure for one tenant does not stop the others.
 package deadlinewatch
 
@@ -19,6 +20,9 @@ import (
 // Service is what the watch needs.
 type Service interface {
 	Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error)
+	// ResumeReleased starts again the erasures released holds deferred; it
+	// reads and writes nothing unless a release was cut short.
+	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
 }
 
 // Tenants lists tenants.
@@ -52,7 +56,10 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		for _, tn := range tenants {
 			tctx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
+			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
+			flushed += resumed
+			err = errors.Join(err, rerr)
 			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))

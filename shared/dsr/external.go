@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/privops/privops/shared/privacy"
@@ -114,13 +112,16 @@ func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, 
 }
 
 // retryable reports whether an admin retry runs task again: a failed task;
-// and, when the admin names it, a task waiting for its service's answer
-// (called again with the same Idempotency-Key; not a manual task, which
-// waits for the admin's own completion).
-func (s *Service) retryable(task *privacy.Task, named bool) bool {
+// a held task that no legal hold covers any more (a hold defers an erasure,
+// it does not cancel it); and, when the admin names it, a task waiting for
+// its service's answer (called again with the same Idempotency-Key; not a
+// manual task, which waits for the admin's own completion).
+func retryable(t *privacy.Tenant, r *privacy.Request, task *privacy.Task, named bool) bool {
 	switch task.Status {
 	case privacy.TaskFailed:
 		return true
+	case privacy.TaskHeld:
+		return t.HoldFor(r.SubjectHash, task.Service) == nil
 	case privacy.TaskWaiting:
 		return named && task.Kind != privacy.KindManual
 	}
@@ -128,9 +129,11 @@ func (s *Service) retryable(task *privacy.Task, named bool) bool {
 }
 
 // RetryTasks runs a failed task again, or every failed task of the request
-// when taskID is empty; a named task waiting for its service's answer is
-// called again. A partially completed request reopens for another round and
-// completes again, exactly once, when the retried tasks end.
+// when taskID is empty, and held tasks no legal hold covers any more; a named
+// task waiting for its service's answer is called again. A partially
+// completed request reopens for another round and completes again, exactly
+// once, when the retried tasks end. When held work starts again the subject
+// is told.
 func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor Actor) (*privacy.Request, error) {
 	t, r, err := s.load(ctx, tenantID, requestID)
 	if err != nil {
@@ -144,36 +147,31 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 			return privacy.Errorf(privacy.KindConflict, "not-retryable", "only tasks of an in-progress or partially completed request can be retried")
 		}
 		now := s.now()
-		n := 0
+		n, held := 0, false
 		for i := range r.Tasks {
 			task := &r.Tasks[i]
-			if (taskID != "" && task.ID != taskID) || !s.retryable(task, taskID != "") {
+			if taskID != "" && task.ID != taskID {
+				continue
+			}
+			if !retryable(t, r, task, taskID != "") {
+				if taskID != "" && task.Status == privacy.TaskHeld {
+					return privacy.Errorf(privacy.KindConflict, "task-held", "a legal hold still covers this task; release the hold first")
+				}
 				continue
 			}
 			if t.Service(task.Service) == nil {
 				continue // the service is gone: retrying cannot help
 			}
-			task.Status, task.Reason, task.NotBefore, task.FinishedAt, task.UpdatedAt = privacy.TaskPending, "", now, time.Time{}, now
-			task.AnswerBy = time.Time{}
-			task.Attempts = 0
-			if err := s.taskMessage(r, task, now, ".retry"+strconv.Itoa(r.Round+1)); err != nil {
+			held = held || task.Status == privacy.TaskHeld
+			if err := s.rerun(r, task, now); err != nil {
 				return err
 			}
 			n++
 		}
 		if n == 0 {
-			return privacy.Errorf(privacy.KindConflict, "nothing-to-retry", "no failed task to retry (a waiting task is retried by naming it)")
+			return privacy.Errorf(privacy.KindConflict, "nothing-to-retry", "no failed task, or held task no hold covers, to retry (a waiting task is retried by naming it)")
 		}
-		if r.Status == privacy.StatusPartiallyCompleted {
-			if err := r.Move(privacy.StatusInProgress); err != nil {
-				return err
-			}
-			r.Package = nil // the next package includes the retried services
-		}
-		r.Round++
-		r.SetWake(s.cfg.TaskLease)
-		s.audit(r, now, actor.String(), "tasks.retried", map[string]string{"tasks": strconv.Itoa(n)})
-		return nil
+		return s.reopen(r, now, actor, "tasks.retried", n, held)
 	})
 	if err != nil {
 		return nil, err

@@ -83,6 +83,8 @@ func noticeSubject(t *privacy.Tenant, notice string) string {
 		return "Your privacy request is complete — " + t.Name
 	case privacy.NoticePartial:
 		return "Your privacy request is complete, with exceptions — " + t.Name
+	case privacy.NoticeResumed:
+		return "We are now completing your privacy request — " + t.Name
 	}
 	return "About your privacy request — " + t.Name
 }
@@ -122,6 +124,9 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 		fmt.Fprintf(&b, "To answer your request we need more information:\n\n%s\n\nPlease reply to this message.\n", question)
 	case privacy.NoticeCompleted, privacy.NoticePartial:
 		s.outcomeText(&b, t, r)
+	case privacy.NoticeResumed:
+		fmt.Fprintf(&b, "We told you that part of your request was deferred because the law allowed or required us to keep some data.\n"+
+			"That reason no longer applies: we are now carrying out the rest of your %s request, and will tell you when it is done.\n", r.Type)
 	}
 	if t.Contact != "" {
 		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)

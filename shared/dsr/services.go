@@ -139,6 +139,9 @@ type HoldInput struct {
 	Email   string            `json:"email,omitempty"`   // subject scope: hashed, never stored
 	Service string            `json:"service,omitempty"` // service scope
 	Reason  string            `json:"reason"`
+	// Category is the ground of the hold the subject is told (GDPR Art.
+	// 17(3)); Reason stays internal.
+	Category privacy.HoldCategory `json:"category"`
 }
 
 // PlaceHold places a legal hold. A subject hold names the subject by email;
@@ -148,7 +151,11 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 	if err != nil {
 		return nil, err
 	}
-	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, PlacedBy: actor.String()}
+	if !in.Category.Valid() {
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-hold-category",
+			"category must be one of freedom-of-expression, legal-obligation, public-interest, public-health, archiving-research, legal-claims (GDPR Art. 17(3))")
+	}
+	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, Category: in.Category, PlacedBy: actor.String()}
 	switch in.Scope {
 	case privacy.HoldTenant:
 	case privacy.HoldSubject:
@@ -182,10 +189,12 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 	return &h, nil
 }
 
-// ReleaseHold releases a legal hold; erasures it deferred can then be retried.
+// ReleaseHold releases a legal hold and starts again the erasures it
+// deferred that nothing else holds (ResumeReleased). If that is cut short,
+// the deadline watch finishes it.
 func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Hold, error) {
 	var out privacy.Hold
-	_, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
+	t, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
 		for i := range t.Holds {
 			if t.Holds[i].ID == id {
 				if !t.Holds[i].ReleasedAt.IsZero() {
@@ -200,6 +209,10 @@ func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Ac
 	})
 	if err != nil {
 		return nil, err
+	}
+	if _, err := s.resumeReleased(ctx, t, actor); err != nil {
+		s.d.Logger.WarnContext(ctx, "resuming erasures after a hold release deferred to the deadline watch",
+			"tenant_id", tenantID, "hold_id", id, "error", err.Error())
 	}
 	return &out, nil
 }

@@ -85,4 +85,7 @@ type TaskData struct {
 const (
 	NoticeCompleted = "completed" // done everywhere; an export carries its download link
 	NoticePartial   = "partial"   // some services failed or were held, each with its reason
+	// NoticeResumed: work a legal hold deferred is being done now (the hold
+	// was released); the outcome follows.
+	NoticeResumed = "resumed"
 )

@@ -73,6 +73,11 @@ type Task struct {
 	// with the same Idempotency-Key, or fails the task once its attempts are
 	// spent. Zero for a manual task, which waits for an admin.
 	AnswerBy time.Time `json:"answerBy,omitzero"`
+	// HoldID and HoldCategory name the tenant's legal hold that keeps a held
+	// task's data (empty when the service itself answered "held"): its
+	// release starts the task again, and the subject is told the category.
+	HoldID       string       `json:"holdId,omitempty"`
+	HoldCategory HoldCategory `json:"holdCategory,omitempty"`
 
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
