@@ -3,8 +3,11 @@ package dsr
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -55,13 +58,13 @@ type Result struct {
 // changes nothing (replayed callbacks are harmless); an answer for a task
 // that was never called is a conflict.
 func (s *Service) CompleteTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor) (*privacy.Task, error) {
-	task, _, err := s.completeTask(ctx, tg, res, actor)
+	task, _, err := s.completeTask(ctx, tg, res, actor, nil)
 	return task, err
 }
 
 // completeTask is CompleteTask that also reports whether the task had
 // already ended (the answer changed nothing).
-func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor) (*privacy.Task, bool, error) {
+func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, actor Actor, k *opKey) (*privacy.Task, bool, error) {
 	switch res.Outcome {
 	case privacy.OutcomeDone, privacy.OutcomeNoData, privacy.OutcomeHeld:
 	default:
@@ -76,7 +79,7 @@ func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, 
 		}
 	}
 	id := tg.Task.ID
-	r, err := s.update(ctx, tg.Request, func(r *privacy.Request) error {
+	r, err := s.update(ctx, tg.Request, s.keyed(k, func(r *privacy.Request) error {
 		task := r.Task(id)
 		if task.Status.Terminal() {
 			return errStale
@@ -99,7 +102,14 @@ func (s *Service) completeTask(ctx context.Context, tg *TaskTarget, res Result, 
 		task.Status = privacy.TaskRunning // settle records the answer as a run's result
 		s.settle(tg.Tenant, r, task, now, privacy.ConnectorResult{Outcome: res.Outcome, Items: res.Items, Reason: res.Reason}, nil)
 		return nil
-	})
+	}))
+	if errors.Is(err, errReplay) { // the same keyed completion landed meanwhile
+		cur, err := s.request(ctx, tg.Request.TenantID, tg.Request.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		return cur.Task(id), false, nil
+	}
 	if errors.Is(err, errStale) {
 		return tg.Request.Task(id), true, nil
 	}
@@ -135,6 +145,10 @@ func retryable(t *privacy.Tenant, r *privacy.Request, task *privacy.Task, named 
 // once, when the retried tasks end. When held work starts again the subject
 // is told.
 func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor Actor) (*privacy.Request, error) {
+	k, err := s.idem(ctx, tenantID, actor, "tasks.retried", requestID, taskID)
+	if err != nil {
+		return nil, err
+	}
 	t, r, err := s.load(ctx, tenantID, requestID)
 	if err != nil {
 		return nil, err
@@ -142,7 +156,7 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 	if taskID != "" && r.Task(taskID) == nil {
 		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-task", "no such task")
 	}
-	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+	r, err = s.update(ctx, r, s.keyed(k, func(r *privacy.Request) error {
 		if r.Status != privacy.StatusInProgress && r.Status != privacy.StatusPartiallyCompleted {
 			return privacy.Errorf(privacy.KindConflict, "not-retryable", "only tasks of an in-progress or partially completed request can be retried")
 		}
@@ -172,7 +186,10 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 			return privacy.Errorf(privacy.KindConflict, "nothing-to-retry", "no failed task, or held task no hold covers, to retry (a waiting task is retried by naming it)")
 		}
 		return s.reopen(r, now, actor, "tasks.retried", n, held)
-	})
+	}))
+	if errors.Is(err, errReplay) {
+		return s.replayChange(ctx, tenantID, requestID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -184,8 +201,19 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 // optional evidence file (a screenshot, an export from the service's own
 // tool) stored beside the request.
 func (s *Service) CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res Result, evidence []byte, actor Actor) (*privacy.Task, error) {
+	sum := sha256.Sum256(evidence)
+	k, err := s.idem(ctx, tenantID, actor, "task.completed", requestID, taskID, string(res.Outcome), strconv.Itoa(res.Items),
+		res.Reason, res.Note, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return nil, err
+	}
 	tg, err := s.Target(ctx, tenantID, requestID, taskID)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := k.check(tg.Request.AdminOps); errors.Is(err, errReplay) {
+		return tg.Task, nil // completed with this key: the first answer
+	} else if err != nil {
 		return nil, err
 	}
 	if tg.Task.Kind != privacy.KindManual {
@@ -209,7 +237,7 @@ func (s *Service) CompleteManual(ctx context.Context, tenantID, requestID, taskI
 		}
 		res.Evidence = name
 	}
-	task, ended, err := s.completeTask(ctx, tg, res, actor)
+	task, ended, err := s.completeTask(ctx, tg, res, actor, k)
 	if ended && err == nil {
 		err = privacy.Errorf(privacy.KindConflict, "task-ended", "the task already ended; what was recorded stays as it is")
 	}
