@@ -131,7 +131,11 @@ func TestCrashWithAnswerLaterServices(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			data := t.TempDir()
-			env := baseEnv(data, "TASK_LEASE=30s", "WEBHOOK_TIMEOUT=5s", "TASK_RETRY_BASE=1s", "TASK_CALLBACK_TIMEOUT=30s", "TASK_MAX_ATTEMPTS=2")
+			// One task at a time: the kill then never cuts another task's
+			// callback mid-flight (a callback lost that way is the
+			// never-posts case, which the last row covers).
+			env := baseEnv(data, "TASK_LEASE=30s", "WEBHOOK_TIMEOUT=5s", "TASK_RETRY_BASE=1s", "TASK_CALLBACK_TIMEOUT=30s",
+				"TASK_MAX_ATTEMPTS=2", "QUEUE_WORKERS=1")
 			f := newLaterServices(t, tc.post)
 			p := start(t, append(env, "PRIVOPS_CRASHPOINT="+tc.point))
 			tok := devToken(t, env, "demo")
