@@ -148,7 +148,7 @@ func (a *Admin) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc
 			return
 		}
 		ctx := context.WithValue(r.Context(), claimsKey{}, c)
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost || r.Method == http.MethodDelete {
 			// A state change sent again with the same key gets the first
 			// answer (the lifecycle records the key in the change's write).
 			ctx = dsr.WithIdempotencyKey(ctx, r.Header.Get("Idempotency-Key"))

@@ -76,6 +76,49 @@ func TestAdminChangesWithAnIdempotencyKey(t *testing.T) {
 			}
 			return h.ID, nil
 		}, ""}, // without a key a repeat places a second hold
+		{"release a hold", withHold, func(ctx context.Context, f *taskFixture, _ *privacy.Request, v bool) (string, error) {
+			tn, err := f.svc.Tenant(ctx, "acme")
+			if err != nil {
+				return "", err
+			}
+			id := tn.Holds[0].ID
+			if v {
+				id = "hold_other"
+			}
+			h, err := f.svc.ReleaseHold(ctx, "acme", id, alice)
+			if err != nil {
+				return "", err
+			}
+			return h.ID + " " + h.ReleasedAt.String(), nil
+		}, "hold-released"},
+		{"rotate a secret", withHold, func(ctx context.Context, f *taskFixture, _ *privacy.Request, v bool) (string, error) {
+			id := "crm"
+			if v {
+				id = "billing"
+			}
+			svc, err := f.svc.RotateSecret(ctx, "acme", id, alice)
+			if err != nil {
+				return "", err
+			}
+			return svc.Secrets[len(svc.Secrets)-1].ID, nil
+		}, ""}, // without a key a repeat rotates again
+		{"delete a service", withHold, func(ctx context.Context, f *taskFixture, _ *privacy.Request, v bool) (string, error) {
+			id := "billing"
+			if v {
+				id = "crm"
+			}
+			return "", f.svc.DeleteService(ctx, "acme", id, alice)
+		}, "unknown-service"},
+		{"make an inbound key", withHold, func(ctx context.Context, f *taskFixture, _ *privacy.Request, v bool) (string, error) {
+			if v {
+				return "", f.svc.DeleteInboundKey(ctx, "acme", "k-none", alice)
+			}
+			k, err := f.svc.CreateInboundKey(ctx, "acme", alice)
+			if err != nil {
+				return "", err
+			}
+			return k.ID + " " + k.Value, nil
+		}, ""}, // without a key a repeat makes another key
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,4 +180,13 @@ func manualErasure(t *testing.T, f *taskFixture) *privacy.Request {
 	r := f.approved(t, privacy.TypeErase)
 	f.drain(t)
 	return f.get(t, r.ID)
+}
+
+func withHold(t *testing.T, f *taskFixture) *privacy.Request {
+	t.Helper()
+	f.addServices(t, webhook("crm", eraseActions, privacy.CategoryProfile), webhook("billing", eraseActions, privacy.CategoryBilling))
+	if _, err := f.svc.PlaceHold(ctx, "acme", dsr.HoldInput{Scope: privacy.HoldTenant, Reason: "audit", Category: privacy.HoldLegalObligation}, dsr.Actor{Admin: admin}); err != nil {
+		t.Fatal(err)
+	}
+	return awaiting(t, f)
 }

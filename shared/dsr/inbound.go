@@ -82,14 +82,25 @@ func (s *Service) InboundKeys(ctx context.Context, tenantID string) ([]privacy.S
 
 // DeleteInboundKey retires a signing key at once (a leaked key).
 func (s *Service) DeleteInboundKey(ctx context.Context, tenantID, keyID string, actor Actor) error {
-	_, err := s.changeTenant(ctx, tenantID, actor, "inbound-key.retired", "tenant/"+tenantID, func(t *privacy.Tenant, _ time.Time) error {
+	k, err := s.idem(ctx, tenantID, actor, "inbound-key.retired", keyID)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeTenant(ctx, tenantID, actor, "inbound-key.retired", "tenant/"+tenantID, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		i := slices.IndexFunc(t.InboundKeys, func(k privacy.ServiceSecret) bool { return k.ID == keyID })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-key", "no such key")
 		}
 		t.InboundKeys = slices.Delete(t.InboundKeys, i, i+1)
+		k.record(&t.AdminOps, keyID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return nil // retired with this key: the first answer
+	}
 	return err
 }
 

@@ -94,14 +94,25 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 // DeleteService removes a service; requests already fanned out keep their
 // tasks, which fail with a clear reason if they still had to run.
 func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor Actor) error {
-	_, err := s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, _ time.Time) error {
+	k, err := s.idem(ctx, tenantID, actor, "service.deleted", id)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		i := slices.IndexFunc(t.Services, func(s privacy.Service) bool { return s.ID == id })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
 		}
 		t.Services = slices.Delete(t.Services, i, i+1)
+		k.record(&t.AdminOps, id, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return nil // deleted with this key: the first answer
+	}
 	return err
 }
 
