@@ -107,8 +107,19 @@ func (s *Service) keyed(k *opKey, change func(*privacy.Request) error) func(*pri
 	}
 }
 
-// replayChange answers a keyed change that was already made: the request as it is
-// stored now.
+// replayChange answers a keyed change that was already made: the request as
+// it is stored now. If the first call died before carrying out its outbox,
+// the replay does it now rather than leave it to the watch.
 func (s *Service) replayChange(ctx context.Context, tenantID, id string) (*privacy.Request, error) {
-	return s.request(ctx, tenantID, id)
+	r, err := s.request(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Outbox) > 0 {
+		s.flushQuietly(ctx, r)
+		if r, err = s.request(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
