@@ -2,8 +2,12 @@ package dsr_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +216,63 @@ func TestEvidenceIsImmutable(t *testing.T) {
 	}
 	if diff := cmp.Diff(audit, f.countAudit(t)); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// TestConcurrentCompletionsKeepOneEvidence: completions of one manual task
+// racing each other record one of them; the others are refused and leave no
+// file behind, so the recorded evidence is never replaced (issue 15, item 5).
+func TestConcurrentCompletionsKeepOneEvidence(t *testing.T) {
+	t.Parallel()
+	f := newTaskFixture(t)
+	f.setGrace(t, "acme", 0)
+	f.addServices(t, svcDef{"paper", privacy.KindManual, eraseActions, []privacy.Category{privacy.CategoryProfile}})
+	f.conn.on("paper", privacy.ActionErase, accepted)
+	r := f.approved(t, privacy.TypeErase)
+	f.drain(t)
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	tasks := make([]*privacy.Task, n)
+	for i := range n {
+		wg.Go(func() {
+			tasks[i], results[i] = f.svc.CompleteManual(ctx, "acme", r.ID, r.Tasks[0].ID,
+				dsr.Result{Outcome: privacy.OutcomeDone, Note: fmt.Sprintf("admin %d", i)}, []byte(fmt.Sprintf("photo %d", i)), dsr.Actor{Admin: fmt.Sprintf("a%d", i)})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range results {
+		switch c, _ := userCode(err); {
+		case err == nil && winner < 0:
+			winner = i
+		case err == nil:
+			t.Errorf("completions %d and %d both succeeded", winner, i)
+		case c != "task-ended":
+			t.Errorf("completion %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no completion succeeded")
+	}
+	got := f.get(t, r.ID).Tasks[0]
+	rc, _, err := f.blobs.Open(ctx, got.Evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	if want := fmt.Sprintf("photo %d", winner); string(body) != want || got.Note != fmt.Sprintf("admin %d", winner) {
+		t.Errorf("recorded %q with note %q, want the winner's %q", body, got.Note, want)
+	}
+	var files []string
+	_ = filepath.WalkDir(f.blobDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, "evidence") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 1 {
+		t.Errorf("evidence files left: %v", files)
 	}
 }
