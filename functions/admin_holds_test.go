@@ -51,3 +51,42 @@ func TestHoldsOverHTTP(t *testing.T) {
 		t.Errorf("hold after the release: %v", h)
 	}
 }
+
+// TestEvidenceIsImmutableOverHTTP (issue 15, item 5): completing a manual
+// task that already ended is refused and keeps the recorded evidence.
+func TestEvidenceIsImmutableOverHTTP(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t)
+	tok := bearer(ta.token(t, "acme", "privacy-admin", time.Hour, devKey))
+	if r := ta.do(t, call{method: "PUT", path: "/api/admin/acme/services/paper", header: tok,
+		body: `{"name":"Paper files","kind":"manual","actions":["erase"],"categories":["profile"],"identifiers":["email"],"instructions":"shred the folder"}`}); r.status != http.StatusCreated {
+		t.Fatalf("service: %d %v", r.status, r.body)
+	}
+	sub := ta.do(t, call{method: "POST", path: "/api/admin/acme/requests", header: tok, body: `{"type":"erase","email":"paper@example.com","country":"DE"}`})
+	id, _ := sub.body["id"].(string)
+	r := ta.do(t, call{method: "POST", path: "/api/admin/acme/requests/" + id + "/approve", header: tok})
+	var task string
+	for _, x := range r.body["tasks"].([]any) {
+		if m := x.(map[string]any); m["action"] == "erase" {
+			task, _ = m["id"].(string)
+		}
+	}
+	complete := func(body string) reply {
+		return ta.do(t, call{method: "POST", path: "/api/admin/acme/requests/" + id + "/tasks/" + task + "/complete", header: tok, body: body})
+	}
+	first := complete(`{"outcome":"done","note":"shredded"}`)
+	if first.status != http.StatusOK || first.body["status"] != "done" {
+		t.Fatalf("complete: %d %v", first.status, first.body)
+	}
+	// Refused before anything is stored: this app has no blob store, so an
+	// evidence write would fail the call with 500.
+	if again := complete(`{"outcome":"done","note":"again","evidence":"c2Vjb25k"}`); again.status != http.StatusConflict || again.code != "task-ended" {
+		t.Errorf("complete again: %d %q", again.status, again.code)
+	}
+	got := ta.do(t, call{method: "GET", path: "/api/admin/acme/requests/" + id, header: tok})
+	for _, x := range got.body["tasks"].([]any) {
+		if m := x.(map[string]any); m["id"] == task && (m["note"] != "shredded" || m["evidence"] != nil) {
+			t.Errorf("task now %v", m)
+		}
+	}
+}
