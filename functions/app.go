@@ -337,7 +337,7 @@ func (a *app) wire(ad adapters) error {
 		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
-		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
+		TaskMaxAttempts: cfg.TaskMaxAttempts, CallbackTimeout: cfg.TaskCallbackTimeout, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 		// The operator's own tenant-claim value marks operator tokens, so no
 		// tenant may ever be onboarded under it.
 		ReservedTenantIDs: slices.DeleteFunc([]string{cfg.AuthOperatorTenant}, func(s string) bool { return s == "" }),

@@ -348,6 +348,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SERVICEBUS_NAMESPACE: serviceBus.outputs.fullyQualifiedNamespace
     NOTICES_QUEUE: noticesQueue
     TASKS_QUEUE: tasksQueue
+    TASK_CALLBACK_TIMEOUT: '24h' // a task whose service answered 202 is called again after this without an answer
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     OUTBOX_DISPATCH: outboxDispatch

@@ -152,7 +152,13 @@ func (a *Admin) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc
 			web.Problem(w, r, privacy.Errorf(privacy.KindForbidden, "forbidden-role", "your role does not allow this action"))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+		ctx := context.WithValue(r.Context(), claimsKey{}, c)
+		if r.Method == http.MethodPost || r.Method == http.MethodDelete {
+			// A state change sent again with the same key gets the first
+			// answer (the lifecycle records the key in the change's write).
+			ctx = dsr.WithIdempotencyKey(ctx, r.Header.Get("Idempotency-Key"))
+		}
+		next(w, r.WithContext(ctx))
 	}
 }
 

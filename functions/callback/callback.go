@@ -6,8 +6,9 @@
 // the replay window. An export of any size may instead come in signed parts
 // and a commit (upload.go). An export result is
 // streamed into the blob store while its signature is checked, and kept only
-// if it verifies. A replayed callback for a task that already ended changes
-// nothing. Unknown tenant, request or task: 404; bad signature: 401.
+// if it verifies. A callback that lands while its task is still claimed (the
+// service posted before the worker recorded its 202) is the task's result. A
+// replayed callback for a task that already ended changes nothing. Unknown tenant, request or task: 404; bad signature: 401.
 package callback
 
 import (
@@ -140,7 +141,7 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Request, tg *dsr.TaskTarget, header string,
 	now time.Time, secrets []webhook.Key) (privacy.ConnectorResult, string, dsr.Result, error) {
 	name := tg.Request.TenantID + "/requests/" + tg.Request.ID + "/services/" + tg.Task.Service + ".callback.json"
-	keep := tg.Task.Status == privacy.TaskWaiting
+	keep := tg.Task.AwaitsAnswer() // also a claimed task: the service may post before its 202 is recorded
 	if !keep {
 		name = strings.TrimSuffix(name, ".json") + ".late.json"
 	}

@@ -329,6 +329,14 @@ func TestCallback(t *testing.T) {
 			wantBlobs: map[string]string{exportBlob: exportDone},
 		},
 		{
+			// The service posted before the worker recorded its 202: the
+			// export is the task's result and is kept (issue 15, item 1).
+			name: "export posted while the task is still claimed", action: export, status: privacy.TaskRunning, body: exportDone, sign: signedWith(newest, 0),
+			want:      answer{Status: 200, TaskID: taskID(export), TaskStatus: privacy.TaskDone},
+			wantCalls: exported(doneExport),
+			wantBlobs: map[string]string{exportBlob: exportDone},
+		},
+		{
 			name: "export signed with the older secret", action: export, body: exportDone, sign: signedWith(older, 0),
 			want:      answer{Status: 200, TaskID: taskID(export), TaskStatus: privacy.TaskDone},
 			wantCalls: exported(doneExport),

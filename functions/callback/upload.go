@@ -88,7 +88,7 @@ func (c *Callback) part(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, webhook.MaxPartBytes)
 	sum := sha256.New()
 	var size int64
-	if tg.Task.Status != privacy.TaskWaiting {
+	if !tg.Task.AwaitsAnswer() { // also a claimed task: the service may upload before its 202 is recorded
 		// Check the signature, then say so: nothing is stored for a task that ended.
 		if _, err = webhook.VerifyPartWith(header, tg.Task.ID, n, body, io.Discard, now, c.cfg.Window, secrets...); err == nil {
 			err = errNotWaiting
@@ -173,7 +173,7 @@ func (c *Callback) commit(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, privacy.Errorf(privacy.KindTooLarge, "body-too-large", "an export is at most %d bytes", c.cfg.MaxExportBytes))
 		return
 	}
-	if tg.Task.Status != privacy.TaskWaiting {
+	if !tg.Task.AwaitsAnswer() {
 		answerTask(w, tg.Task)
 		return
 	}

@@ -125,6 +125,15 @@ func TestExportUploadInParts(t *testing.T) {
 				{path: fmt.Sprintf("/parts/%d", webhook.MaxParts+1), content: p1, want: answer{Status: 400, Code: "invalid-part"}}},
 		},
 		{
+			// A service may upload at once after its 202, before the worker
+			// recorded it: the task is still claimed, and the upload is its result.
+			name:   "parts and commit while the task is still claimed",
+			status: privacy.TaskRunning,
+			steps: []step{{n: 1, content: p1, want: partOK}, {n: 2, content: p2 + p3, want: partOK},
+				{commit: commitOf(task, 2, whole), want: done}},
+			wantCalls: completed, wantBlobs: map[string]string{uploadBlob: whole},
+		},
+		{
 			name:   "a part for a task that ended is refused, the commit answers its status",
 			status: privacy.TaskDone,
 			steps: []step{{n: 1, content: whole, want: answer{Status: 409, Code: "task-not-waiting"}},

@@ -1,8 +1,10 @@
 // Package deadlinewatch is the hourly timer (schedule %DEADLINE_WATCH_SCHEDULE%,
 // hourly by default). For every tenant it finishes what a crash left behind (it
 // flushes outboxes older than their lease: audit entries and notice messages of
-// requests, and the audit events a tenant change left in the tenant document),
-// and it reports how many open requests are overdue or due soon — counts, never
+// requests, and the audit events a tenant change left in the tenant document;
+// re-drives tasks whose claim, message or service answer did not come; and
+// starts again erasures a released legal hold deferred), and it reports how
+// many open requests are overdue or due soon — counts, never
 // contents. A failure for one tenant does not stop the others.
 package deadlinewatch
 
@@ -22,6 +24,9 @@ type Service interface {
 	Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error)
 	// RedriveTenant finishes the tenant document's audit outbox a crash left.
 	RedriveTenant(ctx context.Context, t *privacy.Tenant) (bool, error)
+	// ResumeReleased starts again the erasures released holds deferred; it
+	// reads and writes nothing unless a release was cut short.
+	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
 }
 
 // Tenants lists tenants.
@@ -59,11 +64,13 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			tctx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
 			tenantFlushed, terr := d.Service.RedriveTenant(tctx, tn)
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
+			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
 			if tenantFlushed {
 				flushed++
 			}
-			err = errors.Join(terr, err)
+			flushed += resumed
+			err = errors.Join(terr, err, rerr)
 			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))

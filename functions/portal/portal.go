@@ -136,6 +136,13 @@ func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
+	// Only a valid submission counts against its address, under the address's
+	// normalised form: invalid bodies carrying someone else's address must
+	// not lock that person out of submitting.
+	if err := sub.Validate(); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	if !p.perMail.Allow(tenant + "|" + privacy.NormalizeEmail(sub.Email)) {
 		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests for this email address; try again later"))
 		return

@@ -127,6 +127,12 @@ type Config struct {
 	WebhookTimeout  time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"30s"`
 	MaxExportBytes  int64         `envconfig:"MAX_EXPORT_BYTES" default:"2147483648"`
 
+	// TaskCallbackTimeout is how long a task whose service answered 202 (or
+	// a Service Bus service) waits for the answer before the service is called
+	// again with the same Idempotency-Key; after TASK_MAX_ATTEMPTS calls the
+	// task fails with the reason.
+	TaskCallbackTimeout time.Duration `envconfig:"TASK_CALLBACK_TIMEOUT" default:"24h"`
+
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// OTelEndpoint switches OpenTelemetry on: the OTLP/HTTP base URL of an
 	// OpenTelemetry Collector (shared/telemetry). Empty: off, nothing installed.
@@ -217,6 +223,9 @@ func (c *Config) check() error {
 	}
 	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
 		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
+	}
+	if c.TaskCallbackTimeout < 30*time.Second || c.TaskCallbackTimeout > 30*24*time.Hour {
+		bad("TASK_CALLBACK_TIMEOUT", "%s is outside 30s..720h: a service must get time to answer, and a lost answer must not wait past a month", c.TaskCallbackTimeout)
 	}
 	if c.WebhookTimeout >= c.TaskLease {
 		bad("WEBHOOK_TIMEOUT", "must be shorter than TASK_LEASE, or a slow call outlives its claim")

@@ -122,6 +122,7 @@ func TestLoadDefaults(t *testing.T) {
 		TaskRetryBase:         30 * time.Second,
 		TaskRetryCap:          time.Hour,
 		TaskMaxAttempts:       10,
+		TaskCallbackTimeout:   24 * time.Hour,
 		WebhookTimeout:        30 * time.Second,
 		MaxExportBytes:        2 << 30,
 		CodeTTL:               15 * time.Minute,
@@ -179,6 +180,8 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 	}{
 		{"CODE_TTL 1m", map[string]string{"CODE_TTL": "1m"}},
 		{"CODE_TTL 1h", map[string]string{"CODE_TTL": "1h"}},
+		{"TASK_CALLBACK_TIMEOUT 30s", map[string]string{"TASK_CALLBACK_TIMEOUT": "30s"}},
+		{"TASK_CALLBACK_TIMEOUT 720h", map[string]string{"TASK_CALLBACK_TIMEOUT": "720h"}},
 		{"CODE_MAX_ATTEMPTS 1", map[string]string{"CODE_MAX_ATTEMPTS": "1"}},
 		{"CODE_MAX_ATTEMPTS 10", map[string]string{"CODE_MAX_ATTEMPTS": "10"}},
 		{"smtp with a host", map[string]string{"MAIL_BACKEND": "smtp", "SMTP_HOST": "smtp.example.com"}},
@@ -226,6 +229,8 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 	}{
 		{"CODE_TTL 30s", on(nil, "CODE_TTL", "30s"), []string{"CODE_TTL"}},
 		{"CODE_TTL 2h", on(nil, "CODE_TTL", "2h"), []string{"CODE_TTL"}},
+		{"TASK_CALLBACK_TIMEOUT 29s", on(nil, "TASK_CALLBACK_TIMEOUT", "29s"), []string{"TASK_CALLBACK_TIMEOUT"}},
+		{"TASK_CALLBACK_TIMEOUT 721h", on(nil, "TASK_CALLBACK_TIMEOUT", "721h"), []string{"TASK_CALLBACK_TIMEOUT"}},
 		{"CODE_TTL 59s", on(nil, "CODE_TTL", "59s"), []string{"CODE_TTL"}},
 		{"CODE_TTL 1h1s", on(nil, "CODE_TTL", "1h0m1s"), []string{"CODE_TTL"}},
 		{"CODE_MAX_ATTEMPTS 0", on(nil, "CODE_MAX_ATTEMPTS", "0"), []string{"CODE_MAX_ATTEMPTS"}},

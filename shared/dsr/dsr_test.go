@@ -644,3 +644,60 @@ func TestMailOutageAtIntake(t *testing.T) {
 		t.Fatalf("got %q", code(err))
 	}
 }
+
+// TestNewCodeAfterLockout: a locked verification is no dead end. A new code
+// gets a fresh budget of wrong attempts, bounded by the codes that can be
+// sent; once none can, the message says what the subject can do instead.
+func TestNewCodeAfterLockout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res, err := f.svc.Submit(ctx, "acme", validSubmission(), "", dsr.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Request.ID
+	lockOut := func() error {
+		right := f.mail.lastCode(t)
+		for range 5 {
+			_, _ = f.svc.Verify(ctx, "acme", id, wrong(right))
+		}
+		_, err := f.svc.Verify(ctx, "acme", id, right)
+		return err
+	}
+	var got []string
+	for range 3 { // three codes: the first and two resends
+		err := lockOut()
+		got = append(got, code(err)+": "+msg(err))
+		if rerr := f.svc.Resend(ctx, "acme", id); rerr != nil {
+			got = append(got, "resend "+code(rerr))
+		}
+	}
+	want := []string{
+		"too-many-attempts: too many wrong codes; ask for a new code",
+		"too-many-attempts: too many wrong codes; ask for a new code",
+		"too-many-attempts: too many wrong codes; no more codes can be sent for this request; submit a new request",
+		"resend too-many-codes",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lockouts (-want +got):\n%s", diff)
+	}
+	// A new code after a lockout verifies.
+	f2 := newFixture(t)
+	res, _ = f2.svc.Submit(ctx, "acme", validSubmission(), "", dsr.Actor{})
+	for range 5 {
+		_, _ = f2.svc.Verify(ctx, "acme", res.Request.ID, wrong(f2.mail.lastCode(t)))
+	}
+	if err := f2.svc.Resend(ctx, "acme", res.Request.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f2.svc.Verify(ctx, "acme", res.Request.ID, f2.mail.lastCode(t)); err != nil || r.Status != privacy.StatusAwaitingDecision {
+		t.Errorf("the new code after a lockout: %v", err)
+	}
+}
+
+func msg(err error) string {
+	if e, ok := privacy.AsError(err); ok {
+		return e.Message
+	}
+	return ""
+}

@@ -268,7 +268,8 @@ func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Re
 }
 
 // Verify checks a one-time code. A wrong code counts an attempt; after
-// MaxAttempts, or once the code expired, only a new code helps.
+// MaxAttempts, or once the code expired, only a new code helps, and the
+// message says whether one can still be sent.
 func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*privacy.Request, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
@@ -289,9 +290,9 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 		case r.Status != privacy.StatusAwaitingVerification:
 			return privacy.Errorf(privacy.KindConflict, "already-verified", "this request is not waiting for a code")
 		case r.Verification.Attempts >= s.cfg.MaxAttempts:
-			return privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "too many wrong codes; ask for a new code")
+			return privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "too many wrong codes; %s", s.nextStep(r))
 		case !now.Before(r.Verification.ExpiresAt):
-			return privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired; ask for a new code")
+			return privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired; %s", s.nextStep(r))
 		case !s.checkCode(r.Verification.CodeHash, r.TenantID, r.ID, code):
 			r.Verification.Attempts++
 			verr = privacy.Errorf(privacy.KindUnprocessable, "wrong-code", "the code is not right; %d attempts left", s.cfg.MaxAttempts-r.Verification.Attempts)
@@ -319,8 +320,18 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 	return r, nil
 }
 
+// nextStep tells a subject whose code no longer works what they can do: ask
+// for a new code while one can be sent, else submit a new request.
+func (s *Service) nextStep(r *privacy.Request) string {
+	if r.Verification.Sends < s.cfg.MaxCodeSends {
+		return "ask for a new code"
+	}
+	return "no more codes can be sent for this request; submit a new request"
+}
+
 // Resend mails a new code (at most MaxCodeSends per request). Earlier codes stop
-// working; wrong attempts are not reset.
+// working; the new code gets a fresh budget of wrong attempts, so at most
+// MaxCodeSends × MaxAttempts guesses are ever allowed per request.
 func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
@@ -339,6 +350,7 @@ func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
 			return privacy.Errorf(privacy.KindTooMany, "too-many-codes", "no more codes can be sent for this request; submit a new request")
 		}
 		r.Verification.Sends++
+		r.Verification.Attempts = 0 // a new code, a new budget (bounded by the sends)
 		r.Verification.CodeHash = s.codeHash(r.TenantID, r.ID, code)
 		r.Verification.ExpiresAt = s.now().Add(s.cfg.CodeTTL)
 		return nil

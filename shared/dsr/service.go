@@ -59,6 +59,9 @@ type Config struct {
 	// ReservedTenantIDs can never be onboarded: the tenant-claim value that
 	// marks an operator token (AUTH_OPERATOR_TENANT), when it is a valid id.
 	ReservedTenantIDs []string
+	// CallbackTimeout is how long a waiting task waits for its service's
+	// answer before it is called again with the same Idempotency-Key (24h).
+	CallbackTimeout time.Duration
 }
 
 // Deps are the ports and helpers the service uses.
@@ -131,6 +134,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.TaskMaxDeliveries <= 0 {
 		cfg.TaskMaxDeliveries = 8
+	}
+	if cfg.CallbackTimeout <= 0 {
+		cfg.CallbackTimeout = 24 * time.Hour
 	}
 	if cfg.OutboxLease <= 0 {
 		cfg.OutboxLease = 2 * time.Minute

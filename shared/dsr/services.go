@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -82,14 +83,25 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 // DeleteService removes a service; requests already fanned out keep their
 // tasks, which fail with a clear reason if they still had to run.
 func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor Actor) error {
-	_, err := s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, _ time.Time) error {
+	k, err := s.idem(ctx, tenantID, actor, "service.deleted", id)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		i := slices.IndexFunc(t.Services, func(s privacy.Service) bool { return s.ID == id })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
 		}
 		t.Services = slices.Delete(t.Services, i, i+1)
+		k.record(&t.AdminOps, id, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return nil // deleted with this key: the first answer
+	}
 	return err
 }
 
@@ -97,8 +109,15 @@ func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor 
 // previous one, so two are active while the service rolls over; an older one
 // is retired. It returns the service with the new secret.
 func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Service, error) {
+	k, err := s.idem(ctx, tenantID, actor, "service.secret-rotated", id)
+	if err != nil {
+		return nil, err
+	}
 	var out privacy.Service
-	_, err := s.changeTenant(ctx, tenantID, actor, "service.secret-rotated", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+	_, err = s.changeTenant(ctx, tenantID, actor, "service.secret-rotated", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		svc := t.Service(id)
 		if svc == nil {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
@@ -113,8 +132,21 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor A
 		svc.Secrets = append(slices.Clone(keep), newSecret(now))
 		svc.UpdatedAt = now
 		out = *svc
+		k.record(&t.AdminOps, svc.Secrets[len(svc.Secrets)-1].ID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		// Rotated with this key already: the service as it is now (its
+		// newest secret is the one that rotation made, unless rotated since).
+		t, err := s.tenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		if svc := t.Service(id); svc != nil {
+			return svc, nil
+		}
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +159,9 @@ type HoldInput struct {
 	Email   string            `json:"email,omitempty"`   // subject scope: hashed, never stored
 	Service string            `json:"service,omitempty"` // service scope
 	Reason  string            `json:"reason"`
+	// Category is the ground of the hold the subject is told (GDPR Art.
+	// 17(3)); Reason stays internal.
+	Category privacy.HoldCategory `json:"category"`
 }
 
 // PlaceHold places a legal hold. A subject hold names the subject by email;
@@ -136,7 +171,11 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 	if err != nil {
 		return nil, err
 	}
-	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, PlacedBy: actor.String()}
+	if !in.Category.Valid() {
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-hold-category",
+			"category must be one of freedom-of-expression, legal-obligation, public-interest, public-health, archiving-research, legal-claims (GDPR Art. 17(3))")
+	}
+	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, Category: in.Category, PlacedBy: actor.String()}
 	switch in.Scope {
 	case privacy.HoldTenant:
 	case privacy.HoldSubject:
@@ -153,7 +192,16 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 	default:
 		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject or service")
 	}
+	k, err := s.idem(ctx, tenantID, actor, "hold.placed", string(h.Scope), h.SubjectHash, h.Service, reason, string(h.Category))
+	if err != nil {
+		return nil, err
+	}
+	var first *privacy.IdempotentOp
 	_, err = s.changeTenant(ctx, tenantID, actor, "hold.placed", "hold/"+h.ID, func(t *privacy.Tenant, now time.Time) error {
+		if rec, err := k.check(t.AdminOps); err != nil {
+			first = rec
+			return err
+		}
 		if h.Scope == privacy.HoldService && t.Service(h.Service) == nil {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
 		}
@@ -162,18 +210,46 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 		}
 		h.PlacedAt = now
 		t.Holds = append(t.Holds, h)
+		k.record(&t.AdminOps, h.ID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return s.replayHold(ctx, tenantID, first.Ref)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &h, nil
 }
 
-// ReleaseHold releases a legal hold; erasures it deferred can then be retried.
+// replayHold answers a keyed hold change that was already made: the hold as
+// it is stored now.
+func (s *Service) replayHold(ctx context.Context, tenantID, id string) (*privacy.Hold, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range t.Holds {
+		if t.Holds[i].ID == id {
+			return &t.Holds[i], nil
+		}
+	}
+	return nil, privacy.Errorf(privacy.KindNotFound, "unknown-hold", "no such hold")
+}
+
+// ReleaseHold releases a legal hold and starts again the erasures it
+// deferred that nothing else holds (ResumeReleased). If that is cut short,
+// the deadline watch finishes it.
 func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Hold, error) {
+	k, err := s.idem(ctx, tenantID, actor, "hold.released", id)
+	if err != nil {
+		return nil, err
+	}
 	var out privacy.Hold
-	_, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
+	t, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		for i := range t.Holds {
 			if t.Holds[i].ID == id {
 				if !t.Holds[i].ReleasedAt.IsZero() {
@@ -181,13 +257,21 @@ func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Ac
 				}
 				t.Holds[i].ReleasedAt = now
 				out = t.Holds[i]
+				k.record(&t.AdminOps, id, now)
 				return nil
 			}
 		}
 		return privacy.Errorf(privacy.KindNotFound, "unknown-hold", "no such hold")
 	})
+	if errors.Is(err, errReplay) {
+		return s.replayHold(ctx, tenantID, id)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if _, err := s.resumeReleased(ctx, t, actor); err != nil {
+		s.d.Logger.WarnContext(ctx, "resuming erasures after a hold release deferred to the deadline watch",
+			"tenant_id", tenantID, "hold_id", id, "error", err.Error())
 	}
 	return &out, nil
 }

@@ -93,4 +93,7 @@ const (
 	NoticePartial   = "partial"   // some services failed or were held, each with its reason
 	// NoticeLinkReissued carries an export's new download link (an admin reissued it).
 	NoticeLinkReissued = "link-reissued"
+	// NoticeResumed: work a legal hold deferred is being done now (the hold
+	// was released); the outcome follows.
+	NoticeResumed = "resumed"
 )

@@ -231,6 +231,9 @@ type Request struct {
 	// Notices records the notice events already mailed, so a redelivered event
 	// does not mail twice.
 	Notices []SentNotice `json:"notices,omitempty"`
+	// AdminOps records the admin changes made with an Idempotency-Key, in
+	// the change's own write, so a retried call gets the first answer.
+	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
 
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -299,3 +302,13 @@ type RequestPage struct {
 }
 
 func (r *Request) String() string { return fmt.Sprintf("request %s/%s", r.TenantID, r.ID) }
+
+// IdempotentOp is one admin change made with an Idempotency-Key: a retry
+// with the same key and the same change answers what the first call did; the
+// same key with another change is refused. Only keyed hashes are kept.
+type IdempotentOp struct {
+	KeyHash string    `json:"keyHash"` // keyed hash of the tenant, the admin and the key
+	Hash    string    `json:"hash"`    // hash of the operation and its parameters
+	Ref     string    `json:"ref,omitempty"`
+	At      time.Time `json:"at"`
+}

@@ -186,6 +186,56 @@ type Hold struct {
 	PlacedBy    string    `json:"placedBy"`
 	PlacedAt    time.Time `json:"placedAt"`
 	ReleasedAt  time.Time `json:"releasedAt,omitzero"`
+
+	// Category is the ground the hold rests on, chosen from a fixed list
+	// (GDPR Art. 17(3)): the subject is told it, never Reason, which stays
+	// internal. Empty on holds placed before categories existed.
+	Category HoldCategory `json:"category,omitempty"`
+	// RedrivenAt is when the erasures the hold deferred were started again
+	// after its release (zero until then: the deadline watch finishes it).
+	RedrivenAt time.Time `json:"redrivenAt,omitzero"`
+}
+
+// HoldCategory is the ground on which a legal hold keeps data whose erasure
+// was asked for: the exceptions of GDPR Art. 17(3) (UK GDPR the same; CCPA
+// §1798.105(d) lists comparable ones).
+type HoldCategory string
+
+// Hold categories.
+const (
+	HoldFreedomOfExpression HoldCategory = "freedom-of-expression" // Art. 17(3)(a)
+	HoldLegalObligation     HoldCategory = "legal-obligation"      // Art. 17(3)(b), first limb
+	HoldPublicInterest      HoldCategory = "public-interest"       // Art. 17(3)(b), public task or official authority
+	HoldPublicHealth        HoldCategory = "public-health"         // Art. 17(3)(c)
+	HoldArchiving           HoldCategory = "archiving-research"    // Art. 17(3)(d)
+	HoldLegalClaims         HoldCategory = "legal-claims"          // Art. 17(3)(e)
+)
+
+// HoldCategories lists every hold category.
+var HoldCategories = []HoldCategory{HoldFreedomOfExpression, HoldLegalObligation, HoldPublicInterest, HoldPublicHealth, HoldArchiving, HoldLegalClaims}
+
+// Valid reports whether c is a known category.
+func (c HoldCategory) Valid() bool { return slices.Contains(HoldCategories, c) }
+
+// SubjectText is what the subject is told about why data is kept: a neutral
+// statement of the ground and its source. A hold without a category (placed
+// before categories existed) gets the general statement.
+func (c HoldCategory) SubjectText() string {
+	switch c {
+	case HoldFreedomOfExpression:
+		return "it is needed to exercise the right of freedom of expression and information (GDPR Art. 17(3)(a))"
+	case HoldLegalObligation:
+		return "the law requires us to keep it (GDPR Art. 17(3)(b))"
+	case HoldPublicInterest:
+		return "it is needed for a task carried out in the public interest or in the exercise of official authority (GDPR Art. 17(3)(b))"
+	case HoldPublicHealth:
+		return "it is needed for reasons of public interest in the area of public health (GDPR Art. 17(3)(c))"
+	case HoldArchiving:
+		return "it is needed for archiving in the public interest, scientific or historical research or statistics (GDPR Art. 17(3)(d))"
+	case HoldLegalClaims:
+		return "it is needed to establish, exercise or defend legal claims (GDPR Art. 17(3)(e))"
+	}
+	return "the law allows or requires us to keep it for now (GDPR Art. 17(3))"
 }
 
 // Covers reports whether an active hold covers the subject at the service.

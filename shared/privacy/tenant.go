@@ -54,6 +54,9 @@ type Tenant struct {
 	ErasureGraceDays *int `json:"erasureGraceDays,omitempty"`
 	// ExportLinkDays is how long a download link to an export package works (default 7).
 	ExportLinkDays int `json:"exportLinkDays,omitempty"`
+	// AdminOps records the admin changes of the tenant document (legal
+	// holds) made with an Idempotency-Key, in the change's own write.
+	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
 
 	// Status is the tenant's lifecycle state; "" (tenants stored before it
 	// existed) is active. Suspension says who suspended it, when and why.
