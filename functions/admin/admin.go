@@ -206,6 +206,10 @@ func (a *Admin) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) approve(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.Approve(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
 	a.reply(w, r, req, err)
 }
@@ -215,10 +219,13 @@ type reasonBody struct {
 	Reason string `json:"reason"`
 }
 
+// A request without a body is a request without a reason: the service answers
+// reason-required where the law wants one (deny, extend, pause) rather than the
+// edge answering empty-body.
 func (a *Admin) withReason(fn func(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var b reasonBody
-		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil {
+		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil && !web.IsEmptyBody(err) {
 			web.Problem(w, r, err)
 			return
 		}
@@ -233,6 +240,10 @@ func (a *Admin) cancel(w http.ResponseWriter, r *http.Request) { a.withReason(a.
 func (a *Admin) pause(w http.ResponseWriter, r *http.Request)  { a.withReason(a.svc.Pause)(w, r) }
 
 func (a *Admin) resume(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.Resume(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
 	a.reply(w, r, req, err)
 }

@@ -199,6 +199,10 @@ func (p *Portal) resend(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, errUnknown)
 		return
 	}
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	if err := p.svc.Resend(r.Context(), r.PathValue("tenant"), r.PathValue("id")); err != nil {
 		web.Problem(w, r, err)
 		return

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -130,25 +131,32 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Decode reads a JSON object body into v strictly: application/json only, at most
-// limit bytes, no unknown fields, nothing after the object.
+// Decode reads a JSON object body into v strictly: at most limit bytes,
+// application/json only, exactly one JSON object of UTF-8 text with no
+// duplicate keys, no control characters or lone surrogates in its strings (see
+// checkStrict), no unknown fields. A request without a body is refused as
+// empty-body whatever its Content-Type (see IsEmptyBody).
 func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errEmptyBody()
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return privacy.Errorf(privacy.KindUnsupported, "unsupported-media-type", "the body must be application/json")
 	}
-	if r.ContentLength > limit {
-		return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	if err := checkStrict(data); err != nil {
+		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooLarge):
-			return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not valid JSON")
 		case errors.As(err, &typ) && typ.Field == "":
@@ -159,9 +167,6 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 			return privacy.Errorf(privacy.KindInvalid, "unknown-field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not a valid JSON object")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must hold exactly one JSON object")
 	}
 	return nil
 }

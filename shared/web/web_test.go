@@ -92,8 +92,9 @@ func TestDecode(t *testing.T) {
 
 		{name: "malformed JSON", contentType: "application/json", body: strings.NewReader(`{"type":"access",}`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
 		{name: "truncated JSON", contentType: "application/json", body: strings.NewReader(`{"type":"acc`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
-		{name: "empty body", contentType: "application/json", body: strings.NewReader(``), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
-		{name: "white space only", contentType: "application/json", body: strings.NewReader(" \n"), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
+		{name: "empty body", contentType: "application/json", body: strings.NewReader(``), wantCode: "empty-body", wantKind: privacy.KindInvalid},
+		{name: "white space only", contentType: "application/json", body: strings.NewReader(" \n"), wantCode: "empty-body", wantKind: privacy.KindInvalid},
+		{name: "no body and no content type", body: strings.NewReader(``), wantCode: "empty-body", wantKind: privacy.KindInvalid},
 		{name: "two objects", contentType: "application/json", body: strings.NewReader(`{"type":"access"}{"type":"erase"}`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
 		{name: "an object then a number", contentType: "application/json", body: strings.NewReader(`{"type":"access"} 1`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
 
@@ -135,8 +136,8 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// TestDecodeKnownGaps lists bodies Decode should refuse as malformed JSON but
-// does not; each case skips while its bug reproduces (see the review notes).
+// TestDecodeKnownGaps lists bodies Decode once accepted or misnamed; the
+// strict pass (strict.go) refuses each as malformed JSON.
 func TestDecodeKnownGaps(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, body, bug string }{
