@@ -372,6 +372,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad cursor", call{method: "GET", path: "/api/admin/acme/requests?cursor=not-a-cursor", header: bearer(admin)}, 400, "invalid-cursor"},
 		{"bad status filter", call{method: "GET", path: "/api/admin/acme/requests?status=lost", header: bearer(admin)}, 400, "invalid-filter"},
 		{"unknown endpoint", call{method: "GET", path: "/api/admin/acme/nothing", header: bearer(admin)}, 404, "not-found"},
+		{"method the admin route does not take", call{method: "DELETE", path: "/api/admin/acme/requests", header: bearer(admin)}, 405, "method-not-allowed"},
+		{"method the portal route does not take", call{method: "PUT", path: "/api/portal/acme/requests/" + id, header: bearer(tok)}, 405, "method-not-allowed"},
+		{"method the OpenAPI document does not take", call{method: "POST", path: "/api/openapi.json", body: `{}`}, 405, "method-not-allowed"},
+		{"unknown portal endpoint", call{method: "GET", path: "/api/portal/acme/nothing"}, 404, "not-found"},
 		{"bad settings", call{method: "PUT", path: "/api/admin/acme/settings", header: bearer(admin), body: `{"name":"A","timeZone":"Mars/Olympus","piplDays":30,"defaultDays":30}`}, 400, "invalid-tenant"},
 		{"stale settings etag", call{method: "PUT", path: "/api/admin/acme/settings", header: map[string]string{"Authorization": "Bearer " + admin, "If-Match": `"stale"`}, body: `{"name":"A","timeZone":"UTC","piplDays":30,"defaultDays":30}`}, 409, "etag-mismatch"},
 	}

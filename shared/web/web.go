@@ -112,12 +112,37 @@ func Problem(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		Logger(r.Context()).ErrorContext(r.Context(), "internal error", "error", err.Error())
 	}
+	writeProblem(w, p)
+}
+
+// ProblemContentType is the media type of every error answer, on every host.
+const ProblemContentType = "application/problem+json"
+
+// ProblemDocument is the problem+json body a host writes for an answer of its
+// own (no function serves the path, a method the function does not take, a
+// body over the host's limit, a panic), so that every error of every host has
+// the one shape clients parse.
+func ProblemDocument(status int, code, detail string) []byte {
+	b, _ := json.Marshal(problemOf(status, code, detail))
+	return append(b, '\n')
+}
+
+// WriteProblem writes ProblemDocument with its headers.
+func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
+	writeProblem(w, problemOf(status, code, detail))
+}
+
+func problemOf(status int, code, detail string) ProblemDetails {
+	return ProblemDetails{Type: "urn:privops:problem:" + code, Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+func writeProblem(w http.ResponseWriter, p ProblemDetails) {
 	p.Type = "urn:privops:problem:" + p.Code
 	p.Title = http.StatusText(p.Status)
-	if p.Status == http.StatusTooManyRequests {
+	if p.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "60")
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
