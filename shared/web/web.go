@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/privops/privops/shared/privacy"
 )
@@ -112,6 +113,14 @@ func Problem(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		Logger(r.Context()).ErrorContext(r.Context(), "internal error", "error", err.Error())
 	}
+	// Retry-After only where the wait is known (a rate limit's window, a
+	// store's throttling hint): a 429 for too many wrong codes ends with a new
+	// code, not with time, so it has none.
+	var later interface{ RetryAfter() time.Duration }
+	if (p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable) &&
+		errors.As(err, &later) && later.RetryAfter() > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(later.RetryAfter()))
+	}
 	writeProblem(w, p)
 }
 
@@ -139,9 +148,6 @@ func problemOf(status int, code, detail string) ProblemDetails {
 func writeProblem(w http.ResponseWriter, p ProblemDetails) {
 	p.Type = "urn:privops:problem:" + p.Code
 	p.Title = http.StatusText(p.Status)
-	if p.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "60")
-	}
 	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
