@@ -9,6 +9,8 @@
 //	privops            run the suite
 //	privops token ...  mint a dev admin token (standalone AUTH_MODE=dev)
 //	privops replay     re-submit rejected and dead-lettered inbound messages after a fix
+//	privops version    print the version and source revision
+//	privops help       print the usage and every setting
 package main
 
 import (
@@ -43,25 +45,23 @@ func main() {
 	}
 }
 
-// run is main without the process: tests call it.
+// run is main without the process: tests call it. Help and version answer
+// before the configuration is read, so they work whatever state it is in.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			printHelp(stdout)
+			return nil
+		case "version", "-version", "--version":
+			printVersion(stdout)
+			return nil
+		}
+		return runSubcommand(ctx, args[0], args[1:], stdout)
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		return err
-	}
-	if len(args) > 0 {
-		switch args[0] {
-		case "token":
-			return mintToken(cfg, args[1:], stdout)
-		case "replay":
-			return replay(ctx, cfg, args[1:], stdout)
-		case "help", "-h", "--help":
-			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]\n"+
-				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]")
-			return nil
-		default:
-			return fmt.Errorf("unknown command %q (try: privops help)", args[0])
-		}
 	}
 	log := logging.New(stdout, cfg.LogLevel)
 	app, err := build(ctx, cfg, log)

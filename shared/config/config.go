@@ -200,6 +200,9 @@ func (c *Config) check() error {
 	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
 		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
 	}
+	if c.TaskRetryCap < c.TaskRetryBase {
+		bad("TASK_RETRY_CAP", "%s is below TASK_RETRY_BASE %s", c.TaskRetryCap, c.TaskRetryBase)
+	}
 	if c.WebhookTimeout >= c.TaskLease {
 		bad("WEBHOOK_TIMEOUT", "must be shorter than TASK_LEASE, or a slow call outlives its claim")
 	}
