@@ -91,4 +91,3 @@ func (c *Config) DevKey() ([]byte, error) {
 	}
 	return k, nil
 }
-
