@@ -325,9 +325,17 @@ func (a *Admin) configure(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, settingsOf(t))
 }
 
+// settingsOf is a tenant's settings as the API shows them: lists as [] when
+// empty, never null, as the OpenAPI document says.
 func settingsOf(t *privacy.Tenant) dsr.TenantSettings {
-	return dsr.TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
-		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
+	list := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return dsr.TenantSettings{Name: t.Name, Regimes: list(t.Regimes), Establishment: list(t.Establishment), TimeZone: t.TimeZone,
+		PortalOrigins: list(t.PortalOrigins), PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
 		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays}
 }
 
