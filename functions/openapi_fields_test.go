@@ -169,4 +169,3 @@ func jsonFields(typ reflect.Type) map[string]reflect.Type {
 	}
 	return out
 }
-
