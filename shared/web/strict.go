@@ -63,6 +63,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
+// CheckJSON runs the strict pass of Decode over a body read some other way
+// (a signed callback, checked before it is parsed): one JSON object, UTF-8,
+// no duplicate keys, no control characters or lone surrogates in strings.
+func CheckJSON(data []byte) error { return checkStrict(data) }
+
 // checkStrict is the strict pass over a non-empty body.
 func checkStrict(data []byte) error {
 	if !utf8.Valid(data) {
