@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/privops/privops/shared/privacy"
@@ -52,7 +53,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -67,6 +68,29 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // (a signed callback, checked before it is parsed): one JSON object, UTF-8,
 // no duplicate keys, no control characters or lone surrogates in strings.
 func CheckJSON(data []byte) error { return checkStrict(data) }
+
+// readAll is io.ReadAll sized by the announced length (at most limit), so a
+// body is read into one allocation instead of a doubling series of them.
+func readAll(rd io.Reader, announced, limit int64) ([]byte, error) {
+	size := int64(512)
+	if announced > 0 {
+		size = min(announced, limit) + 1 // +1: room to see the end
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next capacity
+		}
+	}
+}
 
 // checkStrict is the strict pass over a non-empty body.
 func checkStrict(data []byte) error {
@@ -87,7 +111,7 @@ func checkStrict(data []byte) error {
 	default:
 		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must be a JSON object")
 	}
-	stack := []*frame{{object: true, keys: map[string]bool{}, wantKey: true}}
+	stack := []*frame{{object: true, wantKey: true}}
 	for len(stack) > 0 {
 		tok, err := dec.Token()
 		if err != nil {
@@ -104,28 +128,27 @@ func checkStrict(data []byte) error {
 			if !ok {
 				return malformed
 			}
-			folded := strings.ToLower(key)
-			top.field = join(top.path, key)
 			if !validText(key) {
 				return privacy.Errorf(privacy.KindInvalid, "invalid-text", "a key holds a control character")
 			}
+			top.field = key
+			folded := foldKey(key)
 			if top.keys[folded] {
-				return privacy.Errorf(privacy.KindInvalid, "duplicate-key", "field %q appears more than once", top.field)
+				return privacy.Errorf(privacy.KindInvalid, "duplicate-key", "field %q appears more than once", fieldPath(stack))
+			}
+			if top.keys == nil {
+				top.keys = make(map[string]bool, 8)
 			}
 			top.keys[folded], top.wantKey = true, false
 			continue
-		}
-		here := top.path + "[]"
-		if top.object {
-			here = top.field
 		}
 		switch v := tok.(type) {
 		case json.Delim:
 			switch v {
 			case '{':
-				stack = append(stack, &frame{object: true, keys: map[string]bool{}, wantKey: true, path: here})
+				stack = append(stack, &frame{object: true, wantKey: true})
 			case '[':
-				stack = append(stack, &frame{path: here})
+				stack = append(stack, &frame{})
 			default: // ']' closes an array; '}' in value position cannot reach here
 				stack = stack[:len(stack)-1]
 				valueDone(stack)
@@ -133,7 +156,7 @@ func checkStrict(data []byte) error {
 			continue
 		case string:
 			if !validText(v) {
-				return privacy.Errorf(privacy.KindInvalid, "invalid-text", "field %q holds a control character", here)
+				return privacy.Errorf(privacy.KindInvalid, "invalid-text", "field %q holds a control character", fieldPath(stack))
 			}
 		}
 		valueDone(stack)
@@ -152,8 +175,24 @@ type frame struct {
 	object  bool
 	keys    map[string]bool // folded keys seen so far
 	wantKey bool            // an object expects a key (or its end) next
-	path    string          // of this container, for messages
-	field   string          // the path of the key whose value comes next
+	field   string          // the key whose value comes (or came) last
+}
+
+// fieldPath names the value the innermost frame is at, for messages:
+// "changes[].value". It is only built for an error.
+func fieldPath(stack []*frame) string {
+	var b strings.Builder
+	for _, f := range stack {
+		if !f.object {
+			b.WriteString("[]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(f.field)
+	}
+	return b.String()
 }
 
 // valueDone marks that the innermost object got the value of its key.
@@ -163,11 +202,41 @@ func valueDone(stack []*frame) {
 	}
 }
 
-func join(path, key string) string {
-	if path == "" {
+// foldKey maps key to a form equal for every key encoding/json takes for the
+// same field: it matches names as bytes.EqualFold does, by Unicode simple case
+// folding, so "reaſon" (long s) and "reason" collide, and so must they here.
+// Each rune becomes the lower-case ASCII letter of its folding orbit, if it
+// has one, else the orbit's smallest rune; a key of lower-case ASCII (the
+// usual case) is its own form and costs nothing.
+func foldKey(key string) string {
+	plain := true
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			plain = false
+			break
+		}
+	}
+	if plain {
 		return key
 	}
-	return path + "." + key
+	var b strings.Builder
+	for _, r := range key {
+		least, ascii := r, rune(-1)
+		for f := r; ; {
+			if f < 0x80 {
+				ascii = f
+			}
+			least = min(least, f)
+			if f = unicode.SimpleFold(f); f == r {
+				break
+			}
+		}
+		if ascii >= 0 {
+			least = unicode.ToLower(ascii)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 // validText reports whether s is free of control characters other than tab,

@@ -43,6 +43,8 @@ func TestDecodeStrict(t *testing.T) {
 		{name: "null in white space", body: " null\n", wantCode: "null-body"},
 		{name: "duplicate key", body: `{"reason":"a","reason":"b"}`, wantCode: "duplicate-key"},
 		{name: "duplicate key in another case", body: `{"reason":"a","Reason":"b"}`, wantCode: "duplicate-key"},
+		{name: "duplicate key folded as encoding/json folds it (long s)", body: `{"reason":"a","reaſon":"b"}`, wantCode: "duplicate-key"},
+		{name: "duplicate key folded as encoding/json folds it (Kelvin sign)", body: `{"tags":["a"],"inner":{"reason":"x"},"labels":{"k":"1","\u212a":"2"}}`, wantCode: "duplicate-key"},
 		{name: "duplicate key in a nested object", body: `{"inner":{"reason":"a","reason":"b"}}`, wantCode: "duplicate-key"},
 		{name: "duplicate key in an object in an array", body: `{"list":[{"reason":"a","reason":"b"}]}`, wantCode: "duplicate-key"},
 		{name: "duplicate map key", body: `{"labels":{"a":"1","a":"2"}}`, wantCode: "duplicate-key"},
@@ -143,6 +145,35 @@ func TestNoBody(t *testing.T) {
 			e, ok := privacy.AsError(err)
 			if !ok || e.Code != tc.wantCode || e.Kind != privacy.KindInvalid {
 				t.Fatalf("NoBody(%q) = %v, want %s", tc.body, err, tc.wantCode)
+			}
+		})
+	}
+}
+
+// BenchmarkDecode measures Decode with its strict pass on a portal submission
+// and on a 16 KiB body of free text.
+func BenchmarkDecode(b *testing.B) {
+	bodies := map[string]string{
+		"submission": `{"type":"access","email":"ada@example.com","country":"DE","categories":["profile","usage"]}`,
+		"16KiB text": `{"reason":"` + strings.Repeat(`Größe of the request, line\n`, 600) + `"}`,
+	}
+	for name, body := range bodies {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				var v struct {
+					Type       string   `json:"type"`
+					Email      string   `json:"email"`
+					Country    string   `json:"country"`
+					Categories []string `json:"categories"`
+					Reason     string   `json:"reason"`
+				}
+				if err := web.Decode(httptest.NewRecorder(), r, 1<<20, &v); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
