@@ -35,7 +35,10 @@ or Cosmos DB with the app settings), prints JSON and takes --actor NAME (default
 // operations, run directly on the configured store through the same domain
 // operations (and audited the same way, the actor being the CLI's user), for
 // bootstrap and for operators without a token.
-func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writer) error {
+// tenantCmd is `privops tenant VERB [flags]`. Its flags are parsed before the
+// configuration is read, so `privops tenant create --help` answers whatever
+// state the configuration is in.
+func tenantCmd(ctx context.Context, args []string, w io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(w, tenantUsage)
 		if len(args) == 0 {
@@ -77,6 +80,9 @@ func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writ
 		return fmt.Errorf("tenant: unknown command %q", verb)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -84,6 +90,10 @@ func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writ
 	}
 	if verb != "list" && *id == "" {
 		return fmt.Errorf("tenant %s: --id is required", verb)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
 	}
 	a, err := build(ctx, cfg, logging.New(io.Discard, "error"))
 	if err != nil {

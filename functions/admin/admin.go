@@ -217,6 +217,10 @@ func (a *Admin) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) approve(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.Approve(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
 	a.reply(w, r, req, err)
 }
@@ -226,10 +230,13 @@ type reasonBody struct {
 	Reason string `json:"reason"`
 }
 
+// A request without a body is a request without a reason: the service answers
+// reason-required where the law wants one (deny, extend, pause) rather than the
+// edge answering empty-body.
 func (a *Admin) withReason(fn func(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var b reasonBody
-		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil {
+		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil && !web.IsEmptyBody(err) {
 			web.Problem(w, r, err)
 			return
 		}
@@ -244,6 +251,10 @@ func (a *Admin) cancel(w http.ResponseWriter, r *http.Request) { a.withReason(a.
 func (a *Admin) pause(w http.ResponseWriter, r *http.Request)  { a.withReason(a.svc.Pause)(w, r) }
 
 func (a *Admin) resume(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.Resume(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
 	a.reply(w, r, req, err)
 }
@@ -305,7 +316,7 @@ func (a *Admin) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+	web.JSON(w, http.StatusOK, settingsView(t))
 }
 
 // configure replaces the settings (PUT): a field left out or null gets its
@@ -335,7 +346,7 @@ func (a *Admin) patchSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+	web.JSON(w, http.StatusOK, settingsView(t))
 }
 
 func (a *Admin) saveSettings(w http.ResponseWriter, r *http.Request, ifMatch string, in dsr.TenantSettings) {
@@ -345,7 +356,19 @@ func (a *Admin) saveSettings(w http.ResponseWriter, r *http.Request, ifMatch str
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+	web.JSON(w, http.StatusOK, settingsView(t))
+}
+
+// settingsView is a tenant's settings as the API shows them: lists as [] when
+// empty, never null, as the OpenAPI document says.
+func settingsView(t *privacy.Tenant) dsr.TenantSettings {
+	s := dsr.SettingsOf(t)
+	for _, l := range []*[]string{&s.Regimes, &s.Establishment, &s.PortalOrigins} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return s
 }
 
 // RequestView is what an admin sees of a request: everything but the secrets

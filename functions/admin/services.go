@@ -101,6 +101,10 @@ func (a *Admin) deleteService(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	s, err := a.svc.RotateSecret(r.Context(), r.PathValue("tenant"), r.PathValue("service"), actor(r))
 	if err != nil {
 		web.Problem(w, r, err)
@@ -139,6 +143,10 @@ func (a *Admin) placeHold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) releaseHold(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	h, err := a.svc.ReleaseHold(r.Context(), r.PathValue("tenant"), r.PathValue("hold"), actor(r))
 	if err != nil {
 		web.Problem(w, r, err)
@@ -148,11 +156,19 @@ func (a *Admin) releaseHold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) retryTask(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.RetryTasks(r.Context(), r.PathValue("tenant"), r.PathValue("id"), r.PathValue("task"), actor(r))
 	a.reply(w, r, req, err)
 }
 
 func (a *Admin) retryFailed(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.RetryTasks(r.Context(), r.PathValue("tenant"), r.PathValue("id"), "", actor(r))
 	a.reply(w, r, req, err)
 }

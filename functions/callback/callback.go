@@ -108,8 +108,12 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 			web.Problem(w, r, privacy.Errorf(privacy.KindTooLarge, "body-too-large", "a callback body is at most %d bytes", c.cfg.MaxBody))
 			return
 		}
+		// The strict pass comes after the signature: an unsigned body is
+		// refused as such, whatever it holds.
 		if err = webhook.VerifyWith(header, body, now, c.cfg.Window, secrets...); err == nil {
-			res, taskID, err = webhook.ParseResult(body)
+			if err = web.CheckJSON(body); err == nil {
+				res, taskID, err = webhook.ParseResult(body)
+			}
 		}
 	}
 	if err != nil {

@@ -300,6 +300,20 @@ func TestCallback(t *testing.T) {
 			name: "signed body that is no callback result", body: `{"taskId":"` + taskID(erase) + `","outcome":"done","email":"` + email + `"}`, sign: signedWith(newest, 0),
 			want: answer{Status: 400, Code: "invalid-callback"},
 		},
+		// The strict pass of the HTTP edge, after the signature: a signed
+		// body with two outcomes was taken as its last one.
+		{
+			name: "signed body with a duplicate outcome", body: `{"taskId":"` + taskID(erase) + `","outcome":"held","outcome":"done","items":3}`, sign: signedWith(newest, 0),
+			want: answer{Status: 400, Code: "duplicate-key"},
+		},
+		{
+			name: "signed reason with a lone surrogate", body: `{"taskId":"` + taskID(erase) + `","outcome":"held","reason":"kept \ud800"}`, sign: signedWith(newest, 0),
+			want: answer{Status: 400, Code: "invalid-text"},
+		},
+		{
+			name: "unsigned body with a duplicate key is refused as unsigned", body: `{"taskId":"x","taskId":"y"}`, sign: unsigned,
+			want: answer{Status: 401, Code: "missing-signature"},
+		},
 		{
 			name: "unknown request", targetErr: privacy.Errorf(privacy.KindNotFound, "unknown-request", "no such request"), body: eraseDone, sign: signedWith(newest, 0),
 			want: answer{Status: 404, Code: "unknown-task"},

@@ -127,8 +127,8 @@ type submitted struct {
 
 func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
-	if !p.perIP.Allow(tenant + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests from this address; try again later"))
+	if ok, wait := p.perIP.Take(tenant + "|" + web.ClientIP(r, p.cfg.TrustForwarded)); !ok {
+		web.Problem(w, r, web.RateLimited("too many requests from this address; try again later", wait))
 		return
 	}
 	var sub dsr.Submission
@@ -143,8 +143,8 @@ func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
-	if !p.perMail.Allow(tenant + "|" + privacy.NormalizeEmail(sub.Email)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests for this email address; try again later"))
+	if ok, wait := p.perMail.Take(tenant + "|" + privacy.NormalizeEmail(sub.Email)); !ok {
+		web.Problem(w, r, web.RateLimited("too many requests for this email address; try again later", wait))
 		return
 	}
 	res, err := p.svc.Submit(r.Context(), tenant, sub, r.Header.Get("Idempotency-Key"), dsr.Actor{})
@@ -177,8 +177,8 @@ type codeBody struct {
 }
 
 func (p *Portal) verifyCode(w http.ResponseWriter, r *http.Request) {
-	if !p.verify.Allow(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many attempts from this address; try again later"))
+	if ok, wait := p.verify.Take(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)); !ok {
+		web.Problem(w, r, web.RateLimited("too many attempts from this address; try again later", wait))
 		return
 	}
 	if !p.authorized(r) {
@@ -199,12 +199,16 @@ func (p *Portal) verifyCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) resend(w http.ResponseWriter, r *http.Request) {
-	if !p.verify.Allow(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many attempts from this address; try again later"))
+	if ok, wait := p.verify.Take(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)); !ok {
+		web.Problem(w, r, web.RateLimited("too many attempts from this address; try again later", wait))
 		return
 	}
 	if !p.authorized(r) {
 		web.Problem(w, r, errUnknown)
+		return
+	}
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
 		return
 	}
 	if err := p.svc.Resend(r.Context(), r.PathValue("tenant"), r.PathValue("id")); err != nil {

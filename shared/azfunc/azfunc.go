@@ -59,6 +59,7 @@ import (
 
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/web"
 )
 
 // DefaultMaxBodyBytes bounds a request body (a payload-mode envelope or a
@@ -143,14 +144,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.forward(w, r, h.byName[strings.ToLower(s.Name)])
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Path == "/" {
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 		return
 	}
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = w.Write([]byte(`{"error":"not_found"}`))
+	web.WriteProblem(w, http.StatusNotFound, "not-found", "no such endpoint")
 }
 
 // ListenAddr returns the address the handler must listen on:

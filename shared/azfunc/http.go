@@ -42,7 +42,7 @@ func (h *Handler) invokeHTTP(ctx context.Context, w http.ResponseWriter, r *http
 	req, err := buildRequest(ctx, env, e.spec.TriggerName)
 	if err != nil {
 		log.Error("decode http trigger", "error", err)
-		replyFailure(w)
+		h.fail(w, e)
 		return false
 	}
 	req.RemoteAddr = r.RemoteAddr
@@ -50,13 +50,13 @@ func (h *Handler) invokeHTTP(ctx context.Context, w http.ResponseWriter, r *http
 	rec := &recorder{header: http.Header{}, limit: h.maxBody}
 	if err := safeServe(e.fn.HTTP, rec, req); err != nil {
 		log.Error("http function failed", "error", err)
-		replyFailure(w)
+		h.fail(w, e)
 		return false
 	}
 	out, err := rec.output()
 	if err != nil {
 		log.Error("encode http response", "error", err, "status", rec.statusOr200())
-		replyFailure(w)
+		h.fail(w, e)
 		return false
 	}
 	log.Debug("http function answered", "status", out.StatusCode)

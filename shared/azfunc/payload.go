@@ -55,17 +55,17 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, e entry) {
 		if errors.As(err, &tooBig) && e.spec.Kind == funcjson.KindHTTP {
 			// The caller sent more than we accept: their error, not ours.
 			log.Warn("invocation payload too large", "limit_bytes", h.maxBody)
-			h.replyHTTP(w, e.spec, httpOutput{StatusCode: http.StatusRequestEntityTooLarge, Headers: map[string]string{}}, nil)
+			h.replyHTTP(w, e.spec, problemOutput(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body must be at most %d bytes", h.maxBody)), nil)
 			return
 		}
 		log.Error("read invocation payload", "error", err)
-		replyFailure(w)
+		h.fail(w, e)
 		return
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		log.Error("decode invocation payload", "error", fmt.Errorf("%w: %v", errBadPayload, err))
-		replyFailure(w)
+		h.fail(w, e)
 		return
 	}
 
@@ -100,9 +100,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, e entry) {
 	if perr := safeServe(e.fn.HTTP, tw, r); perr != nil {
 		log.Error("http function panicked", "error", perr)
 		if !tw.Wrote() {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"error":"internal"}`))
+			web.WriteProblem(w, http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
 		}
 		return
 	}
@@ -132,6 +130,25 @@ func replySuccess(ctx context.Context, w http.ResponseWriter) {
 // caller with 500.
 func replyFailure(w http.ResponseWriter) {
 	replyJSON(w, http.StatusInternalServerError, result{Outputs: map[string]any{}, Logs: []string{}})
+}
+
+// fail ends an invocation that failed on our side. A queue, timer or
+// documents invocation fails for the host to retry; an HTTP invocation answers
+// its caller with a problem+json 500 through the output binding, because the
+// host would answer a failed invocation with a 500 of its own making, not in
+// the shape every other error of the suite has.
+func (h *Handler) fail(w http.ResponseWriter, e entry) {
+	if e.spec.Kind == funcjson.KindHTTP {
+		h.replyHTTP(w, e.spec, problemOutput(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil)
+		return
+	}
+	replyFailure(w)
+}
+
+// problemOutput is an http output binding carrying a problem document.
+func problemOutput(status int, code, detail string) httpOutput {
+	return httpOutput{StatusCode: status, Headers: map[string]string{"Content-Type": web.ProblemContentType, "Cache-Control": "no-store"},
+		Body: string(web.ProblemDocument(status, code, detail))}
 }
 
 // data returns the Data entry of the trigger binding: by exact name, else

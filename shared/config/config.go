@@ -227,6 +227,9 @@ func (c *Config) check() error {
 	if c.TaskCallbackTimeout < 30*time.Second || c.TaskCallbackTimeout > 30*24*time.Hour {
 		bad("TASK_CALLBACK_TIMEOUT", "%s is outside 30s..720h: a service must get time to answer, and a lost answer must not wait past a month", c.TaskCallbackTimeout)
 	}
+	if c.TaskRetryCap < c.TaskRetryBase {
+		bad("TASK_RETRY_CAP", "%s is below TASK_RETRY_BASE %s", c.TaskRetryCap, c.TaskRetryBase)
+	}
 	if c.WebhookTimeout >= c.TaskLease {
 		bad("WEBHOOK_TIMEOUT", "must be shorter than TASK_LEASE, or a slow call outlives its claim")
 	}

@@ -261,6 +261,8 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"no dot in domain", "acme", func(s *dsr.Submission) { s.Email = "ada@localhost" }, "invalid-email"},
 		{"long email", "acme", func(s *dsr.Submission) { s.Email = strings.Repeat("a", 250) + "@x.com" }, "invalid-email"},
 		{"bad country", "acme", func(s *dsr.Submission) { s.Country = "Germany" }, "invalid-country"},
+		{"a country code no country has", "acme", func(s *dsr.Submission) { s.Country = "XX" }, "invalid-country"},
+		{"the reserved UK", "acme", func(s *dsr.Submission) { s.Country = "UK" }, "invalid-country"},
 		{"bad region", "acme", func(s *dsr.Submission) { s.Country, s.Region = "US", "California" }, "invalid-region"},
 		{"unknown category", "acme", func(s *dsr.Submission) { s.Categories = []privacy.Category{"dreams"} }, "invalid-category"},
 		{"rectify logs", "acme", func(s *dsr.Submission) {

@@ -64,7 +64,6 @@ func (a Actor) String() string {
 func (a Actor) onBehalf() bool { return a.Admin != "" || a.System != "" }
 
 var (
-	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
 	regionRe  = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
 	fieldRe   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 	purposeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
@@ -88,8 +87,8 @@ func (sub *Submission) Validate() error {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-email", "email must be a plain address such as name@example.com")
 	}
 	sub.Country, sub.Region = strings.ToUpper(strings.TrimSpace(sub.Country)), strings.ToUpper(strings.TrimSpace(sub.Region))
-	if !countryRe.MatchString(sub.Country) {
-		return privacy.Errorf(privacy.KindInvalid, "invalid-country", "country must be an ISO 3166-1 alpha-2 code")
+	if !privacy.ValidCountry(sub.Country) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-country", "country must be an assigned ISO 3166-1 alpha-2 code (GB for the United Kingdom, GR for Greece)")
 	}
 	if sub.Region != "" && !regionRe.MatchString(sub.Region) {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-region", "region must be an ISO 3166-2 subdivision code such as CA")

@@ -123,6 +123,9 @@ func (s *Service) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
 			return bad("a webhook service needs an http(s) url without credentials")
 		}
+		if !ValidHost(u.Host) {
+			return bad("the url's host must be a DNS name (xn-- form for international names) or an IP address in its standard form")
+		}
 	case KindServiceBus:
 		if s.Queue == "" || len(s.Queue) > 260 {
 			return bad("a servicebus service needs its queue name")

@@ -54,12 +54,12 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s, ok := funcjson.MatchRoute(rt.specs, r.URL.Path)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no function serves this path")
+		web.WriteProblem(w, http.StatusNotFound, "not-found", "no such endpoint")
 		return
 	}
 	if !s.AllowsMethod(r.Method) {
 		w.Header().Set("Allow", strings.Join(s.Methods, ", "))
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+		web.WriteProblem(w, http.StatusMethodNotAllowed, "method-not-allowed", "this endpoint does not support "+r.Method)
 		return
 	}
 	start := time.Now()
@@ -73,19 +73,12 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := serveSafely(rt.handlers[s.Name], tw, r); err != nil {
 		log.Error("http function panicked", "error", err)
 		if !tw.Wrote() {
-			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			web.WriteProblem(w, http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
 		}
 		return
 	}
 	log.Debug("http request served", "method", r.Method, "status", statusOr200(tw.Status()),
 		"duration_ms", time.Since(start).Milliseconds())
-}
-
-// writeError answers with the suite's machine-readable error shape.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"code":%q,"message":%q}`, code, message)
 }
 
 // serveSafely runs an HTTP handler and turns a panic into an error.

@@ -21,11 +21,20 @@ func DecodeMergePatch(w http.ResponseWriter, r *http.Request, limit int64) (map[
 	if err != nil || mt != MergePatchType {
 		return nil, privacy.Errorf(privacy.KindUnsupported, "unsupported-media-type", "the body must be %s", MergePatchType)
 	}
-	if r.ContentLength > limit {
-		return nil, privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errEmptyBody()
+	}
+	// The same strict pass as Decode: duplicate keys, invalid UTF-8, lone
+	// surrogates and control characters are refused with their codes.
+	if err := checkStrict(data); err != nil {
+		return nil, err
 	}
 	var patch map[string]any
-	if err := decodeStrict(http.MaxBytesReader(w, r.Body, limit), limit, &patch); err != nil {
+	if err := decodeStrict(bytes.NewReader(data), limit, &patch); err != nil {
 		return nil, err
 	}
 	if patch == nil { // the body was null

@@ -263,6 +263,11 @@ func checkURL(raw string, private bool) (*url.URL, *Error) {
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return nil, permanent("invalid-url", "service url is not valid")
 	}
+	if !privacy.ValidHost(u.Host) {
+		// Not a transient DNS failure to retry until the deadline: no
+		// resolver will ever answer for it (see privacy.ValidHost).
+		return nil, permanent("invalid-url", "service url host is not a dns name or a standard ip address")
+	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && private:
