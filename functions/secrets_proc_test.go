@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// TestConcurrentCommandsKeepTheGeneratedKeys runs many `privops token`
+// processes at once on one DATA_DIR whose keys were generated already, as an
+// operator does while the suite runs (`privops tenant …` beside it). Each must
+// succeed, and the keys file must keep its bytes: a start that rewrote it
+// (truncate, then write) let a concurrent start read it empty and fail, and a
+// kill in between would have left an empty file, losing SECRET_KEY for good.
+func TestConcurrentCommandsKeepTheGeneratedKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary; skipped with -short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	env := baseEnv(dir, "DEMO_TENANT=false")
+	if _, stderr, err := runCLI(t, env, "token", "--tenant", "acme", "--role", "privacy-admin", "--sub", "a"); err != nil {
+		t.Fatalf("first token: %v %s", err, stderr)
+	}
+	file := filepath.Join(dir, "secrets.json")
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			if _, stderr, err := runCLI(t, env, "token", "--operator", "--role", "operator-viewer", "--sub", "o"); err != nil {
+				errs[i] = err.Error() + ": " + stderr
+			}
+		})
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e != "" {
+			t.Errorf("token %d failed: %s", i, e)
+		}
+	}
+	after, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) != string(before) {
+		t.Errorf("secrets.json changed:\nbefore %d bytes\nafter  %d bytes", len(before), len(after))
+	}
+}
