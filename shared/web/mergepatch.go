@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/privops/privops/shared/privacy"
@@ -40,6 +41,13 @@ func DecodeMergePatch(w http.ResponseWriter, r *http.Request, limit int64) (map[
 // object is merged member by member, anything else replaces. An unknown
 // member or a wrong type is refused as Decode refuses it.
 func ApplyMergePatch(current any, patch map[string]any, out any) error {
+	pb, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	if err := checkMembers(pb, reflect.TypeOf(out), true); err != nil {
+		return err
+	}
 	b, err := json.Marshal(current)
 	if err != nil {
 		return err
