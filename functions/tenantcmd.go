@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 
 	"github.com/privops/privops/functions/operator"
@@ -140,6 +141,9 @@ func patchTenant(ctx context.Context, svc *dsr.Service, id, ifMatch, patch strin
 	var p map[string]any
 	if err := json.Unmarshal([]byte(patch), &p); err != nil || p == nil {
 		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "--patch must be a JSON object")
+	}
+	if uq, err := strconv.Unquote(ifMatch); err == nil {
+		ifMatch = uq // as the API's ETag header quotes it; If-Match takes both forms
 	}
 	return svc.UpdateTenantWith(ctx, id, ifMatch, web.Merged[dsr.TenantSettings](p), actor)
 }
