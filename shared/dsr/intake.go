@@ -167,7 +167,12 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	if t.Suspended() {
 		// Every door of a new request (portal, admin on behalf, the inbound
-		// queue, where it is rejected with this code, never retried) ends here.
+		// queue, where it is rejected with this code, never retried) ends here;
+		// but a retry of a submission received before the suspension is no
+		// new request: it gets the first one, as for an active tenant.
+		if prev := s.received(ctx, t.ID, sub, idemKey, actor); prev != nil {
+			return prev, nil
+		}
 		return nil, ErrTenantSuspended
 	}
 	if err := sub.Validate(); err != nil {
@@ -177,8 +182,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-idempotency-key", "Idempotency-Key must be at most 200 characters")
 	}
 	now := s.now()
-	body, _ := json.Marshal(sub)
-	bodyHash := sha256.Sum256(body)
+	bodyHash := submissionHash(sub)
 	r := &privacy.Request{
 		ID: newID("dsr_"), TenantID: t.ID, Type: sub.Type, Status: privacy.StatusAwaitingVerification,
 		Channel:     privacy.ChannelPortal,
@@ -190,7 +194,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	if idemKey != "" {
 		// A deterministic id makes the create itself the duplicate check.
-		r.ID = "dsr_" + hex.EncodeToString(s.mac("idempotency", t.ID, actor.String(), idemKey)[:16])
+		r.ID = s.idempotentID(t.ID, actor, idemKey)
 		r.IdempotencyKeyHash = hex.EncodeToString(s.mac("idempotency-key", idemKey)[:16])
 	}
 	var code string
@@ -227,6 +231,32 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		}
 	}
 	return &Submitted{Request: r, Token: s.Token(t.ID, r.ID)}, nil
+}
+
+// idempotentID is the id of the request a submission with idemKey creates.
+func (s *Service) idempotentID(tenantID string, actor Actor, idemKey string) string {
+	return "dsr_" + hex.EncodeToString(s.mac("idempotency", tenantID, actor.String(), idemKey)[:16])
+}
+
+// submissionHash identifies a submission's body, to tell a retry from another
+// submission reusing its idempotency key.
+func submissionHash(sub Submission) [sha256.Size]byte {
+	body, _ := json.Marshal(sub)
+	return sha256.Sum256(body)
+}
+
+// received returns the request an earlier submission with the same
+// idempotency key and body created, or nil if there is none.
+func (s *Service) received(ctx context.Context, tenantID string, sub Submission, idemKey string, actor Actor) *Submitted {
+	if idemKey == "" || len(idemKey) > 200 {
+		return nil
+	}
+	h := submissionHash(sub)
+	got, err := s.replay(ctx, tenantID, &privacy.Request{ID: s.idempotentID(tenantID, actor, idemKey), BodyHash: hex.EncodeToString(h[:])})
+	if err != nil {
+		return nil
+	}
+	return got
 }
 
 // replay answers a retried submission with the request it created.
