@@ -296,6 +296,11 @@ func (c *Config) checkClaims(bad func(name, format string, args ...any)) {
 	if c.AuthOperatorTenant != "" && strings.TrimSpace(c.AuthOperatorTenant) != c.AuthOperatorTenant {
 		bad("AUTH_OPERATOR_TENANT", "has leading or trailing spaces")
 	}
+	if c.AuthOperatorTenant == "demo" && c.DemoTenant && !c.Cloud() {
+		// A token naming demo would be an operator token: the demo tenant
+		// and the dev admin token printed for it would be unreachable.
+		bad("AUTH_OPERATOR_TENANT", "is the demo tenant's id; choose another, or set DEMO_TENANT=false")
+	}
 }
 
 // checkCosmos checks the Cosmos DB settings (STORE_BACKEND=cosmos only).
