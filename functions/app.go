@@ -503,6 +503,10 @@ func mintToken(cfg *config.Config, args []string, w io.Writer) error {
 		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
 	}
 	claims := auth.Claims{Subject: *sub, TenantID: *tenant}
+	if !*operator && cfg.AuthOperatorTenant != "" && *tenant == cfg.AuthOperatorTenant {
+		// It would be an operator token with a tenant role: allowed nothing anywhere.
+		return fmt.Errorf("token: %q is AUTH_OPERATOR_TENANT, the operator's own value, not a tenant; use --operator", *tenant)
+	}
 	if *operator {
 		claims = auth.Claims{Subject: *sub, Operator: true}
 	}
