@@ -501,6 +501,10 @@ func tokenCommand(fs *flag.FlagSet) func(context.Context, *config.Config, io.Wri
 	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime")
 	return func(_ context.Context, cfg *config.Config, w io.Writer) error {
 		claims := auth.Claims{Subject: *sub, TenantID: *tenant}
+		if !*operator && cfg.AuthOperatorTenant != "" && *tenant == cfg.AuthOperatorTenant {
+			// It would be an operator token with a tenant role: allowed nothing anywhere.
+			return fmt.Errorf("token: %q is AUTH_OPERATOR_TENANT, the operator's own value, not a tenant; use --operator", *tenant)
+		}
 		if *operator {
 			claims = auth.Claims{Subject: *sub, Operator: true}
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 
 	"github.com/privops/privops/functions/operator"
@@ -147,9 +148,14 @@ func tenantCmd(ctx context.Context, args []string, w io.Writer) error {
 // patchTenant applies a JSON Merge Patch given on the command line, as the
 // operator API's PATCH does; without --if-match, to the current version.
 func patchTenant(ctx context.Context, svc *dsr.Service, id, ifMatch, patch string, actor dsr.Actor) (*privacy.Tenant, error) {
-	var p map[string]any
-	if err := json.Unmarshal([]byte(patch), &p); err != nil || p == nil {
-		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "--patch must be a JSON object")
+	p, err := web.ParseMergePatch([]byte(patch))
+	if perr, ok := privacy.AsError(err); ok {
+		return nil, privacy.Errorf(perr.Kind, perr.Code, "--patch: %s", perr.Message)
+	} else if err != nil {
+		return nil, err
+	}
+	if uq, err := strconv.Unquote(ifMatch); err == nil {
+		ifMatch = uq // as the API's ETag header quotes it; If-Match takes both forms
 	}
 	return svc.UpdateTenantWith(ctx, id, ifMatch, web.Merged[dsr.TenantSettings](p), actor)
 }

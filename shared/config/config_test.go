@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -456,6 +457,9 @@ func key(n int, b byte) string { return base64.StdEncoding.EncodeToString(bytes.
 func storedSecrets(tb testing.TB, dir string) map[string]string {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "secrets.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing generated, nothing stored
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -549,7 +553,7 @@ func TestLoadSecretsNeverWritesEnvironmentKeys(t *testing.T) {
 				t.Error("DevJWT set with AUTH_MODE=jwks")
 			}
 			b, err := os.ReadFile(filepath.Join(tc.cfg.DataDir, "secrets.json"))
-			if err != nil {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				t.Fatal(err)
 			}
 			for _, k := range []string{rootKey, devKey} {
@@ -615,5 +619,33 @@ func TestLoadSecretsOnAzureKeepsNothingOnDisk(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("data dir created on Azure (stat: %v)", err)
+	}
+}
+
+// TestLoadSecretsConcurrentFirstStartsAgree starts many processes' worth of
+// LoadSecrets at once on an empty DATA_DIR: exactly one generated key set is
+// kept on disk, and every caller uses it.
+func TestLoadSecretsConcurrentFirstStartsAgree(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{DataDir: filepath.Join(t.TempDir(), "data"), AuthMode: "dev"}
+	const n = 16
+	roots := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			s, err := cfg.LoadSecrets()
+			if err != nil {
+				t.Errorf("LoadSecrets %d: %v", i, err)
+				return
+			}
+			roots[i] = base64.StdEncoding.EncodeToString(s.Root)
+		})
+	}
+	wg.Wait()
+	stored := storedSecrets(t, cfg.DataDir)["SecretKey"]
+	for i, r := range roots {
+		if r != stored {
+			t.Errorf("caller %d uses a root key that is not the stored one", i)
+		}
 	}
 }

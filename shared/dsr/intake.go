@@ -165,7 +165,12 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	if t.Suspended() {
 		// Every door of a new request (portal, admin on behalf, the inbound
-		// queue, where it is rejected with this code, never retried) ends here.
+		// queue, where it is rejected with this code, never retried) ends here;
+		// but a retry of a submission received before the suspension is no
+		// new request: it gets the first one, as for an active tenant.
+		if prev := s.received(ctx, t.ID, sub, idemKey, actor); prev != nil {
+			return prev, nil
+		}
 		return nil, ErrTenantSuspended
 	}
 	if err := sub.Validate(); err != nil {
@@ -175,8 +180,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-idempotency-key", "Idempotency-Key must be at most 200 characters")
 	}
 	now := s.now()
-	body, _ := json.Marshal(sub)
-	bodyHash := sha256.Sum256(body)
+	bodyHash := submissionHash(sub)
 	r := &privacy.Request{
 		ID: newID("dsr_"), TenantID: t.ID, Type: sub.Type, Status: privacy.StatusAwaitingVerification,
 		Channel:     privacy.ChannelPortal,
@@ -235,6 +239,29 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		}
 	}
 	return &Submitted{Request: r, Token: s.Token(t.ID, r.ID)}, nil
+}
+
+// submissionHash identifies a submission's body, to tell a retry from another
+// submission reusing its idempotency key.
+func submissionHash(sub Submission) [sha256.Size]byte {
+	body, _ := json.Marshal(sub)
+	return sha256.Sum256(body)
+}
+
+// received returns the request an earlier submission with the same
+// idempotency key and body created, or nil if there is none.
+func (s *Service) received(ctx context.Context, tenantID string, sub Submission, idemKey string, actor Actor) *Submitted {
+	if idemKey == "" || len(idemKey) > 200 {
+		return nil
+	}
+	h := submissionHash(sub)
+	// The id it got, or the one it got before per-purpose keys.
+	for _, id := range []string{s.idempotentID(tenantID, actor.String(), idemKey), s.legacyIdempotentID(tenantID, actor.String(), idemKey)} {
+		if got, err := s.replay(ctx, tenantID, &privacy.Request{ID: id, BodyHash: hex.EncodeToString(h[:])}); err == nil {
+			return got
+		}
+	}
+	return nil
 }
 
 // replay answers a retried submission with the request it created.

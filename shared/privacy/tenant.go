@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Tenant is a controller whose data subjects privops serves. Every document the
@@ -191,7 +192,7 @@ func (t *Tenant) Validate() error {
 	if !ValidTenantID(t.ID) {
 		return FieldErrorf("id", "invalid-tenant-id", "tenant id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
 	}
-	if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
+	if strings.TrimSpace(t.Name) == "" || utf8.RuneCountInString(t.Name) > 200 {
 		return bad("name", "name is required and at most 200 characters")
 	}
 	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" || t.TimeZone == "Local" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/privops/privops/shared/privacy"
@@ -43,12 +44,35 @@ func DecodeMergePatch(w http.ResponseWriter, r *http.Request, limit int64) (map[
 	return patch, nil
 }
 
+// ParseMergePatch reads a JSON Merge Patch given other than as a request body
+// (the `privops tenant update --patch` flag) as strictly as DecodeMergePatch.
+func ParseMergePatch(b []byte) (map[string]any, error) {
+	if err := checkStrict(b); err != nil {
+		return nil, err
+	}
+	var patch map[string]any
+	if err := decodeStrict(bytes.NewReader(b), int64(len(b)), &patch); err != nil {
+		return nil, err
+	}
+	if patch == nil {
+		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "the patch must be a JSON object")
+	}
+	return patch, nil
+}
+
 // ApplyMergePatch applies patch (RFC 7396) to the JSON form of current and
 // decodes the result strictly into out: a member set to null is removed (so out
 // gets its zero value, which the resources here read as "the default"), an
 // object is merged member by member, anything else replaces. An unknown
 // member or a wrong type is refused as Decode refuses it.
 func ApplyMergePatch(current any, patch map[string]any, out any) error {
+	pb, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	if err := checkMembers(pb, reflect.TypeOf(out), true); err != nil {
+		return err
+	}
 	b, err := json.Marshal(current)
 	if err != nil {
 		return err

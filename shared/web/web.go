@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -197,7 +198,17 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 // decodeStrict decodes exactly one JSON object from body into v, refusing
 // unknown fields, and maps each failure to its user error.
 func decodeStrict(body io.Reader, limit int64, v any) error {
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	} else if err != nil {
+		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not a valid JSON object")
+	}
+	if err := checkMembers(b, reflect.TypeOf(v), false); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var syntax *json.SyntaxError
