@@ -84,7 +84,9 @@ func TestExportOf200MBInParts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary and moves 200 MB; skipped with -short")
 	}
-	t.Parallel()
+	// Not parallel: it moves 200 MB through the binary and zips it, and on a
+	// two-core machine beside the package's parallel tests the packaging alone
+	// can outlast any sensible wait. Run alone it takes seconds.
 	type call struct {
 		TaskID      string `json:"taskId"`
 		CallbackURL string `json:"callbackUrl"`
@@ -186,7 +188,8 @@ func TestExportOf200MBInParts(t *testing.T) {
 		t.Fatalf("commit: %d %s", res.StatusCode, answer)
 	}
 
-	deadline := time.Now().Add(2 * time.Minute)
+	// A bound on the wait, not a speed target (that is BenchmarkPackage1GB's).
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		status, r := send("GET", p.addr+"/api/admin/demo/requests/"+id, tok, "", nil)
 		if status == 200 && r["status"] == "completed" && r["package"] != nil {
