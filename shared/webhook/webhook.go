@@ -2,9 +2,12 @@
 // subject request, the fan-out calls Connector.Run, which POSTs the task to the
 // tenant's service as signed JSON and turns the answer into a result (export
 // data is streamed into the task's Save). Its only side effects are that
-// request and the Save call. It also holds the signature scheme (Sign, Verify,
-// VerifyStream) and the parsers (ParseResult, ParseExport) that the inbound
-// callback endpoint uses when a service answers 202 and reports later.
+// request and the Save call. It also holds the signature scheme (SignWith,
+// VerifyWith, VerifyStreamWith; the signing versions and the per-direction keys
+// derived from a service's secret are in keys.go: CallKeys, CallbackKeys),
+// the parsers (ParseResult, ParseExport) that the callback endpoint uses when a
+// service answers 202 and reports later, and the signed export upload in parts
+// (upload.go: PartBound, SignPart, VerifyPartWith).
 //
 // Every call passes an SSRF guard at connect time: a service URL must not reach
 // the operator's own network or cloud metadata endpoints, even through a DNS
