@@ -23,11 +23,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/callback"
+	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notify"
@@ -54,6 +55,7 @@ import (
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/sqs"
 	"github.com/privops/privops/shared/standalone"
+	"github.com/privops/privops/shared/telemetry"
 	"github.com/privops/privops/shared/trigger"
 	"github.com/privops/privops/shared/web"
 	"github.com/privops/privops/shared/webhook"
@@ -77,6 +79,11 @@ type app struct {
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
+	// azure is the one Entra ID credential the Azure adapters share.
+	azure azureCredential
+	// tel instruments the functions; nil (off) unless
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	tel *telemetry.Telemetry
 }
 
 func (a *app) Close() {
@@ -104,6 +111,23 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	var err error
 	if a.secrets, err = cfg.LoadSecrets(); err != nil {
 		return nil, err
+	}
+	if a.tel, err = telemetry.Start(ctx, telemetry.Config{Endpoint: cfg.OTelEndpoint, ServiceName: cfg.OTelServiceName}); err != nil {
+		return nil, err
+	}
+	if a.tel != nil {
+		// Log lines inside a span name its trace_id and span_id.
+		log = slog.New(a.tel.LogHandler(log.Handler()))
+		a.log = log
+		tel := a.tel
+		a.closers = append(a.closers, func() {
+			// Flush what is buffered; a collector that is down costs at most this.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tel.Shutdown(ctx); err != nil {
+				log.Warn("telemetry shutdown", "error", err)
+			}
+		})
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
@@ -188,8 +212,15 @@ func (a *app) openStore() (privacy.Store, error) {
 	if cfg.StoreBackend != "cosmos" {
 		return a.db.Store(), nil
 	}
-	s, err := cosmos.New(cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase,
-		Auth: cfg.CosmosAuth, Key: cfg.CosmosKey})
+	ccfg := cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase, Auth: cfg.CosmosAuth, Key: cfg.CosmosKey}
+	if cfg.CosmosAuth == cosmos.AuthIdentity {
+		cred, err := a.azure.get()
+		if err != nil {
+			return nil, fmt.Errorf("STORE_BACKEND=cosmos: identity credential: %w", err)
+		}
+		ccfg.Credential = cred
+	}
+	s, err := cosmos.New(ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_BACKEND=cosmos: %w", err)
 	}
@@ -219,8 +250,8 @@ func (a *app) openPublisher() (privacy.Publisher, error) {
 	if cfg.ServiceBusConnectionString != "" {
 		client, err = servicebus.NewClient(cfg.ServiceBusConnectionString)
 	} else {
-		var cred *azidentity.DefaultAzureCredential
-		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+		var cred azcore.TokenCredential
+		if cred, err = a.azure.get(); err == nil {
 			client, err = servicebus.NewClientWithCredential(cfg.ServiceBusNamespace, cred)
 		}
 	}
@@ -249,8 +280,8 @@ func (a *app) openBlobs(ctx context.Context) (privacy.Blobs, error) {
 	if cfg.BlobConnectionString != "" {
 		b, err = blob.NewAzureFromConnectionString(cfg.BlobConnectionString, cfg.BlobContainer, nil)
 	} else {
-		var cred *azidentity.DefaultAzureCredential
-		if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+		var cred azcore.TokenCredential
+		if cred, err = a.azure.get(); err == nil {
 			b, err = blob.NewAzureWithCredential(cfg.BlobAccountURL, cfg.BlobContainer, cred, nil)
 		}
 	}
@@ -313,13 +344,14 @@ func (a *app) wire(ad adapters) error {
 		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
-		TaskMaxAttempts: cfg.TaskMaxAttempts, DeferOutbox: cfg.OutboxDispatch == "changefeed",
+		TaskMaxAttempts: cfg.TaskMaxAttempts, CallbackTimeout: cfg.TaskCallbackTimeout, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 		// The operator's own tenant-claim value marks operator tokens, so no
 		// tenant may ever be onboarded under it.
 		ReservedTenantIDs: slices.DeleteFunc([]string{cfg.AuthOperatorTenant}, func(s string) bool { return s == "" }),
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
-			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store)})
+			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store),
+			TaskSettled: a.taskSettled(), TraceContext: a.traceContext()})
 	if err != nil {
 		return err
 	}
@@ -345,6 +377,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
+		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
 		{Name: "inbound", Queue: a.inbound.Queue()},
@@ -353,12 +386,13 @@ func (a *app) wire(ad adapters) error {
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
 			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Now: ad.now})},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
 			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
 	}
+	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {
 		return err
 	}
@@ -374,7 +408,7 @@ func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 	items, _ := ad.store.(retention.Items)
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
 	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
-		PagePause: a.cfg.RetentionPagePause},
+		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond},
 		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
 }
@@ -456,6 +490,10 @@ func (a *app) serveStandalone(ctx context.Context) error {
 	a.log.Info("standalone suite listening", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir, "functions", len(a.funcs))
 	h := &standalone.Host{Listener: ln, Functions: a.funcs, Specs: a.specs, Receiver: a.db.Queue(),
 		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log}
+	// /readyz pings the store (SQLite, or Cosmos DB when STORE_BACKEND=cosmos).
+	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
+		h.Ready = p.Ping
+	}
 	return h.Run(ctx)
 }
 
@@ -490,55 +528,56 @@ func (a *app) demo(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// mintToken implements `privops token`: a dev tenant token, or with --operator
-// a dev operator token (no tenant claim). Unknown roles are refused.
-func mintToken(cfg *config.Config, args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(w)
+// tokenCommand is `privops token`: it mints a dev tenant token (AUTH_MODE=dev),
+// or with --operator a dev operator token (no tenant claim); unknown roles are
+// refused. It signs with the key the server signs with, read from AUTH_DEV_KEY or the server's
+// DATA_DIR/secrets.json. It never makes a key of its own: the server would
+// refuse a token signed with it.
+func tokenCommand(fs *flag.FlagSet) func(context.Context, *config.Config, io.Writer) error {
 	tenant := fs.String("tenant", "demo", "tenant id of a tenant token (in the claim AUTH_TENANT_CLAIM names, default tid)")
 	operator := fs.Bool("operator", false, "mint an operator token (no tenant claim) for the operator API")
 	role := fs.String("role", "", "comma-separated roles; tenant tokens: "+strings.Join(auth.TenantRoles, ", ")+
 		" (default "+auth.RoleAdmin+"); operator tokens: "+strings.Join(auth.OperatorRoles, ", ")+" (default "+auth.RoleOperatorAdmin+")")
 	sub := fs.String("sub", "dev-admin", "the caller's name (the sub claim)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
-	}
-	claims := auth.Claims{Subject: *sub, TenantID: *tenant}
-	if *operator {
-		claims = auth.Claims{Subject: *sub, Operator: true}
-	}
-	roles := *role
-	if roles == "" {
-		roles = auth.RoleAdmin
+	return func(_ context.Context, cfg *config.Config, w io.Writer) error {
+		claims := auth.Claims{Subject: *sub, TenantID: *tenant}
+		if !*operator && cfg.AuthOperatorTenant != "" && *tenant == cfg.AuthOperatorTenant {
+			// It would be an operator token with a tenant role: allowed nothing anywhere.
+			return fmt.Errorf("token: %q is AUTH_OPERATOR_TENANT, the operator's own value, not a tenant; use --operator", *tenant)
+		}
 		if *operator {
-			roles = auth.RoleOperatorAdmin
+			claims = auth.Claims{Subject: *sub, Operator: true}
 		}
-	}
-	for _, r := range strings.Split(roles, ",") {
-		if !auth.KnownRole(r, *operator) {
-			kind, known := "tenant", auth.TenantRoles
+		roles := *role
+		if roles == "" {
+			roles = auth.RoleAdmin
 			if *operator {
-				kind, known = "operator", auth.OperatorRoles
+				roles = auth.RoleOperatorAdmin
 			}
-			return fmt.Errorf("token: %q is not a %s role (one of %s)", r, kind, strings.Join(known, ", "))
 		}
-		claims.Roles = append(claims.Roles, r)
+		for _, r := range strings.Split(roles, ",") {
+			if !auth.KnownRole(r, *operator) {
+				kind, known := "tenant", auth.TenantRoles
+				if *operator {
+					kind, known = "operator", auth.OperatorRoles
+				}
+				return fmt.Errorf("token: %q is not a %s role (one of %s)", r, kind, strings.Join(known, ", "))
+			}
+			claims.Roles = append(claims.Roles, r)
+		}
+		if cfg.AuthMode != "dev" {
+			return errors.New("token: only for AUTH_MODE=dev; production tokens come from your identity provider")
+		}
+		key, err := cfg.DevKey()
+		if err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+		tok, err := auth.MintWith(key, claimMapping(cfg), claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, tok)
+		return nil
 	}
-	if cfg.AuthMode != "dev" {
-		return errors.New("token: only for AUTH_MODE=dev; production tokens come from your identity provider")
-	}
-	secrets, err := cfg.LoadSecrets()
-	if err != nil {
-		return err
-	}
-	tok, err := auth.MintWith(secrets.DevJWT, claimMapping(cfg), claims, cfg.AuthIssuer, cfg.AuthAudience, time.Now(), *ttl)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w, tok)
-	return nil
 }

@@ -28,7 +28,7 @@ import (
 //
 // PRIVOPS_RETENTION_BENCH_ITEMS sets the number of expired items (default
 // 1,000,000), spread over 10 tenants; 5 % of them belong to 20 subjects per
-// tenant under a legal hold. RETENTION_PAGE_SIZE, RETENTION_PAGE_PAUSE,
+// tenant under a legal hold. RETENTION_PAGE_SIZE, RETENTION_PAGE_PAUSE_MS,
 // RETENTION_BUDGET, QUEUE_WORKERS and SQLITE_SYNCHRONOUS, when set, are passed
 // to the binary.
 
@@ -206,7 +206,7 @@ func BenchmarkRetentionSweep(b *testing.B) {
 		loadRetentionBench(b, dir, n)
 		env := baseEnv(dir, "DEMO_TENANT=false", "LOG_LEVEL=warn", "DEADLINE_WATCH_SCHEDULE=0 0 0 1 1 *",
 			"SECRET_KEY="+base64.StdEncoding.EncodeToString(benchSecret))
-		for _, name := range []string{"RETENTION_PAGE_SIZE", "RETENTION_PAGE_PAUSE", "RETENTION_BUDGET", "QUEUE_WORKERS", "SQLITE_SYNCHRONOUS"} {
+		for _, name := range []string{"RETENTION_PAGE_SIZE", "RETENTION_PAGE_PAUSE_MS", "RETENTION_BUDGET", "QUEUE_WORKERS", "SQLITE_SYNCHRONOUS"} {
 			if v, ok := os.LookupEnv(name); ok {
 				env = append(env, name+"="+v)
 			}

@@ -42,7 +42,9 @@ func (f *fakeServices) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := webhook.Verify(r.Header.Get(webhook.SignatureHeader), body, time.Now(), 0, f.secrets[svc]); err != nil {
+	// New services sign calls with the call key (signing version 2).
+	callKey := webhook.Key{Scheme: webhook.SchemeV2, Secret: webhook.DeriveKey(f.secrets[svc], webhook.DirectionCall)}
+	if err := webhook.VerifyWith(r.Header.Get(webhook.SignatureHeader), body, time.Now(), 0, callKey); err != nil {
 		f.bad = append(f.bad, svc+": "+err.Error())
 		w.WriteHeader(http.StatusUnauthorized)
 		return

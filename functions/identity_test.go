@@ -312,7 +312,7 @@ func TestDevTokenUsesTheClaimMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := mintToken(cfg, []string{"--tenant", "acme", "--role", "privacy-viewer", "--sub", "alice"}, &out); err != nil {
+	if err := runSubcommand(context.Background(), "token", []string{"--tenant", "acme", "--role", "privacy-viewer", "--sub", "alice"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	tok := string(bytes.TrimSpace(out.Bytes()))

@@ -10,6 +10,9 @@
 //	privops token ...  mint a dev admin token (standalone AUTH_MODE=dev)
 //	privops replay     re-submit rejected and dead-lettered inbound messages after a fix
 //	privops tenant ... onboard, list, read, change, suspend and resume tenants on the configured store
+//	privops certificate verify FILE --key KEYFILE   check a request certificate against the published key
+//	privops version    print the version and source revision
+//	privops help       print the usage and every setting
 package main
 
 import (
@@ -44,33 +47,33 @@ func main() {
 	}
 }
 
-// run is main without the process: tests call it.
+// run is main without the process: tests call it. Help and version answer
+// before the configuration is read, so they work whatever state it is in.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			printHelp(stdout)
+			return nil
+		case "version", "-version", "--version":
+			printVersion(stdout)
+			return nil
+		case "tenant":
+			return tenantCmd(ctx, args[1:], stdout)
+		case "retention":
+			return retentionCmd(ctx, args[1:], stdout)
+		case "certificate":
+			return certificateCmd(ctx, args[1:], stdout)
+		}
+		return runSubcommand(ctx, args[0], args[1:], stdout)
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		return err
 	}
-	if len(args) > 0 {
-		switch args[0] {
-		case "token":
-			return mintToken(cfg, args[1:], stdout)
-		case "replay":
-			return replay(ctx, cfg, args[1:], stdout)
-		case "tenant":
-			return tenantCmd(ctx, cfg, args[1:], stdout)
-		case "retention":
-			return retentionCmd(ctx, cfg, args[1:], stdout)
-		case "help", "-h", "--help":
-			fmt.Fprintln(stdout, "usage: privops [token --tenant ID --role ROLE --sub NAME --ttl DURATION]\n"+
-				"       privops replay [--tenant ID] [--rejected=false] [--dead-letters=false]\n"+
-				"       privops tenant create|list|get|update|suspend|resume|offboard ... (privops tenant help)\n"+
-				"       privops retention policies|put|delete|floors|preview|runs --tenant ID ... (privops retention help)")
-			return nil
-		default:
-			return fmt.Errorf("unknown command %q (try: privops help)", args[0])
-		}
-	}
-	log := logging.New(stdout, cfg.LogLevel)
+	// Warnings and errors to stderr, the rest to stdout: the Functions host
+	// records stderr lines as errors (shared/logging).
+	log := logging.Split(stdout, stderr, cfg.LogLevel)
 	app, err := build(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/privops/privops/functions/callback"
+	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/config"
@@ -276,7 +278,9 @@ func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
 		}
 	}
 	registered = append(registered, "GET /api/openapi.json")
-	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes()) {
+	// The callback endpoint is part of the contract too: services post to it.
+	callbacks := callback.New(callback.Config{}, callback.Deps{}).Routes()
+	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks) {
 		registered = append(registered, rt.Method+" "+rt.Pattern)
 	}
 	sort.Strings(documented)
@@ -362,11 +366,28 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"admin other tenant's request", call{method: "POST", path: "/api/admin/globex/requests/" + id + "/approve", header: bearer(ta.token(t, "globex", auth.RoleAdmin, time.Hour, devKey))}, 404, "unknown-request"},
 		{"viewer approves", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/approve", header: bearer(ta.token(t, "acme", auth.RoleViewer, time.Hour, devKey))}, 403, "forbidden-role"},
 		{"deny without reason", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin), body: `{}`}, 400, "reason-required"},
+		{"deny with no body", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin)}, 400, "reason-required"},
+		{"extend with no body", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/extend", header: bearer(admin)}, 400, "reason-required"},
+		{"deny with a null body", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin), body: `null`}, 400, "null-body"},
+		{"deny with a duplicate reason", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin), body: `{"reason":"","Reason":"fraud"}`}, 400, "duplicate-key"},
+		{"deny with a control character", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin), body: `{"reason":"manifestly unfounded\u001b[2J"}`}, 400, "invalid-text"},
+		{"deny with a lone surrogate", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin), body: `{"reason":"unfounded \ud800"}`}, 400, "invalid-text"},
+		{"deny with invalid UTF-8", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/deny", header: bearer(admin), body: "{\"reason\":\"unfounded \xff\"}"}, 400, "invalid-utf8"},
+		{"approve with a body", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/approve", header: bearer(admin), body: `{"reason":"looks fine"}`}, 400, "unexpected-body"},
+		{"resend with a body", call{method: "POST", path: "/api/portal/acme/requests/" + id + "/resend", header: bearer(tok), body: `{"email":"other@example.com"}`}, 400, "unexpected-body"},
+		{"submit with a duplicate email", call{method: "POST", path: "/api/portal/acme/requests", body: `{"type":"access","email":"a@b.co","email":"c@d.co","country":"DE"}`}, 400, "duplicate-key"},
+		{"submit null", call{method: "POST", path: "/api/portal/acme/requests", body: `null`}, 400, "null-body"},
+		{"submit with no body", call{method: "POST", path: "/api/portal/acme/requests"}, 400, "empty-body"},
+		{"submit for a country that is not one", call{method: "POST", path: "/api/portal/acme/requests", body: `{"type":"access","email":"a@b.co","country":"XX"}`}, 400, "invalid-country"},
 		{"extend malformed", call{method: "POST", path: "/api/admin/acme/requests/" + id + "/extend", header: bearer(admin), body: `[`}, 400, "malformed-json"},
 		{"bad limit", call{method: "GET", path: "/api/admin/acme/requests?limit=0", header: bearer(admin)}, 400, "invalid-limit"},
 		{"bad cursor", call{method: "GET", path: "/api/admin/acme/requests?cursor=not-a-cursor", header: bearer(admin)}, 400, "invalid-cursor"},
 		{"bad status filter", call{method: "GET", path: "/api/admin/acme/requests?status=lost", header: bearer(admin)}, 400, "invalid-filter"},
 		{"unknown endpoint", call{method: "GET", path: "/api/admin/acme/nothing", header: bearer(admin)}, 404, "not-found"},
+		{"method the admin route does not take", call{method: "DELETE", path: "/api/admin/acme/requests", header: bearer(admin)}, 405, "method-not-allowed"},
+		{"method the portal route does not take", call{method: "PUT", path: "/api/portal/acme/requests/" + id, header: bearer(tok)}, 405, "method-not-allowed"},
+		{"method the OpenAPI document does not take", call{method: "POST", path: "/api/openapi.json", body: `{}`}, 405, "method-not-allowed"},
+		{"unknown portal endpoint", call{method: "GET", path: "/api/portal/acme/nothing"}, 404, "not-found"},
 		{"bad settings", call{method: "PUT", path: "/api/admin/acme/settings", header: bearer(admin), body: `{"name":"A","timeZone":"Mars/Olympus","piplDays":30,"defaultDays":30}`}, 422, "invalid-tenant"},
 		{"stale settings etag", call{method: "PUT", path: "/api/admin/acme/settings", header: map[string]string{"Authorization": "Bearer " + admin, "If-Match": `"stale"`}, body: `{"name":"A","timeZone":"UTC","piplDays":30,"defaultDays":30}`}, 412, "etag-mismatch"},
 	}

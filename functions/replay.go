@@ -27,26 +27,27 @@ import (
 //     takes them with their original enqueued time.
 //
 // It prints counts, never contents.
-func replay(ctx context.Context, cfg *config.Config, args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(w)
+func replayCommand(fs *flag.FlagSet) func(context.Context, *config.Config, io.Writer) error {
 	tenant := fs.String("tenant", "", "only this tenant's rejected messages (default: every tenant and the operator's partition)")
 	rejected := fs.Bool("rejected", true, "replay rejected messages")
 	dead := fs.Bool("dead-letters", true, "replay the inbound queue's dead letters")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	return func(ctx context.Context, cfg *config.Config, w io.Writer) error {
+		return replay(ctx, cfg, w, *tenant, *rejected, *dead)
 	}
+}
+
+func replay(ctx context.Context, cfg *config.Config, w io.Writer, tenant string, rejected, dead bool) error {
 	a, err := build(ctx, cfg, logging.New(io.Discard, "error"))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if *rejected {
-		if err := a.replayRejected(ctx, *tenant, w); err != nil {
+	if rejected {
+		if err := a.replayRejected(ctx, tenant, w); err != nil {
 			return err
 		}
 	}
-	if *dead {
+	if dead {
 		return a.replayDeadLetters(ctx, w)
 	}
 	return nil

@@ -160,8 +160,8 @@ func TestRetentionPolicyBadInputChangesNothing(t *testing.T) {
 		{"delete a swept service", call{method: "DELETE", path: "/api/admin/acme/services/shop", header: bearer(admin)}, 409, "service-in-use", "", ""},
 		{"turn a swept service into a webhook", call{method: "PUT", path: "/api/admin/acme/services/shop", header: bearer(admin),
 			body: `{"name":"Shop","kind":"webhook","actions":["erase"],"categories":["billing"],"identifiers":["email"],"url":"https://shop.example"}`}, 409, "service-in-use", "", ""},
-		{"category hold of an unknown category", call{method: "POST", path: "/api/admin/acme/holds", header: bearer(admin), body: `{"scope":"category","category":"profile","reason":"audit"}`},
-			400, "invalid-category", "", ""},
+		{"data-category hold of an unknown category", call{method: "POST", path: "/api/admin/acme/holds", header: bearer(admin), body: `{"scope":"data-category","dataCategory":"profile","category":"legal-obligation","reason":"audit"}`},
+			400, "invalid-data-category", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := ta.retentionState(t, "acme")
@@ -183,8 +183,8 @@ func TestCategoryHoldIsPlacedAndListed(t *testing.T) {
 	t.Parallel()
 	ta := newTestApp(t)
 	admin := ta.token(t, "acme", auth.RoleAdmin, time.Hour, devKey)
-	r := ta.do(t, call{method: "POST", path: "/api/admin/acme/holds", header: bearer(admin), body: `{"scope":"category","category":"payment","reason":"tax audit 2030"}`})
-	if r.status != http.StatusCreated || r.body["category"] != "payment" || r.body["scope"] != "category" {
+	r := ta.do(t, call{method: "POST", path: "/api/admin/acme/holds", header: bearer(admin), body: `{"scope":"data-category","dataCategory":"payment","category":"legal-obligation","reason":"tax audit 2030"}`})
+	if r.status != http.StatusCreated || r.body["dataCategory"] != "payment" || r.body["scope"] != "data-category" || r.body["category"] != "legal-obligation" {
 		t.Fatalf("place: %d %v", r.status, r.body)
 	}
 	tn, _ := ta.store.GetTenant(context.Background(), "acme")

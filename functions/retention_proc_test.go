@@ -68,7 +68,7 @@ func setUpRetention(tb testing.TB, env []string) {
 	for _, c := range []struct{ method, path, body string }{
 		{"PUT", "/api/admin/acme/services/app", `{"name":"App","kind":"cosmos","actions":["export","erase"],"categories":["profile"],"identifiers":["email"],"container":"people","identityPaths":{"email":"/email"}}`},
 		{"PUT", "/api/admin/acme/retention/policies/people", `{"category":"customer","scope":"service","service":"app","maxAgeDays":30,"from":"created","timestampPath":"/createdAt","action":"delete"}`},
-		{"POST", "/api/admin/acme/holds", `{"scope":"subject","email":"held@example.com","reason":"litigation"}`},
+		{"POST", "/api/admin/acme/holds", `{"scope":"subject","email":"held@example.com","category":"legal-claims","reason":"litigation"}`},
 	} {
 		if status, body := send(c.method, p.addr+c.path, admin, c.body, nil); status != 200 && status != 201 {
 			tb.Fatalf("%s %s: %d %v", c.method, c.path, status, body)

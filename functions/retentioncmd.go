@@ -30,7 +30,7 @@ operator-cli:<os user>); runs shows counts only, as the operator API does.`
 // retentionCmd implements `privops retention …`: a tenant's retention
 // policies, floors, dry run and run reports for the operator, through the
 // same domain operations as the admin API.
-func retentionCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writer) error {
+func retentionCmd(ctx context.Context, args []string, w io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(w, retentionUsage)
 		if len(args) == 0 {
@@ -63,6 +63,10 @@ func retentionCmd(ctx context.Context, cfg *config.Config, args []string, w io.W
 	}
 	if *tenant == "" || (verb == "put" || verb == "delete") && *policy == "" {
 		return fmt.Errorf("retention %s: --tenant (and for put and delete --policy) is required", verb)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
 	}
 	a, err := build(ctx, cfg, logging.New(io.Discard, "error"))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 
 	"github.com/privops/privops/functions/operator"
@@ -35,7 +36,10 @@ or Cosmos DB with the app settings), prints JSON and takes --actor NAME (default
 // operations, run directly on the configured store through the same domain
 // operations (and audited the same way, the actor being the CLI's user), for
 // bootstrap and for operators without a token.
-func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writer) error {
+// tenantCmd is `privops tenant VERB [flags]`. Its flags are parsed before the
+// configuration is read, so `privops tenant create --help` answers whatever
+// state the configuration is in.
+func tenantCmd(ctx context.Context, args []string, w io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(w, tenantUsage)
 		if len(args) == 0 {
@@ -77,6 +81,9 @@ func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writ
 		return fmt.Errorf("tenant: unknown command %q", verb)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -84,6 +91,10 @@ func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writ
 	}
 	if verb != "list" && *id == "" {
 		return fmt.Errorf("tenant %s: --id is required", verb)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
 	}
 	a, err := build(ctx, cfg, logging.New(io.Discard, "error"))
 	if err != nil {
@@ -137,9 +148,14 @@ func tenantCmd(ctx context.Context, cfg *config.Config, args []string, w io.Writ
 // patchTenant applies a JSON Merge Patch given on the command line, as the
 // operator API's PATCH does; without --if-match, to the current version.
 func patchTenant(ctx context.Context, svc *dsr.Service, id, ifMatch, patch string, actor dsr.Actor) (*privacy.Tenant, error) {
-	var p map[string]any
-	if err := json.Unmarshal([]byte(patch), &p); err != nil || p == nil {
-		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "--patch must be a JSON object")
+	p, err := web.ParseMergePatch([]byte(patch))
+	if perr, ok := privacy.AsError(err); ok {
+		return nil, privacy.Errorf(perr.Kind, perr.Code, "--patch: %s", perr.Message)
+	} else if err != nil {
+		return nil, err
+	}
+	if uq, err := strconv.Unquote(ifMatch); err == nil {
+		ifMatch = uq // as the API's ETag header quotes it; If-Match takes both forms
 	}
 	return svc.UpdateTenantWith(ctx, id, ifMatch, web.Merged[dsr.TenantSettings](p), actor)
 }

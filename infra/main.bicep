@@ -168,6 +168,12 @@ param outboxDispatch string = 'inline'
 ])
 param logLevel string = 'info'
 
+@description('OTEL_EXPORTER_OTLP_ENDPOINT: the OTLP/HTTP base URL of an OpenTelemetry Collector that receives privops\' traces and metrics (for example one that forwards to Azure Monitor\'s OTLP ingestion). Empty: OpenTelemetry is off; Application Insights keeps the Functions host\'s own telemetry either way.')
+param otelEndpoint string = ''
+
+@description('OTEL_SERVICE_NAME: the service.name of privops\' spans and metrics.')
+param otelServiceName string = 'privops'
+
 // ---------------------------------------------------------------- names and code contracts
 
 var token = take(uniqueString(subscription().id, resourceGroup().id, appName, environmentName), 6)
@@ -346,6 +352,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SERVICEBUS_NAMESPACE: serviceBus.outputs.fullyQualifiedNamespace
     NOTICES_QUEUE: noticesQueue
     TASKS_QUEUE: tasksQueue
+    TASK_CALLBACK_TIMEOUT: '24h' // a task whose service answered 202 is called again after this without an answer
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue
@@ -373,6 +380,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SMTP_TLS: smtpTls
     TRUST_FORWARDED_FOR: 'true'
     LOG_LEVEL: logLevel
+    OTEL_EXPORTER_OTLP_ENDPOINT: otelEndpoint
+    OTEL_SERVICE_NAME: otelServiceName
   }
 }
 

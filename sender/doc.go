@@ -29,9 +29,11 @@
 // signed with one of the sending tenant's keys (Key). privops looks the key up
 // under the message's tenantid, so a tenant can only send about itself: key
 // ids are per tenant, and a message naming another tenant is refused. privops
-// refuses a signature whose t is more than five minutes (by default) from its
-// clock, either way, so sign just before sending and keep the sender's clock
-// in sync. While
+// refuses a signature whose t is more than INBOUND_WINDOW (five minutes by
+// default) before or after the time the broker accepted the message, so sign
+// just before sending and keep the sender's clock in sync. A key's secret is
+// shown once by POST /api/admin/{tenant}/inbound-keys as standard base64;
+// Key.Secret is the decoded bytes. While
 // rolling a key, a tenant has two active keys and signs with either.
 //
 // The body is signed as sent: do not re-serialise it after Message.

@@ -42,7 +42,9 @@ type Service interface {
 	ReleaseHold(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.Hold, error)
 	RetryTasks(ctx context.Context, tenantID, requestID, taskID string, actor dsr.Actor) (*privacy.Request, error)
 	CompleteManual(ctx context.Context, tenantID, requestID, taskID string, res dsr.Result, evidence []byte, actor dsr.Actor) (*privacy.Task, error)
-	CertificateOf(r *privacy.Request) (*dsr.Certificate, error)
+	Certificate(ctx context.Context, tenantID, id string) ([]byte, *dsr.Certificate, error)
+	PackageLinkOf(r *privacy.Request) *dsr.PackageLink
+	ReissueLink(ctx context.Context, tenantID, id string, actor dsr.Actor) (*dsr.PackageLink, error)
 	Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]dsr.Tombstone, int64, error)
 	InboundKeys(ctx context.Context, tenantID string) ([]privacy.ServiceSecret, error)
 	CreateInboundKey(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.ServiceSecret, error)
@@ -110,6 +112,7 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/retry", Handler: a.with(auth.ActionDecide, a.retryTask)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/tasks/{task}/complete", Handler: a.with(auth.ActionDecide, a.completeTask)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/requests/{id}/certificate", Handler: a.with(auth.ActionRead, a.certificate)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/requests/{id}/package/link", Handler: a.with(auth.ActionDecide, a.reissueLink)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/services", Handler: a.with(auth.ActionRead, a.listServices)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionRead, a.getService)},
 		{Method: "PUT", Pattern: "/api/admin/{tenant}/services/{service}", Handler: a.with(auth.ActionConfigure, a.putService)},
@@ -165,7 +168,13 @@ func (a *Admin) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc
 			web.Problem(w, r, privacy.Errorf(privacy.KindForbidden, "forbidden-role", "your role does not allow this action"))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+		ctx := context.WithValue(r.Context(), claimsKey{}, c)
+		if r.Method == http.MethodPost || r.Method == http.MethodDelete {
+			// A state change sent again with the same key gets the first
+			// answer (the lifecycle records the key in the change's write).
+			ctx = dsr.WithIdempotencyKey(ctx, r.Header.Get("Idempotency-Key"))
+		}
+		next(w, r.WithContext(ctx))
 	}
 }
 
@@ -224,6 +233,10 @@ func (a *Admin) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) approve(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.Approve(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
 	a.reply(w, r, req, err)
 }
@@ -233,10 +246,13 @@ type reasonBody struct {
 	Reason string `json:"reason"`
 }
 
+// A request without a body is a request without a reason: the service answers
+// reason-required where the law wants one (deny, extend, pause) rather than the
+// edge answering empty-body.
 func (a *Admin) withReason(fn func(ctx context.Context, tenantID, id string, actor dsr.Actor, reason string) (*privacy.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var b reasonBody
-		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil {
+		if err := web.Decode(w, r, a.cfg.MaxBody, &b); err != nil && !web.IsEmptyBody(err) {
 			web.Problem(w, r, err)
 			return
 		}
@@ -251,6 +267,10 @@ func (a *Admin) cancel(w http.ResponseWriter, r *http.Request) { a.withReason(a.
 func (a *Admin) pause(w http.ResponseWriter, r *http.Request)  { a.withReason(a.svc.Pause)(w, r) }
 
 func (a *Admin) resume(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.Resume(r.Context(), r.PathValue("tenant"), r.PathValue("id"), actor(r))
 	a.reply(w, r, req, err)
 }
@@ -260,7 +280,9 @@ func (a *Admin) reply(w http.ResponseWriter, r *http.Request, req *privacy.Reque
 		web.Problem(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusOK, viewOf(req))
+	v := viewOf(req)
+	v.Download = a.svc.PackageLinkOf(req)
+	web.JSON(w, http.StatusOK, v)
 }
 
 func (a *Admin) audit(w http.ResponseWriter, r *http.Request) {
@@ -310,7 +332,7 @@ func (a *Admin) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+	web.JSON(w, http.StatusOK, settingsView(t))
 }
 
 // configure replaces the settings (PUT): a field left out or null gets its
@@ -340,7 +362,7 @@ func (a *Admin) patchSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+	web.JSON(w, http.StatusOK, settingsView(t))
 }
 
 func (a *Admin) saveSettings(w http.ResponseWriter, r *http.Request, ifMatch string, in dsr.TenantSettings) {
@@ -350,7 +372,19 @@ func (a *Admin) saveSettings(w http.ResponseWriter, r *http.Request, ifMatch str
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(t.ETag))
-	web.JSON(w, http.StatusOK, dsr.SettingsOf(t))
+	web.JSON(w, http.StatusOK, settingsView(t))
+}
+
+// settingsView is a tenant's settings as the API shows them: lists as [] when
+// empty, never null, as the OpenAPI document says.
+func settingsView(t *privacy.Tenant) dsr.TenantSettings {
+	s := dsr.SettingsOf(t)
+	for _, l := range []*[]string{&s.Regimes, &s.Establishment, &s.PortalOrigins} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return s
 }
 
 // RequestView is what an admin sees of a request: everything but the secrets
@@ -376,6 +410,7 @@ type RequestView struct {
 	Tasks              []privacy.Task        `json:"tasks,omitempty"`
 	GraceUntil         time.Time             `json:"graceUntil,omitzero"`
 	Package            *privacy.Package      `json:"package,omitempty"`
+	Download           *dsr.PackageLink      `json:"download,omitempty"` // the package's current link (single-request answers)
 	PendingEvents      int                   `json:"pendingEvents"`
 	UpdatedAt          time.Time             `json:"updatedAt"`
 }

@@ -48,6 +48,10 @@ func (a *Admin) listInboundKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) createInboundKey(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	k, err := a.svc.CreateInboundKey(r.Context(), r.PathValue("tenant"), actor(r))
 	if err != nil {
 		web.Problem(w, r, err)

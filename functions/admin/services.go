@@ -101,6 +101,10 @@ func (a *Admin) deleteService(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	s, err := a.svc.RotateSecret(r.Context(), r.PathValue("tenant"), r.PathValue("service"), actor(r))
 	if err != nil {
 		web.Problem(w, r, err)
@@ -139,6 +143,10 @@ func (a *Admin) placeHold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) releaseHold(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	h, err := a.svc.ReleaseHold(r.Context(), r.PathValue("tenant"), r.PathValue("hold"), actor(r))
 	if err != nil {
 		web.Problem(w, r, err)
@@ -148,11 +156,19 @@ func (a *Admin) releaseHold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) retryTask(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.RetryTasks(r.Context(), r.PathValue("tenant"), r.PathValue("id"), r.PathValue("task"), actor(r))
 	a.reply(w, r, req, err)
 }
 
 func (a *Admin) retryFailed(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
 	req, err := a.svc.RetryTasks(r.Context(), r.PathValue("tenant"), r.PathValue("id"), "", actor(r))
 	a.reply(w, r, req, err)
 }
@@ -190,13 +206,11 @@ func (a *Admin) completeTask(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, task)
 }
 
+// certificate serves the request's sealed certificate exactly as it was
+// stored when the request completed (a JWS signed with the key published at
+// GET /api/certificates/key), or, with ?format=text, its content for people.
 func (a *Admin) certificate(w http.ResponseWriter, r *http.Request) {
-	req, err := a.svc.Get(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
-	if err != nil {
-		web.Problem(w, r, err)
-		return
-	}
-	c, err := a.svc.CertificateOf(req)
+	doc, c, err := a.svc.Certificate(r.Context(), r.PathValue("tenant"), r.PathValue("id"))
 	if err != nil {
 		web.Problem(w, r, err)
 		return
@@ -206,7 +220,9 @@ func (a *Admin) certificate(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(c.Text()))
 		return
 	}
-	web.JSON(w, http.StatusOK, c)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+	_, _ = w.Write(doc)
 }
 
 func (a *Admin) tombstones(w http.ResponseWriter, r *http.Request) {

@@ -1,11 +1,14 @@
 // Package callback receives the signed results of webhook services that
 // answered a task with 202 (HTTP trigger, route callbacks/{*path}): POST
-// /api/callbacks/{tenant}/{request}/{task}, signed like the call itself
-// (Privops-Signature: t=<unix>,v1=<HMAC-SHA256(secret, t "." body)>) with one of
-// the service's active secrets, inside the replay window. An export result is
+// /api/callbacks/{tenant}/{request}/{task}, signed with the service's
+// callback key (Privops-Signature: t=<unix>,v2=<HMAC-SHA256(callback key, t "." body)>;
+// v1 with the secret itself on a legacy service; webhook.CallbackKeys), inside
+// the replay window. An export of any size may instead come in signed parts
+// and a commit (upload.go). An export result is
 // streamed into the blob store while its signature is checked, and kept only
-// if it verifies. A replayed callback for a task that already ended changes
-// nothing. Unknown tenant, request or task: 404; bad signature: 401.
+// if it verifies. A callback that lands while its task is still claimed (the
+// service posted before the worker recorded its 202) is the task's result. A
+// replayed callback for a task that already ended changes nothing. Unknown tenant, request or task: 404; bad signature: 401.
 package callback
 
 import (
@@ -64,7 +67,7 @@ func New(cfg Config, d Deps) *Callback {
 
 // Routes lists the endpoint's operations.
 func (c *Callback) Routes() []web.Route {
-	return []web.Route{{Method: "POST", Pattern: "/api/callbacks/{tenant}/{request}/{task}", Handler: c.receive}}
+	return append([]web.Route{{Method: "POST", Pattern: "/api/callbacks/{tenant}/{request}/{task}", Handler: c.receive}}, c.uploadRoutes()...)
 }
 
 // Handler returns the http.Handler.
@@ -87,7 +90,7 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, errUnknown)
 		return
 	}
-	secrets, err := webhook.Secrets(tg.Service)
+	secrets, err := webhook.CallbackKeys(tg.Service)
 	if err != nil || len(secrets) == 0 {
 		web.Problem(w, r, errUnknown)
 		return
@@ -105,8 +108,12 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 			web.Problem(w, r, privacy.Errorf(privacy.KindTooLarge, "body-too-large", "a callback body is at most %d bytes", c.cfg.MaxBody))
 			return
 		}
-		if err = webhook.Verify(header, body, now, c.cfg.Window, secrets...); err == nil {
-			res, taskID, err = webhook.ParseResult(body)
+		// The strict pass comes after the signature: an unsigned body is
+		// refused as such, whatever it holds.
+		if err = webhook.VerifyWith(header, body, now, c.cfg.Window, secrets...); err == nil {
+			if err = web.CheckJSON(body); err == nil {
+				res, taskID, err = webhook.ParseResult(body)
+			}
 		}
 	}
 	if err != nil {
@@ -136,9 +143,9 @@ func (c *Callback) receive(w http.ResponseWriter, r *http.Request) {
 // for it: a task that is not waiting keeps the export it has, so a late or
 // replayed callback is checked beside it, never over it, and then dropped.
 func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Request, tg *dsr.TaskTarget, header string,
-	now time.Time, secrets [][]byte) (privacy.ConnectorResult, string, dsr.Result, error) {
+	now time.Time, secrets []webhook.Key) (privacy.ConnectorResult, string, dsr.Result, error) {
 	name := tg.Request.TenantID + "/requests/" + tg.Request.ID + "/services/" + tg.Task.Service + ".callback.json"
-	keep := tg.Task.Status == privacy.TaskWaiting
+	keep := tg.Task.AwaitsAnswer() // also a claimed task: the service may post before its 202 is recorded
 	if !keep {
 		name = strings.TrimSuffix(name, ".json") + ".late.json"
 	}
@@ -146,7 +153,7 @@ func (c *Callback) export(ctx context.Context, w http.ResponseWriter, r *http.Re
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, err := webhook.VerifyStream(header, http.MaxBytesReader(w, r.Body, c.cfg.MaxExportBytes), pw, now, c.cfg.Window, secrets...)
+		_, err := webhook.VerifyStreamWith(header, http.MaxBytesReader(w, r.Body, c.cfg.MaxExportBytes), pw, now, c.cfg.Window, secrets...)
 		pw.CloseWithError(err)
 	}()
 	n, err := c.d.Blobs.Put(ctx, name, pr)

@@ -100,6 +100,7 @@ type completion struct {
 type fakeService struct {
 	target    *dsr.TaskTarget
 	targetErr error // returned by Target instead, when set
+	settle    bool  // CompleteTask ends the target's task, as dsr does
 
 	mu    sync.Mutex
 	calls []completion
@@ -124,6 +125,9 @@ func (f *fakeService) CompleteTask(_ context.Context, tg *dsr.TaskTarget, res ds
 	task := *tg.Task
 	if !task.Status.Terminal() {
 		task.Status = privacy.TaskStatus(res.Outcome)
+	}
+	if f.settle {
+		*tg.Task = task
 	}
 	return &task, nil
 }
@@ -296,6 +300,20 @@ func TestCallback(t *testing.T) {
 			name: "signed body that is no callback result", body: `{"taskId":"` + taskID(erase) + `","outcome":"done","email":"` + email + `"}`, sign: signedWith(newest, 0),
 			want: answer{Status: 400, Code: "invalid-callback"},
 		},
+		// The strict pass of the HTTP edge, after the signature: a signed
+		// body with two outcomes was taken as its last one.
+		{
+			name: "signed body with a duplicate outcome", body: `{"taskId":"` + taskID(erase) + `","outcome":"held","outcome":"done","items":3}`, sign: signedWith(newest, 0),
+			want: answer{Status: 400, Code: "duplicate-key"},
+		},
+		{
+			name: "signed reason with a lone surrogate", body: `{"taskId":"` + taskID(erase) + `","outcome":"held","reason":"kept \ud800"}`, sign: signedWith(newest, 0),
+			want: answer{Status: 400, Code: "invalid-text"},
+		},
+		{
+			name: "unsigned body with a duplicate key is refused as unsigned", body: `{"taskId":"x","taskId":"y"}`, sign: unsigned,
+			want: answer{Status: 401, Code: "missing-signature"},
+		},
 		{
 			name: "unknown request", targetErr: privacy.Errorf(privacy.KindNotFound, "unknown-request", "no such request"), body: eraseDone, sign: signedWith(newest, 0),
 			want: answer{Status: 404, Code: "unknown-task"},
@@ -320,6 +338,14 @@ func TestCallback(t *testing.T) {
 		},
 		{
 			name: "export signed with the newest secret", action: export, body: exportDone, sign: signedWith(newest, 0),
+			want:      answer{Status: 200, TaskID: taskID(export), TaskStatus: privacy.TaskDone},
+			wantCalls: exported(doneExport),
+			wantBlobs: map[string]string{exportBlob: exportDone},
+		},
+		{
+			// The service posted before the worker recorded its 202: the
+			// export is the task's result and is kept (issue 15, item 1).
+			name: "export posted while the task is still claimed", action: export, status: privacy.TaskRunning, body: exportDone, sign: signedWith(newest, 0),
 			want:      answer{Status: 200, TaskID: taskID(export), TaskStatus: privacy.TaskDone},
 			wantCalls: exported(doneExport),
 			wantBlobs: map[string]string{exportBlob: exportDone},

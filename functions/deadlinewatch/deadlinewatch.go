@@ -1,11 +1,13 @@
 // Package deadlinewatch is the hourly timer (schedule %DEADLINE_WATCH_SCHEDULE%,
 // hourly by default). For every tenant it finishes what a crash left behind (it
 // flushes outboxes older than their lease: audit entries and notice messages of
-// requests, and the audit events a tenant change left in the tenant document),
-// and it reports how many open requests are overdue or due soon — counts, never
-// contents. It also flags a tenant whose nightly retention sweep did not start
-// for an occurrence of the retention schedule more than RetentionGrace ago
-// (a missed night). A failure for one tenant does not stop the others.
+// requests, and the audit events a tenant change left in the tenant document;
+// re-drives tasks whose claim, message or service answer did not come; and
+// starts again erasures a released legal hold deferred), and it reports how
+// many open requests are overdue or due soon — counts, never contents. It also
+// flags a tenant whose nightly retention sweep did not start for an occurrence
+// of the retention schedule more than RetentionGrace ago (a missed night). A
+// failure for one tenant does not stop the others.
 package deadlinewatch
 
 import (
@@ -26,6 +28,9 @@ type Service interface {
 	Redrive(ctx context.Context, tenantID string, warn time.Duration, limit int) (flushed, overdue, dueSoon int, err error)
 	// RedriveTenant finishes the tenant document's audit outbox a crash left.
 	RedriveTenant(ctx context.Context, t *privacy.Tenant) (bool, error)
+	// ResumeReleased starts again the erasures released holds deferred; it
+	// reads and writes nothing unless a release was cut short.
+	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
 }
 
 // Tenants lists tenants.
@@ -50,7 +55,11 @@ type Deps struct {
 	Service Service
 	Tenants Tenants
 	Logger  *slog.Logger
-	Now     func() time.Time
+	// Counts, if set, is given each tenant's counts after a run that
+	// succeeded for it: the deadlines-overdue metric. Counts, never contents.
+	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
+	// Now is the clock of the missed-sweep check.
+	Now func() time.Time
 }
 
 // New returns the timer function.
@@ -62,7 +71,11 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			return fmt.Errorf("list tenants: %w", err)
 		}
 		var errs []error
-		due := lastOccurrence(cfg.RetentionSchedule, d.Now().UTC().Add(-cfg.RetentionGrace))
+		now := t.ScheduledAt
+		if d.Now != nil {
+			now = d.Now()
+		}
+		due := lastOccurrence(cfg.RetentionSchedule, now.UTC().Add(-cfg.RetentionGrace))
 		for _, tn := range tenants {
 			if missedRetention(tn, due) {
 				log.WarnContext(ctx, "retention sweep missed: no run started for the occurrence", "tenant_id", tn.ID, "due", due)
@@ -70,14 +83,18 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			tctx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
 			tenantFlushed, terr := d.Service.RedriveTenant(tctx, tn)
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
+			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
 			if tenantFlushed {
 				flushed++
 			}
-			err = errors.Join(terr, err)
+			flushed += resumed
+			err = errors.Join(terr, err, rerr)
 			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))
+			} else if d.Counts != nil {
+				d.Counts(ctx, tn.ID, overdue, soon)
 			}
 		}
 		return errors.Join(errs...)

@@ -26,6 +26,7 @@ type Service interface {
 	Resend(ctx context.Context, tenantID, id string) error
 	Get(ctx context.Context, tenantID, id string) (*privacy.Request, error)
 	CheckToken(tenantID, id, token string) bool
+	PackageLinkOf(r *privacy.Request) *dsr.PackageLink
 	Download(ctx context.Context, tenantID, id, expires, sig string) (io.ReadCloser, int64, error)
 }
 
@@ -126,8 +127,8 @@ type submitted struct {
 
 func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
-	if !p.perIP.Allow(tenant + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests from this address; try again later"))
+	if ok, wait := p.perIP.Take(tenant + "|" + web.ClientIP(r, p.cfg.TrustForwarded)); !ok {
+		web.Problem(w, r, web.RateLimited("too many requests from this address; try again later", wait))
 		return
 	}
 	var sub dsr.Submission
@@ -135,8 +136,15 @@ func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
-	if !p.perMail.Allow(tenant + "|" + privacy.NormalizeEmail(sub.Email)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests for this email address; try again later"))
+	// Only a valid submission counts against its address, under the address's
+	// normalised form: invalid bodies carrying someone else's address must
+	// not lock that person out of submitting.
+	if err := sub.Validate(); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	if ok, wait := p.perMail.Take(tenant + "|" + privacy.NormalizeEmail(sub.Email)); !ok {
+		web.Problem(w, r, web.RateLimited("too many requests for this email address; try again later", wait))
 		return
 	}
 	res, err := p.svc.Submit(r.Context(), tenant, sub, r.Header.Get("Idempotency-Key"), dsr.Actor{})
@@ -169,8 +177,8 @@ type codeBody struct {
 }
 
 func (p *Portal) verifyCode(w http.ResponseWriter, r *http.Request) {
-	if !p.verify.Allow(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many attempts from this address; try again later"))
+	if ok, wait := p.verify.Take(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)); !ok {
+		web.Problem(w, r, web.RateLimited("too many attempts from this address; try again later", wait))
 		return
 	}
 	if !p.authorized(r) {
@@ -191,12 +199,16 @@ func (p *Portal) verifyCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) resend(w http.ResponseWriter, r *http.Request) {
-	if !p.verify.Allow(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)) {
-		web.Problem(w, r, privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many attempts from this address; try again later"))
+	if ok, wait := p.verify.Take(r.PathValue("tenant") + "|" + web.ClientIP(r, p.cfg.TrustForwarded)); !ok {
+		web.Problem(w, r, web.RateLimited("too many attempts from this address; try again later", wait))
 		return
 	}
 	if !p.authorized(r) {
 		web.Problem(w, r, errUnknown)
+		return
+	}
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
 		return
 	}
 	if err := p.svc.Resend(r.Context(), r.PathValue("tenant"), r.PathValue("id")); err != nil {
@@ -216,7 +228,9 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusOK, statusOf(req))
+	st := statusOf(req)
+	st.Package = p.svc.PackageLinkOf(req)
+	web.JSON(w, http.StatusOK, st)
 }
 
 // download streams an export package to the holder of its signed link (the
@@ -246,6 +260,8 @@ type Status struct {
 	DueAt      time.Time           `json:"dueAt,omitzero"`
 	Extended   bool                `json:"extended"`
 	Reason     string              `json:"reason,omitempty"`
+	// Package is the export package's download link (while valid) and expiry.
+	Package *dsr.PackageLink `json:"package,omitempty"`
 }
 
 func statusOf(r *privacy.Request) Status {

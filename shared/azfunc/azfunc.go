@@ -20,6 +20,17 @@
 // prefix, a forwarded POST to a route equal to a function name would be
 // misread, so keep the prefix when forwarding is on.
 //
+// Logs. In payload mode the function's log records below Warn that carry the
+// invocation's context (logger.InfoContext(ctx, …)) are collected by package
+// logging and returned in the reply's Logs array, which the host records at
+// Information under the invocation (reference §4.1): up to
+// logging.MaxCapturedLines lines, the rest to stdout. The host drops Logs of a failed invocation,
+// so those lines are written to stdout instead. Warnings and errors go to
+// stderr at once. A forwarded HTTP request (enableForwardingHttpRequest, on in
+// this suite's host.json) is answered with the function's raw response, which
+// has no Logs: its lines go to stdout, recorded by the host as Information but
+// outside the invocation.
+//
 // Failure policy in payload mode (the host treats any non-2xx as a failed
 // invocation, see the custom-handler reference §0.2 and §4.4):
 //
@@ -48,6 +59,7 @@ import (
 
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/web"
 )
 
 // DefaultMaxBodyBytes bounds a request body (a payload-mode envelope or a
@@ -132,14 +144,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.forward(w, r, h.byName[strings.ToLower(s.Name)])
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Path == "/" {
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 		return
 	}
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = w.Write([]byte(`{"error":"not_found"}`))
+	web.WriteProblem(w, http.StatusNotFound, "not-found", "no such endpoint")
 }
 
 // ListenAddr returns the address the handler must listen on:

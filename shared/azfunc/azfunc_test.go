@@ -37,6 +37,9 @@ func TestReadinessAndUnknownPaths(t *testing.T) {
 			if w.Code != tc.want {
 				t.Errorf("status = %d, want %d", w.Code, tc.want)
 			}
+			if ct := w.Header().Get("Content-Type"); w.Code >= 400 && ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q, want application/problem+json", ct)
+			}
 		})
 	}
 }

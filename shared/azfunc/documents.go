@@ -25,7 +25,7 @@ func (h *Handler) invokeDocuments(ctx context.Context, w http.ResponseWriter, e 
 		replyFailure(w)
 		return false
 	}
-	replySuccess(w)
+	replySuccess(ctx, w)
 	return true
 }
 

@@ -68,6 +68,7 @@ func (f fakes) functions() []trigger.Function {
 		{Name: "tasks", Queue: func(context.Context, trigger.Message) error { return nil }},
 		{Name: "inbound", Queue: func(context.Context, trigger.Message) error { return nil }},
 		{Name: "callback", HTTP: ok},
+		{Name: "certificates", HTTP: ok},
 		{Name: "deadlinewatch", Timer: t},
 	}
 }

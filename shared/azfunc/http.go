@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/privops/privops/shared/funcjson"
+	"github.com/privops/privops/shared/logging"
 )
 
 // httpRequestData is Data.<triggerName> of an HTTP trigger (reference §3.3).
@@ -41,7 +42,7 @@ func (h *Handler) invokeHTTP(ctx context.Context, w http.ResponseWriter, r *http
 	req, err := buildRequest(ctx, env, e.spec.TriggerName)
 	if err != nil {
 		log.Error("decode http trigger", "error", err)
-		replyFailure(w)
+		h.fail(w, e)
 		return false
 	}
 	req.RemoteAddr = r.RemoteAddr
@@ -49,23 +50,28 @@ func (h *Handler) invokeHTTP(ctx context.Context, w http.ResponseWriter, r *http
 	rec := &recorder{header: http.Header{}, limit: h.maxBody}
 	if err := safeServe(e.fn.HTTP, rec, req); err != nil {
 		log.Error("http function failed", "error", err)
-		replyFailure(w)
+		h.fail(w, e)
 		return false
 	}
 	out, err := rec.output()
 	if err != nil {
 		log.Error("encode http response", "error", err, "status", rec.statusOr200())
-		replyFailure(w)
+		h.fail(w, e)
 		return false
 	}
 	log.Debug("http function answered", "status", out.StatusCode)
-	h.replyHTTP(w, e.spec, out)
+	h.replyHTTP(w, e.spec, out, logging.CaptureFrom(ctx).Lines())
 	return true
 }
 
-// replyHTTP sends an HTTP function's response to the host, always with 200.
-func (h *Handler) replyHTTP(w http.ResponseWriter, s funcjson.Spec, out httpOutput) {
-	res := result{Outputs: map[string]any{}, Logs: []string{}}
+// replyHTTP sends an HTTP function's response to the host, always with 200,
+// with the invocation's captured log lines (payload mode only: a forwarded
+// request's response is the function's own and has no Logs).
+func (h *Handler) replyHTTP(w http.ResponseWriter, s funcjson.Spec, out httpOutput, logs []string) {
+	if logs == nil {
+		logs = []string{}
+	}
+	res := result{Outputs: map[string]any{}, Logs: logs}
 	if s.OutputName == "$return" {
 		res.ReturnValue = out
 	} else {

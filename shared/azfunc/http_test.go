@@ -151,11 +151,15 @@ func TestPayloadHTTPFailures(t *testing.T) {
 		wantHost   int
 		wantStatus int // Outputs.res.statusCode when wantHost is 200
 	}{
+		// Every failure of an HTTP invocation answers its caller with a
+		// problem+json 500 through the output binding: a failed invocation
+		// would reach the caller as the host's own 500, in no shape of ours.
 		{
-			name:     "panic fails the invocation",
-			body:     string(payload(t, "http_get.json")),
-			portal:   func(http.ResponseWriter, *http.Request) { panic("boom") },
-			wantHost: http.StatusInternalServerError,
+			name:       "panic answers a problem",
+			body:       string(payload(t, "http_get.json")),
+			portal:     func(http.ResponseWriter, *http.Request) { panic("boom") },
+			wantHost:   http.StatusOK,
+			wantStatus: http.StatusInternalServerError,
 		},
 		{
 			name: "binary response cannot travel in payload mode",
@@ -164,17 +168,17 @@ func TestPayloadHTTPFailures(t *testing.T) {
 				w.Header().Set("Content-Type", "application/zip")
 				_, _ = w.Write([]byte{0x50, 0x4b, 0xff, 0xfe})
 			},
-			wantHost: http.StatusInternalServerError,
+			wantHost: http.StatusOK, wantStatus: http.StatusInternalServerError,
 		},
 		{
 			name:     "no trigger data",
 			body:     `{"Data":{},"Metadata":{}}`,
-			wantHost: http.StatusInternalServerError,
+			wantHost: http.StatusOK, wantStatus: http.StatusInternalServerError,
 		},
 		{
 			name:     "not JSON",
 			body:     `{"Data":`,
-			wantHost: http.StatusInternalServerError,
+			wantHost: http.StatusOK, wantStatus: http.StatusInternalServerError,
 		},
 		{
 			name:       "payload over the limit is the caller's 413",
@@ -197,8 +201,12 @@ func TestPayloadHTTPFailures(t *testing.T) {
 			}
 			r := decodeReply(t, w)
 			if tc.wantHost == http.StatusOK {
-				if got := httpOut(t, r).StatusCode; got != tc.wantStatus {
-					t.Errorf("Outputs.res.statusCode = %d, want %d", got, tc.wantStatus)
+				out := httpOut(t, r)
+				if out.StatusCode != tc.wantStatus {
+					t.Errorf("Outputs.res.statusCode = %d, want %d", out.StatusCode, tc.wantStatus)
+				}
+				if ct := out.Headers["Content-Type"]; ct != "application/problem+json" || !strings.Contains(out.Body, `"status":`) {
+					t.Errorf("Outputs.res = %s %s, want a problem document", ct, out.Body)
 				}
 			}
 		})

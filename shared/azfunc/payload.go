@@ -1,6 +1,7 @@
 package azfunc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/funcjson"
+	"github.com/privops/privops/shared/logging"
 	"github.com/privops/privops/shared/trigger"
 	"github.com/privops/privops/shared/web"
 )
@@ -41,6 +43,10 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, e entry) {
 	start := time.Now()
 	id := r.Header.Get(invocationHeader)
 	ctx := trigger.WithInvocation(r.Context(), trigger.Invocation{ID: id, Function: e.spec.Name})
+	// The function's records below Warn (logged with ctx) travel in the reply's
+	// Logs, which the host files under this invocation; a failed invocation's
+	// reply is thrown away, so they are written to stdout instead.
+	ctx, capture := logging.WithCapture(ctx)
 	log := h.logger.With("function", e.spec.Name, "invocation_id", id, "trigger", string(e.spec.Kind))
 
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
@@ -49,17 +55,17 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, e entry) {
 		if errors.As(err, &tooBig) && e.spec.Kind == funcjson.KindHTTP {
 			// The caller sent more than we accept: their error, not ours.
 			log.Warn("invocation payload too large", "limit_bytes", h.maxBody)
-			h.replyHTTP(w, e.spec, httpOutput{StatusCode: http.StatusRequestEntityTooLarge, Headers: map[string]string{}})
+			h.replyHTTP(w, e.spec, problemOutput(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body must be at most %d bytes", h.maxBody)), nil)
 			return
 		}
 		log.Error("read invocation payload", "error", err)
-		replyFailure(w)
+		h.fail(w, e)
 		return
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		log.Error("decode invocation payload", "error", fmt.Errorf("%w: %v", errBadPayload, err))
-		replyFailure(w)
+		h.fail(w, e)
 		return
 	}
 
@@ -74,9 +80,11 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, e entry) {
 	case funcjson.KindDocuments:
 		ok = h.invokeDocuments(ctx, w, e, env, log)
 	}
-	if ok {
-		log.Debug("invocation completed", "duration_ms", time.Since(start).Milliseconds())
+	if !ok {
+		capture.Spill()
+		return
 	}
+	log.Debug("invocation completed", "duration_ms", time.Since(start).Milliseconds())
 }
 
 // forward serves a forwarded (or proxied) HTTP request: the original request,
@@ -92,9 +100,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, e entry) {
 	if perr := safeServe(e.fn.HTTP, tw, r); perr != nil {
 		log.Error("http function panicked", "error", perr)
 		if !tw.Wrote() {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"error":"internal"}`))
+			web.WriteProblem(w, http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
 		}
 		return
 	}
@@ -113,9 +119,10 @@ func replyJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// replySuccess completes a queue or timer invocation.
-func replySuccess(w http.ResponseWriter) {
-	replyJSON(w, http.StatusOK, result{Outputs: map[string]any{}, Logs: []string{}})
+// replySuccess completes a queue, timer or change-feed invocation, with the
+// invocation's captured log lines.
+func replySuccess(ctx context.Context, w http.ResponseWriter) {
+	replyJSON(w, http.StatusOK, result{Outputs: map[string]any{}, Logs: logging.CaptureFrom(ctx).Lines()})
 }
 
 // replyFailure fails the invocation: the host discards the reply, abandons a
@@ -123,6 +130,25 @@ func replySuccess(w http.ResponseWriter) {
 // caller with 500.
 func replyFailure(w http.ResponseWriter) {
 	replyJSON(w, http.StatusInternalServerError, result{Outputs: map[string]any{}, Logs: []string{}})
+}
+
+// fail ends an invocation that failed on our side. A queue, timer or
+// documents invocation fails for the host to retry; an HTTP invocation answers
+// its caller with a problem+json 500 through the output binding, because the
+// host would answer a failed invocation with a 500 of its own making, not in
+// the shape every other error of the suite has.
+func (h *Handler) fail(w http.ResponseWriter, e entry) {
+	if e.spec.Kind == funcjson.KindHTTP {
+		h.replyHTTP(w, e.spec, problemOutput(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil)
+		return
+	}
+	replyFailure(w)
+}
+
+// problemOutput is an http output binding carrying a problem document.
+func problemOutput(status int, code, detail string) httpOutput {
+	return httpOutput{StatusCode: status, Headers: map[string]string{"Content-Type": web.ProblemContentType, "Cache-Control": "no-store"},
+		Body: string(web.ProblemDocument(status, code, detail))}
 }
 
 // data returns the Data entry of the trigger binding: by exact name, else

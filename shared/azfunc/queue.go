@@ -38,7 +38,7 @@ func (h *Handler) invokeQueue(ctx context.Context, w http.ResponseWriter, e entr
 		replyFailure(w)
 		return false
 	}
-	replySuccess(w)
+	replySuccess(ctx, w)
 	return true
 }
 

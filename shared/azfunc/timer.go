@@ -40,7 +40,7 @@ func (h *Handler) invokeTimer(ctx context.Context, w http.ResponseWriter, e entr
 		return false
 	}
 	log.Info("timer function completed")
-	replySuccess(w)
+	replySuccess(ctx, w)
 	return true
 }
 

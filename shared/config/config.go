@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -102,9 +103,10 @@ type Config struct {
 	RetentionBudget   time.Duration `envconfig:"RETENTION_BUDGET" default:"2m"`
 	RetentionLease    time.Duration `envconfig:"RETENTION_LEASE" default:"5m"`
 	RetentionPageSize int           `envconfig:"RETENTION_PAGE_SIZE" default:"500"`
-	// RetentionPagePause is a pause after each page of a sweep, which leaves
-	// the embedded store's one writer to the portal between pages.
-	RetentionPagePause time.Duration `envconfig:"RETENTION_PAGE_PAUSE" default:"0s"`
+	// RetentionPagePauseMS is a pause after each page of a sweep, in
+	// milliseconds, which leaves the embedded store's one writer to the
+	// portal between pages (0: none).
+	RetentionPagePauseMS int `envconfig:"RETENTION_PAGE_PAUSE_MS" default:"0"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
@@ -142,7 +144,17 @@ type Config struct {
 	WebhookTimeout  time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"30s"`
 	MaxExportBytes  int64         `envconfig:"MAX_EXPORT_BYTES" default:"2147483648"`
 
+	// TaskCallbackTimeout is how long a task whose service answered 202 (or
+	// a Service Bus service) waits for the answer before the service is called
+	// again with the same Idempotency-Key; after TASK_MAX_ATTEMPTS calls the
+	// task fails with the reason.
+	TaskCallbackTimeout time.Duration `envconfig:"TASK_CALLBACK_TIMEOUT" default:"24h"`
+
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// OTelEndpoint switches OpenTelemetry on: the OTLP/HTTP base URL of an
+	// OpenTelemetry Collector (shared/telemetry). Empty: off, nothing installed.
+	OTelEndpoint    string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTelServiceName string `envconfig:"OTEL_SERVICE_NAME" default:"privops"`
 	// PprofAddr, when set (standalone only), serves net/http/pprof on its own
 	// listener, e.g. 127.0.0.1:6060, for profiling. Never on a public address.
 	PprofAddr  string `envconfig:"PPROF_ADDR"`
@@ -229,6 +241,12 @@ func (c *Config) check() error {
 	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
 		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
 	}
+	if c.TaskCallbackTimeout < 30*time.Second || c.TaskCallbackTimeout > 30*24*time.Hour {
+		bad("TASK_CALLBACK_TIMEOUT", "%s is outside 30s..720h: a service must get time to answer, and a lost answer must not wait past a month", c.TaskCallbackTimeout)
+	}
+	if c.TaskRetryCap < c.TaskRetryBase {
+		bad("TASK_RETRY_CAP", "%s is below TASK_RETRY_BASE %s", c.TaskRetryCap, c.TaskRetryBase)
+	}
 	if c.WebhookTimeout >= c.TaskLease {
 		bad("WEBHOOK_TIMEOUT", "must be shorter than TASK_LEASE, or a slow call outlives its claim")
 	}
@@ -260,8 +278,8 @@ func (c *Config) check() error {
 	if c.RetentionPageSize < 10 || c.RetentionPageSize > 5000 {
 		bad("RETENTION_PAGE_SIZE", "%d is outside 10..5000", c.RetentionPageSize)
 	}
-	if c.RetentionPagePause < 0 || c.RetentionPagePause > 10*time.Second {
-		bad("RETENTION_PAGE_PAUSE", "%s is outside 0..10s", c.RetentionPagePause)
+	if c.RetentionPagePauseMS < 0 || c.RetentionPagePauseMS > 10000 {
+		bad("RETENTION_PAGE_PAUSE_MS", "%d is outside 0..10000", c.RetentionPagePauseMS)
 	}
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")
@@ -288,6 +306,11 @@ func (c *Config) check() error {
 	}
 	if c.PortalMaxBody < 1024 || c.AdminMaxBody < 1024 {
 		bad("PORTAL_MAX_BODY_BYTES/ADMIN_MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.OTelEndpoint != "" {
+		if u, err := url.Parse(c.OTelEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("OTEL_EXPORTER_OTLP_ENDPOINT", "%q is not an http(s) URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318", c.OTelEndpoint)
+		}
 	}
 	if c.QueueLease < 5*time.Second || c.QueueWorkers < 1 || c.OutboxLease < time.Second {
 		bad("QUEUE_LEASE/QUEUE_WORKERS/OUTBOX_LEASE", "lease at least 5s, at least one worker, outbox lease at least 1s")
@@ -319,6 +342,11 @@ func (c *Config) checkClaims(bad func(name, format string, args ...any)) {
 	}
 	if c.AuthOperatorTenant != "" && strings.TrimSpace(c.AuthOperatorTenant) != c.AuthOperatorTenant {
 		bad("AUTH_OPERATOR_TENANT", "has leading or trailing spaces")
+	}
+	if c.AuthOperatorTenant == "demo" && c.DemoTenant && !c.Cloud() {
+		// A token naming demo would be an operator token: the demo tenant
+		// and the dev admin token printed for it would be unreachable.
+		bad("AUTH_OPERATOR_TENANT", "is the demo tenant's id; choose another, or set DEMO_TENANT=false")
 	}
 }
 
@@ -384,17 +412,22 @@ type Secrets struct {
 // LoadSecrets decodes SECRET_KEY and AUTH_DEV_KEY. Standalone, a missing key is
 // generated once and kept in DATA_DIR/secrets.json (mode 0600), so a restart
 // keeps tokens, codes and subject hashes valid.
-func (c *Config) LoadSecrets() (Secrets, error) {
+func (c *Config) LoadSecrets() (Secrets, error) { return c.loadSecrets(false) }
+
+func (c *Config) loadSecrets(retried bool) (Secrets, error) {
 	var s Secrets
 	var stored struct{ SecretKey, AuthDevKey string }
 	file := filepath.Join(c.DataDir, "secrets.json")
+	existed := false
 	if !c.Cloud() {
 		if b, err := os.ReadFile(file); err == nil {
+			existed = true
 			if err := json.Unmarshal(b, &stored); err != nil {
 				return s, fmt.Errorf("read %s: %w", file, err)
 			}
 		}
 	}
+	generated := false
 	pick := func(name, env string, stored *string) ([]byte, error) {
 		v := env // a key given in the environment is used, never written to disk
 		if v == "" && !c.Cloud() {
@@ -402,6 +435,7 @@ func (c *Config) LoadSecrets() (Secrets, error) {
 				b := make([]byte, 32)
 				_, _ = rand.Read(b)
 				*stored = base64.StdEncoding.EncodeToString(b)
+				generated = true
 			}
 			v = *stored
 		}
@@ -420,14 +454,58 @@ func (c *Config) LoadSecrets() (Secrets, error) {
 			return s, err
 		}
 	}
-	if !c.Cloud() {
-		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-			return s, fmt.Errorf("create %s: %w", c.DataDir, err)
+	if generated {
+		// Written only when a key was generated, and never in place: a
+		// start beside a running suite or CLI reads the file while it is
+		// written, and a kill halfway must not leave SECRET_KEY truncated.
+		won, err := writeSecrets(c.DataDir, file, stored, existed)
+		if err != nil {
+			return s, err
 		}
-		b, _ := json.Marshal(stored)
-		if err := os.WriteFile(file, b, 0o600); err != nil {
-			return s, fmt.Errorf("write %s: %w", file, err)
+		if !won && retried {
+			return s, fmt.Errorf("write %s: another process keeps creating it", file)
+		}
+		if !won {
+			// Another process generated the keys first: use its.
+			return c.loadSecrets(true)
 		}
 	}
 	return s, nil
+}
+
+// writeSecrets writes stored to file through a synced temporary file: renamed
+// over an existing file, or linked in place of a missing one so that, of two
+// first starts, exactly one wins (won false: the other did, keep its keys).
+func writeSecrets(dir, file string, stored any, replace bool) (won bool, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".secrets-*.json")
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", file, err)
+	}
+	defer os.Remove(tmp.Name())
+	b, _ := json.Marshal(stored)
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && replace {
+		err = os.Rename(tmp.Name(), file)
+	} else if err == nil {
+		err = os.Link(tmp.Name(), file)
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", file, err)
+	}
+	return true, nil
 }

@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,7 +121,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetentionBudget:       2 * time.Minute,
 		RetentionLease:        5 * time.Minute,
 		RetentionPageSize:     500,
-		RetentionPagePause:    0,
+		RetentionPagePauseMS:  0,
 		BlobBackend:           "local",
 		BlobDir:               filepath.Join("data", "blobs"),
 		BlobContainer:         "privops-exports",
@@ -128,6 +129,7 @@ func TestLoadDefaults(t *testing.T) {
 		TaskRetryBase:         30 * time.Second,
 		TaskRetryCap:          time.Hour,
 		TaskMaxAttempts:       10,
+		TaskCallbackTimeout:   24 * time.Hour,
 		WebhookTimeout:        30 * time.Second,
 		MaxExportBytes:        2 << 30,
 		CodeTTL:               15 * time.Minute,
@@ -141,6 +143,7 @@ func TestLoadDefaults(t *testing.T) {
 		RateVerifyPerIP:       60,
 		TrustForwardedFor:     false,
 		LogLevel:              "info",
+		OTelServiceName:       "privops",
 		DemoTenant:            true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -184,6 +187,8 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 	}{
 		{"CODE_TTL 1m", map[string]string{"CODE_TTL": "1m"}},
 		{"CODE_TTL 1h", map[string]string{"CODE_TTL": "1h"}},
+		{"TASK_CALLBACK_TIMEOUT 30s", map[string]string{"TASK_CALLBACK_TIMEOUT": "30s"}},
+		{"TASK_CALLBACK_TIMEOUT 720h", map[string]string{"TASK_CALLBACK_TIMEOUT": "720h"}},
 		{"CODE_MAX_ATTEMPTS 1", map[string]string{"CODE_MAX_ATTEMPTS": "1"}},
 		{"CODE_MAX_ATTEMPTS 10", map[string]string{"CODE_MAX_ATTEMPTS": "10"}},
 		{"smtp with a host", map[string]string{"MAIL_BACKEND": "smtp", "SMTP_HOST": "smtp.example.com"}},
@@ -196,6 +201,7 @@ func TestLoadAcceptsTheBounds(t *testing.T) {
 			"AUTH_TENANT_CLAIM": "extn.privopsTenant", "AUTH_ROLES_CLAIM": "roles",
 			"AUTH_OPERATOR_TENANT": "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
 		{"NCRONTAB with names and a step", map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 */30 * * * Mon-Fri"}},
+		{"otlp collector", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}},
 		{"azure with jwks and a secret key", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "34567",
 			"AUTH_MODE": "jwks", "AUTH_JWKS_URL": "https://login.example.com/keys", "SECRET_KEY": "c2VjcmV0"}},
 	}
@@ -230,6 +236,8 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 	}{
 		{"CODE_TTL 30s", on(nil, "CODE_TTL", "30s"), []string{"CODE_TTL"}},
 		{"CODE_TTL 2h", on(nil, "CODE_TTL", "2h"), []string{"CODE_TTL"}},
+		{"TASK_CALLBACK_TIMEOUT 29s", on(nil, "TASK_CALLBACK_TIMEOUT", "29s"), []string{"TASK_CALLBACK_TIMEOUT"}},
+		{"TASK_CALLBACK_TIMEOUT 721h", on(nil, "TASK_CALLBACK_TIMEOUT", "721h"), []string{"TASK_CALLBACK_TIMEOUT"}},
 		{"CODE_TTL 59s", on(nil, "CODE_TTL", "59s"), []string{"CODE_TTL"}},
 		{"CODE_TTL 1h1s", on(nil, "CODE_TTL", "1h0m1s"), []string{"CODE_TTL"}},
 		{"CODE_MAX_ATTEMPTS 0", on(nil, "CODE_MAX_ATTEMPTS", "0"), []string{"CODE_MAX_ATTEMPTS"}},
@@ -280,6 +288,8 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"RETENTION_LEASE not past the budget", on(nil, "RETENTION_BUDGET", "1m", "RETENTION_LEASE", "65s"), []string{"RETENTION_LEASE"}},
 		{"RETENTION_PAGE_SIZE 0", on(nil, "RETENTION_PAGE_SIZE", "0"), []string{"RETENTION_PAGE_SIZE"}},
 		{"RETENTION_QUEUE not a queue name", on(nil, "RETENTION_QUEUE", "-x"), []string{"RETENTION_QUEUE"}},
+		{"otlp endpoint without a scheme", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{"otlp endpoint over grpc", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{"every floor at once", on(nil, "CODE_TTL", "30s", "CODE_MAX_ATTEMPTS", "11", "STORE_BACKEND", "dynamodb"),
 			[]string{"STORE_BACKEND", "CODE_TTL", "CODE_MAX_ATTEMPTS"}},
 	}
@@ -459,6 +469,9 @@ func key(n int, b byte) string { return base64.StdEncoding.EncodeToString(bytes.
 func storedSecrets(tb testing.TB, dir string) map[string]string {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "secrets.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing generated, nothing stored
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -552,7 +565,7 @@ func TestLoadSecretsNeverWritesEnvironmentKeys(t *testing.T) {
 				t.Error("DevJWT set with AUTH_MODE=jwks")
 			}
 			b, err := os.ReadFile(filepath.Join(tc.cfg.DataDir, "secrets.json"))
-			if err != nil {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				t.Fatal(err)
 			}
 			for _, k := range []string{rootKey, devKey} {
@@ -618,5 +631,33 @@ func TestLoadSecretsOnAzureKeepsNothingOnDisk(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("data dir created on Azure (stat: %v)", err)
+	}
+}
+
+// TestLoadSecretsConcurrentFirstStartsAgree starts many processes' worth of
+// LoadSecrets at once on an empty DATA_DIR: exactly one generated key set is
+// kept on disk, and every caller uses it.
+func TestLoadSecretsConcurrentFirstStartsAgree(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{DataDir: filepath.Join(t.TempDir(), "data"), AuthMode: "dev"}
+	const n = 16
+	roots := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			s, err := cfg.LoadSecrets()
+			if err != nil {
+				t.Errorf("LoadSecrets %d: %v", i, err)
+				return
+			}
+			roots[i] = base64.StdEncoding.EncodeToString(s.Root)
+		})
+	}
+	wg.Wait()
+	stored := storedSecrets(t, cfg.DataDir)["SecretKey"]
+	for i, r := range roots {
+		if r != stored {
+			t.Errorf("caller %d uses a root key that is not the stored one", i)
+		}
 	}
 }

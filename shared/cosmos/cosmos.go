@@ -21,6 +21,7 @@
 package cosmos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,6 +63,10 @@ type Config struct {
 	Auth string
 	// Key is the account key (AuthKey only). A secret: never logged.
 	Key string
+	// Credential is the Entra ID credential of AuthIdentity. The composition
+	// root shares one across the Azure adapters; when nil, New builds a
+	// DefaultAzureCredential of its own.
+	Credential azcore.TokenCredential
 	// Transport, when set, carries every HTTP call the SDK makes. Tests use it
 	// to count calls, inject throttling and trust the emulator's certificate.
 	Transport policy.Transporter
@@ -114,14 +119,19 @@ func New(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("cosmos: client: %w", err)
 		}
 	case AuthIdentity:
-		credOpts := &azidentity.DefaultAzureCredentialOptions{}
-		if cfg.Transport != nil {
-			credOpts.ClientOptions.Transport = cfg.Transport
+		cred := cfg.Credential
+		if cred == nil {
+			credOpts := &azidentity.DefaultAzureCredentialOptions{}
+			if cfg.Transport != nil {
+				credOpts.ClientOptions.Transport = cfg.Transport
+			}
+			dc, err := azidentity.NewDefaultAzureCredential(credOpts)
+			if err != nil {
+				return nil, fmt.Errorf("cosmos: identity credential: %w", err)
+			}
+			cred = dc
 		}
-		cred, err := azidentity.NewDefaultAzureCredential(credOpts)
-		if err != nil {
-			return nil, fmt.Errorf("cosmos: identity credential: %w", err)
-		}
+		var err error
 		if client, err = azcosmos.NewClient(cfg.Endpoint, cred, opts); err != nil {
 			return nil, fmt.Errorf("cosmos: client: %w", err)
 		}
@@ -204,4 +214,14 @@ func idempotent(r *http.Request) bool {
 func isQuery(r *http.Request) bool {
 	return r.Header.Get("x-ms-documentdb-query") != "" ||
 		strings.HasPrefix(r.Header.Get("Content-Type"), "application/query+json")
+}
+
+// Ping reports whether the account answers with this store's database: one
+// point read of the database resource (about 1 RU), the readiness check of a
+// host that uses this store.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.db.Read(ctx, nil); err != nil {
+		return fmt.Errorf("ping cosmos: %w", translate(err))
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
@@ -58,6 +60,20 @@ func (e *statusError) Error() string {
 }
 
 func (e *statusError) Unwrap() error { return e.err }
+
+// RetryAfter is Cosmos's own wait on a throttled answer (x-ms-retry-after-ms,
+// sent with 429 and 449), 0 when it gave none. The HTTP edge passes it on as
+// Retry-After with the 503 the caller gets.
+func (e *statusError) RetryAfter() time.Duration {
+	if e.err == nil || e.err.RawResponse == nil {
+		return 0
+	}
+	ms, err := strconv.ParseInt(e.err.RawResponse.Header.Get("x-ms-retry-after-ms"), 10, 64)
+	if err != nil || ms <= 0 {
+		return 0
+	}
+	return min(time.Duration(ms)*time.Millisecond, time.Hour)
+}
 
 // statusOf returns the HTTP status of an SDK error, or 0.
 func statusOf(err error) int {

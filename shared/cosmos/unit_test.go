@@ -64,6 +64,35 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
+// TestThrottleHint: a throttled answer carries Cosmos's wait to the HTTP edge,
+// which sends it as Retry-After.
+func TestThrottleHint(t *testing.T) {
+	t.Parallel()
+	throttled := func(header string) error {
+		h := http.Header{}
+		if header != "" {
+			h.Set("x-ms-retry-after-ms", header)
+		}
+		return &azcore.ResponseError{StatusCode: 429, ErrorCode: "TooManyRequests", RawResponse: &http.Response{StatusCode: 429, Header: h}}
+	}
+	cases := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"1500", 1500 * time.Millisecond}, {"", 0}, {"soon", 0}, {"-5", 0}, {"86400000", time.Hour},
+	}
+	for _, tc := range cases {
+		var later interface{ RetryAfter() time.Duration }
+		got := time.Duration(-1)
+		if errors.As(translate(throttled(tc.header)), &later) {
+			got = later.RetryAfter()
+		}
+		if got != tc.want {
+			t.Errorf("x-ms-retry-after-ms %q: RetryAfter = %v, want %v", tc.header, got, tc.want)
+		}
+	}
+}
+
 // TestErrorTextHasNoBody: the SDK's error text quotes the response body; the
 // translated error does not, so nothing a document holds reaches a log.
 func TestErrorTextHasNoBody(t *testing.T) {

@@ -39,14 +39,20 @@ type CertificateLine struct {
 	Note         string    `json:"note,omitempty"`
 }
 
-// CertificateOf builds a request's certificate. Only an ended request has one.
+// CertificateOf builds a request's certificate, issued now (unsigned, not
+// stored: Certificate returns the one issued at completion). Only an ended
+// request has one.
 func (s *Service) CertificateOf(r *privacy.Request) (*Certificate, error) {
+	return s.certificateOf(r, s.now())
+}
+
+func (s *Service) certificateOf(r *privacy.Request, now time.Time) (*Certificate, error) {
 	if r.Status != privacy.StatusCompleted && r.Status != privacy.StatusPartiallyCompleted {
 		return nil, privacy.Errorf(privacy.KindConflict, "not-complete", "a certificate is issued once the request is completed")
 	}
 	c := &Certificate{Format: "privops-certificate/1", TenantID: r.TenantID, RequestID: r.ID, Type: string(r.Type),
 		Status: string(r.Status), SubjectHash: r.SubjectHash, ReceivedAt: r.ReceivedAt, GraceUntil: r.GraceUntil,
-		Services: []CertificateLine{}, IssuedAt: s.now()}
+		Services: []CertificateLine{}, IssuedAt: now}
 	if r.Decision != nil {
 		c.ApprovedAt = r.Decision.At
 	}

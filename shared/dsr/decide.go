@@ -2,6 +2,7 @@ package dsr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,11 +59,15 @@ func checkReason(reason string, required bool) (string, error) {
 // decide moves a request to a new status with a recorded decision, an audit
 // entry and a notice to the subject.
 func (s *Service) decide(ctx context.Context, tenantID, id string, actor Actor, to privacy.Status, reason, action, notice string) (*privacy.Request, error) {
+	k, err := s.idem(ctx, tenantID, actor, action, id, reason)
+	if err != nil {
+		return nil, err
+	}
 	t, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
-	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+	r, err = s.update(ctx, r, s.keyed(k, func(r *privacy.Request) error {
 		now := s.now()
 		wasVerified := r.Status != privacy.StatusAwaitingVerification
 		if to == privacy.StatusCancelled && r.Status == privacy.StatusInProgress {
@@ -87,7 +92,10 @@ func (s *Service) decide(ctx context.Context, tenantID, id string, actor Actor, 
 			return nil // never mail an address whose owner has not confirmed it
 		}
 		return s.notice(r, now, notice)
-	})
+	}))
+	if errors.Is(err, errReplay) {
+		return s.replayChange(ctx, tenantID, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -132,11 +140,15 @@ func (s *Service) Extend(ctx context.Context, tenantID, id string, actor Actor, 
 	if err != nil {
 		return nil, err
 	}
+	k, err := s.idem(ctx, tenantID, actor, "request.extended", id, reason)
+	if err != nil {
+		return nil, err
+	}
 	t, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
-	r, err = s.update(ctx, r, func(r *privacy.Request) error {
+	r, err = s.update(ctx, r, s.keyed(k, func(r *privacy.Request) error {
 		now := s.now()
 		switch {
 		case r.Status.Terminal():
@@ -152,7 +164,10 @@ func (s *Service) Extend(ctx context.Context, tenantID, id string, actor Actor, 
 		r.Extension = &privacy.Extension{Reason: reason, By: actor.String(), At: now}
 		s.audit(r, now, actor.String(), "request.extended", map[string]string{"regime": r.Due.Regime})
 		return s.notice(r, now, privacy.NoticeExtended)
-	})
+	}))
+	if errors.Is(err, errReplay) {
+		return s.replayChange(ctx, tenantID, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +185,7 @@ func (s *Service) Pause(ctx context.Context, tenantID, id string, actor Actor, q
 	if err != nil {
 		return nil, err
 	}
-	return s.clock(ctx, tenantID, id, func(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+	return s.clock(ctx, tenantID, id, actor, "request.clock-paused", question, func(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
 		switch {
 		case r.Status.Terminal() || r.Status == privacy.StatusAwaitingVerification:
 			return privacy.Errorf(privacy.KindConflict, "request-not-open", "only a verified, open request can be paused")
@@ -188,7 +203,7 @@ func (s *Service) Pause(ctx context.Context, tenantID, id string, actor Actor, q
 
 // Resume restarts the clock when the clarification arrived.
 func (s *Service) Resume(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Request, error) {
-	return s.clock(ctx, tenantID, id, func(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
+	return s.clock(ctx, tenantID, id, actor, "request.clock-resumed", "", func(t *privacy.Tenant, r *privacy.Request, now time.Time) error {
 		p := r.OpenPause()
 		if p == nil {
 			return privacy.Errorf(privacy.KindConflict, "not-paused", "the clock is running")
@@ -203,12 +218,19 @@ func (s *Service) Resume(ctx context.Context, tenantID, id string, actor Actor) 
 }
 
 // clock applies a clock change to a request and carries out its outbox.
-func (s *Service) clock(ctx context.Context, tenantID, id string, change func(*privacy.Tenant, *privacy.Request, time.Time) error) (*privacy.Request, error) {
+func (s *Service) clock(ctx context.Context, tenantID, id string, actor Actor, op, param string, change func(*privacy.Tenant, *privacy.Request, time.Time) error) (*privacy.Request, error) {
+	k, err := s.idem(ctx, tenantID, actor, op, id, param)
+	if err != nil {
+		return nil, err
+	}
 	t, r, err := s.load(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
-	r, err = s.update(ctx, r, func(r *privacy.Request) error { return change(t, r, s.now()) })
+	r, err = s.update(ctx, r, s.keyed(k, func(r *privacy.Request) error { return change(t, r, s.now()) }))
+	if errors.Is(err, errReplay) {
+		return s.replayChange(ctx, tenantID, id)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -261,6 +261,8 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"no dot in domain", "acme", func(s *dsr.Submission) { s.Email = "ada@localhost" }, "invalid-email"},
 		{"long email", "acme", func(s *dsr.Submission) { s.Email = strings.Repeat("a", 250) + "@x.com" }, "invalid-email"},
 		{"bad country", "acme", func(s *dsr.Submission) { s.Country = "Germany" }, "invalid-country"},
+		{"a country code no country has", "acme", func(s *dsr.Submission) { s.Country = "XX" }, "invalid-country"},
+		{"the reserved UK", "acme", func(s *dsr.Submission) { s.Country = "UK" }, "invalid-country"},
 		{"bad region", "acme", func(s *dsr.Submission) { s.Country, s.Region = "US", "California" }, "invalid-region"},
 		{"unknown category", "acme", func(s *dsr.Submission) { s.Categories = []privacy.Category{"dreams"} }, "invalid-category"},
 		{"rectify logs", "acme", func(s *dsr.Submission) {
@@ -643,4 +645,61 @@ func TestMailOutageAtIntake(t *testing.T) {
 	if code(err) != "mail-unavailable" {
 		t.Fatalf("got %q", code(err))
 	}
+}
+
+// TestNewCodeAfterLockout: a locked verification is no dead end. A new code
+// gets a fresh budget of wrong attempts, bounded by the codes that can be
+// sent; once none can, the message says what the subject can do instead.
+func TestNewCodeAfterLockout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res, err := f.svc.Submit(ctx, "acme", validSubmission(), "", dsr.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Request.ID
+	lockOut := func() error {
+		right := f.mail.lastCode(t)
+		for range 5 {
+			_, _ = f.svc.Verify(ctx, "acme", id, wrong(right))
+		}
+		_, err := f.svc.Verify(ctx, "acme", id, right)
+		return err
+	}
+	var got []string
+	for range 3 { // three codes: the first and two resends
+		err := lockOut()
+		got = append(got, code(err)+": "+msg(err))
+		if rerr := f.svc.Resend(ctx, "acme", id); rerr != nil {
+			got = append(got, "resend "+code(rerr))
+		}
+	}
+	want := []string{
+		"too-many-attempts: too many wrong codes; ask for a new code",
+		"too-many-attempts: too many wrong codes; ask for a new code",
+		"too-many-attempts: too many wrong codes; no more codes can be sent for this request; submit a new request",
+		"resend too-many-codes",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lockouts (-want +got):\n%s", diff)
+	}
+	// A new code after a lockout verifies.
+	f2 := newFixture(t)
+	res, _ = f2.svc.Submit(ctx, "acme", validSubmission(), "", dsr.Actor{})
+	for range 5 {
+		_, _ = f2.svc.Verify(ctx, "acme", res.Request.ID, wrong(f2.mail.lastCode(t)))
+	}
+	if err := f2.svc.Resend(ctx, "acme", res.Request.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f2.svc.Verify(ctx, "acme", res.Request.ID, f2.mail.lastCode(t)); err != nil || r.Status != privacy.StatusAwaitingDecision {
+		t.Errorf("the new code after a lockout: %v", err)
+	}
+}
+
+func msg(err error) string {
+	if e, ok := privacy.AsError(err); ok {
+		return e.Message
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package dsr_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,26 +25,27 @@ func TestLegalHoldDefersErasure(t *testing.T) {
 	}{
 		{
 			name: "a subject hold keeps the data at every service",
-			hold: dsr.HoldInput{Scope: privacy.HoldSubject, Email: " Ada.Lovelace@Example.com ", Reason: reason},
+			hold: dsr.HoldInput{Scope: privacy.HoldSubject, Email: " Ada.Lovelace@Example.com ", Reason: reason, Category: privacy.HoldLegalClaims},
 			want: []taskLine{{"crm.erase", held, "legal hold: " + reason}, {"billing.erase", held, "legal hold: " + reason}},
 			wantMail: []string{
-				"- Crm: kept, because the law requires it (legal hold: " + reason + ")",
-				"- Billing: kept, because the law requires it (legal hold: " + reason + ")",
+				"Your erase request has been carried out in part.",
+				"- Crm: not erased yet: kept for now, because it is needed to establish, exercise or defend legal claims (GDPR Art. 17(3)(e)). This is deferred, not refused",
+				"- Billing: not erased yet: kept for now, because it is needed to establish, exercise or defend legal claims (GDPR Art. 17(3)(e)).",
 			},
 			wantStatus: privacy.StatusPartiallyCompleted,
 		},
 		{
 			name:       "a service hold keeps the data at that service only",
-			hold:       dsr.HoldInput{Scope: privacy.HoldService, Service: "billing", Reason: reason},
+			hold:       dsr.HoldInput{Scope: privacy.HoldService, Service: "billing", Reason: reason, Category: privacy.HoldLegalObligation},
 			want:       []taskLine{{"crm.erase", "done", ""}, {"billing.erase", held, "legal hold: " + reason}},
-			wantMail:   []string{"- Crm: done", "- Billing: kept, because the law requires it (legal hold: " + reason + ")"},
+			wantMail:   []string{"carried out in part", "- Crm: erased", "- Billing: not erased yet: kept for now, because the law requires us to keep it (GDPR Art. 17(3)(b))."},
 			wantStatus: privacy.StatusPartiallyCompleted,
 		},
 		{
 			name:       "a hold on another subject changes nothing",
-			hold:       dsr.HoldInput{Scope: privacy.HoldSubject, Email: "someone@else.example", Reason: reason},
+			hold:       dsr.HoldInput{Scope: privacy.HoldSubject, Email: "someone@else.example", Reason: reason, Category: privacy.HoldLegalClaims},
 			want:       []taskLine{{"crm.erase", "done", ""}, {"billing.erase", "done", ""}},
-			wantMail:   []string{"- Crm: done", "- Billing: done"},
+			wantMail:   []string{"Your erase request has been carried out.", "- Crm: erased", "- Billing: erased"},
 			wantStatus: privacy.StatusCompleted,
 		},
 	}
@@ -75,23 +77,52 @@ func TestLegalHoldDefersErasure(t *testing.T) {
 			if last.To != subjectEmail {
 				t.Errorf("completion mail to %q", last.To)
 			}
+			// The admin's hold text is internal: the subject never sees it.
+			if strings.Contains(last.Text, reason) || strings.Contains(last.Text, "legal hold") {
+				t.Errorf("the mail carries the internal hold text:\n%s", last.Text)
+			}
 			if tc.wantStatus == privacy.StatusCompleted {
 				return
 			}
-			// Releasing the hold does not turn held into failed: there is
-			// nothing RetryTasks may retry, and it says so.
+			// A hold defers the erasure: releasing it starts the held
+			// tasks again, the subject is told, and the request completes
+			// (issue 15, item 2).
 			if _, err := f.svc.ReleaseHold(ctx, "acme", h.ID, dsr.Actor{Admin: admin}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.RetryTasks(ctx, "acme", r.ID, "", dsr.Actor{Admin: admin})
-			if c, kind := userCode(err); c != "nothing-to-retry" || kind != privacy.KindConflict {
-				t.Errorf("retry of held tasks: %v", err)
+			r = f.untilSettled(t, r.ID)
+			if r.Status != privacy.StatusCompleted || slices.ContainsFunc(r.Tasks, func(task privacy.Task) bool { return task.Status != privacy.TaskDone }) {
+				t.Errorf("after the release: %s %v", r.Status, shortLines(r))
 			}
-			if f.conn.count("billing", privacy.ActionErase) != 0 {
-				t.Error("a held service was asked to erase")
+			wantNotices := map[string]int{privacy.NoticeVerified: 1, privacy.NoticeApproved: 1, privacy.NoticePartial: 1,
+				privacy.NoticeResumed: 1, privacy.NoticeCompleted: 1}
+			f.notices(t)
+			gotNotices := map[string]int{}
+			for _, n := range f.get(t, r.ID).Notices {
+				gotNotices[n.Type]++
+			}
+			if diff := cmp.Diff(wantNotices, gotNotices); diff != "" {
+				t.Errorf("notices (-want +got):\n%s", diff)
+			}
+			audit := f.countAudit(t)
+			if audit["tasks.resumed"] != 1 || audit["hold.erasures-resumed"] != 1 || audit["request.completed"] != 1 || audit["request.partially-completed"] != 1 {
+				t.Errorf("audit %v", audit)
+			}
+			// Nothing is left for the watch, and a retry finds nothing.
+			if n, err := f.svc.ResumeReleased(ctx, mustTenant(t, f)); err != nil || n != 0 {
+				t.Errorf("the watch after a full release: %d, %v", n, err)
 			}
 		})
 	}
+}
+
+func mustTenant(tb testing.TB, f *taskFixture) *privacy.Tenant {
+	tb.Helper()
+	tn, err := f.svc.Tenant(ctx, "acme")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tn
 }
 
 func TestErasureGracePeriod(t *testing.T) {
@@ -145,7 +176,7 @@ func TestErasureGracePeriod(t *testing.T) {
 		}
 		f.notices(t)
 		mails := f.mail.Mails()
-		if text := mails[len(mails)-1].Text; strings.Count(text, "- Crm: done") != 1 {
+		if text := mails[len(mails)-1].Text; strings.Count(text, "- Crm: erased") != 1 {
 			t.Errorf("the completion mail should list crm once (the restriction is a step, not an outcome):\n%s", text)
 		}
 		cert, err := f.svc.CertificateOf(r)
@@ -158,7 +189,7 @@ func TestErasureGracePeriod(t *testing.T) {
 		t.Parallel()
 		f, r := setup(t)
 		f.drain(t)
-		if _, err := f.svc.PlaceHold(ctx, "acme", dsr.HoldInput{Scope: privacy.HoldService, Service: "legacy", Reason: "tax audit"}, dsr.Actor{Admin: admin}); err != nil {
+		if _, err := f.svc.PlaceHold(ctx, "acme", dsr.HoldInput{Scope: privacy.HoldService, Service: "legacy", Reason: "tax audit", Category: privacy.HoldLegalObligation}, dsr.Actor{Admin: admin}); err != nil {
 			t.Fatal(err)
 		}
 		afterGrace(f, r)

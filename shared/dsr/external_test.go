@@ -2,7 +2,12 @@ package dsr_test
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +178,101 @@ func TestTaskLogsCarryNoPersonalData(t *testing.T) {
 		t.Fatalf("expected the deferred flushes in the logs:\n%s", f.logs.String())
 	}
 	// The fixture's cleanup checks the logs for the subject's identifiers.
+}
+
+// TestEvidenceIsImmutable: completing an ended manual task again neither
+// replaces its recorded evidence file nor changes the task (issue 15, item 5).
+func TestEvidenceIsImmutable(t *testing.T) {
+	t.Parallel()
+	f := newTaskFixture(t)
+	f.setGrace(t, "acme", 0)
+	f.addServices(t, svcDef{"paper", privacy.KindManual, eraseActions, []privacy.Category{privacy.CategoryProfile}})
+	f.conn.on("paper", privacy.ActionErase, accepted)
+	r := f.approved(t, privacy.TypeErase)
+	f.drain(t)
+	taskID := r.Tasks[0].ID
+	first, err := f.svc.CompleteManual(ctx, "acme", r.ID, taskID, dsr.Result{Outcome: privacy.OutcomeDone, Items: 1, Note: "shredded"},
+		[]byte("the first photo"), dsr.Actor{Admin: admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, audit := f.get(t, r.ID), f.countAudit(t)
+	_, err = f.svc.CompleteManual(ctx, "acme", r.ID, taskID, dsr.Result{Outcome: privacy.OutcomeDone, Items: 2, Note: "again"},
+		[]byte("another photo"), dsr.Actor{Admin: "mallory"})
+	if c, kind := userCode(err); c != "task-ended" || kind != privacy.KindConflict {
+		t.Errorf("completing an ended task: %v", err)
+	}
+	rc, _, err := f.blobs.Open(ctx, first.Evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "the first photo" {
+		t.Errorf("the recorded evidence now reads %q", got)
+	}
+	if after := f.get(t, r.ID); after.ETag != before.ETag {
+		t.Error("the second completion changed the request")
+	}
+	if diff := cmp.Diff(audit, f.countAudit(t)); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// TestConcurrentCompletionsKeepOneEvidence: completions of one manual task
+// racing each other record one of them; the others are refused and leave no
+// file behind, so the recorded evidence is never replaced (issue 15, item 5).
+func TestConcurrentCompletionsKeepOneEvidence(t *testing.T) {
+	t.Parallel()
+	f := newTaskFixture(t)
+	f.setGrace(t, "acme", 0)
+	f.addServices(t, svcDef{"paper", privacy.KindManual, eraseActions, []privacy.Category{privacy.CategoryProfile}})
+	f.conn.on("paper", privacy.ActionErase, accepted)
+	r := f.approved(t, privacy.TypeErase)
+	f.drain(t)
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	tasks := make([]*privacy.Task, n)
+	for i := range n {
+		wg.Go(func() {
+			tasks[i], results[i] = f.svc.CompleteManual(ctx, "acme", r.ID, r.Tasks[0].ID,
+				dsr.Result{Outcome: privacy.OutcomeDone, Note: fmt.Sprintf("admin %d", i)}, []byte(fmt.Sprintf("photo %d", i)), dsr.Actor{Admin: fmt.Sprintf("a%d", i)})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range results {
+		switch c, _ := userCode(err); {
+		case err == nil && winner < 0:
+			winner = i
+		case err == nil:
+			t.Errorf("completions %d and %d both succeeded", winner, i)
+		case c != "task-ended":
+			t.Errorf("completion %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no completion succeeded")
+	}
+	got := f.get(t, r.ID).Tasks[0]
+	rc, _, err := f.blobs.Open(ctx, got.Evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	if want := fmt.Sprintf("photo %d", winner); string(body) != want || got.Note != fmt.Sprintf("admin %d", winner) {
+		t.Errorf("recorded %q with note %q, want the winner's %q", body, got.Note, want)
+	}
+	var files []string
+	_ = filepath.WalkDir(f.blobDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, "evidence") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 1 {
+		t.Errorf("evidence files left: %v", files)
+	}
 }

@@ -13,6 +13,9 @@ import (
 type step struct {
 	res privacy.ConnectorResult
 	err error
+	// during, if set, runs inside the call before it answers: a service
+	// that posts its callback at once, while the task is still claimed.
+	during func(call privacy.ConnectorCall)
 }
 
 var (
@@ -86,6 +89,9 @@ func (c *fakeConnector) Run(ctx context.Context, svc *privacy.Service, call priv
 		st = steps[min(n, len(steps)-1)]
 	}
 	c.mu.Unlock()
+	if st.during != nil {
+		st.during(call)
+	}
 	if st.err != nil {
 		return privacy.ConnectorResult{}, st.err
 	}

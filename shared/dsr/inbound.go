@@ -25,8 +25,17 @@ const MaxInboundKeys = 2
 // with its secret, shown this once. The newest previous key stays active so
 // senders can switch over; an older one is retired.
 func (s *Service) CreateInboundKey(ctx context.Context, tenantID string, actor Actor) (*privacy.ServiceSecret, error) {
+	k, err := s.idem(ctx, tenantID, actor, "inbound-key.created")
+	if err != nil {
+		return nil, err
+	}
 	var out privacy.ServiceSecret
-	_, err := s.changeTenant(ctx, tenantID, actor, "inbound-key.created", "tenant/"+tenantID, func(t *privacy.Tenant, now time.Time) error {
+	var first *privacy.IdempotentOp
+	_, err = s.changeTenant(ctx, tenantID, actor, "inbound-key.created", "tenant/"+tenantID, func(t *privacy.Tenant, now time.Time) error {
+		if rec, err := k.check(t.AdminOps); err != nil {
+			first = rec
+			return err
+		}
 		var b [32]byte
 		_, _ = rand.Read(b[:])
 		var id [6]byte
@@ -37,8 +46,21 @@ func (s *Service) CreateInboundKey(ctx context.Context, tenantID string, actor A
 			keep = keep[len(keep)-(MaxInboundKeys-1):]
 		}
 		t.InboundKeys = append(slices.Clone(keep), out)
+		k.record(&t.AdminOps, out.ID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		// A key made with this Idempotency-Key: the first answer, its secret
+		// included, while the key is still active.
+		t, err := s.tenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(t.InboundKeys, func(k privacy.ServiceSecret) bool { return k.ID == first.Ref }); i >= 0 {
+			return &t.InboundKeys[i], nil
+		}
+		return nil, privacy.Errorf(privacy.KindConflict, "key-retired", "the key made with this Idempotency-Key was retired since")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -60,14 +82,25 @@ func (s *Service) InboundKeys(ctx context.Context, tenantID string) ([]privacy.S
 
 // DeleteInboundKey retires a signing key at once (a leaked key).
 func (s *Service) DeleteInboundKey(ctx context.Context, tenantID, keyID string, actor Actor) error {
-	_, err := s.changeTenant(ctx, tenantID, actor, "inbound-key.retired", "tenant/"+tenantID, func(t *privacy.Tenant, _ time.Time) error {
+	k, err := s.idem(ctx, tenantID, actor, "inbound-key.retired", keyID)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeTenant(ctx, tenantID, actor, "inbound-key.retired", "tenant/"+tenantID, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		i := slices.IndexFunc(t.InboundKeys, func(k privacy.ServiceSecret) bool { return k.ID == keyID })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-key", "no such key")
 		}
 		t.InboundKeys = slices.Delete(t.InboundKeys, i, i+1)
+		k.record(&t.AdminOps, keyID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return nil // retired with this key: the first answer
+	}
 	return err
 }
 
@@ -210,6 +243,7 @@ func (s *Service) FailTask(ctx context.Context, tg *TaskTarget, reason string, p
 	if err != nil {
 		return nil, fmt.Errorf("fail task: %w", err)
 	}
+	s.taskSettled(ctx, r, id)
 	s.d.Step("task-recorded")
 	s.flushQuietly(ctx, r)
 	return r.Task(id), nil

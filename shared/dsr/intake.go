@@ -3,7 +3,6 @@ package dsr
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -65,7 +64,6 @@ func (a Actor) String() string {
 func (a Actor) onBehalf() bool { return a.Admin != "" || a.System != "" }
 
 var (
-	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
 	regionRe  = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
 	fieldRe   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 	purposeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
@@ -89,8 +87,8 @@ func (sub *Submission) Validate() error {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-email", "email must be a plain address such as name@example.com")
 	}
 	sub.Country, sub.Region = strings.ToUpper(strings.TrimSpace(sub.Country)), strings.ToUpper(strings.TrimSpace(sub.Region))
-	if !countryRe.MatchString(sub.Country) {
-		return privacy.Errorf(privacy.KindInvalid, "invalid-country", "country must be an ISO 3166-1 alpha-2 code")
+	if !privacy.ValidCountry(sub.Country) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-country", "country must be an assigned ISO 3166-1 alpha-2 code (GB for the United Kingdom, GR for Greece)")
 	}
 	if sub.Region != "" && !regionRe.MatchString(sub.Region) {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-region", "region must be an ISO 3166-2 subdivision code such as CA")
@@ -167,7 +165,12 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	if t.Suspended() {
 		// Every door of a new request (portal, admin on behalf, the inbound
-		// queue, where it is rejected with this code, never retried) ends here.
+		// queue, where it is rejected with this code, never retried) ends here;
+		// but a retry of a submission received before the suspension is no
+		// new request: it gets the first one, as for an active tenant.
+		if prev := s.received(ctx, t.ID, sub, idemKey, actor); prev != nil {
+			return prev, nil
+		}
 		return nil, ErrTenantSuspended
 	}
 	if err := sub.Validate(); err != nil {
@@ -177,8 +180,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-idempotency-key", "Idempotency-Key must be at most 200 characters")
 	}
 	now := s.now()
-	body, _ := json.Marshal(sub)
-	bodyHash := sha256.Sum256(body)
+	bodyHash := submissionHash(sub)
 	r := &privacy.Request{
 		ID: newID("dsr_"), TenantID: t.ID, Type: sub.Type, Status: privacy.StatusAwaitingVerification,
 		Channel:     privacy.ChannelPortal,
@@ -190,7 +192,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	if idemKey != "" {
 		// A deterministic id makes the create itself the duplicate check.
-		r.ID = "dsr_" + hex.EncodeToString(s.mac("idempotency", t.ID, actor.String(), idemKey)[:16])
+		r.ID = s.idempotentID(t.ID, actor.String(), idemKey)
 		r.IdempotencyKeyHash = hex.EncodeToString(s.mac("idempotency-key", idemKey)[:16])
 	}
 	var code string
@@ -213,6 +215,16 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 			return nil, err
 		}
 	}
+	if idemKey != "" {
+		// A submission first made before per-purpose keys has its legacy id.
+		legacy := *r
+		legacy.ID = s.legacyIdempotentID(t.ID, actor.String(), idemKey)
+		if _, err := s.d.Store.GetRequest(ctx, t.ID, legacy.ID); err == nil {
+			return s.replay(ctx, t.ID, &legacy)
+		} else if !errors.Is(err, privacy.ErrNotFound) {
+			return nil, fmt.Errorf("get request: %w", err)
+		}
+	}
 	if err := s.d.Store.CreateRequest(ctx, r); err != nil {
 		if errors.Is(err, privacy.ErrConflict) && idemKey != "" {
 			return s.replay(ctx, t.ID, r)
@@ -227,6 +239,29 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		}
 	}
 	return &Submitted{Request: r, Token: s.Token(t.ID, r.ID)}, nil
+}
+
+// submissionHash identifies a submission's body, to tell a retry from another
+// submission reusing its idempotency key.
+func submissionHash(sub Submission) [sha256.Size]byte {
+	body, _ := json.Marshal(sub)
+	return sha256.Sum256(body)
+}
+
+// received returns the request an earlier submission with the same
+// idempotency key and body created, or nil if there is none.
+func (s *Service) received(ctx context.Context, tenantID string, sub Submission, idemKey string, actor Actor) *Submitted {
+	if idemKey == "" || len(idemKey) > 200 {
+		return nil
+	}
+	h := submissionHash(sub)
+	// The id it got, or the one it got before per-purpose keys.
+	for _, id := range []string{s.idempotentID(tenantID, actor.String(), idemKey), s.legacyIdempotentID(tenantID, actor.String(), idemKey)} {
+		if got, err := s.replay(ctx, tenantID, &privacy.Request{ID: id, BodyHash: hex.EncodeToString(h[:])}); err == nil {
+			return got
+		}
+	}
+	return nil
 }
 
 // replay answers a retried submission with the request it created.
@@ -259,7 +294,8 @@ func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Re
 }
 
 // Verify checks a one-time code. A wrong code counts an attempt; after
-// MaxAttempts, or once the code expired, only a new code helps.
+// MaxAttempts, or once the code expired, only a new code helps, and the
+// message says whether one can still be sent.
 func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*privacy.Request, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
@@ -280,10 +316,10 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 		case r.Status != privacy.StatusAwaitingVerification:
 			return privacy.Errorf(privacy.KindConflict, "already-verified", "this request is not waiting for a code")
 		case r.Verification.Attempts >= s.cfg.MaxAttempts:
-			return privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "too many wrong codes; ask for a new code")
+			return privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "too many wrong codes; %s", s.nextStep(r))
 		case !now.Before(r.Verification.ExpiresAt):
-			return privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired; ask for a new code")
-		case !hmacEqualHex(r.Verification.CodeHash, s.codeHash(r.TenantID, r.ID, code)):
+			return privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired; %s", s.nextStep(r))
+		case !s.checkCode(r.Verification.CodeHash, r.TenantID, r.ID, code):
 			r.Verification.Attempts++
 			verr = privacy.Errorf(privacy.KindUnprocessable, "wrong-code", "the code is not right; %d attempts left", s.cfg.MaxAttempts-r.Verification.Attempts)
 			return nil // the attempt is recorded
@@ -310,8 +346,18 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 	return r, nil
 }
 
+// nextStep tells a subject whose code no longer works what they can do: ask
+// for a new code while one can be sent, else submit a new request.
+func (s *Service) nextStep(r *privacy.Request) string {
+	if r.Verification.Sends < s.cfg.MaxCodeSends {
+		return "ask for a new code"
+	}
+	return "no more codes can be sent for this request; submit a new request"
+}
+
 // Resend mails a new code (at most MaxCodeSends per request). Earlier codes stop
-// working; wrong attempts are not reset.
+// working; the new code gets a fresh budget of wrong attempts, so at most
+// MaxCodeSends × MaxAttempts guesses are ever allowed per request.
 func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
@@ -330,6 +376,7 @@ func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
 			return privacy.Errorf(privacy.KindTooMany, "too-many-codes", "no more codes can be sent for this request; submit a new request")
 		}
 		r.Verification.Sends++
+		r.Verification.Attempts = 0 // a new code, a new budget (bounded by the sends)
 		r.Verification.CodeHash = s.codeHash(r.TenantID, r.ID, code)
 		r.Verification.ExpiresAt = s.now().Add(s.cfg.CodeTTL)
 		return nil
@@ -338,8 +385,4 @@ func (s *Service) Resend(ctx context.Context, tenantID, id string) error {
 		return err
 	}
 	return s.mailCode(ctx, t, r, code)
-}
-
-func hmacEqualHex(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

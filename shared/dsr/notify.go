@@ -83,6 +83,10 @@ func noticeSubject(t *privacy.Tenant, notice string) string {
 		return "Your privacy request is complete — " + t.Name
 	case privacy.NoticePartial:
 		return "Your privacy request is complete, with exceptions — " + t.Name
+	case privacy.NoticeLinkReissued:
+		return "A new download link for your data — " + t.Name
+	case privacy.NoticeResumed:
+		return "We are now completing your privacy request — " + t.Name
 	}
 	return "About your privacy request — " + t.Name
 }
@@ -122,6 +126,14 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 		fmt.Fprintf(&b, "To answer your request we need more information:\n\n%s\n\nPlease reply to this message.\n", question)
 	case privacy.NoticeCompleted, privacy.NoticePartial:
 		s.outcomeText(&b, t, r)
+	case privacy.NoticeLinkReissued:
+		if r.Package != nil {
+			fmt.Fprintf(&b, "Here is a new link to download your data (it works until %s):\n%s\n\nEarlier links no longer work.\n",
+				r.Package.ExpiresAt.In(t.Location()).Format("2 January 2006"), s.DownloadLink(r))
+		}
+	case privacy.NoticeResumed:
+		fmt.Fprintf(&b, "We told you that part of your request was deferred because the law allowed or required us to keep some data.\n"+
+			"That reason no longer applies: we are now carrying out the rest of your %s request, and will tell you when it is done.\n", r.Type)
 	}
 	if t.Contact != "" {
 		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)
@@ -157,6 +169,7 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 		return 0, 0, 0, fmt.Errorf("list stuck requests: %w", err)
 	}
 	var errs []error
+	var t *privacy.Tenant // read once, only if a task needs it
 	for _, r := range rs {
 		if len(r.Outbox) > 0 && r.Outbox[0].At.Before(now.Add(-s.cfg.OutboxLease)) {
 			if err := s.Flush(ctx, r); err != nil {
@@ -166,7 +179,13 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 			flushed++
 		}
 		if !r.WakeAt.IsZero() && r.WakeAt.Before(now) {
-			if err := s.redriveTasks(ctx, r); err != nil {
+			if t == nil {
+				if t, err = s.tenant(ctx, tenantID); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			if err := s.redriveTasks(ctx, t, r); err != nil {
 				errs = append(errs, err)
 			} else {
 				flushed++

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/privops/privops/shared/privacy"
 )
@@ -137,7 +138,7 @@ func (s *Service) UpdateTenantWith(ctx context.Context, tenantID, ifMatch string
 // a suspended tenant is a conflict (409 tenant-suspended-already).
 func (s *Service) SuspendTenant(ctx context.Context, tenantID, reason string, actor Actor) (*privacy.Tenant, error) {
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 500 {
+	if reason == "" || utf8.RuneCountInString(reason) > 500 {
 		return nil, privacy.FieldErrorf("reason", "reason-required", "a reason of at most 500 characters is required")
 	}
 	return s.writeTenant(ctx, tenantID, "", func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {

@@ -27,7 +27,15 @@ func (s *Service) Flush(ctx context.Context, r *privacy.Request) error {
 				return fmt.Errorf("flush %s: append audit: %w", r, err)
 			}
 		case ev.Message != nil:
-			body, err := json.Marshal(ev.Message)
+			msg := ev.Message
+			if s.d.TraceContext != nil {
+				if tp, ts := s.d.TraceContext(ctx); tp != "" {
+					m := *msg // the stored outbox keeps no trace context
+					m.TraceParent, m.TraceState = tp, ts
+					msg = &m
+				}
+			}
+			body, err := json.Marshal(msg)
 			if err != nil {
 				return fmt.Errorf("flush %s: marshal event: %w", r, err)
 			}

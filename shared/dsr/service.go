@@ -11,7 +11,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +27,9 @@ type Keys struct {
 	// Subject keys the subject hash the audit refers to. It must never change,
 	// or the audit can no longer be matched to a subject.
 	Subject []byte
-	// Token keys request tokens, idempotency ids and one-time code hashes.
+	// Token is the parent of the per-purpose keys of request tokens, one-time
+	// code hashes, idempotency ids and download links (keys.go); values made
+	// before those keys existed are checked with it.
 	Token []byte
 }
 
@@ -58,6 +59,9 @@ type Config struct {
 	// ReservedTenantIDs can never be onboarded: the tenant-claim value that
 	// marks an operator token (AUTH_OPERATOR_TENANT), when it is a valid id.
 	ReservedTenantIDs []string
+	// CallbackTimeout is how long a waiting task waits for its service's
+	// answer before it is called again with the same Idempotency-Key (24h).
+	CallbackTimeout time.Duration
 }
 
 // Deps are the ports and helpers the service uses.
@@ -76,6 +80,15 @@ type Deps struct {
 	// Step, if set, is called after each durable step with its name. Tests (and
 	// the crash-point harness) use it to stop the process between two steps.
 	Step func(name string)
+	// TaskSettled, if set, is told each task result once its write committed
+	// (a run's outcome, a retry scheduled, an answer through the callback or
+	// inbound queue): the tasks-by-outcome metric. Ids and enums only.
+	TaskSettled func(ctx context.Context, tenantID string, action privacy.Action, status privacy.TaskStatus)
+	// TraceContext, if set, returns the W3C trace context (traceparent,
+	// tracestate) of the span in ctx, "" outside one. Flush copies it into each
+	// message it publishes (the CloudEvents distributed-tracing extension), so
+	// the consumer's span continues the producer's trace.
+	TraceContext func(ctx context.Context) (traceparent, tracestate string)
 }
 
 // Service runs the request lifecycle.
@@ -84,6 +97,7 @@ type Service struct {
 	keys   Keys
 	d      Deps
 	hasher privacy.SubjectHasher
+	pk     purposeKeys // one key per purpose, derived from keys.Token (keys.go)
 }
 
 // New returns a Service. It checks the policy floors.
@@ -121,6 +135,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	if cfg.TaskMaxDeliveries <= 0 {
 		cfg.TaskMaxDeliveries = 8
 	}
+	if cfg.CallbackTimeout <= 0 {
+		cfg.CallbackTimeout = 24 * time.Hour
+	}
 	if cfg.OutboxLease <= 0 {
 		cfg.OutboxLease = 2 * time.Minute
 	}
@@ -130,24 +147,15 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	if d.Step == nil {
 		d.Step = func(string) {}
 	}
-	return &Service{cfg: cfg, keys: keys, d: d, hasher: privacy.SubjectHasher{Key: keys.Subject}}, nil
+	return &Service{cfg: cfg, keys: keys, d: d, hasher: privacy.SubjectHasher{Key: keys.Subject}, pk: derivePurposes(keys.Token)}, nil
 }
 
 // now is the invocation's time, in UTC, truncated to the microsecond so it
 // round-trips through every store unchanged.
 func (s *Service) now() time.Time { return s.d.Now().UTC().Truncate(time.Microsecond) }
 
-// Token returns the request token handed to the subject at submission. It is
-// derived, not stored: HMAC(token key, tenant, id).
-func (s *Service) Token(tenantID, id string) string {
-	return base64.RawURLEncoding.EncodeToString(s.mac("request-token", tenantID, id)[:24])
-}
-
-// CheckToken reports whether token is the request's token, in constant time.
-func (s *Service) CheckToken(tenantID, id, token string) bool {
-	return hmac.Equal([]byte(token), []byte(s.Token(tenantID, id)))
-}
-
+// mac is the legacy key's MAC: every purpose's values were made with it
+// before per-purpose keys (keys.go); now only old values are checked with it.
 func (s *Service) mac(parts ...string) []byte {
 	m := hmac.New(sha256.New, s.keys.Token)
 	for _, p := range parts {
@@ -155,10 +163,6 @@ func (s *Service) mac(parts ...string) []byte {
 		m.Write([]byte{0})
 	}
 	return m.Sum(nil)
-}
-
-func (s *Service) codeHash(tenantID, id, code string) string {
-	return hex.EncodeToString(s.mac("otp", tenantID, id, code))
 }
 
 // newID returns a random id with a prefix: 128 bits, hex.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,8 +34,10 @@ func newSecret(now time.Time) privacy.ServiceSecret {
 }
 
 // PutService creates or replaces one of the tenant's services. A new webhook
-// service gets a signing secret, returned once in the result; a replaced one
-// keeps its secrets (rotate them with RotateSecret).
+// service gets a signing secret, returned once in the result, and signing
+// version 2 unless the input asks for 1; a replaced one keeps its secrets
+// (rotate them with RotateSecret) and its signing version unless the input
+// sets one (moving a legacy service to 2 is how it migrates).
 func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Service, actor Actor) (*privacy.Service, bool, error) {
 	in.Secrets = nil
 	if err := in.Validate(); err != nil {
@@ -52,12 +55,18 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 				}
 			}
 			svc.CreatedAt, svc.Secrets = old.CreatedAt, old.Secrets
+			if svc.SigningVersion == 0 && svc.Kind == old.Kind {
+				svc.SigningVersion = old.SigningVersion
+			}
 			*old = svc
 		} else {
 			if len(t.Services) >= 200 {
 				return privacy.Errorf(privacy.KindUnprocessable, "too-many-services", "a tenant has at most 200 services")
 			}
 			svc.CreatedAt, created = now, true
+			if svc.Kind == privacy.KindWebhook && svc.SigningVersion == 0 {
+				svc.SigningVersion = 2 // separated keys: the default of every new service
+			}
 			t.Services = append(t.Services, svc)
 		}
 		p := t.Service(in.ID)
@@ -80,7 +89,14 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 // DeleteService removes a service; requests already fanned out keep their
 // tasks, which fail with a clear reason if they still had to run.
 func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor Actor) error {
-	_, err := s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, _ time.Time) error {
+	k, err := s.idem(ctx, tenantID, actor, "service.deleted", id)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeTenant(ctx, tenantID, actor, "service.deleted", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		i := slices.IndexFunc(t.Services, func(s privacy.Service) bool { return s.ID == id })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
@@ -89,8 +105,12 @@ func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor 
 			return err
 		}
 		t.Services = slices.Delete(t.Services, i, i+1)
+		k.record(&t.AdminOps, id, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return nil // deleted with this key: the first answer
+	}
 	return err
 }
 
@@ -98,8 +118,15 @@ func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor 
 // previous one, so two are active while the service rolls over; an older one
 // is retired. It returns the service with the new secret.
 func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Service, error) {
+	k, err := s.idem(ctx, tenantID, actor, "service.secret-rotated", id)
+	if err != nil {
+		return nil, err
+	}
 	var out privacy.Service
-	_, err := s.changeTenant(ctx, tenantID, actor, "service.secret-rotated", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+	_, err = s.changeTenant(ctx, tenantID, actor, "service.secret-rotated", "service/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		svc := t.Service(id)
 		if svc == nil {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
@@ -114,8 +141,21 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor A
 		svc.Secrets = append(slices.Clone(keep), newSecret(now))
 		svc.UpdatedAt = now
 		out = *svc
+		k.record(&t.AdminOps, svc.Secrets[len(svc.Secrets)-1].ID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		// Rotated with this key already: the service as it is now (its
+		// newest secret is the one that rotation made, unless rotated since).
+		t, err := s.tenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		if svc := t.Service(id); svc != nil {
+			return svc, nil
+		}
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -124,11 +164,15 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, actor A
 
 // HoldInput places a legal hold.
 type HoldInput struct {
-	Scope    privacy.HoldScope `json:"scope"`
-	Email    string            `json:"email,omitempty"`    // subject scope: hashed, never stored
-	Service  string            `json:"service,omitempty"`  // service scope
-	Category string            `json:"category,omitempty"` // category scope: a retention category
-	Reason   string            `json:"reason"`
+	Scope   privacy.HoldScope `json:"scope"`
+	Email   string            `json:"email,omitempty"`   // subject scope: hashed, never stored
+	Service string            `json:"service,omitempty"` // service scope
+	// DataCategory is what a data-category hold keeps: a retention category.
+	DataCategory string `json:"dataCategory,omitempty"`
+	Reason       string `json:"reason"`
+	// Category is the ground of the hold the subject is told (GDPR Art.
+	// 17(3)); Reason stays internal.
+	Category privacy.HoldCategory `json:"category"`
 }
 
 // PlaceHold places a legal hold. A subject hold names the subject by email;
@@ -138,7 +182,11 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 	if err != nil {
 		return nil, err
 	}
-	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, PlacedBy: actor.String()}
+	if !in.Category.Valid() {
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-hold-category",
+			"category must be one of freedom-of-expression, legal-obligation, public-interest, public-health, archiving-research, legal-claims (GDPR Art. 17(3))")
+	}
+	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, Category: in.Category, PlacedBy: actor.String()}
 	switch in.Scope {
 	case privacy.HoldTenant:
 	case privacy.HoldSubject:
@@ -152,15 +200,24 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-service", "a service hold needs a service id")
 		}
 		h.Service = in.Service
-	case privacy.HoldCategory:
-		if !slices.Contains(retention.Categories, in.Category) {
-			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-category", "a category hold needs a retention category")
+	case privacy.HoldDataCategory:
+		if !slices.Contains(retention.Categories, in.DataCategory) {
+			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-data-category", "a data-category hold needs a retention category in dataCategory")
 		}
-		h.Category = in.Category
+		h.DataCategory = in.DataCategory
 	default:
-		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject, service or category")
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject, service or data-category")
 	}
+	k, err := s.idem(ctx, tenantID, actor, "hold.placed", string(h.Scope), h.SubjectHash, h.Service, reason, string(h.Category), h.DataCategory)
+	if err != nil {
+		return nil, err
+	}
+	var first *privacy.IdempotentOp
 	_, err = s.changeTenant(ctx, tenantID, actor, "hold.placed", "hold/"+h.ID, func(t *privacy.Tenant, now time.Time) error {
+		if rec, err := k.check(t.AdminOps); err != nil {
+			first = rec
+			return err
+		}
 		if h.Scope == privacy.HoldService && t.Service(h.Service) == nil {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
 		}
@@ -169,18 +226,46 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 		}
 		h.PlacedAt = now
 		t.Holds = append(t.Holds, h)
+		k.record(&t.AdminOps, h.ID, now)
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		return s.replayHold(ctx, tenantID, first.Ref)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &h, nil
 }
 
-// ReleaseHold releases a legal hold; erasures it deferred can then be retried.
+// replayHold answers a keyed hold change that was already made: the hold as
+// it is stored now.
+func (s *Service) replayHold(ctx context.Context, tenantID, id string) (*privacy.Hold, error) {
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range t.Holds {
+		if t.Holds[i].ID == id {
+			return &t.Holds[i], nil
+		}
+	}
+	return nil, privacy.Errorf(privacy.KindNotFound, "unknown-hold", "no such hold")
+}
+
+// ReleaseHold releases a legal hold and starts again the erasures it
+// deferred that nothing else holds (ResumeReleased). If that is cut short,
+// the deadline watch finishes it.
 func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Actor) (*privacy.Hold, error) {
+	k, err := s.idem(ctx, tenantID, actor, "hold.released", id)
+	if err != nil {
+		return nil, err
+	}
 	var out privacy.Hold
-	_, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
+	t, err := s.changeTenant(ctx, tenantID, actor, "hold.released", "hold/"+id, func(t *privacy.Tenant, now time.Time) error {
+		if _, err := k.check(t.AdminOps); err != nil {
+			return err
+		}
 		for i := range t.Holds {
 			if t.Holds[i].ID == id {
 				if !t.Holds[i].ReleasedAt.IsZero() {
@@ -188,13 +273,21 @@ func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Ac
 				}
 				t.Holds[i].ReleasedAt = now
 				out = t.Holds[i]
+				k.record(&t.AdminOps, id, now)
 				return nil
 			}
 		}
 		return privacy.Errorf(privacy.KindNotFound, "unknown-hold", "no such hold")
 	})
+	if errors.Is(err, errReplay) {
+		return s.replayHold(ctx, tenantID, id)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if _, err := s.resumeReleased(ctx, t, actor); err != nil {
+		s.d.Logger.WarnContext(ctx, "resuming erasures after a hold release deferred to the deadline watch",
+			"tenant_id", tenantID, "hold_id", id, "error", err.Error())
 	}
 	return &out, nil
 }

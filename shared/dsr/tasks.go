@@ -71,7 +71,7 @@ func (s *Service) fanOut(t *privacy.Tenant, r *privacy.Request, now time.Time) e
 			task.Status, task.Reason = privacy.TaskFailed, fmt.Sprintf("the %s connector of this service does not support %s: handle it in the service's own tools", svc.Kind, main)
 		case main == privacy.ActionErase:
 			if h := t.HoldFor(r.SubjectHash, svc.ID); h != nil {
-				task.Status, task.Reason = privacy.TaskHeld, "legal hold: "+h.Reason
+				task.Status, task.Reason, task.HoldID, task.HoldCategory = privacy.TaskHeld, "legal hold: "+h.Reason, h.ID, h.Category
 			}
 		}
 		if task.Status.Terminal() {
@@ -157,7 +157,7 @@ func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.Ta
 			s.settle(t, r, task, s.now(), privacy.ConnectorResult{}, fmt.Errorf("%w: the task message was delivered %d times without an answer", ErrPermanent, deliveryCount))
 			return nil
 		})
-		return s.afterUpdate(ctx, r, err)
+		return s.afterUpdate(ctx, r, data.TaskID, err)
 	}
 	// Claim: one write. A concurrent duplicate delivery loses the ETag race,
 	// re-reads, sees the claim and stops.
@@ -198,18 +198,19 @@ func (s *Service) RunTask(ctx context.Context, ev privacy.Event, data privacy.Ta
 		s.settle(t, r, task, s.now(), res, runErr)
 		return nil
 	})
-	return s.afterUpdate(ctx, r, err)
+	return s.afterUpdate(ctx, r, data.TaskID, err)
 }
 
 // afterUpdate finishes a task write: a stale write is nothing to do, a
 // committed one flushes its outbox.
-func (s *Service) afterUpdate(ctx context.Context, r *privacy.Request, err error) error {
+func (s *Service) afterUpdate(ctx context.Context, r *privacy.Request, taskID string, err error) error {
 	if errors.Is(err, errStale) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("record task: %w", err)
 	}
+	s.taskSettled(ctx, r, taskID)
 	s.d.Step("task-recorded")
 	s.flushQuietly(ctx, r)
 	return nil
@@ -236,7 +237,7 @@ func (s *Service) execute(ctx context.Context, t *privacy.Tenant, r *privacy.Req
 	}
 	if task.Action == privacy.ActionErase {
 		if h := t.HoldFor(r.SubjectHash, svc.ID); h != nil {
-			return privacy.ConnectorResult{Outcome: privacy.OutcomeHeld, Reason: "legal hold: " + h.Reason}, "", 0, nil
+			return privacy.ConnectorResult{Outcome: privacy.OutcomeHeld, Reason: "legal hold: " + h.Reason, Hold: h}, "", 0, nil
 		}
 	}
 	conn := s.d.Connectors[svc.Kind]
@@ -309,7 +310,8 @@ func exportBlob(r *privacy.Request, task *privacy.Task) string {
 // settle records the result of a run on a claimed task, and completes the
 // request if it was the last one.
 func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Task, now time.Time, res privacy.ConnectorResult, err error) {
-	task.UpdatedAt, task.LeaseUntil = now, time.Time{}
+	task.UpdatedAt, task.LeaseUntil, task.AnswerBy = now, time.Time{}, time.Time{}
+	task.HoldID, task.HoldCategory = "", ""
 	verified := errors.Is(err, errVerified)
 	if verified {
 		err = nil
@@ -330,8 +332,15 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 			task.Status, task.Items = privacy.TaskNoData, 0
 		case privacy.OutcomeHeld:
 			task.Status, task.Reason = privacy.TaskHeld, cleanReason(res.Reason, "held by the service")
+			if res.Hold != nil {
+				task.HoldID, task.HoldCategory = res.Hold.ID, res.Hold.Category
+			}
 		case privacy.OutcomeAccepted:
 			task.Status = privacy.TaskWaiting
+			if task.Kind != privacy.KindManual {
+				// The answer is due by then; the watch re-calls or fails it.
+				task.AnswerBy = now.Add(s.cfg.CallbackTimeout)
+			}
 		default:
 			task.Status, task.Reason = privacy.TaskFailed, "the connector gave no outcome"
 		}
@@ -362,6 +371,16 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 	}
 	r.SetWake(s.cfg.TaskLease)
 	s.maybeFinish(t, r, now)
+}
+
+// taskSettled reports a committed task result to the TaskSettled hook.
+func (s *Service) taskSettled(ctx context.Context, r *privacy.Request, taskID string) {
+	if s.d.TaskSettled == nil {
+		return
+	}
+	if task := r.Task(taskID); task != nil {
+		s.d.TaskSettled(ctx, r.TenantID, task.Action, task.Status)
+	}
 }
 
 // tombstone records a keyed-hash erasure entry in the audit chain: the ledger
@@ -444,6 +463,12 @@ func (s *Service) complete(r *privacy.Request, now time.Time) {
 		return
 	}
 	r.WakeAt = time.Time{}
+	// The certificate is issued in this same write, so once per completion;
+	// the completion's audit entry names its key. It fails only for a request
+	// that has not ended, which Move just ruled out.
+	if s.sealCertificate(r, now) == nil {
+		counts["certificateKey"] = s.certificateKeyID()
+	}
 	s.audit(r, now, "system", "request."+string(to), counts)
 	_ = s.notice(r, now, notice)
 }
@@ -537,17 +562,32 @@ func (s *Service) cancelInGrace(t *privacy.Tenant, r *privacy.Request, now time.
 }
 
 // redriveTasks re-publishes the tasks of r that should have moved by now: a
-// running task whose claim ran out (its worker died) or a pending one whose
-// message never came. The new message id names the redrive, so it is not
-// taken for a duplicate of the lost one.
-func (s *Service) redriveTasks(ctx context.Context, r *privacy.Request) error {
+// running task whose claim ran out (its worker died), a pending one whose
+// message never came, or a waiting one whose service did not answer by
+// AnswerBy (its callback was lost, or never sent): that one is called again
+// with the same Idempotency-Key while it has attempts left and the request's
+// deadline has not passed, and fails with the reason otherwise, which may
+// complete the request (once: in this write). The new message id names the
+// redrive, so it is not taken for a duplicate of the lost one.
+func (s *Service) redriveTasks(ctx context.Context, t *privacy.Tenant, r *privacy.Request) error {
 	r, err := s.update(ctx, r, func(r *privacy.Request) error {
 		now := s.now()
-		n := 0
+		n, failed := 0, 0
 		for i := range r.Tasks {
 			task := &r.Tasks[i]
 			if w := task.Wake(s.cfg.TaskLease); w.IsZero() || w.After(now) {
 				continue
+			}
+			if task.Status == privacy.TaskWaiting {
+				if task.Attempts >= s.cfg.TaskMaxAttempts || (!r.Due.At.IsZero() && !now.Before(r.Due.At)) {
+					task.Status = privacy.TaskRunning // settle records the outcome of a run
+					s.settle(t, r, task, now, privacy.ConnectorResult{}, fmt.Errorf("%w: the service accepted the task but sent no result within %s, after %d calls",
+						ErrPermanent, s.cfg.CallbackTimeout, task.Attempts))
+					failed++
+					continue
+				}
+				task.Reason = fmt.Sprintf("called again: no result within %s", s.cfg.CallbackTimeout)
+				task.Status, task.AnswerBy, task.NotBefore = privacy.TaskPending, time.Time{}, time.Time{}
 			}
 			if task.Status == privacy.TaskRunning {
 				task.Status, task.LeaseUntil = privacy.TaskPending, time.Time{}
@@ -558,11 +598,13 @@ func (s *Service) redriveTasks(ctx context.Context, r *privacy.Request) error {
 			}
 			n++
 		}
-		if n == 0 {
+		if n+failed == 0 {
 			return errStale
 		}
 		r.SetWake(s.cfg.TaskLease)
-		s.audit(r, now, "system", "tasks.redriven", map[string]string{"tasks": strconv.Itoa(n)})
+		if n > 0 {
+			s.audit(r, now, "system", "tasks.redriven", map[string]string{"tasks": strconv.Itoa(n)})
+		}
 		return nil
 	})
 	if errors.Is(err, errStale) {
@@ -575,8 +617,11 @@ func (s *Service) redriveTasks(ctx context.Context, r *privacy.Request) error {
 	return nil
 }
 
-// outcomeText tells the subject what was done at each service.
+// outcomeText tells the subject what was done at each service, and what
+// was not and why: an accurate account (GDPR Art. 12(1), 17(3)). A legal
+// hold is explained by its category, never by the admin's internal text.
 func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.Request) {
+	all := !slices.ContainsFunc(r.Tasks, func(task privacy.Task) bool { return !task.Status.Succeeded() })
 	switch r.Type {
 	case privacy.TypeAccess, privacy.TypeExport:
 		if link := s.DownloadLink(r); link != "" {
@@ -586,7 +631,15 @@ func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.
 			b.WriteString("None of our services holds data about you.\n\n")
 		}
 	default:
-		fmt.Fprintf(b, "Your %s request has been carried out.\n\n", r.Type)
+		if all {
+			fmt.Fprintf(b, "Your %s request has been carried out.\n\n", r.Type)
+		} else {
+			fmt.Fprintf(b, "Your %s request has been carried out in part. What was and was not done:\n\n", r.Type)
+		}
+	}
+	done, notDone := "done", "not done"
+	if r.Type == privacy.TypeErase {
+		done, notDone = "erased", "not erased"
 	}
 	for _, task := range r.Tasks {
 		if task.Action == privacy.ActionRestrict && r.Type == privacy.TypeErase {
@@ -594,16 +647,22 @@ func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.
 		}
 		switch task.Status {
 		case privacy.TaskDone:
-			fmt.Fprintf(b, "- %s: done\n", task.ServiceName)
+			fmt.Fprintf(b, "- %s: %s\n", task.ServiceName, done)
 		case privacy.TaskNoData:
 			fmt.Fprintf(b, "- %s: holds no data about you\n", task.ServiceName)
 		case privacy.TaskHeld:
-			// GDPR Art. 17(3): the subject is told what is kept and why.
-			fmt.Fprintf(b, "- %s: kept, because the law requires it (%s)\n", task.ServiceName, task.Reason)
+			// GDPR Art. 17(3): the subject is told what is kept and on
+			// which ground; the hold's own text is internal.
+			why := "the service must keep it for now for a legal reason"
+			if legallyHeld(&task) {
+				why = "kept for now, because " + task.HoldCategory.SubjectText()
+			}
+			fmt.Fprintf(b, "- %s: %s yet: %s. This is deferred, not refused: we will act on it when that reason no longer applies.\n",
+				task.ServiceName, notDone, why)
 		case privacy.TaskSkipped:
 			fmt.Fprintf(b, "- %s: not applicable (%s)\n", task.ServiceName, task.Reason)
 		case privacy.TaskFailed:
-			fmt.Fprintf(b, "- %s: could not be completed yet; we are following up\n", task.ServiceName)
+			fmt.Fprintf(b, "- %s: %s yet: it could not be completed; we are following up\n", task.ServiceName, notDone)
 		}
 	}
 }

@@ -30,8 +30,9 @@ const (
 // taskFixture is the fixture of dsr_test.go wired for the task pipeline.
 type taskFixture struct {
 	*fixture
-	conn  *fakeConnector
-	blobs *blob.Local
+	conn    *fakeConnector
+	blobs   *blob.Local
+	blobDir string // where blobs keeps its files
 
 	stepMu sync.Mutex
 	onStep func(name string) // called at each durable step, if set
@@ -46,7 +47,8 @@ func newTaskFixture(tb testing.TB, change ...func(*dsr.Config)) *taskFixture {
 		clock: &clock{t: time.Date(2030, 1, 31, 10, 0, 0, 0, time.UTC)}}, conn: newFakeConnector()}
 	f.queue = inmem.NewQueue(inmem.QueueOptions{Now: f.clock.Now})
 	f.pub = &failingPublisher{Publisher: f.queue}
-	blobs, err := blob.NewLocal(tb.TempDir())
+	f.blobDir = tb.TempDir()
+	blobs, err := blob.NewLocal(f.blobDir)
 	if err != nil {
 		tb.Fatal(err)
 	}

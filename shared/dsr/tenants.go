@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -135,7 +136,8 @@ func (s *Service) writeTenant(ctx context.Context, tenantID, ifMatch string, cha
 		if errors.Is(err, privacy.ErrConflict) && ifMatch != "" {
 			return nil, ErrStaleETag
 		}
-		if errors.Is(err, privacy.ErrConflict) && attempt < 4 {
+		if errors.Is(err, privacy.ErrConflict) && attempt < tenantWriteAttempts-1 {
+			spread(attempt)
 			continue
 		}
 		if err != nil {
@@ -143,6 +145,20 @@ func (s *Service) writeTenant(ctx context.Context, tenantID, ifMatch string, cha
 		}
 		s.d.Step("tenant-written")
 		return s.flushTenantQuietly(ctx, t), nil
+	}
+}
+
+// tenantWriteAttempts bounds the re-reads of a tenant write that keeps
+// losing to concurrent ones. Every conflict means another write committed:
+// an operator's suspension and a few dozen admin changes at once exhausted
+// five attempts (TestConcurrentTenantWritesNeverAnswer500), as for requests.
+const tenantWriteAttempts = 32
+
+// spread pauses a writer that lost attempt+1 times, a random moment growing
+// with attempt, so that contending writers stop colliding in lockstep.
+func spread(attempt int) {
+	if attempt >= 2 {
+		time.Sleep(time.Duration(mathrand.Int64N(int64(attempt)*int64(time.Millisecond) + 1)))
 	}
 }
 
@@ -176,9 +192,10 @@ func (s *Service) FlushTenant(ctx context.Context, t *privacy.Tenant) (*privacy.
 			s.d.Step("tenant-outbox-cleared")
 			return t, nil
 		}
-		if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+		if !errors.Is(err, privacy.ErrConflict) || attempt == tenantWriteAttempts-1 {
 			return t, fmt.Errorf("flush tenant %s: clear outbox: %w", t.ID, err)
 		}
+		spread(attempt)
 		fresh, err := s.d.Store.GetTenant(ctx, t.ID)
 		if err != nil {
 			return t, fmt.Errorf("flush tenant %s: reload: %w", t.ID, err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/web"
 )
 
 // serveHTTP runs the HTTP function whose route matches the request, as the
@@ -37,11 +38,11 @@ func (h *Host) serveHTTP(ctx context.Context, raw json.RawMessage) (events.APIGa
 	u := requestURL(&ev)
 	s, ok := funcjson.MatchRoute(h.http, u.Path)
 	if !ok {
-		return errorResponse(http.StatusNotFound, "not_found", "no function serves this path"), nil
+		return errorResponse(http.StatusNotFound, "not-found", "no such endpoint"), nil
 	}
 	method := strings.ToUpper(ev.RequestContext.HTTP.Method)
 	if !s.AllowsMethod(method) {
-		res := errorResponse(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+		res := errorResponse(http.StatusMethodNotAllowed, "method-not-allowed", "this endpoint does not support "+method)
 		res.Headers["Allow"] = strings.Join(s.Methods, ", ")
 		return res, nil
 	}
@@ -57,25 +58,25 @@ func (h *Host) serveHTTP(ctx context.Context, raw json.RawMessage) (events.APIGa
 		b, err := base64.StdEncoding.DecodeString(ev.Body)
 		if err != nil {
 			log.Error("decode http api event", "error", fmt.Errorf("%w: body is marked base64 but is not", errBadEvent))
-			return errorResponse(http.StatusInternalServerError, "internal", "internal error"), nil
+			return errorResponse(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil
 		}
 		body = b
 	}
 	if int64(len(body)) > h.maxBody {
 		log.Warn("request body too large", "limit_bytes", h.maxBody, "body_bytes", len(body))
-		return errorResponse(http.StatusRequestEntityTooLarge, "payload_too_large", "request body too large"), nil
+		return errorResponse(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body must be at most %d bytes", h.maxBody)), nil
 	}
 
 	req := buildRequest(ctx, &ev, method, u, body)
 	rec := &recorder{header: http.Header{}, limit: h.maxBody}
 	if err := safeServe(h.byName[strings.ToLower(s.Name)].fn.HTTP, rec, req); err != nil {
 		log.Error("http function panicked", "error", err)
-		return errorResponse(http.StatusInternalServerError, "internal", "internal error"), nil
+		return errorResponse(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil
 	}
 	res, err := rec.response()
 	if err != nil {
 		log.Error("encode http response", "error", err, "status", rec.statusOr200())
-		return errorResponse(http.StatusInternalServerError, "internal", "internal error"), nil
+		return errorResponse(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil
 	}
 	log.Debug("http request served", "method", method, "status", res.StatusCode,
 		"duration_ms", time.Since(start).Milliseconds())
@@ -154,15 +155,11 @@ func buildRequest(ctx context.Context, ev *events.APIGatewayV2HTTPRequest, metho
 	return req.WithContext(ctx)
 }
 
-// errorResponse is the suite's machine-readable error, as the standalone
-// router writes it.
-func errorResponse(status int, code, message string) events.APIGatewayV2HTTPResponse {
-	b, _ := json.Marshal(struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}{code, message})
+// errorResponse is the suite's problem+json error, as every host writes it.
+func errorResponse(status int, code, detail string) events.APIGatewayV2HTTPResponse {
 	return events.APIGatewayV2HTTPResponse{StatusCode: status,
-		Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}
+		Headers: map[string]string{"Content-Type": web.ProblemContentType, "Cache-Control": "no-store"},
+		Body:    string(web.ProblemDocument(status, code, detail))}
 }
 
 // recorder captures a function's response.

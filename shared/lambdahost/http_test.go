@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/web"
 )
 
 // seen is what a handler observed of its request.
@@ -116,8 +117,9 @@ func TestHTTPRouting(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, name) })
 	}
 	f := fakes{portal: named("portal"), admin: named("admin"), openapi: named("openapi"), callback: named("callback")}
-	notFound := `{"code":"not_found","message":"no function serves this path"}`
-	notAllowed := `{"code":"method_not_allowed","message":"method not allowed"}`
+	notFound := string(web.ProblemDocument(404, "not-found", "no such endpoint"))
+	notAllowed := string(web.ProblemDocument(405, "method-not-allowed", "this endpoint does not support POST"))
+	getNotAllowed := string(web.ProblemDocument(405, "method-not-allowed", "this endpoint does not support GET"))
 	tests := []struct {
 		name                string
 		method, path, stage string
@@ -132,7 +134,7 @@ func TestHTTPRouting(t *testing.T) {
 		{name: "no route", method: "GET", path: "/api/nothing", wantStatus: 404, wantBody: notFound},
 		{name: "exact route does not match below it", method: "GET", path: "/api/openapi.json/x", wantStatus: 404, wantBody: notFound},
 		{name: "method refused", method: "POST", path: "/api/openapi.json", wantStatus: 405, wantBody: notAllowed, wantAllow: "GET"},
-		{name: "method refused by callbacks", method: "GET", path: "/api/callbacks/demo/t1", wantStatus: 405, wantBody: notAllowed, wantAllow: "POST"},
+		{name: "method refused by callbacks", method: "GET", path: "/api/callbacks/demo/t1", wantStatus: 405, wantBody: getNotAllowed, wantAllow: "POST"},
 		{name: "named stage stripped on the execute-api endpoint", method: "GET", path: "/prod/api/portal/x", stage: "prod",
 			domainPrefix: "r4nd0m1d", wantStatus: 200, wantBody: "portal"},
 		{name: "named stage kept on a custom domain", method: "GET", path: "/prod/api/portal/x", stage: "prod",
@@ -153,6 +155,9 @@ func TestHTTPRouting(t *testing.T) {
 			got := []any{res.StatusCode, res.Body, res.Headers["Allow"]}
 			if diff := cmp.Diff([]any{tt.wantStatus, tt.wantBody, tt.wantAllow}, got); diff != "" {
 				t.Errorf("status, body, Allow (-want +got):\n%s", diff)
+			}
+			if ct := res.Headers["Content-Type"]; tt.wantStatus >= 400 && ct != web.ProblemContentType {
+				t.Errorf("Content-Type = %q, want %s", ct, web.ProblemContentType)
 			}
 		})
 	}
@@ -234,7 +239,7 @@ func TestHTTPResponseToEvent(t *testing.T) {
 
 func TestHTTPFailures(t *testing.T) {
 	t.Parallel()
-	internal := `{"code":"internal","message":"internal error"}`
+	internal := string(web.ProblemDocument(500, "internal", "an internal error occurred; it has been logged"))
 	const bodyLen = 27 // the decoded body of http_post_base64.json
 	tests := []struct {
 		name       string
@@ -249,7 +254,7 @@ func TestHTTPFailures(t *testing.T) {
 		name:       "body over the limit is refused unread",
 		opts:       []Option{WithMaxBodyBytes(bodyLen - 1)},
 		event:      func(tb testing.TB) []byte { return event(tb, "http_post_base64.json") },
-		wantStatus: 413, wantBody: `{"code":"payload_too_large","message":"request body too large"}`,
+		wantStatus: 413, wantBody: string(web.ProblemDocument(413, "body-too-large", "the body must be at most 26 bytes")),
 		wantLog: "request body too large",
 	}, {
 		name:       "body at the limit is served",

@@ -167,8 +167,8 @@ func TestRuntimeAdapter(t *testing.T) {
 	}{{
 		name:  "HTTP API response",
 		event: edited(t, "http_get.json", func(ev *map[string]any) { (*ev)["rawPath"] = "/api/none" }),
-		want: `{"statusCode":404,"headers":{"Content-Type":"application/json"},"multiValueHeaders":null,` +
-			`"body":"{\"code\":\"not_found\",\"message\":\"no function serves this path\"}","cookies":null}`,
+		want: `{"statusCode":404,"headers":{"Cache-Control":"no-store","Content-Type":"application/problem+json"},"multiValueHeaders":null,` +
+			`"body":"{\"type\":\"urn:privops:problem:not-found\",\"title\":\"Not Found\",\"status\":404,\"code\":\"not-found\",\"detail\":\"no such endpoint\"}\n","cookies":null}`,
 	}, {
 		name:  "SQS partial batch response",
 		event: event(t, "sqs_standard.json"),

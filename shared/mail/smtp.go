@@ -40,7 +40,7 @@ func (c SMTPConfig) String() string {
 // LogValue logs the configuration without the password.
 func (c SMTPConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("host", c.Host), slog.Int("port", c.Port),
-		slog.String("username", c.Username), slog.String("tls", c.TLS), slog.Duration("timeout", c.Timeout))
+		slog.String("username", c.Username), slog.String("tls", c.TLS), slog.Int64("timeout_ms", c.Timeout.Milliseconds()))
 }
 
 // SMTP is the production Mailer: it sends each mail through an SMTP server, one

@@ -67,6 +67,9 @@ type ConnectorResult struct {
 	Reason  string // why held; free text from the tenant's own service, no personal data expected
 	// Present answers a lookup: true if the service still holds data.
 	Present bool
+	// Hold is the tenant's legal hold that kept the data, when the worker
+	// (not the service) held the task.
+	Hold *Hold
 }
 
 // Connector runs actions against one kind of service. Errors: an error wrapping

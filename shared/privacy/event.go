@@ -9,15 +9,21 @@ import (
 // Event is the CloudEvents 1.0 JSON envelope of every message privops sends or
 // receives, plus the tenantid extension. Data carries ids, never personal data.
 type Event struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Time            time.Time       `json:"time"`
-	Subject         string          `json:"subject,omitempty"`
-	DataContentType string          `json:"datacontenttype,omitempty"`
-	TenantID        string          `json:"tenantid"`
-	Data            json.RawMessage `json:"data,omitempty"`
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Time            time.Time `json:"time"`
+	Subject         string    `json:"subject,omitempty"`
+	DataContentType string    `json:"datacontenttype,omitempty"`
+	TenantID        string    `json:"tenantid"`
+	// TraceParent and TraceState are the CloudEvents distributed-tracing
+	// extension: the W3C trace context of the span that published the event,
+	// so the consumer's span joins the producer's trace. Absent when tracing
+	// is off; never personal data (random ids).
+	TraceParent string          `json:"traceparent,omitempty"`
+	TraceState  string          `json:"tracestate,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
 }
 
 // Event types privops publishes internally. The version is part of the type so
@@ -85,4 +91,9 @@ type TaskData struct {
 const (
 	NoticeCompleted = "completed" // done everywhere; an export carries its download link
 	NoticePartial   = "partial"   // some services failed or were held, each with its reason
+	// NoticeLinkReissued carries an export's new download link (an admin reissued it).
+	NoticeLinkReissued = "link-reissued"
+	// NoticeResumed: work a legal hold deferred is being done now (the hold
+	// was released); the outcome follows.
+	NoticeResumed = "resumed"
 )

@@ -75,15 +75,19 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 func TestDecodeEventRecordedEnvelope(t *testing.T) {
 	t.Parallel()
 	// A CloudEvents 1.0 envelope as another service would send it: optional
-	// attributes absent, an unknown extension present.
+	// attributes absent, an unknown extension present, the distributed-tracing
+	// extension decoded.
 	body := `{"specversion":"1.0","id":"A234-1234-1234","source":"/crm","type":"com.example.customer.erased.v1",
-		"time":"2030-01-31T03:00:00+01:00","tenantid":"acme","traceparent":"00-abc-01","data":{"requestId":"r-1"}}`
+		"time":"2030-01-31T03:00:00+01:00","tenantid":"acme","comexampleext":"x",
+		"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","tracestate":"congo=t61rcWkgMzE",
+		"data":{"requestId":"r-1"}}`
 	got, err := privacy.DecodeEvent([]byte(body))
 	if err != nil {
 		t.Fatalf("DecodeEvent: %v", err)
 	}
 	want := privacy.Event{SpecVersion: "1.0", ID: "A234-1234-1234", Source: "/crm", Type: "com.example.customer.erased.v1",
-		Time: time.Date(2030, 1, 31, 2, 0, 0, 0, time.UTC), TenantID: "acme", Data: json.RawMessage(`{"requestId":"r-1"}`)}
+		Time: time.Date(2030, 1, 31, 2, 0, 0, 0, time.UTC), TenantID: "acme", Data: json.RawMessage(`{"requestId":"r-1"}`),
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TraceState: "congo=t61rcWkgMzE"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DecodeEvent (-want +got):\n%s", diff)
 	}

@@ -215,6 +215,10 @@ type Request struct {
 	GraceUntil time.Time `json:"graceUntil,omitzero"`
 	// Package is the export package, once built.
 	Package *Package `json:"package,omitempty"`
+	// Certificate is the sealed certificate of the request's outcome, issued
+	// in the write that completed it and served byte for byte on every read.
+	// A string, not bytes: JSON keeps a string exact at a fraction of base64's size.
+	Certificate string `json:"certificate,omitempty"`
 	// WakeAt is when the reconciler re-drives a task nothing else moved (see Task.Wake).
 	WakeAt time.Time `json:"wakeAt,omitzero"`
 	// Round counts the task rounds: an admin retry after a partial completion
@@ -227,6 +231,9 @@ type Request struct {
 	// Notices records the notice events already mailed, so a redelivered event
 	// does not mail twice.
 	Notices []SentNotice `json:"notices,omitempty"`
+	// AdminOps records the admin changes made with an Idempotency-Key, in
+	// the change's own write, so a retried call gets the first answer.
+	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
 
 	// StrippedAt is when a retention sweep removed the closed request's
 	// personal data (subject, note, rectify values), keeping the stub.
@@ -299,3 +306,13 @@ type RequestPage struct {
 }
 
 func (r *Request) String() string { return fmt.Sprintf("request %s/%s", r.TenantID, r.ID) }
+
+// IdempotentOp is one admin change made with an Idempotency-Key: a retry
+// with the same key and the same change answers what the first call did; the
+// same key with another change is refused. Only keyed hashes are kept.
+type IdempotentOp struct {
+	KeyHash string    `json:"keyHash"` // keyed hash of the tenant, the admin and the key
+	Hash    string    `json:"hash"`    // hash of the operation and its parameters
+	Ref     string    `json:"ref,omitempty"`
+	At      time.Time `json:"at"`
+}

@@ -43,6 +43,11 @@ type Service struct {
 	// Webhook.
 	URL     string          `json:"url,omitempty"`
 	Secrets []ServiceSecret `json:"secrets,omitempty"`
+	// SigningVersion is how calls and callbacks are signed: 1 (legacy, the
+	// secret itself both ways; a stored service without it) or 2 (a key per
+	// direction derived from the secret; every new webhook service). See
+	// shared/webhook/keys.go.
+	SigningVersion int `json:"signingVersion,omitempty"`
 	// Service Bus: the service's inbound queue.
 	Queue string `json:"queue,omitempty"`
 	// Cosmos: the tenant data container and, per identifier kind, the JSON path
@@ -109,11 +114,17 @@ func (s *Service) Validate() error {
 			return bad("unknown identifier kind %q", k)
 		}
 	}
+	if s.SigningVersion < 0 || s.SigningVersion > 2 || (s.SigningVersion != 0 && s.Kind != KindWebhook) {
+		return bad("signingVersion is 1 or 2, and only for a webhook service")
+	}
 	switch s.Kind {
 	case KindWebhook:
 		u, err := url.Parse(s.URL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
 			return bad("a webhook service needs an http(s) url without credentials")
+		}
+		if !ValidHost(u.Host) {
+			return bad("the url's host must be a DNS name (xn-- form for international names) or an IP address in its standard form")
 		}
 	case KindServiceBus:
 		if s.Queue == "" || len(s.Queue) > 260 {
@@ -166,11 +177,11 @@ const (
 	HoldTenant  HoldScope = "tenant"  // all of the tenant's data
 	HoldSubject HoldScope = "subject" // one subject (by keyed hash) at every service
 	HoldService HoldScope = "service" // everything one service holds
-	// HoldCategory keeps one retention category (retention.Category*, e.g.
-	// "payment") from every retention sweep. DSR erasures are planned by
+	// HoldDataCategory keeps one retention category (retention.Category*,
+	// e.g. "payment") from every retention sweep. DSR erasures are planned by
 	// request categories, which are another vocabulary, so it does not defer
 	// them; place a tenant, subject or service hold for that.
-	HoldCategory HoldScope = "category"
+	HoldDataCategory HoldScope = "data-category"
 )
 
 // Hold is a legal hold: erasure of what it covers is deferred (GDPR Art. 17(3)(b),(e)).
@@ -179,15 +190,66 @@ type Hold struct {
 	Scope       HoldScope `json:"scope"`
 	SubjectHash string    `json:"subjectHash,omitempty"` // subject scope
 	Service     string    `json:"service,omitempty"`     // service scope
-	Category    string    `json:"category,omitempty"`    // category scope: a retention category
-	Reason      string    `json:"reason"`
-	PlacedBy    string    `json:"placedBy"`
-	PlacedAt    time.Time `json:"placedAt"`
-	ReleasedAt  time.Time `json:"releasedAt,omitzero"`
+	// DataCategory is the retention category a data-category hold keeps.
+	DataCategory string    `json:"dataCategory,omitempty"`
+	Reason       string    `json:"reason"`
+	PlacedBy     string    `json:"placedBy"`
+	PlacedAt     time.Time `json:"placedAt"`
+	ReleasedAt   time.Time `json:"releasedAt,omitzero"`
+
+	// Category is the ground the hold rests on, chosen from a fixed list
+	// (GDPR Art. 17(3)): the subject is told it, never Reason, which stays
+	// internal. Empty on holds placed before categories existed.
+	Category HoldCategory `json:"category,omitempty"`
+	// RedrivenAt is when the erasures the hold deferred were started again
+	// after its release (zero until then: the deadline watch finishes it).
+	RedrivenAt time.Time `json:"redrivenAt,omitzero"`
+}
+
+// HoldCategory is the ground on which a legal hold keeps data whose erasure
+// was asked for: the exceptions of GDPR Art. 17(3) (UK GDPR the same; CCPA
+// §1798.105(d) lists comparable ones).
+type HoldCategory string
+
+// Hold categories.
+const (
+	HoldFreedomOfExpression HoldCategory = "freedom-of-expression" // Art. 17(3)(a)
+	HoldLegalObligation     HoldCategory = "legal-obligation"      // Art. 17(3)(b), first limb
+	HoldPublicInterest      HoldCategory = "public-interest"       // Art. 17(3)(b), public task or official authority
+	HoldPublicHealth        HoldCategory = "public-health"         // Art. 17(3)(c)
+	HoldArchiving           HoldCategory = "archiving-research"    // Art. 17(3)(d)
+	HoldLegalClaims         HoldCategory = "legal-claims"          // Art. 17(3)(e)
+)
+
+// HoldCategories lists every hold category.
+var HoldCategories = []HoldCategory{HoldFreedomOfExpression, HoldLegalObligation, HoldPublicInterest, HoldPublicHealth, HoldArchiving, HoldLegalClaims}
+
+// Valid reports whether c is a known category.
+func (c HoldCategory) Valid() bool { return slices.Contains(HoldCategories, c) }
+
+// SubjectText is what the subject is told about why data is kept: a neutral
+// statement of the ground and its source. A hold without a category (placed
+// before categories existed) gets the general statement.
+func (c HoldCategory) SubjectText() string {
+	switch c {
+	case HoldFreedomOfExpression:
+		return "it is needed to exercise the right of freedom of expression and information (GDPR Art. 17(3)(a))"
+	case HoldLegalObligation:
+		return "the law requires us to keep it (GDPR Art. 17(3)(b))"
+	case HoldPublicInterest:
+		return "it is needed for a task carried out in the public interest or in the exercise of official authority (GDPR Art. 17(3)(b))"
+	case HoldPublicHealth:
+		return "it is needed for reasons of public interest in the area of public health (GDPR Art. 17(3)(c))"
+	case HoldArchiving:
+		return "it is needed for archiving in the public interest, scientific or historical research or statistics (GDPR Art. 17(3)(d))"
+	case HoldLegalClaims:
+		return "it is needed to establish, exercise or defend legal claims (GDPR Art. 17(3)(e))"
+	}
+	return "the law allows or requires us to keep it for now (GDPR Art. 17(3))"
 }
 
 // Covers reports whether an active hold covers the subject at the service
-// (a DSR erasure). A category hold covers no erasure: see HoldCategory.
+// (a DSR erasure). A data-category hold covers no erasure: see HoldDataCategory.
 func (h *Hold) Covers(subjectHash, service string) bool {
 	if !h.ReleasedAt.IsZero() {
 		return false
@@ -218,8 +280,8 @@ func (h *Hold) CoversRetention(subjectHash, service, category string) bool {
 		return subjectHash != "" && h.SubjectHash == subjectHash
 	case HoldService:
 		return service != "" && h.Service == service
-	case HoldCategory:
-		return h.Category == category
+	case HoldDataCategory:
+		return h.DataCategory == category
 	}
 	return false
 }

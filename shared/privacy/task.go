@@ -68,18 +68,32 @@ type Task struct {
 	Note     string `json:"note,omitempty"`
 	Evidence string `json:"evidence,omitempty"`
 
+	// AnswerBy ends a waiting task's wait for its service's answer (a webhook
+	// callback, a reply message): then the reconciler calls the service again
+	// with the same Idempotency-Key, or fails the task once its attempts are
+	// spent. Zero for a manual task, which waits for an admin.
+	AnswerBy time.Time `json:"answerBy,omitzero"`
+	// HoldID and HoldCategory name the tenant's legal hold that keeps a held
+	// task's data (empty when the service itself answered "held"): its
+	// release starts the task again, and the subject is told the category.
+	HoldID       string       `json:"holdId,omitempty"`
+	HoldCategory HoldCategory `json:"holdCategory,omitempty"`
+
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
 // Wake is when the reconciler should look at the task if nothing else moved
-// it: a running task whose lease ran out, or a pending task whose message
-// never came. Zero for a task that waits on someone else or is terminal.
+// it: a running task whose lease ran out, a pending task whose message never
+// came, or a waiting task whose answer did not come by AnswerBy. Zero for a
+// task that waits on an admin or is terminal.
 func (t *Task) Wake(lease time.Duration) time.Time {
 	switch t.Status {
 	case TaskRunning:
 		return t.LeaseUntil
+	case TaskWaiting:
+		return t.AnswerBy
 	case TaskPending:
 		if t.NotBefore.After(t.UpdatedAt) {
 			return t.NotBefore.Add(lease)
@@ -87,6 +101,24 @@ func (t *Task) Wake(lease time.Duration) time.Time {
 		return t.UpdatedAt.Add(lease)
 	}
 	return time.Time{}
+}
+
+// AwaitsAnswer reports whether an answer from the task's service (a signed
+// webhook callback, a reply message) is the task's result now: while it
+// waits for one, and also while it is claimed (running), because a service
+// that answers 202 may post its result before the worker has recorded the
+// 202, and while it is pending after a call (re-called, the earlier call's
+// answer still counts). A manual task is answered by an admin instead.
+func (t *Task) AwaitsAnswer() bool {
+	switch t.Status {
+	case TaskWaiting:
+		return true
+	case TaskRunning:
+		return t.Kind != KindManual
+	case TaskPending:
+		return t.Kind != KindManual && t.Attempts > 0
+	}
+	return false
 }
 
 // Package is a request's export package.

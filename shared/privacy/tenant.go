@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Tenant is a controller whose data subjects privops serves. Every document the
@@ -63,6 +64,9 @@ type Tenant struct {
 	ErasureGraceDays *int `json:"erasureGraceDays,omitempty"`
 	// ExportLinkDays is how long a download link to an export package works (default 7).
 	ExportLinkDays int `json:"exportLinkDays,omitempty"`
+	// AdminOps records the admin changes of the tenant document (legal
+	// holds) made with an Idempotency-Key, in the change's own write.
+	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
 
 	// Status is the tenant's lifecycle state; "" (tenants stored before it
 	// existed) is active. Suspension says who suspended it, when and why.
@@ -197,7 +201,7 @@ func (t *Tenant) Validate() error {
 	if !ValidTenantID(t.ID) {
 		return FieldErrorf("id", "invalid-tenant-id", "tenant id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
 	}
-	if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
+	if strings.TrimSpace(t.Name) == "" || utf8.RuneCountInString(t.Name) > 200 {
 		return bad("name", "name is required and at most 200 characters")
 	}
 	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" || t.TimeZone == "Local" {

@@ -293,8 +293,8 @@ func TestDecide(t *testing.T) {
 		{"subject hold, item names no subject", hold(privacy.Hold{Scope: privacy.HoldSubject, SubjectHash: ""}), Item{Event: old}, Purge, ""},
 		{"service hold", hold(privacy.Hold{Scope: privacy.HoldService, Service: "shop"}), Item{Event: old}, KeptByHold, "h1"},
 		{"other service's hold", hold(privacy.Hold{Scope: privacy.HoldService, Service: "crm"}), Item{Event: old}, Purge, ""},
-		{"category hold", hold(privacy.Hold{Scope: privacy.HoldCategory, Category: CategorySystemLogs}), Item{Event: old}, KeptByHold, "h1"},
-		{"other category's hold", hold(privacy.Hold{Scope: privacy.HoldCategory, Category: CategoryPayment}), Item{Event: old}, Purge, ""},
+		{"category hold", hold(privacy.Hold{Scope: privacy.HoldDataCategory, DataCategory: CategorySystemLogs}), Item{Event: old}, KeptByHold, "h1"},
+		{"other category's hold", hold(privacy.Hold{Scope: privacy.HoldDataCategory, DataCategory: CategoryPayment}), Item{Event: old}, Purge, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -313,7 +313,7 @@ func TestDecide(t *testing.T) {
 
 func TestCategoryHoldDefersNoErasure(t *testing.T) {
 	t.Parallel()
-	h := privacy.Hold{Scope: privacy.HoldCategory, Category: CategoryPayment}
+	h := privacy.Hold{Scope: privacy.HoldDataCategory, DataCategory: CategoryPayment}
 	if h.Covers("s1", "shop") {
 		t.Error("a category hold deferred a DSR erasure")
 	}

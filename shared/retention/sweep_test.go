@@ -247,7 +247,7 @@ func TestHoldPlacedDuringARunIsHonoured(t *testing.T) {
 		if name == "retention-page-deleted" && !placed {
 			placed = true
 			f.tenants.change("acme", func(t *privacy.Tenant) {
-				t.Holds = append(t.Holds, privacy.Hold{ID: "h2", Scope: privacy.HoldCategory, Category: CategoryPayment, Reason: "tax audit"})
+				t.Holds = append(t.Holds, privacy.Hold{ID: "h2", Scope: privacy.HoldDataCategory, DataCategory: CategoryPayment, Reason: "tax audit"})
 			})
 		}
 	}

@@ -218,3 +218,14 @@ func scanDocs[T any](rows *sql.Rows, etagOf func(*T) *string) ([]*T, error) {
 	}
 	return out, translate(rows.Err())
 }
+
+// Ping reports whether the database answers a read: the standalone host's
+// readiness check. It does not write, so a busy writer does not make the
+// process look unready.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.db.r.QueryRowContext(ctx, "SELECT 1").Scan(&n); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}

@@ -17,7 +17,8 @@ import (
 // server builds the HTTP server. Request contexts derive from workCtx, so a
 // shutdown lets in-flight requests finish instead of cancelling them.
 func (h *Host) server(https []funcjson.Paired, workCtx context.Context) *http.Server {
-	rt := &router{logger: h.Logger, maxBody: h.MaxBodyBytes, handlers: map[string]http.Handler{}}
+	rt := &router{logger: h.Logger, maxBody: h.MaxBodyBytes, handlers: map[string]http.Handler{},
+		ready: h.Ready, readyTimeout: h.ReadyTimeout}
 	for _, p := range https {
 		rt.specs = append(rt.specs, p.Spec)
 		rt.handlers[p.Spec.Name] = p.Function.HTTP
@@ -42,17 +43,23 @@ type router struct {
 	handlers map[string]http.Handler
 	logger   *slog.Logger
 	maxBody  int64
+
+	ready        func(context.Context) error
+	readyTimeout time.Duration
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.serveHealth(w, r) {
+		return
+	}
 	s, ok := funcjson.MatchRoute(rt.specs, r.URL.Path)
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no function serves this path")
+		web.WriteProblem(w, http.StatusNotFound, "not-found", "no such endpoint")
 		return
 	}
 	if !s.AllowsMethod(r.Method) {
 		w.Header().Set("Allow", strings.Join(s.Methods, ", "))
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+		web.WriteProblem(w, http.StatusMethodNotAllowed, "method-not-allowed", "this endpoint does not support "+r.Method)
 		return
 	}
 	start := time.Now()
@@ -66,19 +73,12 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := serveSafely(rt.handlers[s.Name], tw, r); err != nil {
 		log.Error("http function panicked", "error", err)
 		if !tw.Wrote() {
-			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			web.WriteProblem(w, http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
 		}
 		return
 	}
 	log.Debug("http request served", "method", r.Method, "status", statusOr200(tw.Status()),
 		"duration_ms", time.Since(start).Milliseconds())
-}
-
-// writeError answers with the suite's machine-readable error shape.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"code":%q,"message":%q}`, code, message)
 }
 
 // serveSafely runs an HTTP handler and turns a panic into an error.

@@ -1,6 +1,7 @@
 // Package standalone is the one-machine host: it runs the same functions and
 // the same function.json files as the Azure Functions host, without it. It
-// serves HTTP functions at /api/<route> on its own HTTP server, runs each timer
+// serves HTTP functions at /api/<route> on its own HTTP server (with /healthz
+// and /readyz beside them), runs each timer
 // function on its NCRONTAB schedule (UTC), and consumes each queue function's
 // queue from the built-in queue (privacy.Receiver). Its side effects are the
 // listening socket and the settling of queue messages.
@@ -71,6 +72,12 @@ type Host struct {
 	// MaxDeliveryCount: a message failing on this delivery is dead-lettered
 	// (DefaultMaxDeliveryCount).
 	MaxDeliveryCount int
+
+	// Ready is the readiness check behind /readyz: typically the store's
+	// Ping. Nil makes /readyz answer like /healthz.
+	Ready func(ctx context.Context) error
+	// ReadyTimeout bounds one readiness check (DefaultReadyTimeout).
+	ReadyTimeout time.Duration
 
 	// MaxBodyBytes bounds an HTTP request body (DefaultMaxBodyBytes).
 	MaxBodyBytes int64
@@ -211,6 +218,9 @@ func (h *Host) defaults() {
 	}
 	if h.MaxBodyBytes <= 0 {
 		h.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if h.ReadyTimeout <= 0 {
+		h.ReadyTimeout = DefaultReadyTimeout
 	}
 	if h.ShutdownTimeout <= 0 {
 		h.ShutdownTimeout = DefaultShutdownTimeout

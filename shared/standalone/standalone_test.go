@@ -58,6 +58,9 @@ func TestHTTPRouting(t *testing.T) {
 			if tc.wantBody != "" && string(body) != tc.wantBody {
 				t.Errorf("body = %q, want %q", body, tc.wantBody)
 			}
+			if ct := resp.Header.Get("Content-Type"); tc.wantStatus >= 400 && ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q, want application/problem+json", ct)
+			}
 			if tc.wantStatus == 405 && resp.Header.Get("Allow") != "GET, POST" {
 				t.Errorf("Allow = %q, want %q", resp.Header.Get("Allow"), "GET, POST")
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/privops/privops/shared/privacy"
@@ -21,15 +22,40 @@ func DecodeMergePatch(w http.ResponseWriter, r *http.Request, limit int64) (map[
 	if err != nil || mt != MergePatchType {
 		return nil, privacy.Errorf(privacy.KindUnsupported, "unsupported-media-type", "the body must be %s", MergePatchType)
 	}
-	if r.ContentLength > limit {
-		return nil, privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errEmptyBody()
+	}
+	// The same strict pass as Decode: duplicate keys, invalid UTF-8, lone
+	// surrogates and control characters are refused with their codes.
+	if err := checkStrict(data); err != nil {
+		return nil, err
 	}
 	var patch map[string]any
-	if err := decodeStrict(http.MaxBytesReader(w, r.Body, limit), limit, &patch); err != nil {
+	if err := decodeStrict(bytes.NewReader(data), limit, &patch); err != nil {
 		return nil, err
 	}
 	if patch == nil { // the body was null
 		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must be a JSON object")
+	}
+	return patch, nil
+}
+
+// ParseMergePatch reads a JSON Merge Patch given other than as a request body
+// (the `privops tenant update --patch` flag) as strictly as DecodeMergePatch.
+func ParseMergePatch(b []byte) (map[string]any, error) {
+	if err := checkStrict(b); err != nil {
+		return nil, err
+	}
+	var patch map[string]any
+	if err := decodeStrict(bytes.NewReader(b), int64(len(b)), &patch); err != nil {
+		return nil, err
+	}
+	if patch == nil {
+		return nil, privacy.Errorf(privacy.KindInvalid, "malformed-json", "the patch must be a JSON object")
 	}
 	return patch, nil
 }
@@ -40,6 +66,13 @@ func DecodeMergePatch(w http.ResponseWriter, r *http.Request, limit int64) (map[
 // object is merged member by member, anything else replaces. An unknown
 // member or a wrong type is refused as Decode refuses it.
 func ApplyMergePatch(current any, patch map[string]any, out any) error {
+	pb, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	if err := checkMembers(pb, reflect.TypeOf(out), true); err != nil {
+		return err
+	}
 	b, err := json.Marshal(current)
 	if err != nil {
 		return err

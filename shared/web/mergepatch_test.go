@@ -110,7 +110,7 @@ func TestDecodeMergePatch(t *testing.T) {
 		{"with a charset", web.MergePatchType + "; charset=utf-8", `{"a":1}`, ""},
 		{"plain json is not a merge patch", "application/json", `{"a":1}`, "unsupported-media-type"},
 		{"an array", web.MergePatchType, `[1]`, "malformed-json"},
-		{"null", web.MergePatchType, `null`, "malformed-json"},
+		{"null", web.MergePatchType, `null`, "null-body"},
 		{"two objects", web.MergePatchType, `{}{}`, "malformed-json"},
 		{"too large", web.MergePatchType, `{"a":"` + strings.Repeat("x", 100) + `"}`, "body-too-large"},
 	}

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/trigger"
 )
 
@@ -43,8 +45,8 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 			l = l.With("invocation_id", inv)
 		}
 		sw := Track(w)
-		pattern := new(string) // filled in by Mux with the matched route
-		r = r.WithContext(context.WithValue(WithLogger(r.Context(), l), patternKey{}, pattern))
+		ctx, matched := RecordRoute(WithLogger(r.Context(), l))
+		r = r.WithContext(ctx)
 		defer func() {
 			if p := recover(); p != nil {
 				l.ErrorContext(r.Context(), "panic in handler", "panic", p)
@@ -52,16 +54,31 @@ func Logged(function string, base *slog.Logger, next http.Handler) http.Handler 
 					Problem(sw, r, errPanic{})
 				}
 			}
-			route := *pattern
+			route := matched.Pattern
 			if route == "" {
 				route = r.Pattern // Logged itself registered on a ServeMux
 			}
 			l.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 				slog.String("method", r.Method), slog.String("route", route),
-				slog.Int("status", sw.Status()), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", sw.Status()), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// RouteSlot holds the route pattern Mux matched for a request ("" until
+// then, or when no route matched).
+type RouteSlot struct{ Pattern string }
+
+// RecordRoute returns ctx carrying a slot that Mux fills with the matched
+// route pattern; read it once the handler returned. Logged and the telemetry
+// wrapper around it share one slot: a ctx that has one keeps it.
+func RecordRoute(ctx context.Context) (context.Context, *RouteSlot) {
+	if s, ok := ctx.Value(patternKey{}).(*RouteSlot); ok {
+		return ctx, s
+	}
+	s := new(RouteSlot)
+	return context.WithValue(ctx, patternKey{}, s), s
 }
 
 type errPanic struct{}
@@ -112,8 +129,16 @@ type window struct {
 
 // Allow counts one event for key and reports whether it is within the limit.
 func (l *Limiter) Allow(key string) bool {
+	ok, _ := l.Take(key)
+	return ok
+}
+
+// Take counts one event for key and reports whether it is within the limit;
+// when it is not, wait is how long until key's window ends and an event is
+// allowed again (what Retry-After tells the client).
+func (l *Limiter) Take(key string) (ok bool, wait time.Duration) {
 	if l.Max <= 0 {
-		return true
+		return true, 0
 	}
 	now := l.Now()
 	l.mu.Lock()
@@ -135,5 +160,35 @@ func (l *Limiter) Allow(key string) bool {
 		l.windows[key] = w
 	}
 	w.n++
-	return w.n <= l.Max
+	if w.n <= l.Max {
+		return true, 0
+	}
+	return false, w.start.Add(l.Window).Sub(now)
+}
+
+// RetryLater is a 429 or 503 whose wait is known: Problem sends it as
+// Retry-After. It unwraps to its *privacy.Error.
+type RetryLater struct {
+	Err  error
+	Wait time.Duration
+}
+
+func (e *RetryLater) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error with the code.
+func (e *RetryLater) Unwrap() error { return e.Err }
+
+// RetryAfter is the wait.
+func (e *RetryLater) RetryAfter() time.Duration { return e.Wait }
+
+// RateLimited is the 429 of a Limiter that refused an event: code
+// rate-limited, message msg, Retry-After the limiter's real wait.
+func RateLimited(msg string, wait time.Duration) error {
+	return &RetryLater{Err: privacy.Errorf(privacy.KindTooMany, "rate-limited", "%s", msg), Wait: wait}
+}
+
+// retryAfterSeconds is d as Retry-After delta-seconds, rounded up so a client
+// that waits exactly that long is not refused again; at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }

@@ -99,8 +99,8 @@ func TestLoggedNeverLogsThePathOrQuery(t *testing.T) {
 	if diff := cmp.Diff(want, pick(requestLine(t, lines), "level", "function", "invocation_id", "method", "status")); diff != "" {
 		t.Errorf("request line (-want +got):\n%s", diff)
 	}
-	if _, ok := requestLine(t, lines)["duration"]; !ok {
-		t.Error("request line has no duration")
+	if _, ok := requestLine(t, lines)["duration_ms"]; !ok {
+		t.Error("request line has no duration_ms")
 	}
 	// The handler's own lines carry the invocation's attributes.
 	var inside map[string]any
@@ -349,6 +349,28 @@ func TestLimiter(t *testing.T) {
 				t.Errorf("Allow results, step by step (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLimiterWait: Take says how long until the key's window ends, which is
+// what Retry-After sends (it was a constant 60 s whatever the window).
+func TestLimiterWait(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(t)
+	l := &web.Limiter{Max: 2, Window: time.Hour, Now: clock.Now}
+	type took struct {
+		OK   bool
+		Wait time.Duration
+	}
+	var got []took
+	for _, advance := range []time.Duration{0, 10 * time.Minute, 5 * time.Minute, 44*time.Minute + 59*time.Second, time.Second} {
+		clock.Advance(advance)
+		ok, wait := l.Take("a")
+		got = append(got, took{ok, wait})
+	}
+	want := []took{{true, 0}, {true, 0}, {false, 45 * time.Minute}, {false, time.Second}, {true, 0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Take results (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,13 +5,16 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/privops/privops/shared/privacy"
 )
@@ -30,8 +33,8 @@ func Mux(routes []Route) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		mux.HandleFunc(rt.Method+" "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
-			if p, ok := r.Context().Value(patternKey{}).(*string); ok {
-				*p = r.Pattern
+			if p, ok := r.Context().Value(patternKey{}).(*RouteSlot); ok {
+				p.Pattern = r.Pattern
 			}
 			rt.Handler(w, r)
 		})
@@ -120,12 +123,42 @@ func Problem(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		Logger(r.Context()).ErrorContext(r.Context(), "internal error", "error", err.Error())
 	}
+	// Retry-After only where the wait is known (a rate limit's window, a
+	// store's throttling hint): a 429 for too many wrong codes ends with a new
+	// code, not with time, so it has none.
+	var later interface{ RetryAfter() time.Duration }
+	if (p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable) &&
+		errors.As(err, &later) && later.RetryAfter() > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(later.RetryAfter()))
+	}
+	writeProblem(w, p)
+}
+
+// ProblemContentType is the media type of every error answer, on every host.
+const ProblemContentType = "application/problem+json"
+
+// ProblemDocument is the problem+json body a host writes for an answer of its
+// own (no function serves the path, a method the function does not take, a
+// body over the host's limit, a panic), so that every error of every host has
+// the one shape clients parse.
+func ProblemDocument(status int, code, detail string) []byte {
+	b, _ := json.Marshal(problemOf(status, code, detail))
+	return append(b, '\n')
+}
+
+// WriteProblem writes ProblemDocument with its headers.
+func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
+	writeProblem(w, problemOf(status, code, detail))
+}
+
+func problemOf(status int, code, detail string) ProblemDetails {
+	return ProblemDetails{Type: "urn:privops:problem:" + code, Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+func writeProblem(w http.ResponseWriter, p ProblemDetails) {
 	p.Type = "urn:privops:problem:" + p.Code
 	p.Title = http.StatusText(p.Status)
-	if p.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "60")
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Content-Type", ProblemContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
@@ -139,31 +172,48 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// Decode reads a JSON object body into v strictly: application/json only, at most
-// limit bytes, no unknown fields, nothing after the object.
+// Decode reads a JSON object body into v strictly: at most limit bytes,
+// application/json only, exactly one JSON object of UTF-8 text with no
+// duplicate keys, no control characters or lone surrogates in its strings (see
+// checkStrict), no unknown fields. A request without a body is refused as
+// empty-body whatever its Content-Type (see IsEmptyBody).
 func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errEmptyBody()
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return privacy.Errorf(privacy.KindUnsupported, "unsupported-media-type", "the body must be application/json")
 	}
-	if r.ContentLength > limit {
-		return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	if err := checkStrict(data); err != nil {
+		return err
 	}
-	return decodeStrict(http.MaxBytesReader(w, r.Body, limit), limit, v)
+	return decodeStrict(bytes.NewReader(data), limit, v)
 }
 
 // decodeStrict decodes exactly one JSON object from body into v, refusing
 // unknown fields, and maps each failure to its user error.
 func decodeStrict(body io.Reader, limit int64, v any) error {
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
+	} else if err != nil {
+		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not a valid JSON object")
+	}
+	if err := checkMembers(b, reflect.TypeOf(v), false); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooLarge):
-			return privacy.Errorf(privacy.KindTooLarge, "body-too-large", "the body must be at most %d bytes", limit)
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not valid JSON")
 		case errors.As(err, &typ) && typ.Field == "":
@@ -175,9 +225,6 @@ func decodeStrict(body io.Reader, limit int64, v any) error {
 			return privacy.Errorf(privacy.KindInvalid, "unknown-field", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body is not a valid JSON object")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return privacy.Errorf(privacy.KindInvalid, "malformed-json", "the body must hold exactly one JSON object")
 	}
 	return nil
 }

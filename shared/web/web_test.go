@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -92,8 +93,9 @@ func TestDecode(t *testing.T) {
 
 		{name: "malformed JSON", contentType: "application/json", body: strings.NewReader(`{"type":"access",}`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
 		{name: "truncated JSON", contentType: "application/json", body: strings.NewReader(`{"type":"acc`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
-		{name: "empty body", contentType: "application/json", body: strings.NewReader(``), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
-		{name: "white space only", contentType: "application/json", body: strings.NewReader(" \n"), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
+		{name: "empty body", contentType: "application/json", body: strings.NewReader(``), wantCode: "empty-body", wantKind: privacy.KindInvalid},
+		{name: "white space only", contentType: "application/json", body: strings.NewReader(" \n"), wantCode: "empty-body", wantKind: privacy.KindInvalid},
+		{name: "no body and no content type", body: strings.NewReader(``), wantCode: "empty-body", wantKind: privacy.KindInvalid},
 		{name: "two objects", contentType: "application/json", body: strings.NewReader(`{"type":"access"}{"type":"erase"}`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
 		{name: "an object then a number", contentType: "application/json", body: strings.NewReader(`{"type":"access"} 1`), wantCode: "malformed-json", wantKind: privacy.KindInvalid},
 
@@ -135,8 +137,8 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// TestDecodeKnownGaps lists bodies Decode should refuse as malformed JSON but
-// does not; each case skips while its bug reproduces (see the review notes).
+// TestDecodeKnownGaps lists bodies Decode once accepted or misnamed; the
+// strict pass (strict.go) refuses each as malformed JSON.
 func TestDecodeKnownGaps(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, body, bug string }{
@@ -199,6 +201,13 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// throttled is a store error carrying the store's retry hint, as the Cosmos
+// adapter's is.
+type throttled time.Duration
+
+func (d throttled) Error() string             { return "throttled" }
+func (d throttled) RetryAfter() time.Duration { return time.Duration(d) }
+
 func TestProblem(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -216,14 +225,32 @@ func TestProblem(t *testing.T) {
 			fmt.Errorf("verify r-1: %w", privacy.Errorf(privacy.KindGone, "code-expired", "the code has expired")),
 			web.ProblemDetails{Type: "urn:privops:problem:code-expired", Title: "Gone", Status: 410, Code: "code-expired", Detail: "the code has expired"},
 			"", false},
-		{"rate limited",
+		// Retry-After tells the real wait, and only when there is one: it was
+		// a constant 60 on every 429.
+		{"rate limited: the limiter's wait, rounded up",
+			web.RateLimited("too many requests", 41*time.Second+500*time.Millisecond),
+			web.ProblemDetails{Type: "urn:privops:problem:rate-limited", Title: "Too Many Requests", Status: 429, Code: "rate-limited", Detail: "too many requests"},
+			"42", false},
+		{"rate limited for an hour",
+			fmt.Errorf("submit: %w", web.RateLimited("too many requests", 59*time.Minute+1)),
+			web.ProblemDetails{Type: "urn:privops:problem:rate-limited", Title: "Too Many Requests", Status: 429, Code: "rate-limited", Detail: "too many requests"},
+			"3541", false},
+		{"a wait under a second is one second",
+			web.RateLimited("too many requests", time.Millisecond),
+			web.ProblemDetails{Type: "urn:privops:problem:rate-limited", Title: "Too Many Requests", Status: 429, Code: "rate-limited", Detail: "too many requests"},
+			"1", false},
+		{"rate limited with no known wait",
 			privacy.Errorf(privacy.KindTooMany, "rate-limited", "too many requests"),
 			web.ProblemDetails{Type: "urn:privops:problem:rate-limited", Title: "Too Many Requests", Status: 429, Code: "rate-limited", Detail: "too many requests"},
-			"60", false},
-		{"attempts exhausted",
+			"", false},
+		{"attempts exhausted: waiting does not help",
 			privacy.Errorf(privacy.KindTooMany, "too-many-attempts", "no attempts left"),
 			web.ProblemDetails{Type: "urn:privops:problem:too-many-attempts", Title: "Too Many Requests", Status: 429, Code: "too-many-attempts", Detail: "no attempts left"},
-			"60", false},
+			"", false},
+		{"an unavailable store that says how long",
+			fmt.Errorf("update request r-1: %w: %w", privacy.ErrUnavailable, throttled(1500*time.Millisecond)),
+			web.ProblemDetails{Type: "urn:privops:problem:unavailable", Title: "Service Unavailable", Status: 503, Code: "unavailable"},
+			"2", false},
 		{"a wrapped unavailable dependency",
 			fmt.Errorf("update request r-1: %w", privacy.ErrUnavailable),
 			web.ProblemDetails{Type: "urn:privops:problem:unavailable", Title: "Service Unavailable", Status: 503, Code: "unavailable"},

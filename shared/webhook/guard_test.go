@@ -43,10 +43,24 @@ func TestAddrAllowed(t *testing.T) {
 		{"100.127.255.254", private},
 		{"fd12:3456::1", private},
 		{"fc00::1", private},
-		{"64:ff9b::7f00:1", private},     // NAT64 of 127.0.0.1
-		{"2002:c0a8:101::1", private},    // 6to4 of 192.168.1.1
-		{"2001:0:4136:e378::1", private}, // Teredo
-		{"169.254.169.254", never},       // cloud metadata
+		{"64:ff9b::7f00:1", private},                      // NAT64 of 127.0.0.1
+		{"2002:c0a8:101::1", private},                     // 6to4 of 192.168.1.1
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", private}, // Teredo: server 65.54.227.120, client 192.0.2.45
+		// IPv6 forms of refused IPv4 addresses are refused as that address
+		// (they were allowed, or allowed to tenants allowing private ones).
+		{"::ffff:0:93.184.215.14", public},                // IPv4-translated (RFC 2765) of a public address
+		{"::ffff:0:127.0.0.1", private},                   // IPv4-translated of loopback
+		{"::ffff:0:169.254.169.254", never},               // IPv4-translated of cloud metadata
+		{"::ffff:0:a9fe:a9fe", never},                     // the same, written in hex
+		{"64:ff9b:1::a9fe:a9fe", never},                   // local-use NAT64 /96 of metadata
+		{"64:ff9b:1:a9fe:a9:fe00::", never},               // local-use NAT64 /64 of metadata
+		{"64:ff9b:1:a9:fe:a9fe::", never},                 // local-use NAT64 /56 of metadata (RFC 6052 layout)
+		{"64:ff9b:1:a9fe:a9:fe00:0:0", never},             // the /64 layout in full
+		{"64:ff9b:1::5db8:d70e", private},                 // local-use NAT64 of a public address: a private network's gateway
+		{"2001:0:a9fe:a9fe::5601:5601", never},            // Teredo with the metadata address as server
+		{"2001:0:4136:e378:8000:63bf:5601:5601", never},   // Teredo with the metadata address as client (inverted)
+		{"2001:0:4136:e378:8000:63bf:80ff:fffe", private}, // Teredo with client 127.0.0.1
+		{"169.254.169.254", never},                        // cloud metadata
 		{"::ffff:169.254.169.254", never},
 		{"64:ff9b::a9fe:a9fe", never}, // NAT64 of 169.254.169.254
 		{"169.254.1.1", never},

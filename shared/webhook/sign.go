@@ -20,10 +20,12 @@ import (
 // SignatureHeader carries the signature of a call or a callback:
 //
 //	Privops-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>[,v1=...]
+//	Privops-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256(direction key, t + "." + body)>[,v2=...]
 //
-// One v1 entry per active secret, as Stripe does, so a service rolling its key
-// accepts the call whichever key it holds. Other entries (v0, a future v2) are
-// ignored by Verify.
+// One entry per active secret, as Stripe does, so a service rolling its key
+// accepts the call whichever key it holds. v1 signs with the secret itself in
+// both directions (signing version 1, legacy); v2 signs with a key derived
+// from the secret per direction (see keys.go). Other entries are ignored.
 const SignatureHeader = "Privops-Signature"
 
 // DefaultWindow is the replay window Verify uses when given none: a signature
@@ -80,6 +82,23 @@ func Verify(header string, body []byte, now time.Time, window time.Duration, sec
 // deletes otherwise. A read or write error is returned wrapped, not as a
 // signature error; the caller bounds the body (http.MaxBytesReader).
 func VerifyStream(header string, body io.Reader, dst io.Writer, now time.Time, window time.Duration, secrets ...[]byte) (int64, error) {
+	return verifyStream(header, "", body, dst, now, window, secrets)
+}
+
+// verifyStream is VerifyStream over the signed text t + "." + bound + body:
+// bound ties a signature to what it is for (an export part names its task and
+// number), and is empty for calls and callbacks.
+func verifyStream(header, bound string, body io.Reader, dst io.Writer, now time.Time, window time.Duration, secrets [][]byte) (int64, error) {
+	keys := make([]Key, 0, len(secrets))
+	for _, s := range secrets {
+		keys = append(keys, Key{Scheme: SchemeV1, Secret: s})
+	}
+	return verifyKeys(header, bound, body, dst, now, window, keys)
+}
+
+// verifyKeys is verifyStream with keys of either scheme: an entry of the
+// header matches only a key of its own scheme.
+func verifyKeys(header, bound string, body io.Reader, dst io.Writer, now time.Time, window time.Duration, keys []Key) (int64, error) {
 	t, sigs, err := parseSignature(header)
 	if err != nil {
 		return 0, err
@@ -91,9 +110,19 @@ func VerifyStream(header string, body io.Reader, dst io.Writer, now time.Time, w
 	if age := now.Sub(time.Unix(ts, 0)); age > window || age < -window {
 		return 0, ErrStaleSignature
 	}
-	macs := newMACs(t, secrets)
+	type keyed struct {
+		scheme string
+		mac    hash.Hash
+	}
+	var macs []keyed
 	ws := []io.Writer{dst}
-	for _, m := range macs {
+	for _, k := range keys {
+		if len(k.Secret) == 0 {
+			continue
+		}
+		m := hmac.New(sha256.New, k.Secret)
+		m.Write([]byte(t + "." + bound))
+		macs = append(macs, keyed{k.Scheme, m})
 		ws = append(ws, m)
 	}
 	n, err := io.Copy(io.MultiWriter(ws...), body)
@@ -102,10 +131,10 @@ func VerifyStream(header string, body io.Reader, dst io.Writer, now time.Time, w
 	}
 	match := false
 	for _, m := range macs {
-		want := m.Sum(nil)
+		want := m.mac.Sum(nil)
 		for _, sig := range sigs {
 			// No early exit: every comparison takes the same time.
-			match = hmac.Equal(want, sig) || match
+			match = (sig.scheme == m.scheme && hmac.Equal(want, sig.mac)) || match
 		}
 	}
 	if !match {
@@ -129,10 +158,17 @@ func newMACs(t string, secrets [][]byte) []hash.Hash {
 	return macs
 }
 
+// signature is one vN entry of a header.
+type signature struct {
+	scheme string
+	mac    []byte
+}
+
 // parseSignature splits a header into its timestamp (exactly one t of 1 to 19
 // decimal digits, kept as sent because it is part of the signed text) and its
-// v1 signatures (at least one, each 64 hex digits). Unknown keys are ignored.
-func parseSignature(header string) (string, [][]byte, error) {
+// v1 and v2 signatures (at least one, each 64 hex digits). Unknown keys are
+// ignored.
+func parseSignature(header string) (string, []signature, error) {
 	if header == "" {
 		return "", nil, ErrMissingSignature
 	}
@@ -140,7 +176,7 @@ func parseSignature(header string) (string, [][]byte, error) {
 		return "", nil, ErrMalformedSignature
 	}
 	var t string
-	var sigs [][]byte
+	var sigs []signature
 	for part := range strings.SplitSeq(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -152,12 +188,12 @@ func parseSignature(header string) (string, [][]byte, error) {
 				return "", nil, ErrMalformedSignature
 			}
 			t = v
-		case "v1":
+		case SchemeV1, SchemeV2:
 			sig, err := hex.DecodeString(v)
 			if err != nil || len(sig) != sha256.Size {
 				return "", nil, ErrMalformedSignature
 			}
-			sigs = append(sigs, sig)
+			sigs = append(sigs, signature{k, sig})
 		}
 	}
 	if t == "" || len(sigs) == 0 {

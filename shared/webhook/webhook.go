@@ -2,9 +2,12 @@
 // subject request, the fan-out calls Connector.Run, which POSTs the task to the
 // tenant's service as signed JSON and turns the answer into a result (export
 // data is streamed into the task's Save). Its only side effects are that
-// request and the Save call. It also holds the signature scheme (Sign, Verify,
-// VerifyStream) and the parsers (ParseResult, ParseExport) that the inbound
-// callback endpoint uses when a service answers 202 and reports later.
+// request and the Save call. It also holds the signature scheme (SignWith,
+// VerifyWith, VerifyStreamWith; the signing versions and the per-direction keys
+// derived from a service's secret are in keys.go: CallKeys, CallbackKeys),
+// the parsers (ParseResult, ParseExport) that the callback endpoint uses when a
+// service answers 202 and reports later, and the signed export upload in parts
+// (upload.go: PartBound, SignPart, VerifyPartWith).
 //
 // Every call passes an SSRF guard at connect time: a service URL must not reach
 // the operator's own network or cloud metadata endpoints, even through a DNS
@@ -219,7 +222,7 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	if uerr != nil {
 		return privacy.ConnectorResult{}, uerr
 	}
-	secrets, err := Secrets(svc)
+	keys, err := CallKeys(svc)
 	if err != nil {
 		return privacy.ConnectorResult{}, permanent("no-secret", "service has no usable signing secret")
 	}
@@ -238,7 +241,7 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set(IdempotencyHeader, call.TaskID+"-"+string(call.Action))
-	req.Header.Set(SignatureHeader, Sign(c.opts.Now(), body, secrets...))
+	req.Header.Set(SignatureHeader, SignWith(c.opts.Now(), body, keys...))
 
 	client := c.public
 	if private {
@@ -262,6 +265,11 @@ func checkURL(raw string, private bool) (*url.URL, *Error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return nil, permanent("invalid-url", "service url is not valid")
+	}
+	if !privacy.ValidHost(u.Host) {
+		// Not a transient DNS failure to retry until the deadline: no
+		// resolver will ever answer for it (see privacy.ValidHost).
+		return nil, permanent("invalid-url", "service url host is not a dns name or a standard ip address")
 	}
 	switch {
 	case u.Scheme == "https":
