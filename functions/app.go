@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +36,8 @@ import (
 	"github.com/privops/privops/functions/operator"
 	"github.com/privops/privops/functions/outbox"
 	"github.com/privops/privops/functions/portal"
+	retentiontimer "github.com/privops/privops/functions/retention"
+	"github.com/privops/privops/functions/retentionjob"
 	"github.com/privops/privops/functions/tasks"
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
@@ -44,7 +48,9 @@ import (
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
+	"github.com/privops/privops/shared/ncrontab"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/servicebus"
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/sqs"
@@ -69,6 +75,7 @@ type app struct {
 	admin   *admin.Admin
 	oper    *operator.Operator
 	inbound *inbound.Processor
+	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
@@ -353,7 +360,16 @@ func (a *app) wire(ad adapters) error {
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
-	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier})
+	sweeper, err := a.newSweeper(ad)
+	if err != nil {
+		return err
+	}
+	a.sweeper = sweeper
+	retentionSchedule, err := ncrontab.Parse(cfg.RetentionSchedule)
+	if err != nil {
+		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
+	}
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper})
 	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
 	a.portal, a.admin, a.oper = p, adm, oper
 	a.funcs = []trigger.Function{
@@ -368,8 +384,13 @@ func (a *app) wire(ad adapters) error {
 		{Name: "callback", HTTP: web.Logged("callback", log, callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
-		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts()})},
+		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
+			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now})},
+		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
+			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
+		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
+			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
 	}
 	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {
@@ -377,6 +398,26 @@ func (a *app) wire(ad adapters) error {
 	}
 	_, err = funcjson.Pair(a.funcs, a.specs)
 	return err
+}
+
+// newSweeper builds the retention sweep on the store: its tenant documents carry
+// the policies, holds and run state; its built-in data containers are swept
+// where the store can page them by age (SQLite and Cosmos DB; the in-memory
+// test store cannot, and its policies are reported failed with that reason).
+func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
+	items, _ := ad.store.(retention.Items)
+	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
+	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
+		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond},
+		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // crashPoint returns the step hook. With PRIVOPS_CRASHPOINT=name[@n] the

@@ -67,6 +67,10 @@ usage:
   privops tenant VERB [flags]
                           onboard (create), list, get, update, suspend, resume and
                           offboard tenants on the configured store; see privops tenant help
+  privops retention VERB --tenant ID [flags]
+                          a tenant's retention policies (put, delete, policies), the legal
+                          floors that bind it, a dry run and its run reports (counts only);
+                          see privops retention help
   privops certificate verify FILE (--key KEYFILE | --url https://host)
                           check a request certificate against the published key
   privops version         print the version and the source revision

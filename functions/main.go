@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		case "tenant":
 			return tenantCmd(ctx, args[1:], stdout)
+		case "retention":
+			return retentionCmd(ctx, args[1:], stdout)
 		case "certificate":
 			return certificateCmd(ctx, args[1:], stdout)
 		}

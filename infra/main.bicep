@@ -190,6 +190,8 @@ var inboundQueue = 'privops-inbound' // INBOUND_QUEUE, the inbound function's qu
 var exportsContainer = 'privops-exports' // BLOB_CONTAINER
 var cosmosDatabase = 'privops' // COSMOS_DATABASE, cosmos.bicep's databaseName
 var deadlineWatchSchedule = '0 5 * * * *' // DEADLINE_WATCH_SCHEDULE, NCRONTAB in UTC
+var retentionQueue = 'privops-retention' // RETENTION_QUEUE, the retentionjob function's queue (one job per tenant and night)
+var retentionSchedule = '0 0 2 * * *' // RETENTION_SCHEDULE, NCRONTAB in UTC (nightly, 02:00)
 var deploymentContainer = 'app-package'
 
 // The binary opens its embedded SQLite file and the outbox mail folder under
@@ -237,6 +239,7 @@ module serviceBus 'modules/servicebus.bicep' = {
       noticesQueue
       tasksQueue
       inboundQueue
+      retentionQueue
     ]
   }
 }
@@ -299,6 +302,7 @@ module roles 'modules/roles.bicep' = {
       noticesQueue
       tasksQueue
       inboundQueue
+      retentionQueue
     ]
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
@@ -351,6 +355,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TASK_CALLBACK_TIMEOUT: '24h' // a task whose service answered 202 is called again after this without an answer
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
+    RETENTION_QUEUE: retentionQueue
+    RETENTION_SCHEDULE: retentionSchedule
     OUTBOX_DISPATCH: outboxDispatch
     BLOB_BACKEND: 'azure'
     BLOB_ACCOUNT_URL: storage.outputs.blobEndpoint

@@ -15,6 +15,7 @@ import (
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/web"
 )
 
@@ -49,6 +50,10 @@ type Service interface {
 	CreateInboundKey(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.ServiceSecret, error)
 	DeleteInboundKey(ctx context.Context, tenantID, keyID string, actor dsr.Actor) error
 	ListInbound(ctx context.Context, tenantID string, f privacy.InboundFilter) (privacy.InboundPage, error)
+	RetentionPolicy(ctx context.Context, tenantID, id string) (*privacy.RetentionPolicy, error)
+	PutRetentionPolicy(ctx context.Context, tenantID string, in privacy.RetentionPolicy, actor dsr.Actor) (*privacy.RetentionPolicy, bool, error)
+	DeleteRetentionPolicy(ctx context.Context, tenantID, id string, actor dsr.Actor) error
+	RetentionFloors(ctx context.Context, tenantID string) ([]retention.Floor, error)
 }
 
 // Verifier checks a bearer token.
@@ -66,6 +71,8 @@ type Config struct {
 type Deps struct {
 	Service  Service
 	Verifier Verifier
+	// Retention answers previews; nil answers 501 retention-not-available.
+	Retention Retention
 }
 
 // Admin serves the admin routes.
@@ -73,6 +80,7 @@ type Admin struct {
 	cfg Config
 	svc Service
 	ver Verifier
+	ret Retention
 }
 
 // New returns the admin API.
@@ -80,7 +88,7 @@ func New(cfg Config, d Deps) *Admin {
 	if cfg.MaxEvidence <= 0 {
 		cfg.MaxEvidence = 5 << 20
 	}
-	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier}
+	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier, ret: d.Retention}
 }
 
 // Routes lists the admin operations (the OpenAPI document lists the same).
@@ -118,6 +126,14 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/inbound-keys", Handler: a.with(auth.ActionConfigure, a.createInboundKey)},
 		{Method: "DELETE", Pattern: "/api/admin/{tenant}/inbound-keys/{key}", Handler: a.with(auth.ActionConfigure, a.deleteInboundKey)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/inbound", Handler: a.with(auth.ActionRead, a.listInbound)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/policies", Handler: a.with(auth.ActionRead, a.listRetentionPolicies)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionRead, a.getRetentionPolicy)},
+		{Method: "PUT", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionConfigure, a.putRetentionPolicy)},
+		{Method: "DELETE", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionConfigure, a.deleteRetentionPolicy)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/floors", Handler: a.with(auth.ActionRead, a.retentionFloors)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/retention/preview", Handler: a.with(auth.ActionConfigure, a.previewRetention)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs", Handler: a.with(auth.ActionRead, a.listRetentionRuns)},
+		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs/{run}", Handler: a.with(auth.ActionRead, a.getRetentionRun)},
 	}
 }
 

@@ -4,8 +4,10 @@
 // requests, and the audit events a tenant change left in the tenant document;
 // re-drives tasks whose claim, message or service answer did not come; and
 // starts again erasures a released legal hold deferred), and it reports how
-// many open requests are overdue or due soon — counts, never
-// contents. A failure for one tenant does not stop the others.
+// many open requests are overdue or due soon — counts, never contents. It also
+// flags a tenant whose nightly retention sweep did not start for an occurrence
+// of the retention schedule more than RetentionGrace ago (a missed night). A
+// failure for one tenant does not stop the others.
 package deadlinewatch
 
 import (
@@ -15,7 +17,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/privops/privops/shared/ncrontab"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/trigger"
 )
 
@@ -39,6 +43,11 @@ type Config struct {
 	Warn      time.Duration // "due soon" window (7 days)
 	Limit     int           // requests examined per tenant per run
 	PerTenant time.Duration // time budget per tenant
+	// RetentionSchedule is the retention timer's schedule (nil: no check);
+	// a sweep that has not started RetentionGrace after an occurrence is
+	// reported missed.
+	RetentionSchedule ncrontab.Schedule
+	RetentionGrace    time.Duration
 }
 
 // Deps are the watch's collaborators.
@@ -49,6 +58,8 @@ type Deps struct {
 	// Counts, if set, is given each tenant's counts after a run that
 	// succeeded for it: the deadlines-overdue metric. Counts, never contents.
 	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
+	// Now is the clock of the missed-sweep check.
+	Now func() time.Time
 }
 
 // New returns the timer function.
@@ -60,7 +71,15 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			return fmt.Errorf("list tenants: %w", err)
 		}
 		var errs []error
+		now := t.ScheduledAt
+		if d.Now != nil {
+			now = d.Now()
+		}
+		due := lastOccurrence(cfg.RetentionSchedule, now.UTC().Add(-cfg.RetentionGrace))
 		for _, tn := range tenants {
+			if missedRetention(tn, due) {
+				log.WarnContext(ctx, "retention sweep missed: no run started for the occurrence", "tenant_id", tn.ID, "due", due)
+			}
 			tctx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
 			tenantFlushed, terr := d.Service.RedriveTenant(tctx, tn)
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
@@ -80,4 +99,39 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		}
 		return errors.Join(errs...)
 	}
+}
+
+// lastOccurrence returns the schedule's last occurrence at or before until
+// within the 25 hours before it (zero if none, or without a schedule). A
+// schedule firing more often than every 20 seconds is searched over the last
+// 10 minutes only.
+func lastOccurrence(s ncrontab.Schedule, until time.Time) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	for _, span := range []time.Duration{25 * time.Hour, 10 * time.Minute} {
+		var last time.Time
+		t := until.Add(-span)
+		for range 5000 {
+			n := s.Next(t)
+			if n.IsZero() || n.After(until) {
+				return last
+			}
+			last, t = n, n
+		}
+	}
+	return time.Time{}
+}
+
+// missedRetention reports whether a tenant with retention policies older than
+// occurrence due has no run that started at or after it.
+func missedRetention(t *privacy.Tenant, due time.Time) bool {
+	if due.IsZero() || len(t.RetentionPolicies) == 0 {
+		return false
+	}
+	older := false
+	for _, p := range t.RetentionPolicies {
+		older = older || p.CreatedAt.Before(due)
+	}
+	return older && retention.LastStarted(t).Before(due)
 }

@@ -74,6 +74,7 @@ func (o *Operator) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/suspend", Handler: o.with(auth.ActionManageTenants, o.suspend)},
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/resume", Handler: o.with(auth.ActionManageTenants, o.resume)},
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/offboard", Handler: o.with(auth.ActionManageTenants, o.offboard)},
+		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/retention/runs", Handler: o.with(auth.ActionOperatorRead, o.retentionRuns)},
 		{Method: "GET", Pattern: "/api/operator/audit", Handler: o.with(auth.ActionOperatorRead, o.audit)},
 		{Method: "GET", Pattern: "/api/operator/audit/verify", Handler: o.with(auth.ActionOperatorRead, o.verifyAudit)},
 	}

@@ -19,7 +19,8 @@ import (
 func specs(tb testing.TB) []funcjson.Spec {
 	tb.Helper()
 	lookup := func(k string) (string, bool) {
-		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks", "COSMOS_DATABASE": "privops", "INBOUND_QUEUE": "inbound"}[k]
+		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks", "COSMOS_DATABASE": "privops", "INBOUND_QUEUE": "inbound",
+			"RETENTION_SCHEDULE": "0 0 2 * * *", "RETENTION_QUEUE": "retention"}[k]
 		return v, ok
 	}
 	s, err := funcjson.Load(os.DirFS("../../functions"), lookup)
@@ -70,6 +71,8 @@ func (f fakes) functions() []trigger.Function {
 		{Name: "callback", HTTP: ok},
 		{Name: "certificates", HTTP: ok},
 		{Name: "deadlinewatch", Timer: t},
+		{Name: "retention", Timer: func(context.Context, trigger.TimerInfo) error { return nil }},
+		{Name: "retentionjob", Queue: func(context.Context, trigger.Message) error { return nil }},
 	}
 }
 

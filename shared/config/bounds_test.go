@@ -37,8 +37,10 @@ func TestEveryDurationHasItsBounds(t *testing.T) {
 	// Settings a bound's check compares with, set so that only the bound
 	// under test decides.
 	also := map[string]map[string]string{
-		"TASK_RETRY_CAP": {"TASK_RETRY_BASE": "1s"},
-		"TASK_LEASE":     {"WEBHOOK_TIMEOUT": "1s"},
+		"TASK_RETRY_CAP":   {"TASK_RETRY_BASE": "1s"},
+		"TASK_LEASE":       {"WEBHOOK_TIMEOUT": "1s"},
+		"RETENTION_LEASE":  {"RETENTION_BUDGET": "1s"},
+		"RETENTION_BUDGET": {"RETENTION_LEASE": "20m"},
 	}
 	for _, b := range bounds {
 		t.Run(b.Name, func(t *testing.T) {

@@ -91,6 +91,22 @@ type Config struct {
 	InboundWindow         time.Duration `envconfig:"INBOUND_WINDOW" default:"5m"`
 	InboundKeepRejected   time.Duration `envconfig:"INBOUND_KEEP_REJECTED" default:"336h"`
 	DeadlineWatchSchedule string        `envconfig:"DEADLINE_WATCH_SCHEDULE" default:"0 5 * * * *"`
+	// RetentionSchedule is the NCRONTAB of the retention timer (nightly, 02:00 UTC).
+	RetentionSchedule string `envconfig:"RETENTION_SCHEDULE" default:"0 0 2 * * *"`
+	// RetentionQueue receives one job per tenant and occurrence; a job that
+	// runs out of budget enqueues itself again.
+	RetentionQueue string `envconfig:"RETENTION_QUEUE" default:"privops-retention"`
+	// RetentionBudget bounds one job invocation (checked between pages), so
+	// one large tenant cannot starve the others; RetentionLease is how long
+	// a run stays its invocation's without a checkpoint (after a crash, the
+	// next invocation takes it over once it has run out).
+	RetentionBudget   time.Duration `envconfig:"RETENTION_BUDGET" default:"2m"`
+	RetentionLease    time.Duration `envconfig:"RETENTION_LEASE" default:"5m"`
+	RetentionPageSize int           `envconfig:"RETENTION_PAGE_SIZE" default:"500"`
+	// RetentionPagePauseMS is a pause after each page of a sweep, in
+	// milliseconds, which leaves the embedded store's one writer to the
+	// portal between pages (0: none).
+	RetentionPagePauseMS int `envconfig:"RETENTION_PAGE_PAUSE_MS" default:"0"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
@@ -201,7 +217,7 @@ func (c *Config) check() error {
 	if c.QueueBackend == "servicebus" && c.ServiceBusConnectionString == "" && c.ServiceBusNamespace == "" {
 		bad("SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE", "one is required when QUEUE_BACKEND=servicebus")
 	}
-	for _, q := range [][2]string{{"NOTICES_QUEUE", c.NoticesQueue}, {"TASKS_QUEUE", c.TasksQueue}, {"INBOUND_QUEUE", c.InboundQueue}} {
+	for _, q := range [][2]string{{"NOTICES_QUEUE", c.NoticesQueue}, {"TASKS_QUEUE", c.TasksQueue}, {"INBOUND_QUEUE", c.InboundQueue}, {"RETENTION_QUEUE", c.RetentionQueue}} {
 		if !queueNameRe.MatchString(q[1]) {
 			bad(q[0], "%q is not a queue name (1-260 of letters, digits, '.', '-', '_', starting with a letter or digit)", q[1])
 		}
@@ -245,6 +261,25 @@ func (c *Config) check() error {
 	c.checkClaims(bad)
 	if _, err := ncrontab.Parse(c.DeadlineWatchSchedule); err != nil {
 		bad("DEADLINE_WATCH_SCHEDULE", "%v (NCRONTAB: {second} {minute} {hour} {day} {month} {day-of-week}, in UTC)", err)
+	}
+	if _, err := ncrontab.Parse(c.RetentionSchedule); err != nil {
+		bad("RETENTION_SCHEDULE", "%v (NCRONTAB: {second} {minute} {hour} {day} {month} {day-of-week}, in UTC)", err)
+	}
+	// A budget under a second makes no progress worth a message; one over
+	// 10 minutes outlives the Functions host's default timeout.
+	if c.RetentionBudget < time.Second || c.RetentionBudget > 10*time.Minute {
+		bad("RETENTION_BUDGET", "%s is outside 1s..10m", c.RetentionBudget)
+	}
+	// The lease must outlast the budget and the page in flight when it ends,
+	// or a live sweep would be taken over.
+	if c.RetentionLease < c.RetentionBudget+10*time.Second {
+		bad("RETENTION_LEASE", "%s must be at least RETENTION_BUDGET + 10s", c.RetentionLease)
+	}
+	if c.RetentionPageSize < 10 || c.RetentionPageSize > 5000 {
+		bad("RETENTION_PAGE_SIZE", "%d is outside 10..5000", c.RetentionPageSize)
+	}
+	if c.RetentionPagePauseMS < 0 || c.RetentionPagePauseMS > 10000 {
+		bad("RETENTION_PAGE_PAUSE_MS", "%d is outside 0..10000", c.RetentionPagePauseMS)
 	}
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")

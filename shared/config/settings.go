@@ -52,6 +52,8 @@ func DurationBounds() []Bound {
 		{"TASK_RETRY_CAP", time.Second, 0},
 		{"WEBHOOK_TIMEOUT", time.Second, 0},
 		{"TASK_CALLBACK_TIMEOUT", 30 * time.Second, 30 * 24 * time.Hour},
+		{"RETENTION_BUDGET", time.Second, 10 * time.Minute},
+		{"RETENTION_LEASE", 11 * time.Second, 0}, // and at least RETENTION_BUDGET + 10s
 	}
 }
 

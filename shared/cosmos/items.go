@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
@@ -334,4 +335,98 @@ func withTenant(item []byte, tenantID string) ([]byte, error) {
 	tenant, _ := json.Marshal(tenantID) // a string always marshals
 	fields = slices.DeleteFunc(fields, func(f field) bool { return f.name == "tenantId" })
 	return encodeObject(append(fields, field{name: "tenantId", value: tenant})), nil
+}
+
+// ScanItemsBefore calls fn with up to limit items of the tenant in container
+// whose id sorts after afterID and whose value at path is an RFC 3339 time
+// before before, in id order, without the system properties. Cosmos compares
+// strings, not instants, so the query selects a superset (a string below
+// before + 14 hours, the widest UTC offset, to the second) and each item's
+// time is parsed and checked here; the query stops at limit items checked.
+// Round trips: one single-partition query page per page size (limit) read.
+func (s *Store) ScanItemsBefore(ctx context.Context, tenantID, container, path string, before time.Time, afterID string, limit int, fn func(id string, doc []byte) error) error {
+	c, err := s.dataContainer(tenantID, container)
+	if err != nil {
+		return fmt.Errorf("scan items: %w", err)
+	}
+	expr, err := pathExpr(path)
+	if err != nil {
+		return fmt.Errorf("scan items: %w", err)
+	}
+	bound := before.UTC().Add(14*time.Hour + time.Second).Format("2006-01-02T15:04:05")
+	var fnErr error
+	n := 0
+	errEnough := errors.New("enough items")
+	err = query(ctx, c, azcosmos.NewPartitionKeyString(tenantID), false,
+		"SELECT * FROM c WHERE c.tenantId = @tenantId AND c.id > @after AND "+expr+" < @bound ORDER BY c.id",
+		params("@tenantId", tenantID, "@after", afterID, "@bound", bound), nil, int32(min(limit, 1000)), func(raw []byte) error {
+			item, err := withoutSystemProperties(raw)
+			if err != nil {
+				return err
+			}
+			id, at, ok := itemTime(item, path)
+			if !ok || !at.Before(before) {
+				return nil
+			}
+			if fnErr = fn(id, item); fnErr != nil {
+				return fnErr
+			}
+			if n++; n == limit {
+				return errEnough
+			}
+			return nil
+		})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil && !errors.Is(err, errEnough) {
+		return fmt.Errorf("scan items in %s: %w", container, err)
+	}
+	return nil
+}
+
+// itemTime returns an item's id and the RFC 3339 time at path.
+func itemTime(item []byte, path string) (string, time.Time, bool) {
+	var v map[string]any
+	if err := json.Unmarshal(item, &v); err != nil {
+		return "", time.Time{}, false
+	}
+	id, _ := v["id"].(string)
+	var cur any = v
+	for seg := range strings.SplitSeq(path[1:], "/") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return id, time.Time{}, false
+		}
+		cur = m[seg]
+	}
+	s, _ := cur.(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return id, t, err == nil && id != ""
+}
+
+// DeleteItemIDs deletes the tenant's items in container with these ids, one
+// point delete each in the tenant's partition (no transactional batch: none
+// is needed, each delete is idempotent), and returns how many it deleted; an
+// item already gone (404) is not counted. Round trips: one per id.
+func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, ids []string) (int, error) {
+	c, err := s.dataContainer(tenantID, container)
+	if err != nil {
+		return 0, fmt.Errorf("delete items: %w", err)
+	}
+	pk := azcosmos.NewPartitionKeyString(tenantID)
+	n := 0
+	for _, id := range ids {
+		if !validID(id) {
+			return n, fmt.Errorf("delete items in %s: an item's id cannot be addressed by a point delete", container)
+		}
+		if _, err := c.DeleteItem(ctx, pk, id, nil); err != nil {
+			if statusOf(err) == http.StatusNotFound {
+				continue
+			}
+			return n, fmt.Errorf("delete items in %s: %w", container, translate(err))
+		}
+		n++
+	}
+	return n, nil
 }

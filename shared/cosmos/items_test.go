@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -183,7 +184,7 @@ func TestItemRewriting(t *testing.T) {
 }
 
 // dataContainers are the containers storetest.RunItems uses.
-var dataContainers = []string{"people", "orders"}
+var dataContainers = []string{"people", "orders", "logs", "other"}
 
 // newItemsStore is a test store with the data containers created.
 func newItemsStore(tb testing.TB) (*Store, *recorder) {
@@ -211,6 +212,45 @@ func TestItems(t *testing.T) {
 	t.Parallel()
 	s, _ := newItemsStore(t)
 	storetest.RunItems(t, s)
+}
+
+// TestExpiringItems runs the conformance suite of the retention sweep's
+// paging by age and deletes by id.
+func TestExpiringItems(t *testing.T) {
+	t.Parallel()
+	s, _ := newItemsStore(t)
+	storetest.RunExpiringItems(t, s)
+}
+
+// TestExpiringItemsRoundTrips counts the calls a page of the sweep makes:
+// one query for the page, one point delete per item.
+func TestExpiringItemsRoundTrips(t *testing.T) {
+	t.Parallel()
+	s, rec := newItemsStore(t)
+	ctx := t.Context()
+	for i := range 5 {
+		if err := s.PutItem(ctx, "acme", "logs", []byte(`{"id":"i`+string(rune('0'+i))+`","at":"2020-01-01T00:00:00Z"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.take()
+	var ids []string
+	if err := s.ScanItemsBefore(ctx, "acme", "logs", "/at", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), "", 3, func(id string, _ []byte) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	scan := len(rec.take())
+	n, err := s.DeleteItemIDs(ctx, "acme", "logs", ids)
+	if err != nil || n != 3 {
+		t.Fatalf("deleted %d, %v", n, err)
+	}
+	del := len(rec.take())
+	t.Logf("a page of 3: %d call(s) to scan, %d to delete: %.2f round trips per purged item", scan, del, float64(scan+del)/3)
+	if scan != 1 || del != 3 {
+		t.Errorf("a page of 3 took %d scan and %d delete calls, want 1 and 3", scan, del)
+	}
 }
 
 // TestItemsRoundTrips counts the calls of each operation (see items.go) and

@@ -161,6 +161,11 @@ func (s *Service) RetryTasks(ctx context.Context, tenantID, requestID, taskID st
 		if r.Status != privacy.StatusInProgress && r.Status != privacy.StatusPartiallyCompleted {
 			return privacy.Errorf(privacy.KindConflict, "not-retryable", "only tasks of an in-progress or partially completed request can be retried")
 		}
+		// A retention sweep removed the subject's identifiers: no service
+		// could be asked about the subject again.
+		if !r.StrippedAt.IsZero() {
+			return privacy.Errorf(privacy.KindConflict, "request-stripped", "the request's personal data was removed by a retention policy; it can no longer be retried")
+		}
 		now := s.now()
 		n, held := 0, false
 		for i := range r.Tasks {

@@ -164,3 +164,30 @@ func TestTooManyDeliveriesFailTheTask(t *testing.T) {
 		t.Errorf("status %s, %d calls", r.Status, f.conn.count("crm", privacy.ActionErase))
 	}
 }
+
+// TestStrippedRequestIsNotRetried: once a retention sweep removed a closed
+// request's personal data, a retry of its failed tasks would ask the services
+// about nobody; it is refused and changes nothing.
+func TestStrippedRequestIsNotRetried(t *testing.T) {
+	t.Parallel()
+	f := newTaskFixture(t, func(c *dsr.Config) { c.TaskMaxAttempts = 1 })
+	f.setGrace(t, "acme", 0)
+	f.addServices(t, webhook("crm", eraseActions, privacy.CategoryProfile))
+	f.conn.on("crm", privacy.ActionErase, transient)
+	r := f.untilSettled(t, f.approved(t, privacy.TypeErase).ID)
+	if r.Status != privacy.StatusPartiallyCompleted {
+		t.Fatalf("status %s", r.Status)
+	}
+	r.Subject, r.StrippedAt = privacy.Subject{}, f.clock.Now()
+	if err := f.store.UpdateRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	before := r.ETag
+	if _, err := f.svc.RetryTasks(ctx, "acme", r.ID, "", dsr.Actor{Admin: admin}); code(err) != "request-stripped" {
+		t.Errorf("retry of a stripped request: %v", err)
+	}
+	after, err := f.store.GetRequest(ctx, "acme", r.ID)
+	if err != nil || after.ETag != before || after.Status != privacy.StatusPartiallyCompleted {
+		t.Errorf("the refused retry changed the request: %v %+v", err, after)
+	}
+}

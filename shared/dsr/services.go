@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 )
 
 // changeTenant applies change to the tenant document (one ETag-guarded write,
@@ -48,6 +49,11 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 		svc := in
 		svc.UpdatedAt = now
 		if old := t.Service(in.ID); old != nil {
+			if old.Kind == privacy.KindCosmos && svc.Kind != privacy.KindCosmos {
+				if err := serviceInUse(t, in.ID); err != nil {
+					return err
+				}
+			}
 			svc.CreatedAt, svc.Secrets = old.CreatedAt, old.Secrets
 			if svc.SigningVersion == 0 && svc.Kind == old.Kind {
 				svc.SigningVersion = old.SigningVersion
@@ -94,6 +100,9 @@ func (s *Service) DeleteService(ctx context.Context, tenantID, id string, actor 
 		i := slices.IndexFunc(t.Services, func(s privacy.Service) bool { return s.ID == id })
 		if i < 0 {
 			return privacy.Errorf(privacy.KindNotFound, "unknown-service", "no such service")
+		}
+		if err := serviceInUse(t, id); err != nil {
+			return err
 		}
 		t.Services = slices.Delete(t.Services, i, i+1)
 		k.record(&t.AdminOps, id, now)
@@ -158,7 +167,9 @@ type HoldInput struct {
 	Scope   privacy.HoldScope `json:"scope"`
 	Email   string            `json:"email,omitempty"`   // subject scope: hashed, never stored
 	Service string            `json:"service,omitempty"` // service scope
-	Reason  string            `json:"reason"`
+	// DataCategory is what a data-category hold keeps: a retention category.
+	DataCategory string `json:"dataCategory,omitempty"`
+	Reason       string `json:"reason"`
 	// Category is the ground of the hold the subject is told (GDPR Art.
 	// 17(3)); Reason stays internal.
 	Category privacy.HoldCategory `json:"category"`
@@ -189,10 +200,15 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-service", "a service hold needs a service id")
 		}
 		h.Service = in.Service
+	case privacy.HoldDataCategory:
+		if !slices.Contains(retention.Categories, in.DataCategory) {
+			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-data-category", "a data-category hold needs a retention category in dataCategory")
+		}
+		h.DataCategory = in.DataCategory
 	default:
-		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject or service")
+		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-scope", "scope must be tenant, subject, service or data-category")
 	}
-	k, err := s.idem(ctx, tenantID, actor, "hold.placed", string(h.Scope), h.SubjectHash, h.Service, reason, string(h.Category))
+	k, err := s.idem(ctx, tenantID, actor, "hold.placed", string(h.Scope), h.SubjectHash, h.Service, reason, string(h.Category), h.DataCategory)
 	if err != nil {
 		return nil, err
 	}

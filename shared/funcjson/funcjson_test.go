@@ -36,6 +36,8 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		"TASKS_QUEUE":             "tasks",
 		"COSMOS_DATABASE":         "privops",
 		"INBOUND_QUEUE":           "inbound",
+		"RETENTION_SCHEDULE":      "0 0 2 * * *",
+		"RETENTION_QUEUE":         "retention",
 	})
 	specs, err := Load(os.DirFS("../../functions"), lookup)
 	if err != nil {
@@ -52,6 +54,8 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		{Name: "operator", Kind: KindHTTP, Route: "operator/{*path}", Methods: []string{"GET", "POST", "PATCH"}, TriggerName: "req", OutputName: "res"},
 		{Name: "outbox", Kind: KindDocuments, Connection: "CosmosDbConnection", Database: "privops", Container: "requests", LeaseContainer: "leases", TriggerName: "documents"},
 		{Name: "portal", Kind: KindHTTP, Route: "portal/{*path}", Methods: []string{"GET", "POST", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "retention", Kind: KindTimer, Schedule: "0 0 2 * * *", TriggerName: "timer"},
+		{Name: "retentionjob", Kind: KindQueue, Queue: "retention", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "tasks", Kind: KindQueue, Queue: "tasks", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 	}
 	if diff := cmp.Diff(want, specs, ignorePrefix); diff != "" {
@@ -61,7 +65,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "/api/certificates/", "", "", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", ""}
+	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "/api/certificates/", "", "", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", "", "", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}

@@ -235,6 +235,10 @@ type Request struct {
 	// the change's own write, so a retried call gets the first answer.
 	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
 
+	// StrippedAt is when a retention sweep removed the closed request's
+	// personal data (subject, note, rectify values), keeping the stub.
+	StrippedAt time.Time `json:"strippedAt,omitzero"`
+
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	ETag      string    `json:"-"`

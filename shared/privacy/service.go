@@ -177,6 +177,11 @@ const (
 	HoldTenant  HoldScope = "tenant"  // all of the tenant's data
 	HoldSubject HoldScope = "subject" // one subject (by keyed hash) at every service
 	HoldService HoldScope = "service" // everything one service holds
+	// HoldDataCategory keeps one retention category (retention.Category*,
+	// e.g. "payment") from every retention sweep. DSR erasures are planned by
+	// request categories, which are another vocabulary, so it does not defer
+	// them; place a tenant, subject or service hold for that.
+	HoldDataCategory HoldScope = "data-category"
 )
 
 // Hold is a legal hold: erasure of what it covers is deferred (GDPR Art. 17(3)(b),(e)).
@@ -185,10 +190,12 @@ type Hold struct {
 	Scope       HoldScope `json:"scope"`
 	SubjectHash string    `json:"subjectHash,omitempty"` // subject scope
 	Service     string    `json:"service,omitempty"`     // service scope
-	Reason      string    `json:"reason"`
-	PlacedBy    string    `json:"placedBy"`
-	PlacedAt    time.Time `json:"placedAt"`
-	ReleasedAt  time.Time `json:"releasedAt,omitzero"`
+	// DataCategory is the retention category a data-category hold keeps.
+	DataCategory string    `json:"dataCategory,omitempty"`
+	Reason       string    `json:"reason"`
+	PlacedBy     string    `json:"placedBy"`
+	PlacedAt     time.Time `json:"placedAt"`
+	ReleasedAt   time.Time `json:"releasedAt,omitzero"`
 
 	// Category is the ground the hold rests on, chosen from a fixed list
 	// (GDPR Art. 17(3)): the subject is told it, never Reason, which stays
@@ -241,7 +248,8 @@ func (c HoldCategory) SubjectText() string {
 	return "the law allows or requires us to keep it for now (GDPR Art. 17(3))"
 }
 
-// Covers reports whether an active hold covers the subject at the service.
+// Covers reports whether an active hold covers the subject at the service
+// (a DSR erasure). A data-category hold covers no erasure: see HoldDataCategory.
 func (h *Hold) Covers(subjectHash, service string) bool {
 	if !h.ReleasedAt.IsZero() {
 		return false
@@ -253,6 +261,27 @@ func (h *Hold) Covers(subjectHash, service string) bool {
 		return h.SubjectHash == subjectHash
 	case HoldService:
 		return h.Service == service
+	}
+	return false
+}
+
+// CoversRetention reports whether an active hold keeps data of the retention
+// category at the service (service "" for privops's own records) about the
+// subject (subjectHash "" when the data names no subject it can be hashed by)
+// from a retention sweep.
+func (h *Hold) CoversRetention(subjectHash, service, category string) bool {
+	if !h.ReleasedAt.IsZero() {
+		return false
+	}
+	switch h.Scope {
+	case HoldTenant:
+		return true
+	case HoldSubject:
+		return subjectHash != "" && h.SubjectHash == subjectHash
+	case HoldService:
+		return service != "" && h.Service == service
+	case HoldDataCategory:
+		return h.DataCategory == category
 	}
 	return false
 }

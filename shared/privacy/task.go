@@ -128,6 +128,9 @@ type Package struct {
 	Files     int       `json:"files"`
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"` // the download link stops working then
+	// RemovedAt is when a retention sweep deleted the package's blob (its
+	// link then answers 410 package-removed); zero while it is kept.
+	RemovedAt time.Time `json:"removedAt,omitzero"`
 }
 
 // Task returns the request's task with id, or nil.

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -39,8 +40,16 @@ type Tenant struct {
 	// Services are the tenant's systems holding personal data; every approved
 	// request fans out to those that hold its categories.
 	Services []Service `json:"services,omitempty"`
-	// Holds are legal holds; they defer erasure of what they cover.
+	// Holds are legal holds; they defer erasure of what they cover and keep it
+	// from every retention sweep.
 	Holds []Hold `json:"holds,omitempty"`
+	// RetentionPolicies say how long each category of the tenant's data is
+	// kept (see shared/retention, which validates them against legal floors).
+	RetentionPolicies []RetentionPolicy `json:"retentionPolicies,omitempty"`
+	// Retention is the state of the tenant's retention runs: the current
+	// run's plan, checkpoint and counts, and the reports of recent runs.
+	// shared/retention owns its shape; here it is opaque.
+	Retention json.RawMessage `json:"retention,omitempty"`
 	// InboundKeys sign the messages the tenant's own systems send over the
 	// inbound queue; at most two are active, for rotation. Key ids are 1-64 of
 	// a-z, 0-9 and '-'.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // jsonPath turns an identity path ("/contact/email") into a SQLite JSON path
@@ -91,4 +92,70 @@ func (s *Store) PutItem(ctx context.Context, tenantID, container string, item []
 		return fmt.Errorf("put item: %w", err)
 	}
 	return nil
+}
+
+// ScanItemsBefore calls fn with up to limit items of the tenant in container
+// whose id sorts after afterID and whose value at path is a time (RFC 3339)
+// before before, in id order. Items without a readable time at path are
+// skipped. It walks the primary key from afterID, so paging through a
+// container costs one pass however many items are not yet due.
+func (s *Store) ScanItemsBefore(ctx context.Context, tenantID, container, path string, before time.Time, afterID string, limit int, fn func(id string, doc []byte) error) error {
+	jp, err := jsonPath(path)
+	if err != nil {
+		return err
+	}
+	// julianday parses RFC 3339 with any fraction and a Z or ±hh:mm offset;
+	// an unreadable value is NULL and never compares true. The caller checks
+	// the exact time again.
+	rows, err := s.db.r.QueryContext(ctx, `SELECT id, doc FROM data_items
+		WHERE tenant_id = ? AND container = ? AND id > ? AND julianday(json_extract(doc, ?)) < julianday(?)
+		ORDER BY id LIMIT ?`, tenantID, container, afterID, jp, before.UTC().Format(time.RFC3339Nano), limit)
+	if err != nil {
+		return fmt.Errorf("scan items: %w", translate(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var doc []byte
+		if err := rows.Scan(&id, &doc); err != nil {
+			return fmt.Errorf("scan items: %w", translate(err))
+		}
+		if err := fn(id, doc); err != nil {
+			return err
+		}
+	}
+	return translate(rows.Err())
+}
+
+// DeleteItemIDs deletes the tenant's items in container with these ids, in
+// one transaction, and returns how many it deleted (ids already gone do not
+// count), so a repeated call is harmless.
+func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `DELETE FROM data_items WHERE tenant_id = ? AND container = ? AND id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			res, err := stmt.ExecContext(ctx, tenantID, container, id)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete items: %w", err)
+	}
+	return int(n), nil
 }

@@ -42,6 +42,11 @@ func TestDataItemsConformance(t *testing.T) {
 	storetest.RunItems(t, openTest(t, Options{}).Store())
 }
 
+func TestExpiringItemsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunExpiringItems(t, openTest(t, Options{}).Store())
+}
+
 func TestInbound(t *testing.T) {
 	t.Parallel()
 	storetest.RunInbound(t, func(tb testing.TB) privacy.InboundLog { return openTest(tb, Options{}).Store() })

@@ -1,0 +1,112 @@
+package retention
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Policy is a tenant's retention policy (stored on the tenant document).
+type Policy = privacy.RetentionPolicy
+
+// MaxPolicies is the most retention policies a tenant may have.
+const MaxPolicies = 200
+
+// Validate checks policy p of tenant t at now, and that no legal floor binding
+// t forbids it. Every refusal is a 422 *privacy.Error naming the field:
+//   - invalid-retention-policy: a malformed or unknown value;
+//   - retention-scope-not-available: a service without a built-in container
+//     (reaching other services needs the purge connector action, not built yet);
+//   - retention-action-not-available: anonymise and storage-only (not built yet);
+//   - below-legal-floor: maxAgeDays is shorter than a floor; the message names
+//     the floor, its regime and its source.
+func Validate(t *privacy.Tenant, p *Policy, floors *Floors, now time.Time) error {
+	bad := func(field, format string, args ...any) error {
+		return privacy.FieldErrorf(field, "invalid-retention-policy", format, args...)
+	}
+	if !privacy.ValidServiceID(p.ID) {
+		return bad("id", "policy id must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
+	}
+	if !slices.Contains(Categories, p.Category) {
+		return bad("category", "category must be one of %s", strings.Join(Categories, ", "))
+	}
+	switch p.Scope {
+	case ScopeSuite:
+		if !IsSuiteCategory(p.Category) {
+			return bad("category", "category %q is not one of privops's own records; scope it to a service", p.Category)
+		}
+		if p.Service != "" || p.TimestampPath != "" {
+			return bad("service", "a suite policy names no service and no timestampPath")
+		}
+		if want := suiteEvent(p.Category); p.From != want {
+			return bad("from", "the age of %s counts from %q", p.Category, want)
+		}
+	case ScopeService:
+		if IsSuiteCategory(p.Category) {
+			return bad("category", "category %q is privops's own records; use scope suite", p.Category)
+		}
+		svc := t.Service(p.Service)
+		if svc == nil {
+			return privacy.FieldErrorf("service", "unknown-service", "no such service")
+		}
+		if svc.Kind != privacy.KindCosmos {
+			return privacy.FieldErrorf("service", "retention-scope-not-available",
+				"only services with a built-in container can be swept yet; the purge action for %s services is not available", svc.Kind)
+		}
+		if !slices.Contains([]string{FromCreated, FromLastModified, FromAccountClosed}, p.From) {
+			return bad("from", "from must be created, last-modified or account-closed")
+		}
+		if !validPath(p.TimestampPath) {
+			return bad("timestampPath", "timestampPath must be the JSON path (like /a/b) of the item's %s time", p.From)
+		}
+	default:
+		return bad("scope", "scope must be service or suite")
+	}
+	switch p.Action {
+	case ActionDelete:
+	case ActionAnonymise, ActionStorageOnly:
+		return privacy.FieldErrorf("action", "retention-action-not-available", "action %s is not available yet; use delete", p.Action)
+	default:
+		return bad("action", "action must be delete")
+	}
+	if p.MaxAgeDays < 1 || p.MaxAgeDays > MaxAgeDaysLimit {
+		return bad("maxAgeDays", "maxAgeDays must be between 1 and %d", MaxAgeDaysLimit)
+	}
+	for _, f := range floors.For(t, p.Category, now) {
+		if p.MaxAgeDays < f.MinDays() {
+			return privacy.FieldErrorf("maxAgeDays", "below-legal-floor",
+				"maxAgeDays %d is below the legal floor %s (regime %s): %s, %d months (%d days); source: %s",
+				p.MaxAgeDays, f.ID, f.regime(), f.Rule, f.Months, f.MinDays(), f.Source)
+		}
+	}
+	return nil
+}
+
+// suiteEvent is the event the age of privops's own records counts from.
+func suiteEvent(c Category) string {
+	if c == CategoryDSRRecords {
+		return FromRequestClosed
+	}
+	return FromCreated
+}
+
+// validPath accepts /name(/name)* with names of letters, digits, '_' and '-'
+// (the shape of a service's identity paths).
+func validPath(p string) bool {
+	if len(p) < 2 || len(p) > 200 || p[0] != '/' {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" {
+			return false
+		}
+		for _, c := range seg {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

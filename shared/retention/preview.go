@@ -1,0 +1,71 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Preview is a dry run's result: per policy what a run now would purge and
+// keep, with the cutoffs it would use.
+type Preview struct {
+	At time.Time `json:"at"`
+	// Complete is false when the budget ran out before every policy was
+	// scanned; the counts are then those of what was scanned.
+	Complete bool           `json:"complete"`
+	Policies []PolicyReport `json:"policies"`
+}
+
+// Preview is a dry run of the tenant's policies (or of one, policyID not
+// ""): the same scan and decisions as Run, counting, within budget. It
+// touches no data and writes nothing, not even its own report.
+func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget time.Duration) (*Preview, error) {
+	start := s.d.Now()
+	t, err := s.d.Tenants.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("retention: get tenant: %w", err)
+	}
+	if policyID != "" && t.RetentionPolicy(policyID) == nil {
+		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-retention-policy", "no such retention policy")
+	}
+	out := &Preview{At: start.UTC(), Complete: true, Policies: []PolicyReport{}}
+	for _, pp := range NewPlans(t, s.d.Floors, start) {
+		if policyID != "" && pp.PolicyID != policyID {
+			continue
+		}
+		pr := PolicyReport{PolicyPlan: pp, Status: "pending"}
+		items, svc, reason := s.target(t, &pr)
+		if reason != "" {
+			pr.Status, pr.Reason = reason, s.reasonText(&pr, svc)
+			out.Policies = append(out.Policies, pr)
+			continue
+		}
+		cursor := ""
+		for pr.Status == "pending" {
+			if s.d.Now().Sub(start) >= budget {
+				out.Complete = false
+				break
+			}
+			var page *Page
+			var err error
+			if pr.Scope == ScopeSuite {
+				page, _, err = s.scanPackages(ctx, t, &pr, cursor, start.UTC())
+			} else {
+				page, _, err = s.scan(ctx, t, &pr, svc, items, cursor)
+			}
+			switch {
+			case err != nil:
+				pr.Status, pr.Reason = "failed", "the container could not be read"
+			case page.To == "":
+				pr.Status = "done"
+			default:
+				pr.Add(page.Counts)
+				cursor = page.To
+			}
+		}
+		out.Policies = append(out.Policies, pr)
+	}
+	return out, nil
+}

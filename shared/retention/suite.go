@@ -1,0 +1,210 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Requests is what a sweep needs of the request store to expire export
+// packages (privops's own records, category export-packages). UpdateRequest
+// is ETag-guarded.
+type Requests interface {
+	ListRequests(ctx context.Context, tenantID string, f privacy.RequestFilter) (privacy.RequestPage, error)
+	GetRequest(ctx context.Context, tenantID, id string) (*privacy.Request, error)
+	UpdateRequest(ctx context.Context, r *privacy.Request) error
+}
+
+// Blobs deletes export packages; deleting an absent blob is not an error.
+type Blobs interface {
+	Delete(ctx context.Context, name string) error
+}
+
+// endOfRequests is the cursor after a tenant's last page of requests.
+const endOfRequests = "~end"
+
+// scanPackages reads one page of the tenant's requests after cursor (the
+// request store's own cursor) and decides each kept export package: its event
+// is the package's creation; a package whose download link is still valid at
+// the run's start is not due, whatever the policy says. It returns the page
+// (To: the next cursor) and the requests whose package to remove.
+func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, cursor string, start time.Time) (*Page, []*privacy.Request, error) {
+	page := &Page{From: cursor}
+	if cursor == endOfRequests {
+		return page, nil, nil
+	}
+	res, err := s.d.Requests.ListRequests(ctx, t.ID, privacy.RequestFilter{Limit: s.cfg.PageSize, Cursor: cursor})
+	if err != nil {
+		return nil, nil, err
+	}
+	var purge []*privacy.Request
+	for _, r := range res.Requests {
+		o, ev, ok := s.decideRecord(t, pr, r, start)
+		if !ok {
+			continue
+		}
+		page.Counts.Count(o, ev)
+		if o == Purge {
+			purge = append(purge, r)
+		}
+	}
+	page.To = res.Next
+	if page.To == "" {
+		page.To = endOfRequests
+	}
+	return page, purge, nil
+}
+
+// decidePackage decides one request's export package; ok is false when it has
+// none (or it is gone already).
+func (s *Sweeper) decidePackage(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
+	if r.Package == nil || !r.Package.RemovedAt.IsZero() {
+		return NotDue, time.Time{}, false
+	}
+	ev := r.Package.CreatedAt
+	o, _ := pr.Decide(t, Item{Event: ev, SubjectHash: r.SubjectHash})
+	if o == Purge && r.Package.ExpiresAt.After(start) {
+		o = NotDue // its link still works: "expired packages" only
+	}
+	return o, ev, true
+}
+
+// removePackages deletes each package's blob first, then records the removal
+// on its request (one ETag-guarded write, re-read on a conflict). A crash in
+// between leaves a request naming a blob that is gone: the next sweep deletes
+// it again (harmless) and records it; a download meanwhile answers 410.
+func (s *Sweeper) removePackages(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request) error {
+	for _, r := range purge {
+		if err := s.d.Blobs.Delete(ctx, r.Package.Blob); err != nil {
+			return fmt.Errorf("delete package blob: %w", err)
+		}
+		s.d.Step("retention-package-blob-deleted")
+		for attempt := 0; ; attempt++ {
+			if r.Package == nil || !r.Package.RemovedAt.IsZero() {
+				break // recorded meanwhile
+			}
+			r.Package.RemovedAt = s.d.Now().UTC()
+			err := s.d.Requests.UpdateRequest(ctx, r)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+				return fmt.Errorf("record package removal: %w", err)
+			}
+			if r, err = s.d.Requests.GetRequest(ctx, t.ID, r.ID); err != nil {
+				return fmt.Errorf("record package removal: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// pagePackages is page for the export packages: scan a page of requests,
+// checkpoint, remove, fold.
+func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State, owner string) (*privacy.Tenant, error) {
+	run := st.Current
+	pr := &run.Policies[run.Policy]
+	page, purge, err := s.scanPackages(ctx, t, pr, run.Cursor, run.StartedAt)
+	if err != nil {
+		s.d.Logger.Warn("retention policy failed", "tenant_id", t.ID, "policy", pr.PolicyID, "error", err.Error())
+		pr.Status, pr.Reason = "failed", "the requests could not be read"
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	if page.To == "" {
+		pr.Status = "done"
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	page.Policy = run.Policy
+	run.Pending = page
+	if t, err = s.write(ctx, t, st, owner); err != nil {
+		return t, err
+	}
+	s.d.Step("retention-page-planned")
+	if err := s.removeRecords(ctx, t, pr, purge); err != nil {
+		// Keep the place: the page stays pending; the redelivered job redoes it.
+		return t, fmt.Errorf("retention: %w", err)
+	}
+	s.d.Step("retention-page-deleted")
+	s.fold(run)
+	return t, nil
+}
+
+// redoPackages finishes a pending page of export packages: it reads the page
+// again and removes what still decides Purge.
+func (s *Sweeper) redoPackages(ctx context.Context, t *privacy.Tenant, run *Run) error {
+	p := run.Pending
+	pr := &run.Policies[p.Policy]
+	_, purge, err := s.scanPackages(ctx, t, pr, p.From, run.StartedAt)
+	if err != nil {
+		return err
+	}
+	return s.removeRecords(ctx, t, pr, purge)
+}
+
+// decideRecord decides one request under a suite policy: its export package
+// (export-packages) or its personal data (dsr-records).
+func (s *Sweeper) decideRecord(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
+	if pr.Category == CategoryDSRRecords {
+		return s.decideClosed(t, pr, r)
+	}
+	return s.decidePackage(t, pr, r, start)
+}
+
+// removeRecords carries out a suite policy on the requests decided Purge.
+func (s *Sweeper) removeRecords(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, purge []*privacy.Request) error {
+	if pr.Category == CategoryDSRRecords {
+		return s.stripRecords(ctx, t, purge)
+	}
+	return s.removePackages(ctx, t, purge)
+}
+
+// decideClosed decides a closed request's personal data: its event is the
+// request's last change after it closed (UpdatedAt of a terminal request,
+// never earlier than the closing), and the DSR-log floors (CCPA, CPA: 24
+// months) bind it as any floor does.
+func (s *Sweeper) decideClosed(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request) (Outcome, time.Time, bool) {
+	if !r.Status.Terminal() || !r.StrippedAt.IsZero() {
+		return NotDue, time.Time{}, false
+	}
+	o, _ := pr.Decide(t, Item{Event: r.UpdatedAt, SubjectHash: r.SubjectHash})
+	return o, r.UpdatedAt, true
+}
+
+// stripRecords removes the personal data of closed requests and keeps the
+// stub: ids, type, status, dates, deadline, decision, tasks and their
+// outcomes, the keyed subject hash (what the audit refers to). Gone: the
+// subject's identifiers and residence, the submitter's note, rectify values,
+// the code hash. One ETag-guarded write each, re-read on a conflict.
+func (s *Sweeper) stripRecords(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request) error {
+	for _, r := range purge {
+		for attempt := 0; ; attempt++ {
+			if !r.Status.Terminal() || !r.StrippedAt.IsZero() {
+				break
+			}
+			r.Subject = privacy.Subject{}
+			r.Details = ""
+			for i := range r.Changes {
+				r.Changes[i].Value = ""
+			}
+			r.Verification.CodeHash = ""
+			r.StrippedAt = s.d.Now().UTC()
+			err := s.d.Requests.UpdateRequest(ctx, r)
+			if err == nil {
+				s.d.Step("retention-record-stripped")
+				break
+			}
+			if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+				return fmt.Errorf("strip request: %w", err)
+			}
+			if r, err = s.d.Requests.GetRequest(ctx, t.ID, r.ID); err != nil {
+				return fmt.Errorf("strip request: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,404 @@
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// Tenants is what a sweep needs of the store: the tenant document carries the
+// policies, the holds and the run's state. UpdateTenant is ETag-guarded
+// (privacy.ErrConflict when the document moved on).
+type Tenants interface {
+	GetTenant(ctx context.Context, id string) (*privacy.Tenant, error)
+	UpdateTenant(ctx context.Context, t *privacy.Tenant) error
+}
+
+// Items is what a sweep needs of the built-in data containers. ScanItemsBefore
+// calls fn with up to limit items of the tenant's container whose id sorts
+// after afterID and whose value at path is an RFC 3339 time before before, in
+// id order (a prefilter: the sweep checks the time again). DeleteItemIDs
+// deletes items by id and counts those it deleted; repeating it is harmless.
+type Items interface {
+	ScanItemsBefore(ctx context.Context, tenantID, container, path string, before time.Time, afterID string, limit int, fn func(id string, doc []byte) error) error
+	DeleteItemIDs(ctx context.Context, tenantID, container string, ids []string) (int, error)
+}
+
+// Config tunes a sweep.
+type Config struct {
+	PageSize int           // items per page (one scan, one delete batch, one checkpoint); default 500
+	Lease    time.Duration // how long a run is its owner's without a checkpoint; default 10m
+	KeepRuns int           // finished runs kept in the tenant's state; default 10
+	// PagePause is a pause after each page, leaving the store to the live
+	// service (the embedded store has one writer); 0: none.
+	PagePause time.Duration
+}
+
+// Deps are a sweep's collaborators.
+type Deps struct {
+	Tenants Tenants
+	// Items are the built-in data containers; nil where the store has none
+	// that can be paged by age (the policies of such services fail, reported).
+	Items  Items
+	Floors *Floors // default: DefaultFloors()
+	// Hash is the keyed subject hash subject holds are placed by
+	// (privacy.SubjectHasher.Hash).
+	Hash func(tenantID, email string) string
+	// Flush carries out the tenant document's audit outbox after the write
+	// that finished a run (dsr.Service.FlushTenant); the hourly watch
+	// finishes it if this fails.
+	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
+	// Requests and Blobs let a sweep expire export packages (suite policies
+	// of category export-packages); nil: those policies are not swept.
+	Requests Requests
+	Blobs    Blobs
+	Now      func() time.Time
+	NewID    func() string
+	Step     func(name string) // crash points for tests
+	Logger   *slog.Logger
+	// Sleep pauses for d or until ctx ends (default: a timer).
+	Sleep func(ctx context.Context, d time.Duration)
+}
+
+// Sweeper runs retention sweeps, one tenant at a time.
+type Sweeper struct {
+	cfg   Config
+	d     Deps
+	pages sync.Mutex // one page at a time per process
+}
+
+// NewSweeper returns a sweeper.
+func NewSweeper(cfg Config, d Deps) (*Sweeper, error) {
+	if d.Tenants == nil || d.Hash == nil || d.Flush == nil || d.Now == nil || d.NewID == nil {
+		return nil, errors.New("retention: tenants, hash, flush, clock and ids are required")
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 500
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 10 * time.Minute
+	}
+	if cfg.KeepRuns <= 0 {
+		cfg.KeepRuns = 10
+	}
+	if d.Floors == nil {
+		d.Floors = DefaultFloors()
+	}
+	if d.Step == nil {
+		d.Step = func(string) {}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Sleep == nil {
+		d.Sleep = func(ctx context.Context, d time.Duration) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+	}
+	return &Sweeper{cfg: cfg, d: d}, nil
+}
+
+// ErrRunInProgress is the answer to a run of a tenant whose run another
+// invocation holds: two sweeps never overlap; the second skips.
+var ErrRunInProgress = privacy.Errorf(privacy.KindConflict, "retention-run-in-progress",
+	"a retention run of this tenant is in progress; it resumes from its checkpoint")
+
+// Run sweeps the tenant's policies as owner for at most budget (checked
+// between pages): it starts a run (cutoffs computed now, once) or resumes the
+// tenant's unfinished one from its checkpoint, and works page by page: scan,
+// decide each item (holds, then floors, then the policy), write the page as a
+// checkpoint (one tenant write), delete, and fold the counts into the next
+// checkpoint. It returns the run as last written; the run is unfinished when
+// the budget ran out, and the next call (by any owner) resumes it. One
+// failing policy is reported as failed and the others are swept.
+// ErrRunInProgress if another owner's lease holds.
+//
+// The budget is cut to half the time left before ctx's deadline (the queue
+// lease, the host's function timeout), so the invocation pauses with a
+// checkpoint instead of being cancelled mid-page. A run that ends in an error
+// releases its lease (best effort), so the redelivered job resumes it at once.
+func (s *Sweeper) Run(ctx context.Context, tenantID, owner string, budget time.Duration) (*Run, error) {
+	start := s.d.Now()
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, dl.Sub(start)/2)
+	}
+	t, st, err := s.claim(ctx, tenantID, owner)
+	if err != nil {
+		return nil, err
+	}
+	run, err := s.sweep(ctx, t, st, owner, start, budget)
+	if err != nil {
+		s.release(ctx, tenantID, st.Current.ID, owner)
+	}
+	return run, err
+}
+
+// release gives up owner's lease on the run as it is stored, so another
+// invocation may take it over now rather than when the lease runs out. It
+// uses a context of its own: the invocation's may be what ended it.
+func (s *Sweeper) release(ctx context.Context, tenantID, runID, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	t, err := s.d.Tenants.GetTenant(ctx, tenantID)
+	if err != nil {
+		return
+	}
+	st, err := decodeState(t)
+	if err != nil || st.Current == nil || st.Current.ID != runID || st.Current.Owner != owner {
+		return
+	}
+	st.Current.Owner, st.Current.LeaseUntil = "", time.Time{}
+	if encodeState(t, st) == nil {
+		_ = s.d.Tenants.UpdateTenant(ctx, t) // a conflict leaves it to the lease
+	}
+}
+
+// sweep is Run after the claim.
+func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner string, start time.Time, budget time.Duration) (*Run, error) {
+	var err error
+	tenantID := t.ID
+	run := st.Current
+	log := s.d.Logger.With("tenant_id", tenantID, "run_id", run.ID)
+	for {
+		if run.Pending != nil {
+			if t, err = s.redo(ctx, t, run); err != nil {
+				return run, err
+			}
+		}
+		if run.Policy >= len(run.Policies) {
+			return s.finish(ctx, t, st, owner, log)
+		}
+		if s.d.Now().Sub(start) >= budget {
+			run.Owner, run.LeaseUntil = "", time.Time{}
+			if t, err = s.write(ctx, t, st, owner); err != nil {
+				return run, err
+			}
+			log.Info("retention run paused at its budget", "policy", run.Policy)
+			return run, nil
+		}
+		pr := &run.Policies[run.Policy]
+		items, svc, reason := s.target(t, pr)
+		if reason != "" {
+			pr.Status, pr.Reason = reason, s.reasonText(pr, svc)
+			run.Policy, run.Cursor = run.Policy+1, ""
+			continue
+		}
+		pr.Status = "running"
+		// One page at a time per process: the embedded store has one
+		// writer, which the live service needs too.
+		func() {
+			s.pages.Lock()
+			defer s.pages.Unlock()
+			if pr.Scope == ScopeSuite {
+				t, err = s.pagePackages(ctx, t, st, owner)
+			} else {
+				t, err = s.page(ctx, t, st, owner, items, svc, log)
+			}
+		}()
+		if err != nil {
+			return run, err
+		}
+		if s.cfg.PagePause > 0 {
+			s.d.Sleep(ctx, s.cfg.PagePause)
+		}
+	}
+}
+
+// fold adds the pending page's counts to its policy and moves the cursor
+// past it (in memory: the next checkpoint writes it).
+func (s *Sweeper) fold(run *Run) {
+	p := run.Pending
+	run.Policies[p.Policy].Add(p.Counts)
+	run.Cursor = p.To
+	run.Pending = nil
+}
+
+// redo finishes a page a crash left pending: it scans the page's range again
+// and deletes what still decides Purge (a hold placed meanwhile wins), then
+// counts the page once, as it was decided.
+func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*privacy.Tenant, error) {
+	p := run.Pending
+	pr := &run.Policies[p.Policy]
+	items, svc, reason := s.target(t, pr)
+	if reason == "" && pr.Scope == ScopeSuite {
+		if err := s.redoPackages(ctx, t, run); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+	} else if reason == "" {
+		_, purge, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
+		if err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+	}
+	run.Policy = p.Policy
+	s.fold(run)
+	return t, nil
+}
+
+// target returns the container a policy sweeps, or why it cannot be swept:
+// "not-swept" (a scope no sweep reaches yet) or "failed".
+func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.Service, string) {
+	if pr.Scope == ScopeSuite {
+		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil ||
+			pr.Category == CategoryDSRRecords && s.d.Requests != nil {
+			return nil, nil, ""
+		}
+		return nil, nil, "not-swept"
+	}
+	svc := t.Service(pr.Service)
+	if svc == nil || svc.Kind != privacy.KindCosmos || s.d.Items == nil {
+		return nil, svc, "failed"
+	}
+	return s.d.Items, svc, ""
+}
+
+func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
+	switch {
+	case pr.Scope == ScopeSuite:
+		return "these records of privops are not swept yet (export packages and closed requests are)"
+	case svc == nil:
+		return "the service no longer exists"
+	case svc.Kind != privacy.KindCosmos:
+		return "the service has no built-in container"
+	}
+	return "this store cannot page the container by age"
+}
+
+// scan reads one page of the policy's container after cursor and decides each
+// item. It returns the page (To is the last id read) and the ids to purge.
+func (s *Sweeper) scan(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, cursor string) (*Page, []string, error) {
+	page := &Page{From: cursor}
+	var purge []string
+	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, cursor, s.cfg.PageSize, func(id string, doc []byte) error {
+		page.To = id
+		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
+			page.Counts.Count(o, ev)
+			if o == Purge {
+				purge = append(purge, id)
+			}
+		}
+		return nil
+	})
+	return page, purge, err
+}
+
+// scanRange decides again the items in (from, to] (a pending page).
+func (s *Sweeper) scanRange(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, from, to string) (Counts, []string, error) {
+	var c Counts
+	var purge []string
+	errStop := errors.New("stop")
+	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, from, s.cfg.PageSize, func(id string, doc []byte) error {
+		if id > to {
+			return errStop
+		}
+		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
+			c.Count(o, ev)
+			if o == Purge {
+				purge = append(purge, id)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return c, purge, err
+}
+
+// decide reads an item's event time and subject and decides it. ok is false
+// for an item whose time cannot be read (never purged, not counted).
+func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, doc []byte) (Outcome, time.Time, bool) {
+	var v map[string]any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return NotDue, time.Time{}, false
+	}
+	raw, _ := at(v, pr.TimestampPath).(string)
+	ev, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return NotDue, time.Time{}, false
+	}
+	it := Item{Event: ev}
+	if p := svc.IdentityPaths["email"]; p != "" {
+		if email, _ := at(v, p).(string); email != "" {
+			it.SubjectHash = s.d.Hash(t.ID, email)
+		}
+	}
+	o, _ := pr.Decide(t, it)
+	return o, ev, true
+}
+
+// at returns the value at a /a/b path of a decoded JSON object, or nil.
+func at(v map[string]any, path string) any {
+	var cur any = v
+	for seg := range strings.SplitSeq(strings.TrimPrefix(path, "/"), "/") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[seg]
+	}
+	return cur
+}
+
+// page sweeps one page of the run's current policy: scan and decide, write
+// the page as the checkpoint, delete, fold the counts (in memory). A policy
+// that cannot be read or deleted from is marked failed and the run moves on;
+// only a failure that must keep the run's place is returned.
+func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner string, items Items, svc *privacy.Service, log *slog.Logger) (*privacy.Tenant, error) {
+	run := st.Current
+	pr := &run.Policies[run.Policy]
+	page, purge, err := s.scan(ctx, t, pr, svc, items, run.Cursor)
+	if err != nil {
+		log.Warn("retention policy failed", "policy", pr.PolicyID, "error", err.Error())
+		pr.Status, pr.Reason = "failed", "the container could not be read"
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	if page.Counts.Scanned == 0 && page.To == "" {
+		pr.Status = "done"
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	page.Policy = run.Policy
+	run.Pending = page
+	if t, err = s.write(ctx, t, st, owner); err != nil {
+		return t, err
+	}
+	s.d.Step("retention-page-planned")
+	if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
+		// Throttled (Cosmos 429 after the store's own retries) or down:
+		// keep the place. The page stays pending in the checkpoint; the
+		// redelivered job takes the run over when the lease runs out and
+		// redoes it.
+		log.Warn("retention delete throttled; the page will be redone", "policy", pr.PolicyID, "count", len(purge))
+		return t, fmt.Errorf("retention delete: %w", err)
+	} else if err != nil {
+		log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
+		page.Counts.Failed += page.Counts.Purged
+		page.Counts.Purged = 0
+		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
+		pr.Status, pr.Reason = "failed", "deleting from the container failed"
+		s.fold(run)
+		run.Policy, run.Cursor = run.Policy+1, ""
+		return t, nil
+	}
+	s.d.Step("retention-page-deleted")
+	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
+	s.fold(run)
+	return t, nil
+}
