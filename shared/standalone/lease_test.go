@@ -15,15 +15,25 @@ import (
 	"github.com/privops/privops/shared/trigger"
 )
 
-// completing is an in-memory queue that reports the result of every Complete.
+// completing is an in-memory queue that reports every Complete: its result
+// and how long its context had left.
 type completing struct {
 	*inmem.Queue
-	completed chan<- error
+	completed chan<- completion
+}
+
+type completion struct {
+	err  error
+	left time.Duration
 }
 
 func (c completing) Complete(ctx context.Context, d *privacy.Delivery) error {
+	var left time.Duration
+	if deadline, ok := ctx.Deadline(); ok {
+		left = time.Until(deadline)
+	}
 	err := c.Queue.Complete(ctx, d)
-	c.completed <- err
+	c.completed <- completion{err: err, left: left}
 	return err
 }
 
@@ -42,7 +52,7 @@ func TestQueueFunctionOutlivingItsLeaseRunsOnce(t *testing.T) {
 	if err := q.Publish(t.Context(), "notices", privacy.OutMessage{ID: "m-1", Body: []byte("{}")}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	completed := make(chan error, 4)
+	completed := make(chan completion, 4)
 	var calls atomic.Int32
 	_, stop := start(t, &Host{
 		Functions: []trigger.Function{{Name: "notify", Queue: func(ctx context.Context, m trigger.Message) error {
@@ -60,8 +70,14 @@ func TestQueueFunctionOutlivingItsLeaseRunsOnce(t *testing.T) {
 		Workers:  4,
 		Backoff:  func(int) time.Duration { return time.Hour }, // a cancelled run is not retried in time
 	})
-	if err := wait(t, completed, "completion"); err != nil {
-		t.Fatalf("complete: %v", err)
+	c := wait(t, completed, "completion")
+	if c.err != nil {
+		t.Fatalf("complete: %v", c.err)
+	}
+	// The settlement's timeout starts after the run: it used to start before,
+	// so a run longer than settleTimeout could never be completed.
+	if c.left < settleTimeout-run/2 {
+		t.Errorf("Complete had %s left, want about settleTimeout (%s) after a %s run", c.left, settleTimeout, run)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
