@@ -102,6 +102,10 @@ type Receiver interface {
 	Complete(ctx context.Context, d *Delivery) error
 	// Retry makes the message visible again after delay. ErrConflict if the lease was lost.
 	Retry(ctx context.Context, d *Delivery, delay time.Duration) error
+	// Extend renews d's lease to run for lease from now, as the Functions host
+	// renews a Service Bus lock while a function runs. ErrConflict if the
+	// lease was lost.
+	Extend(ctx context.Context, d *Delivery, lease time.Duration) error
 	// DeadLetter moves the message to the queue's dead-letter list with reason.
 	DeadLetter(ctx context.Context, d *Delivery, reason string) error
 }

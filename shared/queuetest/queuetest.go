@@ -69,6 +69,8 @@ func Run(t *testing.T, newQueue func(tb testing.TB, now func() time.Time) Queue)
 		{"PublishReceiveComplete", testPublishReceiveComplete},
 		{"Dedupe", testDedupe},
 		{"LeaseExpiry", testLeaseExpiry},
+		{"Extend", testExtend},
+		{"ExtendLost", testExtendLost},
 		{"RetryWithDelay", testRetry},
 		{"ScheduledDelivery", testScheduled},
 		{"DeadLetter", testDeadLetter},

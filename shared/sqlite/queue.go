@@ -177,6 +177,16 @@ func (q *Queue) Retry(ctx context.Context, d *privacy.Delivery, delay time.Durat
 	return q.settle(ctx, "retry", d, "UPDATE messages SET lease = NULL, visible_at = ?", nanos(at))
 }
 
+// Extend renews a delivered message's lease to end lease from now, keeping it
+// invisible while its consumer still works on it. It returns a wrapped
+// privacy.ErrConflict if the lease was lost. lease must be positive.
+func (q *Queue) Extend(ctx context.Context, d *privacy.Delivery, lease time.Duration) error {
+	if lease <= 0 {
+		return fmt.Errorf("extend lease: lease %s is not positive", lease)
+	}
+	return q.settle(ctx, "extend lease of", d, "UPDATE messages SET visible_at = ?", nanos(q.db.opts.Now().Add(lease)))
+}
+
 // DeadLetter moves a delivered message to the queue's dead-letter list with
 // reason. It returns a wrapped privacy.ErrConflict if the lease was lost.
 func (q *Queue) DeadLetter(ctx context.Context, d *privacy.Delivery, reason string) error {

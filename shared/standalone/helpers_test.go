@@ -20,6 +20,7 @@ type fakeReceiver struct {
 	CompleteFunc   func(ctx context.Context, d *privacy.Delivery) error
 	RetryFunc      func(ctx context.Context, d *privacy.Delivery, delay time.Duration) error
 	DeadLetterFunc func(ctx context.Context, d *privacy.Delivery, reason string) error
+	ExtendFunc     func(ctx context.Context, d *privacy.Delivery, lease time.Duration) error
 }
 
 var _ privacy.Receiver = (*fakeReceiver)(nil)
@@ -43,6 +44,13 @@ func (f *fakeReceiver) Retry(ctx context.Context, d *privacy.Delivery, delay tim
 		return nil
 	}
 	return f.RetryFunc(ctx, d, delay)
+}
+
+func (f *fakeReceiver) Extend(ctx context.Context, d *privacy.Delivery, lease time.Duration) error {
+	if f.ExtendFunc == nil {
+		return nil
+	}
+	return f.ExtendFunc(ctx, d, lease)
 }
 
 func (f *fakeReceiver) DeadLetter(ctx context.Context, d *privacy.Delivery, reason string) error {

@@ -3,6 +3,7 @@ package standalone
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -69,17 +70,18 @@ func (h *Host) consume(runCtx, workCtx context.Context, p funcjson.Paired, worke
 func (h *Host) handle(workCtx context.Context, p funcjson.Paired, d *privacy.Delivery) {
 	log := h.Logger.With("function", p.Spec.Name, "queue", p.Spec.Queue,
 		"message_id", d.ID, "delivery_count", d.DeliveryCount)
-	settle, cancel := context.WithTimeout(workCtx, settleTimeout)
-	defer cancel()
-
 	if d.DeliveryCount > h.MaxDeliveryCount {
 		// Its lease ran out too often (a crash loop): do not run it again.
+		settle, cancel := context.WithTimeout(workCtx, settleTimeout)
+		defer cancel()
 		h.deadLetter(settle, log, d)
 		return
 	}
 	ctx, id := invocation(workCtx, p.Spec.Name)
 	log = log.With("invocation_id", id)
-	ctx, stop := context.WithTimeout(ctx, h.Lease)
+	ctx, stop := context.WithTimeout(ctx, h.FunctionTimeout)
+	ctx, lost := context.WithCancelCause(ctx)
+	renewing := h.renew(ctx, lost, log, d)
 	queue := d.Queue
 	if queue == "" {
 		queue = p.Spec.Queue
@@ -87,7 +89,13 @@ func (h *Host) handle(workCtx context.Context, p funcjson.Paired, d *privacy.Del
 	m := trigger.Message{ID: d.ID, Body: d.Body, DeliveryCount: d.DeliveryCount, EnqueuedAt: d.EnqueuedAt.UTC(), Queue: queue,
 		ContentType: d.ContentType, Properties: d.Properties}
 	err := callSafely(func() error { return p.Function.Queue(ctx, m) })
+	lost(nil)
 	stop()
+	<-renewing // no renewal races the settlement below
+
+	// The settlement's own timeout starts now, however long the run took.
+	settle, cancel := context.WithTimeout(workCtx, settleTimeout)
+	defer cancel()
 
 	var rej *trigger.Rejection
 	switch {
@@ -113,6 +121,43 @@ func (h *Host) handle(workCtx context.Context, p funcjson.Paired, d *privacy.Del
 			logSettle(log, "retry", err)
 		}
 	}
+}
+
+// renew extends d's lease by Lease every Lease/3 until ctx is done, as the
+// Functions host renews a Service Bus lock while its function runs, so a long
+// run is not delivered again meanwhile. When the lease is lost (the extend
+// came too late, or the message was settled elsewhere) it cancels the run
+// with lost, since its settlement would fail anyway; another failure is logged
+// and tried again at the next tick, while the lease may still hold. The
+// returned channel is closed when renewing has stopped.
+func (h *Host) renew(ctx context.Context, lost context.CancelCauseFunc, log *slog.Logger, d *privacy.Delivery) <-chan struct{} {
+	done := make(chan struct{})
+	every := max(h.Lease/3, time.Millisecond)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			extend, cancel := context.WithTimeout(ctx, every)
+			err := h.Receiver.Extend(extend, d, h.Lease)
+			cancel()
+			switch {
+			case err == nil, ctx.Err() != nil:
+			case errors.Is(err, privacy.ErrConflict):
+				log.Warn("lease lost while the queue function ran; cancelling it", "error", err)
+				lost(fmt.Errorf("lease of message %s lost: %w", d.ID, err))
+				return
+			default:
+				log.Warn("lease renewal failed; trying again", "error", err, "retry_in_ms", every.Milliseconds())
+			}
+		}
+	}()
+	return done
 }
 
 func (h *Host) deadLetter(ctx context.Context, log *slog.Logger, d *privacy.Delivery) {

@@ -120,24 +120,6 @@ func TestQueueKeepsPollingAfterReceiveErrors(t *testing.T) {
 	}
 }
 
-func TestQueueFunctionDeadlineIsTheLease(t *testing.T) {
-	t.Parallel()
-	rcv, settled := recordingReceiver(t, delivery("m-1", 1))
-	start(t, &Host{
-		Functions: []trigger.Function{{Name: "notify", Queue: func(ctx context.Context, m trigger.Message) error {
-			<-ctx.Done() // a function stuck past its lease
-			return ctx.Err()
-		}}},
-		Specs:    []funcjson.Spec{queueSpec("notify", "notices")},
-		Receiver: rcv,
-		Lease:    50 * time.Millisecond,
-		Backoff:  func(int) time.Duration { return time.Second },
-	})
-	if s := wait(t, settled, "settlement"); s.Op != "retry" {
-		t.Errorf("settled %+v, want retry", s)
-	}
-}
-
 func TestDefaultBackoff(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

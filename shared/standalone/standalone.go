@@ -11,9 +11,12 @@
 //     was down are not run on start; occurrences missed while it ran (a
 //     suspended machine, a run that overran) are collapsed into one late run
 //     with IsPastDue.
-//   - A queue function runs under a deadline of the lease; a message whose
-//     function outlives its lease may be delivered again meanwhile (the
-//     Receiver has no lease renewal), which idempotent handlers absorb.
+//   - A queue function runs under a deadline of FunctionTimeout (host.json's
+//     functionTimeout, 10 minutes) while the host renews its message's lease
+//     every Lease/3, as the Functions host renews a Service Bus lock up to
+//     maxAutoLockRenewalDuration (also 10 minutes). A run whose lease is lost
+//     anyway (a renewal came too late) is cancelled; its message is
+//     delivered again, which idempotent handlers absorb.
 //   - A message is dead-lettered after MaxDeliveryCount deliveries, as Service
 //     Bus does (default 10).
 package standalone
@@ -39,6 +42,7 @@ import (
 const (
 	DefaultAddr             = "127.0.0.1:7071" // the Functions host's local port
 	DefaultLease            = 5 * time.Minute  // Service Bus's maximum lock duration
+	DefaultFunctionTimeout  = 10 * time.Minute // host.json's functionTimeout
 	DefaultWorkers          = 4
 	DefaultPollInterval     = time.Second
 	DefaultMaxDeliveryCount = 10 // Service Bus's default MaxDeliveryCount
@@ -59,9 +63,12 @@ type Host struct {
 
 	// Receiver is the built-in queue; required when a queue function exists.
 	Receiver privacy.Receiver
-	// Lease is how long a received message stays invisible, and the deadline
-	// of its function call (DefaultLease).
+	// Lease is how long a received message stays invisible; the host renews
+	// it every Lease/3 while the message's function runs (DefaultLease).
 	Lease time.Duration
+	// FunctionTimeout is the deadline of one queue function call
+	// (DefaultFunctionTimeout).
+	FunctionTimeout time.Duration
 	// Workers is the number of concurrent consumers per queue function (DefaultWorkers).
 	Workers int
 	// PollInterval is the wait after an empty receive (DefaultPollInterval).
@@ -203,6 +210,9 @@ func (h *Host) defaults() {
 	}
 	if h.Lease <= 0 {
 		h.Lease = DefaultLease
+	}
+	if h.FunctionTimeout <= 0 {
+		h.FunctionTimeout = DefaultFunctionTimeout
 	}
 	if h.Workers <= 0 {
 		h.Workers = DefaultWorkers
