@@ -146,16 +146,8 @@ type claimsKey struct{}
 // tenant before the handler runs.
 func (a *Admin) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok := web.Bearer(r)
-		if tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="privops"`)
-			web.Problem(w, r, privacy.Errorf(privacy.KindUnauthorized, "missing-token", "a bearer token is required"))
-			return
-		}
-		c, err := a.ver.Verify(r.Context(), tok)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="privops", error="invalid_token"`)
-			web.Problem(w, r, err)
+		c, ok := web.Authenticate(w, r, a.ver, "privops")
+		if !ok {
 			return
 		}
 		// An operator token names no tenant, so it never gets here: the

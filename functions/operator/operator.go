@@ -88,16 +88,8 @@ type claimsKey struct{}
 // with authenticates an operator token and authorises action.
 func (o *Operator) with(action auth.Action, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok := web.Bearer(r)
-		if tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="privops-operator"`)
-			web.Problem(w, r, privacy.Errorf(privacy.KindUnauthorized, "missing-token", "a bearer token is required"))
-			return
-		}
-		c, err := o.ver.Verify(r.Context(), tok)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="privops-operator", error="invalid_token"`)
-			web.Problem(w, r, err)
+		c, ok := web.Authenticate(w, r, o.ver, "privops-operator")
+		if !ok {
 			return
 		}
 		// A tenant token is answered as if the operator API did not exist:
