@@ -27,10 +27,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
+	breachsendfn "github.com/privops/privops/functions/breachsend"
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/inbound"
+	"github.com/privops/privops/functions/notice"
 	"github.com/privops/privops/functions/notify"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/functions/operator"
@@ -42,6 +44,7 @@ import (
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
 	"github.com/privops/privops/shared/blob"
+	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/cosmos"
@@ -76,6 +79,9 @@ type app struct {
 	oper    *operator.Operator
 	inbound *inbound.Processor
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
+	// breach is the data-subject fan-out of breach notices; nil when the
+	// store has no breachsend adapter (STORE_BACKEND=cosmos, not yet built).
+	breach *breachsend.Service
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
@@ -166,12 +172,19 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, fmt.Errorf("MAIL_BACKEND: %w", err)
 	}
 
+	breachMailer, err := a.openBreachMailer()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+
 	verifier, err := a.openVerifier()
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	if err := a.wire(adapters{store: store, publisher: publisher, mailer: mailer, verifier: verifier, blobs: blobs, now: time.Now}); err != nil {
+	if err := a.wire(adapters{store: store, publisher: publisher, mailer: mailer, verifier: verifier, blobs: blobs, now: time.Now,
+		breachMailer: breachMailer, breachStore: a.breachStore()}); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -304,6 +317,13 @@ type adapters struct {
 	// connectors overrides the connectors (tests); nil builds the real ones.
 	connectors map[privacy.ConnectorKind]privacy.Connector
 	now        func() time.Time
+	// breachMailer is the breach lane's own mailer (nil: mailer); breachStore
+	// its campaigns and ledger (nil: the fan-out is not available);
+	// notices the incidents' subject notices (nil: every incident unknown,
+	// until the breach service is adapted to it here).
+	breachMailer privacy.Mailer
+	breachStore  breachsend.Store
+	notices      breachsend.NoticeSource
 }
 
 // inboundLog returns the store's inbound log; every store adapter has one.
@@ -369,8 +389,15 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
 	}
-	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper})
-	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
+	if a.breach, err = a.newBreachSend(ad); err != nil {
+		return err
+	}
+	var campaigns admin.Campaigns // a nil *Service must stay a nil interface
+	if a.breach != nil {
+		campaigns = a.breach
+	}
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Campaigns: campaigns})
+	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Campaigns: campaigns})
 	a.portal, a.admin, a.oper = p, adm, oper
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
@@ -386,11 +413,14 @@ func (a *app) wire(ad adapters) error {
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
 			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now})},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now,
+				PurgeBreachLists: a.purgeBreachLists()})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
 			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
+		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breach), Logger: log})},
+		{Name: "notice", HTTP: web.Logged("notice", log, notice.New(notice.Deps{Notices: campaigns}).Handler())},
 	}
 	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {

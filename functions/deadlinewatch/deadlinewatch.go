@@ -60,6 +60,10 @@ type Deps struct {
 	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
 	// Now is the clock of the missed-sweep check.
 	Now func() time.Time
+	// PurgeBreachLists, if set, purges breach recipient lists (and staged
+	// uploads) past their keep, of every tenant, once per run: the backstop
+	// of the purge message each campaign schedules for its expiry.
+	PurgeBreachLists func(ctx context.Context, limit int) (int, error)
 }
 
 // New returns the timer function.
@@ -95,6 +99,13 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))
 			} else if d.Counts != nil {
 				d.Counts(ctx, tn.ID, overdue, soon)
+			}
+		}
+		if d.PurgeBreachLists != nil {
+			n, err := d.PurgeBreachLists(ctx, cfg.Limit)
+			log.InfoContext(ctx, "breach recipient lists purged", "lists", n)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("purge breach recipient lists: %w", err))
 			}
 		}
 		return errors.Join(errs...)

@@ -47,6 +47,8 @@ type Config struct {
 type Deps struct {
 	Service  Service
 	Verifier Verifier
+	// Campaigns reads breach subject campaigns as counts; nil answers 501.
+	Campaigns Campaigns
 }
 
 // Operator serves the operator routes.
@@ -54,6 +56,7 @@ type Operator struct {
 	cfg Config
 	svc Service
 	ver Verifier
+	bs  Campaigns
 }
 
 // New returns the operator API.
@@ -61,7 +64,7 @@ func New(cfg Config, d Deps) *Operator {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 10
 	}
-	return &Operator{cfg: cfg, svc: d.Service, ver: d.Verifier}
+	return &Operator{cfg: cfg, svc: d.Service, ver: d.Verifier, bs: d.Campaigns}
 }
 
 // Routes lists the operator operations (the OpenAPI document lists the same).
@@ -75,6 +78,7 @@ func (o *Operator) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/resume", Handler: o.with(auth.ActionManageTenants, o.resume)},
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/offboard", Handler: o.with(auth.ActionManageTenants, o.offboard)},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/retention/runs", Handler: o.with(auth.ActionOperatorRead, o.retentionRuns)},
+		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/incidents/{incident}/campaign", Handler: o.with(auth.ActionOperatorRead, o.campaign)},
 		{Method: "GET", Pattern: "/api/operator/audit", Handler: o.with(auth.ActionOperatorRead, o.audit)},
 		{Method: "GET", Pattern: "/api/operator/audit/verify", Handler: o.with(auth.ActionOperatorRead, o.verifyAudit)},
 	}

@@ -108,6 +108,20 @@ type Config struct {
 	// portal between pages (0: none).
 	RetentionPagePauseMS int `envconfig:"RETENTION_PAGE_PAUSE_MS" default:"0"`
 
+	// Breach notification of data subjects (the breach lane): its queue, the
+	// recipients per batch message, the sending rate per process, the
+	// parallel sends (and, with SMTP, the lane's own connections), retries,
+	// and how long recipient lists are kept after the campaign's end.
+	BreachSendQueue          string        `envconfig:"BREACH_SEND_QUEUE" default:"privops-breachsend"`
+	BreachSendBatch          int           `envconfig:"BREACH_SEND_BATCH" default:"500"`
+	BreachSendRate           float64       `envconfig:"BREACH_SEND_RATE" default:"100"`
+	BreachSendConnections    int           `envconfig:"BREACH_SEND_CONNECTIONS" default:"4"`
+	BreachSendMaxAttempts    int           `envconfig:"BREACH_SEND_MAX_ATTEMPTS" default:"5"`
+	BreachSendRetryBase      time.Duration `envconfig:"BREACH_SEND_RETRY_BASE" default:"1m"`
+	BreachRecipientsKeep     time.Duration `envconfig:"BREACH_RECIPIENTS_KEEP" default:"720h"`
+	BreachRecipientsMax      int64         `envconfig:"BREACH_RECIPIENTS_MAX" default:"5000000"`
+	BreachRecipientsMaxBytes int64         `envconfig:"BREACH_RECIPIENTS_MAX_BYTES" default:"1073741824"`
+
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
 	OutboxLease     time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
@@ -217,7 +231,7 @@ func (c *Config) check() error {
 	if c.QueueBackend == "servicebus" && c.ServiceBusConnectionString == "" && c.ServiceBusNamespace == "" {
 		bad("SERVICEBUS_CONNECTION_STRING/SERVICEBUS_NAMESPACE", "one is required when QUEUE_BACKEND=servicebus")
 	}
-	for _, q := range [][2]string{{"NOTICES_QUEUE", c.NoticesQueue}, {"TASKS_QUEUE", c.TasksQueue}, {"INBOUND_QUEUE", c.InboundQueue}, {"RETENTION_QUEUE", c.RetentionQueue}} {
+	for _, q := range [][2]string{{"NOTICES_QUEUE", c.NoticesQueue}, {"TASKS_QUEUE", c.TasksQueue}, {"INBOUND_QUEUE", c.InboundQueue}, {"RETENTION_QUEUE", c.RetentionQueue}, {"BREACH_SEND_QUEUE", c.BreachSendQueue}} {
 		if !queueNameRe.MatchString(q[1]) {
 			bad(q[0], "%q is not a queue name (1-260 of letters, digits, '.', '-', '_', starting with a letter or digit)", q[1])
 		}
@@ -281,6 +295,7 @@ func (c *Config) check() error {
 	if c.RetentionPagePauseMS < 0 || c.RetentionPagePauseMS > 10000 {
 		bad("RETENTION_PAGE_PAUSE_MS", "%d is outside 0..10000", c.RetentionPagePauseMS)
 	}
+	c.checkBreachSend(bad)
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")
 	}
@@ -508,4 +523,35 @@ func writeSecrets(dir, file string, stored any, replace bool) (won bool, err err
 		return false, fmt.Errorf("write %s: %w", file, err)
 	}
 	return true, nil
+}
+
+// checkBreachSend checks the breach lane's settings.
+func (c *Config) checkBreachSend(bad func(name, format string, args ...any)) {
+	if c.BreachSendBatch < 10 || c.BreachSendBatch > 5000 {
+		bad("BREACH_SEND_BATCH", "%d is outside 10..5000", c.BreachSendBatch)
+	}
+	if c.BreachSendRate < 0 || c.BreachSendRate > 100000 {
+		bad("BREACH_SEND_RATE", "%g is outside 0..100000 messages per second (0: unlimited)", c.BreachSendRate)
+	}
+	if c.BreachSendConnections < 1 || c.BreachSendConnections > 64 {
+		bad("BREACH_SEND_CONNECTIONS", "%d is outside 1..64", c.BreachSendConnections)
+	}
+	if c.BreachSendMaxAttempts < 1 || c.BreachSendMaxAttempts > 20 {
+		bad("BREACH_SEND_MAX_ATTEMPTS", "%d is outside 1..20", c.BreachSendMaxAttempts)
+	}
+	if c.BreachSendRetryBase < time.Second || c.BreachSendRetryBase > time.Hour {
+		bad("BREACH_SEND_RETRY_BASE", "%s is outside 1s..1h", c.BreachSendRetryBase)
+	}
+	// Recipient lists are personal data: kept at least a day after the
+	// campaign (to answer "was I notified?" and to resend a bounce), at most
+	// 90 days (GDPR Art. 5(1)(e)).
+	if c.BreachRecipientsKeep < 24*time.Hour || c.BreachRecipientsKeep > 90*24*time.Hour {
+		bad("BREACH_RECIPIENTS_KEEP", "%s is outside 24h..2160h (90 days): recipient lists are personal data", c.BreachRecipientsKeep)
+	}
+	if c.BreachRecipientsMax < 1 || c.BreachRecipientsMax > 50_000_000 {
+		bad("BREACH_RECIPIENTS_MAX", "%d is outside 1..50000000", c.BreachRecipientsMax)
+	}
+	if c.BreachRecipientsMaxBytes < 1024 || c.BreachRecipientsMaxBytes > 16<<30 {
+		bad("BREACH_RECIPIENTS_MAX_BYTES", "%d is outside 1024..17179869184 (16 GiB)", c.BreachRecipientsMaxBytes)
+	}
 }

@@ -54,6 +54,8 @@ func DurationBounds() []Bound {
 		{"TASK_CALLBACK_TIMEOUT", 30 * time.Second, 30 * 24 * time.Hour},
 		{"RETENTION_BUDGET", time.Second, 10 * time.Minute},
 		{"RETENTION_LEASE", 11 * time.Second, 0}, // and at least RETENTION_BUDGET + 10s
+		{"BREACH_SEND_RETRY_BASE", time.Second, time.Hour},
+		{"BREACH_RECIPIENTS_KEEP", 24 * time.Hour, 90 * 24 * time.Hour},
 	}
 }
 

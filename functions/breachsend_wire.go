@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	breachsendfn "github.com/privops/privops/functions/breachsend"
+	"github.com/privops/privops/shared/breachsend"
+	"github.com/privops/privops/shared/mail"
+	"github.com/privops/privops/shared/privacy"
+)
+
+// openBreachMailer returns the breach lane's own mailer: with MAIL_BACKEND=smtp
+// a pool of BREACH_SEND_CONNECTIONS connections of its own (the codes and DSR
+// notices keep their per-mail connections), else an outbox writer of its own
+// on the same folder.
+func (a *app) openBreachMailer() (privacy.Mailer, error) {
+	cfg := a.cfg
+	if cfg.MailBackend == "smtp" {
+		p, err := mail.NewPool(mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, From: cfg.MailFrom, TLS: cfg.SMTPTLS}, cfg.BreachSendConnections)
+		if err != nil {
+			return nil, fmt.Errorf("MAIL_BACKEND: breach lane: %w", err)
+		}
+		a.closers = append(a.closers, p.Close)
+		return p, nil
+	}
+	m, err := mail.NewOutbox(cfg.MailOutboxDir, cfg.MailFrom, a.log)
+	if err != nil {
+		return nil, fmt.Errorf("MAIL_BACKEND: breach lane: %w", err)
+	}
+	return m, nil
+}
+
+// breachStore is the fan-out's store: the embedded SQLite file. With
+// STORE_BACKEND=cosmos there is none yet (its Cosmos adapter is not built),
+// and the routes answer 501 breach-notification-not-available.
+func (a *app) breachStore() breachsend.Store {
+	if a.db == nil || a.cfg.StoreBackend == "cosmos" {
+		return nil
+	}
+	return a.db.BreachSend()
+}
+
+// newBreachSend builds the data-subject fan-out, or nil without a store.
+func (a *app) newBreachSend(ad adapters) (*breachsend.Service, error) {
+	if ad.breachStore == nil {
+		return nil, nil
+	}
+	cfg := a.cfg
+	m := ad.breachMailer
+	if m == nil {
+		m = ad.mailer
+	}
+	store := ad.store
+	return breachsend.New(breachsend.Config{Queue: cfg.BreachSendQueue, BatchSize: cfg.BreachSendBatch, Rate: cfg.BreachSendRate,
+		Concurrency: cfg.BreachSendConnections, MaxAttempts: cfg.BreachSendMaxAttempts, RetryBase: cfg.BreachSendRetryBase,
+		Keep: cfg.BreachRecipientsKeep, MaxCount: cfg.BreachRecipientsMax, MaxBytes: cfg.BreachRecipientsMaxBytes, From: cfg.MailFrom},
+		breachsend.Deps{Store: ad.breachStore, Notices: ad.notices, Publisher: ad.publisher, Mailer: m,
+			Audit: func(ctx context.Context, e *privacy.AuditEvent) error { return store.AppendAudit(ctx, e) },
+			Key: derive(a.secrets.Root, "breachsend"), Now: ad.now, NewID: func() string { return randomHex(8) },
+			Step: a.crashPoint(), Logger: a.log})
+}
+
+// breachCampaigns is what the breachsend function runs on: the fan-out, or,
+// without one, a stand-in that leaves every message to be redelivered.
+func breachCampaigns(s *breachsend.Service) breachsendfn.Campaigns {
+	if s == nil {
+		return unavailableCampaigns{}
+	}
+	return s
+}
+
+type unavailableCampaigns struct{}
+
+var errNoBreachStore = errors.New("breach notification is not available on this store backend")
+
+func (unavailableCampaigns) Plan(context.Context, string, breachsend.Work) error    { return errNoBreachStore }
+func (unavailableCampaigns) Deliver(context.Context, string, breachsend.Work) error { return errNoBreachStore }
+func (unavailableCampaigns) Purge(context.Context, string, string) (int, error)     { return 0, errNoBreachStore }
+
+// purgeBreachLists is the deadline watch's purge of expired recipient lists,
+// nil without the fan-out.
+func (a *app) purgeBreachLists() func(ctx context.Context, limit int) (int, error) {
+	if a.breach == nil {
+		return nil
+	}
+	return a.breach.Watch
+}
