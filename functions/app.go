@@ -81,7 +81,7 @@ type app struct {
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
 	// breach is the data-subject fan-out of breach notices; nil when the
 	// store has no breachsend adapter (STORE_BACKEND=cosmos, not yet built).
-	breach *breachsend.Service
+	breach  *breachsend.Service
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()

@@ -59,7 +59,7 @@ func (a *app) newBreachSend(ad adapters) (*breachsend.Service, error) {
 		Keep: cfg.BreachRecipientsKeep, MaxCount: cfg.BreachRecipientsMax, MaxBytes: cfg.BreachRecipientsMaxBytes, From: cfg.MailFrom},
 		breachsend.Deps{Store: ad.breachStore, Notices: ad.notices, Publisher: ad.publisher, Mailer: m,
 			Audit: func(ctx context.Context, e *privacy.AuditEvent) error { return store.AppendAudit(ctx, e) },
-			Key: derive(a.secrets.Root, "breachsend"), Now: ad.now, NewID: func() string { return randomHex(8) },
+			Key:   derive(a.secrets.Root, "breachsend"), Now: ad.now, NewID: func() string { return randomHex(8) },
 			Step: a.crashPoint(), Logger: a.log})
 }
 
@@ -76,9 +76,15 @@ type unavailableCampaigns struct{}
 
 var errNoBreachStore = errors.New("breach notification is not available on this store backend")
 
-func (unavailableCampaigns) Plan(context.Context, string, breachsend.Work) error    { return errNoBreachStore }
-func (unavailableCampaigns) Deliver(context.Context, string, breachsend.Work) error { return errNoBreachStore }
-func (unavailableCampaigns) Purge(context.Context, string, string) (int, error)     { return 0, errNoBreachStore }
+func (unavailableCampaigns) Plan(context.Context, string, breachsend.Work) error {
+	return errNoBreachStore
+}
+func (unavailableCampaigns) Deliver(context.Context, string, breachsend.Work) error {
+	return errNoBreachStore
+}
+func (unavailableCampaigns) Purge(context.Context, string, string) (int, error) {
+	return 0, errNoBreachStore
+}
 
 // purgeBreachLists is the deadline watch's purge of expired recipient lists,
 // nil without the fan-out.

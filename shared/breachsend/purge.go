@@ -89,4 +89,3 @@ func (s *Service) Watch(ctx context.Context, limit int) (int, error) {
 	}
 	return total, errors.Join(errs...)
 }
-
