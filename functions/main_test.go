@@ -20,6 +20,7 @@ import (
 
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/certificates"
+	"github.com/privops/privops/functions/notice"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/config"
@@ -280,7 +281,8 @@ func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
 	registered = append(registered, "GET /api/openapi.json")
 	// The callback endpoint is part of the contract too: services post to it.
 	callbacks := callback.New(callback.Config{}, callback.Deps{}).Routes()
-	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks) {
+	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks,
+		notice.New(notice.Deps{}).Routes()) {
 		registered = append(registered, rt.Method+" "+rt.Pattern)
 	}
 	sort.Strings(documented)

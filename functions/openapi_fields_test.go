@@ -11,8 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/privops/privops/functions/admin"
+	"github.com/privops/privops/functions/notice"
 	"github.com/privops/privops/functions/openapi"
+	"github.com/privops/privops/functions/operator"
 	"github.com/privops/privops/functions/portal"
+	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/web"
@@ -45,6 +48,11 @@ func TestOpenAPISchemasListEveryField(t *testing.T) {
 		"Hold":         reflect.TypeFor[privacy.Hold](),
 		"HoldInput":    reflect.TypeFor[dsr.HoldInput](),
 		"Certificate":  reflect.TypeFor[dsr.Certificate](),
+		// Breach notification of data subjects.
+		"Campaign":         reflect.TypeFor[admin.CampaignView](),
+		"CampaignProgress": reflect.TypeFor[breachsend.Progress](),
+		"CampaignCounts":   reflect.TypeFor[operator.CampaignCounts](),
+		"PublicNotice":     reflect.TypeFor[notice.View](),
 	}
 	names := make([]string, 0, len(types))
 	for n := range types {

@@ -192,6 +192,7 @@ var cosmosDatabase = 'privops' // COSMOS_DATABASE, cosmos.bicep's databaseName
 var deadlineWatchSchedule = '0 5 * * * *' // DEADLINE_WATCH_SCHEDULE, NCRONTAB in UTC
 var retentionQueue = 'privops-retention' // RETENTION_QUEUE, the retentionjob function's queue (one job per tenant and night)
 var retentionSchedule = '0 0 2 * * *' // RETENTION_SCHEDULE, NCRONTAB in UTC (nightly, 02:00)
+var breachSendQueue = 'privops-breachsend' // BREACH_SEND_QUEUE, the breachsend function's queue (the breach lane: plans, batches, purges)
 var deploymentContainer = 'app-package'
 
 // The binary opens its embedded SQLite file and the outbox mail folder under
@@ -240,6 +241,7 @@ module serviceBus 'modules/servicebus.bicep' = {
       tasksQueue
       inboundQueue
       retentionQueue
+      breachSendQueue
     ]
   }
 }
@@ -303,6 +305,7 @@ module roles 'modules/roles.bicep' = {
       tasksQueue
       inboundQueue
       retentionQueue
+      breachSendQueue
     ]
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
@@ -357,6 +360,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue
     RETENTION_SCHEDULE: retentionSchedule
+    BREACH_SEND_QUEUE: breachSendQueue
     OUTBOX_DISPATCH: outboxDispatch
     BLOB_BACKEND: 'azure'
     BLOB_ACCOUNT_URL: storage.outputs.blobEndpoint
