@@ -20,7 +20,8 @@ func specs(tb testing.TB) []funcjson.Spec {
 	tb.Helper()
 	lookup := func(k string) (string, bool) {
 		v, ok := map[string]string{"DEADLINE_WATCH_SCHEDULE": "0 5 * * * *", "NOTICES_QUEUE": "notices", "TASKS_QUEUE": "tasks", "COSMOS_DATABASE": "privops", "INBOUND_QUEUE": "inbound",
-			"RETENTION_SCHEDULE": "0 0 2 * * *", "RETENTION_QUEUE": "retention"}[k]
+			"RETENTION_SCHEDULE": "0 0 2 * * *", "RETENTION_QUEUE": "retention",
+			"BREACH_SEND_QUEUE": "breachsend"}[k]
 		return v, ok
 	}
 	s, err := funcjson.Load(os.DirFS("../../functions"), lookup)
@@ -73,6 +74,8 @@ func (f fakes) functions() []trigger.Function {
 		{Name: "deadlinewatch", Timer: t},
 		{Name: "retention", Timer: func(context.Context, trigger.TimerInfo) error { return nil }},
 		{Name: "retentionjob", Queue: func(context.Context, trigger.Message) error { return nil }},
+		{Name: "breachsend", Queue: func(context.Context, trigger.Message) error { return nil }},
+		{Name: "notice", HTTP: ok},
 	}
 }
 

@@ -38,6 +38,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 		"INBOUND_QUEUE":           "inbound",
 		"RETENTION_SCHEDULE":      "0 0 2 * * *",
 		"RETENTION_QUEUE":         "retention",
+		"BREACH_SEND_QUEUE":       "breachsend",
 	})
 	specs, err := Load(os.DirFS("../../functions"), lookup)
 	if err != nil {
@@ -45,10 +46,12 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	}
 	want := []Spec{
 		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "breachsend", Kind: KindQueue, Queue: "breachsend", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "callback", Kind: KindHTTP, Route: "callbacks/{*path}", Methods: []string{"POST", "PUT"}, TriggerName: "req", OutputName: "res"},
 		{Name: "certificates", Kind: KindHTTP, Route: "certificates/{*path}", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
 		{Name: "deadlinewatch", Kind: KindTimer, Schedule: "0 5 * * * *", TriggerName: "timer"},
 		{Name: "inbound", Kind: KindQueue, Queue: "inbound", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
+		{Name: "notice", Kind: KindHTTP, Route: "notice/{*path}", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
 		{Name: "notify", Kind: KindQueue, Queue: "notices", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "openapi", Kind: KindHTTP, Route: "openapi.json", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
 		{Name: "operator", Kind: KindHTTP, Route: "operator/{*path}", Methods: []string{"GET", "POST", "PATCH"}, TriggerName: "req", OutputName: "res"},
@@ -65,7 +68,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "/api/callbacks/", "/api/certificates/", "", "", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", "", "", ""}
+	wantPrefixes := []string{"/api/admin/", "", "/api/callbacks/", "/api/certificates/", "", "", "/api/notice/", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", "", "", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}
