@@ -184,7 +184,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		return nil, err
 	}
 	if err := a.wire(adapters{store: store, publisher: publisher, mailer: mailer, verifier: verifier, blobs: blobs, now: time.Now,
-		breachMailer: breachMailer, breachStore: a.breachStore()}); err != nil {
+		breachMailer: breachMailer, breachStore: a.breachStore(), notices: testNotices()}); err != nil {
 		a.Close()
 		return nil, err
 	}

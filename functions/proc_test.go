@@ -68,7 +68,13 @@ func baseEnv(dataDir string, extra ...string) []string {
 // start runs the binary on a free port and waits until it accepts connections.
 func start(tb testing.TB, env []string) *proc {
 	tb.Helper()
-	p := &proc{cmd: exec.Command(binary(tb)), done: make(chan error, 1), out: &syncBuffer{}}
+	return startWith(tb, binary(tb), env)
+}
+
+// startWith is start with the binary at bin.
+func startWith(tb testing.TB, bin string, env []string) *proc {
+	tb.Helper()
+	p := &proc{cmd: exec.Command(bin), done: make(chan error, 1), out: &syncBuffer{}}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(tb))
 	p.cmd.Env = append(slices.Clone(env), "HTTP_ADDR="+addr) // the last value wins
 	stdout, err := p.cmd.StdoutPipe()
