@@ -103,10 +103,6 @@ type Campaign struct {
 	// upload (not started) or the campaign's end, plus the keeping period.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	PurgedAt  time.Time `json:"purgedAt,omitzero"`
-	// Staged lists are uploads not (or no longer) the campaign's list: an
-	// upload in flight, cut short, or replaced. The watch purges each after
-	// its PurgeAt.
-	Staged []Staged `json:"staged,omitempty"`
 
 	// Public notice (GDPR Art. 34(3)(c)).
 	Public       bool      `json:"public"`
@@ -121,29 +117,26 @@ type Campaign struct {
 	ETag string `json:"-"`
 }
 
-// Staged is a list that is not the campaign's, to purge at PurgeAt.
-type Staged struct {
-	ListID  string    `json:"listId"`
-	PurgeAt time.Time `json:"purgeAt"`
-}
-
 // stagedKeep is how long an upload may run before the watch purges its rows.
 const stagedKeep = 24 * time.Hour
 
-// NextPurge is when the watch must next purge something of c: the earliest
-// staged list, or the list itself once it expired; zero when nothing is due.
-// The store indexes it.
+// NextPurge is when the watch must purge c's list: its expiry, unless it is
+// purged or the campaign is sending; zero when nothing is due. The store
+// indexes it.
 func (c *Campaign) NextPurge() time.Time {
-	var t time.Time
 	if c.ListID != "" && c.PurgedAt.IsZero() && !c.ExpiresAt.IsZero() {
-		t = c.ExpiresAt
+		return c.ExpiresAt
 	}
-	for _, st := range c.Staged {
-		if t.IsZero() || st.PurgeAt.Before(t) {
-			t = st.PurgeAt
-		}
-	}
-	return t
+	return time.Time{}
+}
+
+// Due is something the watch must purge: a campaign's list once it expired
+// (Staged false), or a staged list, i.e. an upload that never became, or no
+// longer is, the campaign's list.
+type Due struct {
+	TenantID, IncidentID string
+	ListID               string // the staged list; "" for the campaign's own
+	Staged               bool
 }
 
 // Progress is the campaign's counts at one moment.
@@ -224,9 +217,15 @@ type Store interface {
 	// reports whether it changed anything: a second Record of a sent message
 	// is a no-op.
 	Record(ctx context.Context, e LedgerEntry) (bool, error)
-	// Expired returns up to limit campaigns, of any tenant, whose ExpiresAt
-	// is before now and which are not purged yet.
-	Expired(ctx context.Context, now time.Time, limit int) ([]*Campaign, error)
+	// StageList records that listID's rows must be purged at purgeAt unless
+	// the list is then the campaign's: written before an upload's first row,
+	// so that no crash leaves rows nobody knows of. Idempotent.
+	StageList(ctx context.Context, tenantID, incidentID, listID string, purgeAt time.Time) error
+	// UnstageList removes that record. Idempotent.
+	UnstageList(ctx context.Context, tenantID, incidentID, listID string) error
+	// Expired returns up to limit things to purge, of any tenant, due before
+	// now: campaigns whose list expired, and staged lists.
+	Expired(ctx context.Context, now time.Time, limit int) ([]Due, error)
 }
 
 // Queue messages of the breachsend function: ids and ranges only.

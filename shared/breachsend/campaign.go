@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -243,20 +242,19 @@ func (s *Service) deleteList(ctx context.Context, tenantID, incidentID, listID s
 	}
 }
 
-// unstage removes a purged list from the campaign's staged lists.
-func (s *Service) unstage(ctx context.Context, tenantID, incidentID, listID string) {
-	for range 5 {
-		c, err := s.d.Store.GetCampaign(ctx, tenantID, incidentID)
-		if err != nil || !slices.ContainsFunc(c.Staged, func(st Staged) bool { return st.ListID == listID }) {
-			return
-		}
-		c.Staged = slicesDelete(c.Staged, listID)
-		if err := s.d.Store.PutCampaign(ctx, c); !errors.Is(err, privacy.ErrConflict) {
-			return
-		}
+// purgeStaged deletes a staged list's rows and its record, unless the list
+// is (again) the campaign's: then only the record goes. It reports whether
+// it deleted the list.
+func (s *Service) purgeStaged(ctx context.Context, tenantID, incidentID, listID string) (bool, error) {
+	c, err := s.d.Store.GetCampaign(ctx, tenantID, incidentID)
+	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
+		return false, err
 	}
-}
-
-func slicesDelete(st []Staged, listID string) []Staged {
-	return slices.DeleteFunc(st, func(x Staged) bool { return x.ListID == listID })
+	if err == nil && c.ListID == listID {
+		return false, s.d.Store.UnstageList(ctx, tenantID, incidentID, listID)
+	}
+	if err := s.deleteList(ctx, tenantID, incidentID, listID); err != nil {
+		return false, fmt.Errorf("purge a staged list: %w", err)
+	}
+	return true, s.d.Store.UnstageList(ctx, tenantID, incidentID, listID)
 }

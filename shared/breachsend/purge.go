@@ -9,10 +9,9 @@ import (
 	"github.com/privops/privops/shared/privacy"
 )
 
-// Purge deletes what of one campaign is due (GDPR Art. 5(1)(e): recipient
-// lists are kept for the campaign plus BREACH_RECIPIENTS_KEEP, no longer):
-// staged lists past their time, and the list and ledger once the campaign's
-// keep ran out. The counts and the public notice stay; the audit records the
+// Purge deletes a campaign's list and ledger once its keep ran out (GDPR
+// Art. 5(1)(e): recipient lists are kept for the campaign plus
+// BREACH_RECIPIENTS_KEEP, no longer). The counts and the public notice stay; the audit records the
 // purge. It returns how many lists it purged. Idempotent.
 func (s *Service) Purge(ctx context.Context, tenantID, incidentID string) (int, error) {
 	now := s.d.Now().UTC()
@@ -24,16 +23,6 @@ func (s *Service) Purge(ctx context.Context, tenantID, incidentID string) (int, 
 		return 0, err
 	}
 	n := 0
-	for _, st := range c.Staged {
-		if st.PurgeAt.After(now) {
-			continue
-		}
-		if err := s.deleteList(ctx, tenantID, incidentID, st.ListID); err != nil {
-			return n, fmt.Errorf("purge a staged list: %w", err)
-		}
-		s.unstage(ctx, tenantID, incidentID, st.ListID)
-		n++
-	}
 	if c.ListID == "" || !c.PurgedAt.IsZero() || c.ExpiresAt.IsZero() || c.ExpiresAt.After(now) || c.State == StateSending {
 		return n, nil
 	}
@@ -70,21 +59,31 @@ func (s *Service) Purge(ctx context.Context, tenantID, incidentID string) (int, 
 	return n + 1, nil
 }
 
-// Watch is the deadline watch's hook: it purges every campaign, of any
-// tenant, with something due, so a lost purge message or a crashed upload
-// never keeps a list past its time. It returns how many lists it purged.
+// Watch is the deadline watch's hook: it purges every list, of any tenant,
+// whose time has come (expired campaigns' lists, and staged lists: uploads a
+// crash cut short or that were replaced), so a lost purge message or a
+// crashed upload never keeps a list past its time. It returns how many
+// lists it purged.
 func (s *Service) Watch(ctx context.Context, limit int) (int, error) {
-	cs, err := s.d.Store.Expired(ctx, s.d.Now().UTC(), limit)
+	due, err := s.d.Store.Expired(ctx, s.d.Now().UTC(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("list expired recipient lists: %w", err)
 	}
 	total := 0
 	var errs []error
-	for _, c := range cs {
-		n, err := s.Purge(ctx, c.TenantID, c.IncidentID)
+	for _, d := range due {
+		var n int
+		if d.Staged {
+			var deleted bool
+			if deleted, err = s.purgeStaged(ctx, d.TenantID, d.IncidentID, d.ListID); deleted {
+				n = 1
+			}
+		} else {
+			n, err = s.Purge(ctx, d.TenantID, d.IncidentID)
+		}
 		total += n
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", c.TenantID, err))
+			errs = append(errs, fmt.Errorf("tenant %s: %w", d.TenantID, err))
 		}
 	}
 	return total, errors.Join(errs...)

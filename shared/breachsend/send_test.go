@@ -247,3 +247,42 @@ func TestListPurgedAfterKeep(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchPurgesACrashedUpload: rows of an upload a crash cut short (staged,
+// never committed) are purged by the watch a day later; a staged record of
+// the campaign's own list only loses its record.
+func TestWatchPurgesACrashedUpload(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, breachsend.Config{}, nil)
+	f.notices.set("acme", approved("inc-1"))
+	c, err := f.svc.Upload(ctx, "acme", "inc-1", "text/csv", strings.NewReader(csvList(4)), "admin:ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a crash mid-upload leaves: a staged list with rows.
+	now := f.clock.Now()
+	if err := f.store.StageList(ctx, "acme", "inc-1", "lst_crashed", now.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.AddRecipients(ctx, "acme", "inc-1", "lst_crashed", 1, []breachsend.Recipient{{Key: "k1", Email: "x@example.com", Language: "en"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A stale record naming the current list must not purge it.
+	if err := f.store.StageList(ctx, "acme", "inc-1", c.ListID, now); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.Watch(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("watch before the day: %d, %v", n, err)
+	}
+	f.clock.Add(25 * time.Hour)
+	if n, err := f.svc.Watch(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("watch: %d, %v; want the crashed upload purged", n, err)
+	}
+	if n := countRows(t, f); n != 4 {
+		t.Errorf("%d rows, want the current list's 4", n)
+	}
+	if due, _ := f.store.Expired(ctx, f.clock.Now(), 10); len(due) != 0 {
+		t.Errorf("left to purge: %v", due)
+	}
+}

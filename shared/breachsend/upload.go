@@ -106,7 +106,8 @@ func Lines(contentType string, body io.Reader, fn func(Line) error) error {
 }
 
 func csvLines(body io.Reader, fn func(Line) error) error {
-	r := csv.NewReader(&lineLimit{r: bufio.NewReaderSize(body, 64<<10)})
+	ll := &lineLimit{r: bufio.NewReaderSize(body, 64<<10)}
+	r := csv.NewReader(ll)
 	r.ReuseRecord = true
 	r.FieldsPerRecord = 0 // every row as wide as the header
 	head, err := r.Read()
@@ -142,10 +143,10 @@ func csvLines(body io.Reader, fn func(Line) error) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			return csvError(err, line)
+			return csvError(err, ll.lines+1)
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
@@ -185,8 +186,9 @@ var errLineTooLong = errors.New("line too long")
 // lineLimit fails a read once a line passes maxLineBytes, so one endless line
 // cannot fill memory.
 type lineLimit struct {
-	r   *bufio.Reader
-	run int
+	r     *bufio.Reader
+	run   int
+	lines int // line ends read so far
 }
 
 func (l *lineLimit) Read(p []byte) (int, error) {
@@ -194,6 +196,7 @@ func (l *lineLimit) Read(p []byte) (int, error) {
 	for i := 0; i < n; i++ {
 		if p[i] == '\n' {
 			l.run = 0
+			l.lines++
 			continue
 		}
 		if l.run++; l.run > maxLineBytes {
@@ -256,11 +259,11 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 // Upload replaces the recipient list of an incident with the one in body,
 // streamed: each line is validated, keyed and written in chunks, duplicates
-// (by normalised address) are counted and skipped, and the whole list is
-// committed in one campaign write at the end. Until then the list is staged
-// (recorded in the campaign, purged by the watch if the upload never ends),
-// and any error deletes it: bad input changes nothing. A started campaign's
-// list cannot be replaced (409 campaign-started).
+// (by normalised address) are counted and skipped, and the whole list becomes
+// the campaign's in one campaign write at the end. Until then the list is
+// staged (the watch purges it if the upload never ends), and any error
+// deletes it: bad input changes nothing. A started campaign's list cannot be
+// replaced (409 campaign-started).
 func (s *Service) Upload(ctx context.Context, tenantID, incidentID, contentType string, body io.Reader, actor string) (*Campaign, error) {
 	if _, err := s.notice(ctx, tenantID, incidentID); err != nil {
 		return nil, err
@@ -274,20 +277,22 @@ func (s *Service) Upload(ctx context.Context, tenantID, incidentID, contentType 
 	}
 	now := s.d.Now().UTC()
 	listID := "lst_" + s.d.NewID()
-	// Stage the list before its first row is written: a crash mid-upload
-	// leaves a record the watch purges (after a day), never an orphan.
-	c.Staged = append(c.Staged, Staged{ListID: listID, PurgeAt: now.Add(stagedKeep)})
-	if err := s.d.Store.PutCampaign(ctx, c); err != nil {
-		return nil, conflictAsStarted(err)
+	if err := s.d.Store.StageList(ctx, tenantID, incidentID, listID, now.Add(stagedKeep)); err != nil {
+		return nil, err
 	}
 	total, lines, err := s.stream(ctx, tenantID, incidentID, listID, contentType, body)
 	if err == nil {
 		c, err = s.commitList(ctx, c, listID, total, lines-total, now)
 	}
 	if err != nil {
-		// Nothing of a failed upload stays: delete what was written. The
-		// staged record lets the watch finish if this is cut short.
-		if derr := s.deleteList(context.WithoutCancel(ctx), tenantID, incidentID, listID); derr != nil {
+		// Nothing of a failed upload stays; the staged record lets the watch
+		// finish if this is cut short.
+		bg := context.WithoutCancel(ctx)
+		derr := s.deleteList(bg, tenantID, incidentID, listID)
+		if derr == nil {
+			derr = s.d.Store.UnstageList(bg, tenantID, incidentID, listID)
+		}
+		if derr != nil {
 			s.d.Logger.WarnContext(ctx, "delete a failed upload's rows; the watch purges them", "tenant_id", tenantID, "error", derr.Error())
 		}
 		return nil, err
@@ -368,27 +373,29 @@ func (b *byteLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// commitList makes listID the campaign's list in one ETag-guarded write; the
-// list it replaces is staged for purging at once.
+// commitList makes listID the campaign's list in one ETag-guarded write. The
+// list it replaces is staged for purging before the write and deleted after.
 func (s *Service) commitList(ctx context.Context, c *Campaign, listID string, total, dups int64, now time.Time) (*Campaign, error) {
 	for range 5 {
 		if c.State != StateReady && c.State != "" {
 			return nil, errStarted()
 		}
 		old := c.ListID
+		if old != "" {
+			if err := s.d.Store.StageList(ctx, c.TenantID, c.IncidentID, old, now); err != nil {
+				return nil, err
+			}
+		}
 		c.State, c.ListID, c.Total, c.Duplicates, c.UploadedAt = StateReady, listID, total, dups, now
 		c.ExpiresAt = now.Add(s.cfg.Keep)
-		c.Staged = slicesDelete(c.Staged, listID)
-		if old != "" {
-			c.Staged = append(c.Staged, Staged{ListID: old, PurgeAt: now})
-		}
 		err := s.d.Store.PutCampaign(ctx, c)
 		if err == nil {
+			if err := s.d.Store.UnstageList(ctx, c.TenantID, c.IncidentID, listID); err != nil {
+				s.d.Logger.WarnContext(ctx, "unstage a committed list; the watch does", "tenant_id", c.TenantID, "error", err.Error())
+			}
 			if old != "" {
-				if err := s.deleteList(ctx, c.TenantID, c.IncidentID, old); err != nil {
+				if _, err := s.purgeStaged(ctx, c.TenantID, c.IncidentID, old); err != nil {
 					s.d.Logger.WarnContext(ctx, "delete a replaced list; the watch purges it", "tenant_id", c.TenantID, "error", err.Error())
-				} else {
-					s.unstage(ctx, c.TenantID, c.IncidentID, old)
 				}
 			}
 			return s.d.Store.GetCampaign(ctx, c.TenantID, c.IncidentID)
@@ -405,11 +412,4 @@ func (s *Service) commitList(ctx context.Context, c *Campaign, listID string, to
 
 func errStarted() error {
 	return privacy.Errorf(privacy.KindConflict, "campaign-started", "the subject notification of this incident has started; its list cannot change")
-}
-
-func conflictAsStarted(err error) error {
-	if errors.Is(err, privacy.ErrConflict) {
-		return privacy.Errorf(privacy.KindConflict, "campaign-busy", "the campaign changed meanwhile; send the list again")
-	}
-	return err
 }

@@ -199,21 +199,65 @@ func (s *BreachStore) Record(ctx context.Context, e breachsend.LedgerEntry) (boo
 	return changed, nil
 }
 
-// Expired returns up to limit campaigns whose next purge is before now.
-func (s *BreachStore) Expired(ctx context.Context, now time.Time, limit int) ([]*breachsend.Campaign, error) {
-	rows, err := s.db.r.QueryContext(ctx, `SELECT tenant_id, incident_id FROM breach_campaigns
-		WHERE purge_at IS NOT NULL AND purge_at <= ? ORDER BY purge_at LIMIT ?`, nanos(now), limit)
+// StageList records that listID's rows are purged at purgeAt unless it is
+// then the campaign's list.
+func (s *BreachStore) StageList(ctx context.Context, tenantID, incidentID, listID string, purgeAt time.Time) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO breach_staged (tenant_id, incident_id, list_id, purge_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET purge_at = excluded.purge_at`, tenantID, incidentID, listID, nanos(purgeAt))
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list expired campaigns: %w", translate(err))
+		return fmt.Errorf("stage list: %w", translate(err))
+	}
+	return nil
+}
+
+// UnstageList removes a staged list's record.
+func (s *BreachStore) UnstageList(ctx context.Context, tenantID, incidentID, listID string) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM breach_staged WHERE tenant_id = ? AND incident_id = ? AND list_id = ?",
+			tenantID, incidentID, listID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("unstage list: %w", translate(err))
+	}
+	return nil
+}
+
+// Expired returns up to limit expired campaign lists and staged lists due
+// before now, the earliest first.
+func (s *BreachStore) Expired(ctx context.Context, now time.Time, limit int) ([]breachsend.Due, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT tenant_id, incident_id, '', 0, purge_at FROM breach_campaigns
+			WHERE purge_at IS NOT NULL AND purge_at <= ?1
+		UNION ALL SELECT tenant_id, incident_id, list_id, 1, purge_at FROM breach_staged WHERE purge_at <= ?1
+		ORDER BY 5 LIMIT ?2`, nanos(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list expired lists: %w", translate(err))
 	}
 	defer rows.Close()
-	var out []*breachsend.Campaign
+	var out []breachsend.Due
 	for rows.Next() {
-		c := new(breachsend.Campaign)
-		if err := rows.Scan(&c.TenantID, &c.IncidentID); err != nil {
-			return nil, fmt.Errorf("list expired campaigns: %w", translate(err))
+		var d breachsend.Due
+		var at int64
+		if err := rows.Scan(&d.TenantID, &d.IncidentID, &d.ListID, &d.Staged, &at); err != nil {
+			return nil, fmt.Errorf("list expired lists: %w", translate(err))
 		}
-		out = append(out, c)
+		out = append(out, d)
 	}
 	return out, translate(rows.Err())
+}
+
+// CountRecipients counts the recipient rows an incident holds, in every list
+// (the current one, and staged ones not purged yet): what personal data of
+// the fan-out the store holds.
+func (s *BreachStore) CountRecipients(ctx context.Context, tenantID, incidentID string) (int, error) {
+	var n int
+	err := s.db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM breach_recipients WHERE tenant_id = ? AND incident_id = ?",
+		tenantID, incidentID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recipients: %w", translate(err))
+	}
+	return n, nil
 }

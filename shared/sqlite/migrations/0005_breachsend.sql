@@ -52,3 +52,16 @@ CREATE TABLE breach_ledger (
     mail_id       TEXT NOT NULL,
     PRIMARY KEY (tenant_id, incident_id, recipient_key, channel, version)
 ) STRICT, WITHOUT ROWID;
+
+-- breach_staged: lists whose rows must go at purge_at unless they are then
+-- their campaign's list: uploads in flight (a crash leaves them here), and
+-- lists an upload replaced.
+CREATE TABLE breach_staged (
+    tenant_id   TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    list_id     TEXT NOT NULL,
+    purge_at    INTEGER NOT NULL, -- Unix ns
+    PRIMARY KEY (tenant_id, incident_id, list_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX breach_staged_purge ON breach_staged (purge_at);
