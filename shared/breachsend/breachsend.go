@@ -212,11 +212,11 @@ type Store interface {
 	// Deliveries returns the recipients of list numbered from..to, in order,
 	// with their ledger state for channel and version.
 	Deliveries(ctx context.Context, tenantID, incidentID, listID, channel string, version int, from, to int64) ([]Delivery, error)
-	// Record writes a ledger entry unless the row is already terminal, and
-	// counts a terminal one in the campaign's counters in the same write. It
-	// reports whether it changed anything: a second Record of a sent message
-	// is a no-op.
-	Record(ctx context.Context, e LedgerEntry) (bool, error)
+	// Record writes ledger entries, each unless its row is already
+	// terminal, and counts the terminal ones in their campaign's counters, in
+	// one write. It reports which changed anything: a second Record of a sent
+	// message is a no-op.
+	Record(ctx context.Context, es ...LedgerEntry) ([]bool, error)
 	// StageList records that listID's rows must be purged at purgeAt unless
 	// the list is then the campaign's: written before an upload's first row,
 	// so that no crash leaves rows nobody knows of. Idempotent.
@@ -280,9 +280,10 @@ type Deps struct {
 
 // Service is the subject fan-out.
 type Service struct {
-	cfg     Config
-	d       Deps
-	limiter *limiter
+	cfg       Config
+	d         Deps
+	limiter   *limiter
+	recorders recorders
 }
 
 // New checks cfg and returns the service.

@@ -39,6 +39,8 @@ func (s *Service) Deliver(ctx context.Context, tenantID string, w Work) error {
 	}
 	now := s.d.Now().UTC()
 	todo := make(chan Delivery)
+	rec := s.recorders.acquire(s)
+	defer s.recorders.release()
 	var (
 		mu        sync.Mutex
 		firstErr  error
@@ -50,7 +52,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID string, w Work) error {
 		go func() {
 			defer wg.Done()
 			for r := range todo {
-				retryAt, err := s.deliverOne(ctx, c, r)
+				retryAt, err := s.deliverOne(ctx, c, r, rec)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -103,7 +105,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID string, w Work) error {
 
 // deliverOne sends to one recipient and records the outcome; it returns when
 // a retry is due (zero: none), and an error only for a store fault.
-func (s *Service) deliverOne(ctx context.Context, c *Campaign, r Delivery) (time.Time, error) {
+func (s *Service) deliverOne(ctx context.Context, c *Campaign, r Delivery, rec *recorder) (time.Time, error) {
 	if err := s.limiter.wait(ctx); err != nil {
 		return time.Time{}, err
 	}
@@ -128,13 +130,97 @@ func (s *Service) deliverOne(ctx context.Context, c *Campaign, r Delivery) (time
 		e.NextAt = now.Add(s.backoff(e.Attempts))
 		retryAt = e.NextAt
 	}
-	if _, err := s.d.Store.Record(ctx, e); err != nil {
+	if err := rec.record(e); err != nil {
 		return time.Time{}, fmt.Errorf("record a delivery: %w", err)
 	}
 	if e.Status == StatusSent {
 		s.d.Step("breachsend.sent")
 	}
 	return retryAt, nil
+}
+
+// recorder writes the ledger entries of every sender of the process
+// together: each sender waits until its entry is durable before it takes its
+// next recipient (so at most one accepted mail per sender is unrecorded at any
+// moment), and the entries that arrive meanwhile share one write. It runs
+// while some batch is being delivered.
+type recorder struct {
+	in   chan recordReq
+	done chan struct{}
+}
+
+// recorders starts the recorder with the first batch in flight and stops it
+// with the last.
+type recorders struct {
+	mu   sync.Mutex
+	refs int
+	cur  *recorder
+}
+
+func (rs *recorders) acquire(s *Service) *recorder {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.refs == 0 {
+		rs.cur = s.recorder(context.Background())
+	}
+	rs.refs++
+	return rs.cur
+}
+
+func (rs *recorders) release() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.refs--; rs.refs == 0 {
+		rs.cur.close()
+		rs.cur = nil
+	}
+}
+
+type recordReq struct {
+	e   LedgerEntry
+	err chan error
+}
+
+func (s *Service) recorder(ctx context.Context) *recorder {
+	r := &recorder{in: make(chan recordReq), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for first := range r.in {
+			reqs := []recordReq{first}
+		more:
+			for len(reqs) < 64 {
+				select {
+				case q, ok := <-r.in:
+					if !ok {
+						break more
+					}
+					reqs = append(reqs, q)
+				default:
+					break more
+				}
+			}
+			es := make([]LedgerEntry, len(reqs))
+			for i, q := range reqs {
+				es[i] = q.e
+			}
+			_, err := s.d.Store.Record(ctx, es...)
+			for _, q := range reqs {
+				q.err <- err
+			}
+		}
+	}()
+	return r
+}
+
+func (r *recorder) record(e LedgerEntry) error {
+	q := recordReq{e: e, err: make(chan error, 1)}
+	r.in <- q
+	return <-q.err
+}
+
+func (r *recorder) close() {
+	close(r.in)
+	<-r.done
 }
 
 // bounceCode keeps the reply code of a refusal ("smtp 550 5.1.1"), which the

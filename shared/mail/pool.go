@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	gomail "github.com/wneessen/go-mail"
@@ -32,6 +33,10 @@ func NewPool(cfg SMTPConfig, size int) (*Pool, error) {
 	if size < 1 {
 		return nil, fmt.Errorf("new smtp pool: size %d is below 1", size)
 	}
+	// No NOOP before each mail (go-mail's default): a connection that died
+	// while idle fails at MAIL FROM, before anything was sent, and Send then
+	// dials again once.
+	s.opts = append(s.opts, gomail.WithoutNoop())
 	p := &Pool{smtp: s, slots: make(chan *gomail.Client, size)}
 	for range size {
 		p.slots <- nil
@@ -55,18 +60,22 @@ func (p *Pool) Send(ctx context.Context, m privacy.Mail) error {
 		return fmt.Errorf("send mail %s: wait for a connection: %w: %w", m.ID, ctx.Err(), privacy.ErrUnavailable)
 	}
 	defer func() { p.slots <- c }()
-	if c == nil {
-		if c, err = gomail.NewClient(p.smtp.cfg.Host, p.smtp.opts...); err != nil {
-			c = nil
-			return fmt.Errorf("send mail %s: new client: %w", m.ID, err)
+	reused := c != nil
+	for {
+		if c == nil {
+			if c, err = p.dial(ctx); err != nil {
+				return fmt.Errorf("send mail %s: %w", m.ID, err)
+			}
 		}
-		if err := c.DialWithContext(ctx); err != nil {
-			c = nil
-			detail, _ := classify(ctx, err)
-			return fmt.Errorf("send mail %s: %s: %w", m.ID, detail, privacy.ErrUnavailable)
+		err = c.Send(msg)
+		if err == nil || !reused || !beforeData(err) {
+			break
 		}
+		// A pooled connection that went stale: nothing was sent, dial anew.
+		_ = c.Close()
+		c, reused = nil, false
 	}
-	if err := c.Send(msg); err != nil {
+	if err != nil {
 		detail, transient := classify(ctx, err)
 		if transient {
 			// The connection may be broken: dial a new one next time.
@@ -77,6 +86,30 @@ func (p *Pool) Send(ctx context.Context, m privacy.Mail) error {
 		return fmt.Errorf("send mail %s: %s", m.ID, detail)
 	}
 	return nil
+}
+
+// dial opens one connection.
+func (p *Pool) dial(ctx context.Context) (*gomail.Client, error) {
+	c, err := gomail.NewClient(p.smtp.cfg.Host, p.smtp.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("new client: %w", err)
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		detail, _ := classify(ctx, err)
+		return nil, fmt.Errorf("%s: %w", detail, privacy.ErrUnavailable)
+	}
+	return c, nil
+}
+
+// beforeData reports whether a send failed before the message could have
+// been accepted (no connection, or the server gone at MAIL FROM), so that
+// sending it again on a new connection cannot deliver it twice.
+func beforeData(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) || se.ErrorCode() >= 500 {
+		return false
+	}
+	return se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom
 }
 
 // Close closes the open connections (QUIT). Sends after Close dial again.

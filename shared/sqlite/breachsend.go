@@ -163,38 +163,57 @@ func (s *BreachStore) Deliveries(ctx context.Context, tenantID, incidentID, list
 	return out, nil
 }
 
-// Record writes a ledger entry unless its row is terminal, and counts a
-// terminal one in the campaign's counters, in one transaction.
-func (s *BreachStore) Record(ctx context.Context, e breachsend.LedgerEntry) (bool, error) {
-	var changed bool
+// Record writes ledger entries, each unless its row is terminal, and counts
+// the terminal ones in their campaigns' counters, all in one transaction with
+// prepared statements; it reports which entries changed a row.
+func (s *BreachStore) Record(ctx context.Context, es ...breachsend.LedgerEntry) ([]bool, error) {
+	changed := make([]bool, len(es))
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO breach_ledger
+		clear(changed)
+		up, err := tx.PrepareContext(ctx, `INSERT INTO breach_ledger
 			(tenant_id, incident_id, recipient_key, channel, version, status, attempts, next_at, at, code, mail_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, incident_id, recipient_key, channel, version) DO UPDATE SET
 				status = excluded.status, attempts = excluded.attempts, next_at = excluded.next_at, at = excluded.at,
 				code = excluded.code, mail_id = excluded.mail_id
-			WHERE breach_ledger.status NOT IN ('sent', 'failed', 'bounced')`,
-			e.TenantID, e.IncidentID, e.RecipientKey, e.Channel, e.Version, e.Status, e.Attempts, nullNanos(e.NextAt),
-			nanos(e.At), e.Code, e.MailID)
+			WHERE breach_ledger.status NOT IN ('sent', 'failed', 'bounced')`)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
+		defer up.Close()
+		type key struct{ tenant, incident string }
+		counts := map[key]*[3]int64{}
+		for i, e := range es {
+			res, err := up.ExecContext(ctx, e.TenantID, e.IncidentID, e.RecipientKey, e.Channel, e.Version, e.Status, e.Attempts,
+				nullNanos(e.NextAt), nanos(e.At), e.Code, e.MailID)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			changed[i] = n == 1
+			col := map[string]int{breachsend.StatusSent: 1, breachsend.StatusFailed: 2, breachsend.StatusBounced: 3}[e.Status]
+			if !changed[i] || col == 0 {
+				continue
+			}
+			k := key{e.TenantID, e.IncidentID}
+			if counts[k] == nil {
+				counts[k] = new([3]int64)
+			}
+			counts[k][col-1]++
 		}
-		changed = n == 1
-		col := map[string]string{breachsend.StatusSent: "sent", breachsend.StatusFailed: "failed", breachsend.StatusBounced: "bounced"}[e.Status]
-		if !changed || col == "" {
-			return nil
+		for k, c := range counts {
+			if _, err := tx.ExecContext(ctx, `UPDATE breach_campaigns SET sent = sent + ?, failed = failed + ?, bounced = bounced + ?
+				WHERE tenant_id = ? AND incident_id = ?`, c[0], c[1], c[2], k.tenant, k.incident); err != nil {
+				return err
+			}
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE breach_campaigns SET "+col+" = "+col+" + 1 WHERE tenant_id = ? AND incident_id = ?",
-			e.TenantID, e.IncidentID)
-		return err
+		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("record delivery: %w", translate(err))
+		return nil, fmt.Errorf("record deliveries: %w", translate(err))
 	}
 	return changed, nil
 }
