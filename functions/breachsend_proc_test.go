@@ -199,7 +199,9 @@ func progressOf(tb testing.TB, addr, tok string) (state string, p map[string]flo
 // campaign (PRIVOPS_CRASHPOINT at a ledger step), restarts it, and counts at
 // a real SMTP server running in the test that every recipient received
 // exactly one message, and that the address the server refuses is recorded
-// as bounced (and never accepted).
+// as bounced (and never accepted). Killed inside the one window SMTP leaves
+// open (accepted, not yet recorded), exactly that recipient gets the mail
+// again, with the same Message-ID.
 func TestSubjectFanOutSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills the real binary; skipped with -short")
@@ -207,8 +209,9 @@ func TestSubjectFanOutSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	const n = 600
 	for _, point := range []string{
-		"breachsend.sent@250", // a row just advanced to sent; the next not yet tried
-		"breachsend.started",  // the campaign is stored, its plan not yet enqueued
+		"breachsend.sent@250",     // a row just advanced to sent; the next not yet tried
+		"breachsend.started",      // the campaign is stored, its plan not yet enqueued
+		"breachsend.accepted@250", // the server accepted a mail, its ledger row not yet written
 	} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
@@ -257,16 +260,28 @@ func TestSubjectFanOutSurvivesSIGKILL(t *testing.T) {
 			if len(got) != n {
 				t.Errorf("%d recipients received mail, want %d", len(got), n)
 			}
+			twice := 0
 			for i := 1; i <= n; i++ {
 				addr := fmt.Sprintf("s%d@example.com", i)
-				if len(got[addr]) != 1 {
-					t.Errorf("%s received %d messages, want 1", addr, len(got[addr]))
+				ids := got[addr]
+				if point == "breachsend.accepted@250" && len(ids) == 2 && ids[0] == ids[1] {
+					// The one documented limit: killed between the server's 250
+					// and the ledger write, the mail goes again after the
+					// restart, with the same Message-ID.
+					twice++
+					continue
 				}
+				if len(ids) != 1 {
+					t.Errorf("%s received %d messages, want 1", addr, len(ids))
+				}
+			}
+			if point == "breachsend.accepted@250" && twice != 1 {
+				t.Errorf("%d recipients got a resend with the same Message-ID, want exactly the one in flight", twice)
 			}
 			if len(got["bounce@example.com"]) != 0 {
 				t.Errorf("the bouncing address was accepted")
 			}
-			if point == "breachsend.sent@250" && before != 250 {
+			if point != "breachsend.started" && before != 250 {
 				t.Errorf("%d messages accepted before the kill, want 250", before)
 			}
 			t.Logf("accepted before the kill %d, after the restart %d", before, s.count()-before)

@@ -23,7 +23,7 @@ import (
 const (
 	maxLineBytes  = 4096 // one CSV or NDJSON line
 	maxFieldRunes = 254  // email (RFC 5321 path), name, identifier
-	chunk         = 1000 // recipients per store write
+	chunk         = 5000 // recipients per store write
 )
 
 // Line is one parsed line of an upload, before it is keyed.
@@ -310,18 +310,37 @@ func (s *Service) stream(ctx context.Context, tenantID, incidentID, listID, cont
 	lim := &byteLimit{r: body, left: s.cfg.MaxBytes}
 	next := int64(1)
 	buf := make([]Recipient, 0, chunk)
-	flush := func() error {
-		if len(buf) == 0 {
+	// One chunk is written while the next is parsed: at most two chunks
+	// (10,000 recipients) are in memory.
+	var inflight chan error
+	wait := func() error {
+		if inflight == nil {
 			return nil
 		}
-		n, err := s.d.Store.AddRecipients(ctx, tenantID, incidentID, listID, next, buf)
-		if err != nil {
-			return fmt.Errorf("store recipients: %w", err)
+		err := <-inflight
+		inflight = nil
+		if err == nil && next-1 > s.cfg.MaxCount {
+			err = privacy.Errorf(privacy.KindTooLarge, "too-many-recipients", "the list has more than %d recipients (BREACH_RECIPIENTS_MAX)", s.cfg.MaxCount)
 		}
-		next, buf = n, buf[:0]
-		if next-1 > s.cfg.MaxCount {
-			return privacy.Errorf(privacy.KindTooLarge, "too-many-recipients", "the list has more than %d recipients (BREACH_RECIPIENTS_MAX)", s.cfg.MaxCount)
+		return err
+	}
+	flush := func() error {
+		if err := wait(); err != nil || len(buf) == 0 {
+			return err
 		}
+		rs := buf
+		buf = make([]Recipient, 0, chunk)
+		done := make(chan error, 1)
+		inflight = done
+		go func() {
+			n, err := s.d.Store.AddRecipients(ctx, tenantID, incidentID, listID, next, rs)
+			if err != nil {
+				done <- fmt.Errorf("store recipients: %w", err)
+				return
+			}
+			next = n // read by wait, after the channel receive
+			done <- nil
+		}()
 		return nil
 	}
 	err = Lines(contentType, lim, func(l Line) error {
@@ -340,6 +359,9 @@ func (s *Service) stream(ctx context.Context, tenantID, incidentID, listID, cont
 	}
 	if err == nil {
 		err = flush()
+	}
+	if werr := wait(); err == nil {
+		err = werr
 	}
 	if err == nil && next == 1 {
 		err = privacy.Errorf(privacy.KindUnprocessable, "empty-recipient-list", "the list has no recipients")
