@@ -218,11 +218,12 @@ func TestSubjectFanOutSurvivesSIGKILL(t *testing.T) {
 			s := &sink{bounce: map[string]bool{"bounce@example.com": true}}
 			port := startSink(t, s)
 			data := t.TempDir()
-			// One worker and one connection: the kill lands between two
-			// sends, never inside one (see the next test for that window).
+			// One worker and one sender: the kill lands between two sends,
+			// never inside another sender's (the accepted@ case is that
+			// window, which BREACH_SEND_PARALLEL bounds).
 			env := baseEnv(data, "PRIVOPS_TEST_NOTICES="+writeNotices(t, data), "MAIL_BACKEND=smtp", "SMTP_HOST=127.0.0.1",
 				"SMTP_PORT="+strconv.Itoa(port), "SMTP_TLS=none", "BREACH_SEND_BATCH=50", "BREACH_SEND_RATE=0",
-				"BREACH_SEND_CONNECTIONS=1", "QUEUE_WORKERS=1")
+				"BREACH_SEND_CONNECTIONS=1", "BREACH_SEND_PARALLEL=1", "QUEUE_WORKERS=1")
 			p := startWith(t, noticeBinary(t), append(env, "PRIVOPS_CRASHPOINT="+point))
 			tok := devToken(t, env, "demo")
 			if status, body := upload(t, p.addr, tok, "text/csv", recipientsCSV(n, "bounce@example.com", "S7@Example.com")); status != 200 {

@@ -55,8 +55,8 @@ func (a *app) newBreachSend(ad adapters) (*breachsend.Service, error) {
 	}
 	store := ad.store
 	return breachsend.New(breachsend.Config{Queue: cfg.BreachSendQueue, BatchSize: cfg.BreachSendBatch, Rate: cfg.BreachSendRate,
-		Concurrency: 4 * cfg.BreachSendConnections, // senders wait for a connection; one uses it while another's ledger write commits MaxAttempts: cfg.BreachSendMaxAttempts, RetryBase: cfg.BreachSendRetryBase,
-		Keep:        cfg.BreachRecipientsKeep, MaxCount: cfg.BreachRecipientsMax, MaxBytes: cfg.BreachRecipientsMaxBytes, From: cfg.MailFrom},
+		Concurrency: cfg.BreachSendParallel, MaxAttempts: cfg.BreachSendMaxAttempts, RetryBase: cfg.BreachSendRetryBase,
+		Keep: cfg.BreachRecipientsKeep, MaxCount: cfg.BreachRecipientsMax, MaxBytes: cfg.BreachRecipientsMaxBytes, From: cfg.MailFrom},
 		breachsend.Deps{Store: ad.breachStore, Notices: ad.notices, Publisher: ad.publisher, Mailer: m,
 			Audit: func(ctx context.Context, e *privacy.AuditEvent) error { return store.AppendAudit(ctx, e) },
 			Key:   derive(a.secrets.Root, "breachsend"), Now: ad.now, NewID: func() string { return randomHex(8) },

@@ -82,6 +82,7 @@ var azureOnlyExempt = map[string]string{
 	"BREACH_SEND_BATCH":           "optional, default 500 (recipients per breach batch message)",
 	"BREACH_SEND_RATE":            "optional, default 100 (breach mails per second per instance)",
 	"BREACH_SEND_CONNECTIONS":     "optional, default 4 (the breach lane's parallel sends and SMTP connections)",
+	"BREACH_SEND_PARALLEL":        "optional, default 16 (breach senders per batch)",
 	"BREACH_SEND_MAX_ATTEMPTS":    "optional, default 5 (sends of one breach mail)",
 	"BREACH_SEND_RETRY_BASE":      "optional, default 1m (first breach mail retry backoff)",
 	"BREACH_RECIPIENTS_KEEP":      "optional, default 720h (recipient lists after the campaign)",

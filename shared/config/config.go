@@ -116,6 +116,7 @@ type Config struct {
 	BreachSendBatch          int           `envconfig:"BREACH_SEND_BATCH" default:"500"`
 	BreachSendRate           float64       `envconfig:"BREACH_SEND_RATE" default:"100"`
 	BreachSendConnections    int           `envconfig:"BREACH_SEND_CONNECTIONS" default:"4"`
+	BreachSendParallel       int           `envconfig:"BREACH_SEND_PARALLEL" default:"16"`
 	BreachSendMaxAttempts    int           `envconfig:"BREACH_SEND_MAX_ATTEMPTS" default:"5"`
 	BreachSendRetryBase      time.Duration `envconfig:"BREACH_SEND_RETRY_BASE" default:"1m"`
 	BreachRecipientsKeep     time.Duration `envconfig:"BREACH_RECIPIENTS_KEEP" default:"720h"`
@@ -535,6 +536,9 @@ func (c *Config) checkBreachSend(bad func(name, format string, args ...any)) {
 	}
 	if c.BreachSendConnections < 1 || c.BreachSendConnections > 64 {
 		bad("BREACH_SEND_CONNECTIONS", "%d is outside 1..64", c.BreachSendConnections)
+	}
+	if c.BreachSendParallel < 1 || c.BreachSendParallel > 256 {
+		bad("BREACH_SEND_PARALLEL", "%d is outside 1..256", c.BreachSendParallel)
 	}
 	if c.BreachSendMaxAttempts < 1 || c.BreachSendMaxAttempts > 20 {
 		bad("BREACH_SEND_MAX_ATTEMPTS", "%d is outside 1..20", c.BreachSendMaxAttempts)

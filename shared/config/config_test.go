@@ -126,6 +126,7 @@ func TestLoadDefaults(t *testing.T) {
 		BreachSendBatch:          500,
 		BreachSendRate:           100,
 		BreachSendConnections:    4,
+		BreachSendParallel:       16,
 		BreachSendMaxAttempts:    5,
 		BreachSendRetryBase:      time.Minute,
 		BreachRecipientsKeep:     720 * time.Hour,
