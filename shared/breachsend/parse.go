@@ -255,4 +255,3 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		return bytes.TrimRight(line, "\r\n"), err
 	}
 }
-
