@@ -217,6 +217,12 @@ type Store interface {
 	// one write. It reports which changed anything: a second Record of a sent
 	// message is a no-op.
 	Record(ctx context.Context, es ...LedgerEntry) ([]bool, error)
+	// ClaimBatch gives a batch to owner until then unless another owner
+	// holds it past now; a renewal by the holder always succeeds. It reports
+	// whether owner holds the batch.
+	ClaimBatch(ctx context.Context, tenantID, incidentID string, batch int64, owner string, now, until time.Time) (bool, error)
+	// ReleaseBatch ends owner's claim, if it still holds it.
+	ReleaseBatch(ctx context.Context, tenantID, incidentID string, batch int64, owner string) error
 	// StageList records that listID's rows must be purged at purgeAt unless
 	// the list is then the campaign's: written before an upload's first row,
 	// so that no crash leaves rows nobody knows of. Idempotent.

@@ -33,6 +33,25 @@ func (s *Service) Deliver(ctx context.Context, tenantID string, w Work) error {
 	if c.State != StateSending || c.ListID != w.ListID || c.NoticeVersion != w.Version || w.From < 1 || w.To > c.Total || w.From > w.To {
 		return nil // a stale or foreign batch: the campaign moved on
 	}
+	// Two deliveries of one batch (a redelivery while the first still runs,
+	// a batch re-planned by a retried start) must not mail at once: the
+	// batch is claimed, and the claim renewed while it is sent.
+	ctx, release, busyUntil, err := s.claim(ctx, c, w.Batch)
+	if err != nil {
+		return err
+	}
+	if !busyUntil.IsZero() {
+		m, err := s.batchMessage(c, w.Batch, w.Round, busyUntil.Add(time.Second))
+		if err == nil {
+			m.ID += "-w" + strconv.FormatInt(busyUntil.Unix(), 10)
+			err = s.d.Publisher.Publish(ctx, s.cfg.Queue, m)
+		}
+		if err != nil {
+			return fmt.Errorf("enqueue batch %d after its claim: %w", w.Batch, err)
+		}
+		return nil
+	}
+	defer release()
 	rows, err := s.d.Store.Deliveries(ctx, tenantID, c.IncidentID, c.ListID, ChannelEmail, c.NoticeVersion, w.From, w.To)
 	if err != nil {
 		return fmt.Errorf("read batch %d: %w", w.Batch, err)
@@ -101,6 +120,57 @@ func (s *Service) Deliver(ctx context.Context, tenantID string, w Work) error {
 		return nil
 	}
 	return s.finishIfDone(ctx, tenantID, c.IncidentID)
+}
+
+// claimLease is how long a batch's claim lasts without renewal: after a
+// crash, its batch waits this long before another delivery takes it.
+const claimLease = 30 * time.Second
+
+// claim claims batch for this delivery and renews the claim every third of
+// claimLease until release; if the claim is lost, the returned context is
+// cancelled and sending stops. When another delivery holds the batch it
+// returns when that claim runs out (busyUntil) instead.
+func (s *Service) claim(ctx context.Context, c *Campaign, batch int64) (_ context.Context, release func(), busyUntil time.Time, _ error) {
+	owner := "d" + s.d.NewID()
+	now := s.d.Now()
+	ok, err := s.d.Store.ClaimBatch(ctx, c.TenantID, c.IncidentID, batch, owner, now, now.Add(claimLease))
+	if err != nil {
+		return ctx, nil, time.Time{}, fmt.Errorf("claim batch %d: %w", batch, err)
+	}
+	if !ok {
+		return ctx, nil, now.Add(claimLease), nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(claimLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				now := s.d.Now()
+				if ok, err := s.d.Store.ClaimBatch(ctx, c.TenantID, c.IncidentID, batch, owner, now, now.Add(claimLease)); err != nil || !ok {
+					s.d.Logger.WarnContext(ctx, "batch claim lost; stopping its delivery", "tenant_id", c.TenantID, "batch", batch)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() {
+		close(stop)
+		<-done
+		cancel()
+		if err := s.d.Store.ReleaseBatch(context.WithoutCancel(ctx), c.TenantID, c.IncidentID, batch, owner); err != nil {
+			s.d.Logger.WarnContext(ctx, "release a batch claim; it runs out by itself", "tenant_id", c.TenantID, "error", err.Error())
+		}
+	}, time.Time{}, nil
 }
 
 // deliverOne sends to one recipient and records the outcome; it returns when

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,5 +285,63 @@ func TestWatchPurgesACrashedUpload(t *testing.T) {
 	}
 	if due, _ := f.store.Expired(ctx, f.clock.Now(), 10); len(due) != 0 {
 		t.Errorf("left to purge: %v", due)
+	}
+}
+
+// blockingMailer holds its first mail until released.
+type blockingMailer struct {
+	mailbox
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingMailer) Send(ctx context.Context, m privacy.Mail) error {
+	b.once.Do(func() {
+		close(b.entered)
+		<-b.release
+	})
+	return b.mailbox.Send(ctx, m)
+}
+
+// TestTwoDeliveriesOfOneBatchNeverMailAtOnce: while one delivery of a batch
+// is sending, a second delivery of the same batch (a redelivery, or a batch
+// re-planned by a retried start) sends nothing and comes back once the claim
+// runs out; every recipient still gets exactly one mail.
+func TestTwoDeliveriesOfOneBatchNeverMailAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, breachsend.Config{BatchSize: 10, Concurrency: 2}, nil)
+	bm := &blockingMailer{entered: make(chan struct{}), release: make(chan struct{})}
+	f.mail = &bm.mailbox
+	svc, err := breachsend.New(breachsend.Config{Queue: queue, BatchSize: 10, Concurrency: 2, Keep: time.Hour}, breachsend.Deps{
+		Store: f.store, Notices: f.notices, Publisher: f.db.Queue(), Mailer: bm, Key: []byte("0123456789abcdef0123456789abcdef"),
+		Now: f.clock.Now, NewID: func() string { return fmt.Sprint(time.Now().UnixNano()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	c := f.uploadAndStart(t, "acme", "inc-1", csvList(10))
+	w := breachsend.Work{IncidentID: "inc-1", ListID: c.ListID, Version: c.NoticeVersion, Batch: 0, From: 1, To: 10}
+	first := make(chan error, 1)
+	go func() { first <- svc.Deliver(ctx, "acme", w) }()
+	<-bm.entered
+	if err := svc.Deliver(ctx, "acme", w); err != nil {
+		t.Fatalf("second delivery: %v", err)
+	}
+	if n := len(bm.perAddress()); n != 0 {
+		t.Errorf("the second delivery mailed %d recipients while the first held the batch", n)
+	}
+	close(bm.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	want := map[string]int{}
+	for i := 1; i <= 10; i++ {
+		want[fmt.Sprintf("r%d@example.com", i)] = 1
+	}
+	if diff := cmp.Diff(want, bm.perAddress()); diff != "" {
+		t.Errorf("mails per address (-want +got):\n%s", diff)
 	}
 }

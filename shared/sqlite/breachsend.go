@@ -280,3 +280,39 @@ func (s *BreachStore) CountRecipients(ctx context.Context, tenantID, incidentID 
 	}
 	return n, nil
 }
+
+// ClaimBatch gives batch to owner until then, if no other owner holds it past
+// now (a renewal by the holder always succeeds); it reports whether owner
+// holds it.
+func (s *BreachStore) ClaimBatch(ctx context.Context, tenantID, incidentID string, batch int64, owner string, now, until time.Time) (bool, error) {
+	var ok bool
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO breach_claims (tenant_id, incident_id, batch, owner, until) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET owner = excluded.owner, until = excluded.until
+			WHERE breach_claims.owner = excluded.owner OR breach_claims.until <= ?`,
+			tenantID, incidentID, batch, owner, nanos(until), nanos(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim batch: %w", translate(err))
+	}
+	return ok, nil
+}
+
+// ReleaseBatch ends owner's claim of batch, if it still holds it.
+func (s *BreachStore) ReleaseBatch(ctx context.Context, tenantID, incidentID string, batch int64, owner string) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM breach_claims WHERE tenant_id = ? AND incident_id = ? AND batch = ? AND owner = ?",
+			tenantID, incidentID, batch, owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release batch: %w", translate(err))
+	}
+	return nil
+}

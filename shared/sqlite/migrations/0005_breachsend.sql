@@ -65,3 +65,14 @@ CREATE TABLE breach_staged (
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX breach_staged_purge ON breach_staged (purge_at);
+
+-- breach_claims: which invocation delivers a batch now, until when (renewed
+-- while it runs), so that two deliveries of one batch never mail at once.
+CREATE TABLE breach_claims (
+    tenant_id   TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    batch       INTEGER NOT NULL,
+    owner       TEXT NOT NULL,
+    until       INTEGER NOT NULL, -- Unix ns
+    PRIMARY KEY (tenant_id, incident_id, batch)
+) STRICT, WITHOUT ROWID;
