@@ -79,12 +79,12 @@ type app struct {
 	oper    *operator.Operator
 	inbound *inbound.Processor
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
-	// breach is the data-subject fan-out of breach notices; nil when the
+	// breachSend is the data-subject fan-out of breach notices; nil when the
 	// store has no breachsend adapter (STORE_BACKEND=cosmos, not yet built).
-	breach  *breachsend.Service
-	store   privacy.Store
-	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
-	closers []func()
+	breachSend *breachsend.Service
+	store      privacy.Store
+	sb         *azservicebus.Client // when QUEUE_BACKEND=servicebus
+	closers    []func()
 	// azure is the one Entra ID credential the Azure adapters share.
 	azure azureCredential
 	// tel instruments the functions; nil (off) unless
@@ -389,12 +389,12 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
 	}
-	if a.breach, err = a.newBreachSend(ad); err != nil {
+	if a.breachSend, err = a.newBreachSend(ad); err != nil {
 		return err
 	}
 	var campaigns admin.Campaigns // a nil *Service must stay a nil interface
-	if a.breach != nil {
-		campaigns = a.breach
+	if a.breachSend != nil {
+		campaigns = a.breachSend
 	}
 	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Campaigns: campaigns})
 	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Campaigns: campaigns})
@@ -419,7 +419,7 @@ func (a *app) wire(ad adapters) error {
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
 			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
-		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breach), Logger: log})},
+		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breachSend), Logger: log})},
 		{Name: "notice", HTTP: web.Logged("notice", log, notice.New(notice.Deps{Notices: campaigns}).Handler())},
 	}
 	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off

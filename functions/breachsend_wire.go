@@ -89,8 +89,8 @@ func (unavailableCampaigns) Purge(context.Context, string, string) (int, error) 
 // purgeBreachLists is the deadline watch's purge of expired recipient lists,
 // nil without the fan-out.
 func (a *app) purgeBreachLists() func(ctx context.Context, limit int) (int, error) {
-	if a.breach == nil {
+	if a.breachSend == nil {
 		return nil
 	}
-	return a.breach.Watch
+	return a.breachSend.Watch
 }
