@@ -133,6 +133,7 @@ func TestLoadDefaults(t *testing.T) {
 		WebhookTimeout:        30 * time.Second,
 		MaxExportBytes:        2 << 30,
 		CodeTTL:               15 * time.Minute,
+		UnverifiedExpiry:      7 * 24 * time.Hour,
 		CodeMaxAttempts:       5,
 		OutboxLease:           2 * time.Minute,
 		OutboxDispatch:        "inline",

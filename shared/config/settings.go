@@ -46,6 +46,7 @@ func DurationBounds() []Bound {
 		{"INBOUND_WINDOW", 30 * time.Second, time.Hour},
 		{"INBOUND_KEEP_REJECTED", time.Hour, 90 * 24 * time.Hour},
 		{"CODE_TTL", time.Minute, time.Hour},
+		{"UNVERIFIED_EXPIRY", time.Hour, 90 * 24 * time.Hour},
 		{"OUTBOX_LEASE", time.Second, 0},
 		{"TASK_LEASE", 30 * time.Second, 0},
 		{"TASK_RETRY_BASE", time.Second, 0},

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/privops/privops/shared/privacy"
@@ -205,6 +206,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	} else {
 		code = newCode()
 		r.Verification = privacy.Verification{CodeHash: s.codeHash(t.ID, r.ID, code), ExpiresAt: now.Add(s.cfg.CodeTTL), Sends: 1}
+		r.WakeAt = now.Add(s.cfg.UnverifiedExpiry) // the watch ends it if no code is ever entered
 	}
 	if err := s.schedule(t, r, now); err != nil {
 		return nil, err
@@ -329,6 +331,7 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 		}
 		r.IdentityVerifiedAt = now
 		r.Verification.CodeHash = ""
+		r.WakeAt = time.Time{} // no expiry any more; tasks set their own wake
 		if err := s.schedule(t, r, now); err != nil {
 			return err
 		}

@@ -178,6 +178,16 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 			}
 			flushed++
 		}
+		if r.Status == privacy.StatusAwaitingVerification {
+			// Its wake (or, for a request older than the expiry, its due date)
+			// brought it here; before the expiry there is nothing to do.
+			if expired, err := s.expireUnverified(ctx, r, now); err != nil {
+				errs = append(errs, err)
+			} else if expired {
+				flushed++
+			}
+			continue
+		}
 		if !r.WakeAt.IsZero() && r.WakeAt.Before(now) {
 			if t == nil {
 				if t, err = s.tenant(ctx, tenantID); err != nil {

@@ -39,7 +39,11 @@ type Config struct {
 	CodeTTL      time.Duration // one-time code lifetime (15 min)
 	MaxAttempts  int           // wrong codes allowed per request (5)
 	MaxCodeSends int           // codes mailed per request (3)
-	OutboxLease  time.Duration // after this, the watch re-drives an unflushed outbox
+	// UnverifiedExpiry is how long a request may wait for its code (7 days):
+	// then the watch cancels it and removes the personal data it carries
+	// (unverified.go).
+	UnverifiedExpiry time.Duration
+	OutboxLease      time.Duration // after this, the watch re-drives an unflushed outbox
 	// DeferOutbox leaves a write's outbox to a change-feed consumer (the
 	// outbox function calls FlushRequest) instead of flushing it inline, so
 	// the caller answers after its own write. The watch is the fallback.
@@ -116,6 +120,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.MaxCodeSends < 1 {
 		cfg.MaxCodeSends = 3
+	}
+	if cfg.UnverifiedExpiry <= 0 {
+		cfg.UnverifiedExpiry = 7 * 24 * time.Hour
 	}
 	if cfg.TasksQueue == "" {
 		cfg.TasksQueue = "privops-tasks"
