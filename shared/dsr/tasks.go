@@ -246,7 +246,8 @@ func (s *Service) execute(ctx context.Context, t *privacy.Tenant, r *privacy.Req
 	}
 	call := privacy.ConnectorCall{TenantID: r.TenantID, RequestID: r.ID, TaskID: task.ID, Action: task.Action,
 		Identifiers: identifiers(svc, r), Categories: r.Categories, Changes: r.Changes, Purposes: r.Purposes,
-		Deadline: r.Due.At, CallbackURL: s.CallbackURL(r.TenantID, r.ID, task.ID), AllowPrivate: t.AllowPrivateConnectors}
+		Deadline: r.Due.At, CallbackURL: s.CallbackURL(r.TenantID, r.ID, task.ID), AllowPrivate: t.AllowPrivateConnectors,
+		Attempt: task.Attempts, Round: r.Round}
 	if task.Action == privacy.ActionExport {
 		blob = exportBlob(r, task)
 		call.Save = func(ctx context.Context, rd io.Reader) (int64, error) {
