@@ -42,6 +42,7 @@ import (
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
 	"github.com/privops/privops/shared/blob"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/cosmos"
@@ -76,6 +77,7 @@ type app struct {
 	oper    *operator.Operator
 	inbound *inbound.Processor
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
+	breach  *breach.Service    // the breach flow; nil when the store has no breach adapter
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
@@ -369,8 +371,17 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
 	}
-	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper})
-	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
+	if err := a.newBreach(ad, publicURL); err != nil {
+		return err
+	}
+	var incidents operator.Incidents
+	var notices admin.Incidents
+	var breachWatch deadlinewatch.Breach
+	if a.breach != nil {
+		incidents, notices, breachWatch = a.breach, a.breach, a.breach
+	}
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Incidents: notices})
+	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Incidents: incidents})
 	a.portal, a.admin, a.oper = p, adm, oper
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
@@ -386,7 +397,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
 			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now})},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now, Breach: breachWatch})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
@@ -397,6 +408,25 @@ func (a *app) wire(ad adapters) error {
 		return err
 	}
 	_, err = funcjson.Pair(a.funcs, a.specs)
+	return err
+}
+
+// newBreach builds the breach flow on the store's breach adapter (SQLite,
+// Cosmos DB and the in-memory store have one). Acknowledgement links are
+// signed with a key derived from the root secret; notices go out through
+// the suite's mailer and, for tenants with a breach webhook, the signed
+// webhook notifier.
+func (a *app) newBreach(ad adapters, publicURL string) error {
+	bs, ok := ad.store.(breach.Store)
+	if !ok {
+		return nil
+	}
+	var err error
+	a.breach, err = breach.New(breach.Config{PublicURL: strings.TrimRight(publicURL, "/"), AckKey: derive(a.secrets.Root, "breach-ack"),
+		OutboxLease: a.cfg.OutboxLease},
+		breach.Deps{Store: bs, Tenants: ad.store, Audit: ad.store, Mailer: ad.mailer,
+			Hook: webhook.NewNotifier(a.cfg.WebhookTimeout, ad.now), Now: ad.now, NewID: func() string { return randomHex(8) },
+			Logger: a.log, Step: a.crashPoint()})
 	return err
 }
 

@@ -181,7 +181,7 @@ func (s *Service) send(ctx context.Context, t *privacy.Tenant, n *Notice, snd Se
 			d.Status, d.Detail = DeliveryFailed, "breach webhooks are not available in this deployment"
 		default:
 			body, _ := json.Marshal(s.webhookBody(n, snd))
-			if err := s.d.Hook.Post(ctx, t.Breach.WebhookURL, []byte(t.Breach.WebhookSecret), body); err != nil {
+			if err := s.d.Hook.Post(ctx, t.Breach.WebhookURL, []byte(t.Breach.WebhookSecret), body, t.AllowPrivateConnectors); err != nil {
 				d.Status, d.Detail = DeliveryFailed, err.Error()
 			} else {
 				d.Status = DeliverySent

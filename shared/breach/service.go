@@ -28,7 +28,7 @@ type Audit interface {
 // Hook posts a signed notice to a tenant's breach webhook. It returns nil
 // for a 2xx answer and an error otherwise (never the URL's secret).
 type Hook interface {
-	Post(ctx context.Context, url string, secret []byte, body []byte) error
+	Post(ctx context.Context, url string, secret, body []byte, allowPrivate bool) error
 }
 
 // Config holds the service's policy.
