@@ -259,4 +259,3 @@ func (s *Store) NoticesNeedingAttention(ctx context.Context, tenantID string, be
 	out, err := attentionBreach(ctx, s, docNotice, tenantID, before, limit, func(n *breach.Notice, e string) { n.ETag = e })
 	return out, wrap("notices needing attention", tenantID, err)
 }
-
