@@ -205,7 +205,10 @@ func TestBadDeclarationChangesNothing(t *testing.T) {
 		{"aware before detected", "invalid-incident", func(d *breach.Declaration) { d.AwareAt = d.DetectedAt.Add(-time.Hour) }},
 		{"unknown jurisdiction", "invalid-incident", func(d *breach.Declaration) { d.Jurisdictions = []string{"mars"} }},
 		{"china without grade", "invalid-incident", func(d *breach.Declaration) { d.Jurisdictions = []string{"cn"} }},
-		{"tenants and scope", "invalid-incident", func(d *breach.Declaration) { d.Tenants = []string{"acme"}; d.Scope = &breach.Scope{Regions: []string{"x1"}} }},
+		{"tenants and scope", "invalid-incident", func(d *breach.Declaration) {
+			d.Tenants = []string{"acme"}
+			d.Scope = &breach.Scope{Regions: []string{"x1"}}
+		}},
 		{"unknown tenant", "unknown-tenant", func(d *breach.Declaration) { d.Tenants = []string{"nobody"} }},
 		{"bad risk", "invalid-incident", func(d *breach.Declaration) { d.Risk = "medium" }},
 	}
