@@ -357,8 +357,15 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
+	if err := a.newBreach(ad, publicURL); err != nil {
+		return err
+	}
+	var breachIntake inbound.Breach
+	if a.breach != nil {
+		breachIntake = a.breach
+	}
 	a.inbound = inbound.New(inbound.Config{Window: cfg.InboundWindow, KeepRejected: cfg.InboundKeepRejected},
-		inbound.Deps{Service: a.svc, Logger: log, Now: ad.now})
+		inbound.Deps{Service: a.svc, Breach: breachIntake, Logger: log, Now: ad.now})
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
@@ -370,9 +377,6 @@ func (a *app) wire(ad adapters) error {
 	retentionSchedule, err := ncrontab.Parse(cfg.RetentionSchedule)
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
-	}
-	if err := a.newBreach(ad, publicURL); err != nil {
-		return err
 	}
 	var incidents operator.Incidents
 	var notices admin.Incidents
