@@ -27,6 +27,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
+	"github.com/privops/privops/functions/breachack"
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/deadlinewatch"
@@ -392,6 +393,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
+		{Name: "breachack", HTTP: web.Logged("breachack", log, a.breachAck().Handler())},
 		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
@@ -432,6 +434,26 @@ func (a *app) newBreach(ad adapters, publicURL string) error {
 			Hook: webhook.NewNotifier(a.cfg.WebhookTimeout, ad.now), Now: ad.now, NewID: func() string { return randomHex(8) },
 			Logger: a.log, Step: a.crashPoint()})
 	return err
+}
+
+// breachAck returns the acknowledgement-link function; without a breach
+// adapter its links verify nothing (every one is 403).
+func (a *app) breachAck() *breachack.Ack {
+	if a.breach == nil {
+		return breachack.New(noBreach{})
+	}
+	return breachack.New(a.breach)
+}
+
+// noBreach refuses every acknowledgement link.
+type noBreach struct{}
+
+func (noBreach) CheckAckLink(string, string, int, string) error {
+	return privacy.Errorf(privacy.KindForbidden, "bad-ack-link", "the acknowledgement link is not valid")
+}
+
+func (noBreach) AcknowledgeByLink(context.Context, string, string, int, string) (*breach.Notice, error) {
+	return nil, noBreach{}.CheckAckLink("", "", 0, "")
 }
 
 // newSweeper builds the retention sweep on the store: its tenant documents carry

@@ -74,12 +74,19 @@ func sinceOrEmpty(now, t time.Time) string {
 	return now.Sub(t).Round(time.Second).String()
 }
 
-// AcknowledgeByLink checks a signed link and acknowledges. A bad signature
-// is 403 bad-ack-link, whether the notice exists or not.
+// CheckAckLink verifies an acknowledgement link's signature: 403
+// bad-ack-link if it does not match, whether the notice exists or not.
+func (s *Service) CheckAckLink(tenantID, id string, version int, sig string) error {
+	if !hmac.Equal([]byte(s.ackSig(tenantID, id, version)), []byte(sig)) {
+		return privacy.Errorf(privacy.KindForbidden, "bad-ack-link", "the acknowledgement link is not valid")
+	}
+	return nil
+}
+
+// AcknowledgeByLink checks a signed link and acknowledges.
 func (s *Service) AcknowledgeByLink(ctx context.Context, tenantID, id string, version int, sig string) (*Notice, error) {
-	want := s.ackSig(tenantID, id, version)
-	if !hmac.Equal([]byte(want), []byte(sig)) {
-		return nil, privacy.Errorf(privacy.KindForbidden, "bad-ack-link", "the acknowledgement link is not valid")
+	if err := s.CheckAckLink(tenantID, id, version, sig); err != nil {
+		return nil, err
 	}
 	return s.Acknowledge(ctx, tenantID, id, version, "link")
 }
