@@ -64,7 +64,7 @@ type Deps struct {
 	// Breach takes com.privops.breach.reported.v1; nil refuses it as unknown-type.
 	Breach Breach
 	Logger *slog.Logger
-	Now     func() time.Time
+	Now    func() time.Time
 }
 
 // Processor runs the inbound pipeline for the queue function and for replays.
