@@ -177,6 +177,16 @@ func (rs *Rules) Compute(inc *Incident, ci ClockInput, now time.Time) []Clock {
 			continue
 		}
 		out = append(out, r.clock(inc, ci, now))
+		if r.SLA && ci.Notice != nil {
+			// Each phased report is a version with its own clock: the
+			// processor's window to deliver it to the controller, from
+			// the report's time (Art. 33(4): "without undue further delay").
+			for _, rep := range ci.Notice.Reports {
+				if rep.Version > 1 {
+					out = append(out, r.versionClock(rep, ci, now))
+				}
+			}
+		}
 	}
 	slices.SortStableFunc(out, func(a, b Clock) int {
 		switch {
@@ -263,16 +273,7 @@ func (r *Rule) clock(inc *Incident, ci ClockInput, now time.Time) Clock {
 		c.DueAt = AddBusinessDays(c.TriggerAt, r.BusinessDays*mult, r.loc)
 	}
 	c.MetAt = metAt(r, inc, ci)
-	switch {
-	case !c.MetAt.IsZero() && !c.MetAt.After(c.DueAt):
-		c.Status = ClockMet
-	case !c.MetAt.IsZero():
-		c.Status = ClockLate
-	case now.After(c.DueAt):
-		c.Status = ClockOverdue
-	default:
-		c.Status = ClockRunning
-	}
+	c.Status = status(c, now)
 	return c
 }
 
@@ -283,21 +284,37 @@ func (ci ClockInput) slaHours() int {
 	return ci.SLAHours
 }
 
+// versionClock is the processor's SLA clock of one phased report.
+func (r *Rule) versionClock(rep Report, ci ClockInput, now time.Time) Clock {
+	v := strconv.Itoa(rep.Version)
+	c := Clock{ID: r.ID + "-v" + v, Jurisdiction: r.Jurisdiction, Party: r.Party, Obligation: r.Obligation, Phase: "report-v" + v,
+		Trigger: "report-" + v, TriggerAt: rep.At, Duration: strconv.Itoa(ci.slaHours()) + "h (contract SLA)",
+		DueAt: rep.At.Add(time.Duration(ci.slaHours()) * time.Hour), Source: r.Source}
+	c.MetAt = ci.Notice.deliveredAt(rep.Version)
+	c.Status = status(c, now)
+	return c
+}
+
+func status(c Clock, now time.Time) string {
+	switch {
+	case !c.MetAt.IsZero() && !c.MetAt.After(c.DueAt):
+		return ClockMet
+	case !c.MetAt.IsZero():
+		return ClockLate
+	case now.After(c.DueAt):
+		return ClockOverdue
+	}
+	return ClockRunning
+}
+
 // metAt says when a clock was met, as far as privops can know: a processor
-// clock when the tenant's first notice was delivered; a supplement clock
-// when a later phased report reached it; an operator clock or a controller
-// clock when the operator or the tenant recorded it met.
+// clock when the tenant's first notice was delivered; an operator clock or a
+// controller clock (the LGPD supplement included: the controller files it)
+// when the operator or the tenant recorded it met.
 func metAt(r *Rule, inc *Incident, ci ClockInput) time.Time {
 	switch {
 	case r.Party == PartyProcessor && ci.Notice != nil:
 		return ci.Notice.NotifiedAt
-	case r.Phase == "supplement" && ci.Notice != nil:
-		for _, rep := range ci.Notice.Reports {
-			if rep.Version > 1 {
-				return rep.At
-			}
-		}
-		return time.Time{}
 	case ci.Notice != nil:
 		return ci.Notice.Met[r.ID]
 	default:

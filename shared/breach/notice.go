@@ -143,3 +143,13 @@ func (n *Notice) delivered(key string) bool {
 	}
 	return false
 }
+
+// deliveredAt returns when version v first reached a contact (zero if not yet).
+func (n *Notice) deliveredAt(v int) time.Time {
+	for _, d := range n.Deliveries {
+		if d.Version == v && d.Status == DeliverySent {
+			return d.At
+		}
+	}
+	return time.Time{}
+}

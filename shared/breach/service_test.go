@@ -358,9 +358,25 @@ func TestPhasedReportReachesTenantsAsNewVersion(t *testing.T) {
 		t.Errorf("notice version %d, subjects %d, reports %d", n.Version, n.Facts.SubjectsApprox, len(n.Reports))
 	}
 	clocks, _ := f.svc.Clocks(t.Context(), n)
+	got := map[string]string{}
+	for _, c := range clocks {
+		got[c.ID] = c.Status
+	}
+	// Version 2 has its own processor clock, met by its delivery; the LGPD
+	// supplement is the controller's to file, running until it says so.
+	want := map[string]string{"processor-sla": breach.ClockMet, "processor-sla-v2": breach.ClockMet, "br-lgpd-anpd": breach.ClockRunning,
+		"br-lgpd-subjects": breach.ClockRunning, "br-lgpd-supplement": breach.ClockRunning}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("clocks after report v2 (-want +got):\n%s", diff)
+	}
+	if _, err := f.svc.MarkMetByTenant(t.Context(), "acme", inc.ID, "br-lgpd-supplement", time.Time{}, "admin:alice"); err != nil {
+		t.Fatal(err)
+	}
+	n, _ = f.svc.Notice(t.Context(), "acme", inc.ID)
+	clocks, _ = f.svc.Clocks(t.Context(), n)
 	for _, c := range clocks {
 		if c.ID == "br-lgpd-supplement" && c.Status != breach.ClockMet {
-			t.Errorf("the supplement clock is %s after report v2", c.Status)
+			t.Errorf("the supplement clock is %s after the tenant recorded it met", c.Status)
 		}
 	}
 	if f.mail.sends != 2 {

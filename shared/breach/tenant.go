@@ -49,13 +49,13 @@ func (s *Service) Acknowledge(ctx context.Context, tenantID, id string, version 
 			return false
 		}
 		now := s.now()
+		// AcknowledgedAt is the first acknowledgement (the controller knows
+		// of the incident: escalation stops); AckVersion the latest version
+		// acknowledged.
 		if n.AcknowledgedAt.IsZero() {
 			n.AcknowledgedAt = now
 		}
 		n.AcknowledgedBy, n.AckVersion = by, version
-		if version == n.Version {
-			n.AcknowledgedAt = now
-		}
 		n.PendingAudit = append(n.PendingAudit, auditEvent(tenantID, hashID("aud_", id, tenantID, "ack", strconv.Itoa(version)), now, by,
 			"breach.notice.acknowledged", "incident/"+id, map[string]string{"version": strconv.Itoa(version),
 				"sinceAware": now.Sub(n.AwareAt).Round(time.Second).String(), "sinceNotified": sinceOrEmpty(now, n.NotifiedAt)}))
@@ -165,12 +165,8 @@ func (s *Service) SubjectNotice(ctx context.Context, tenantID, incidentID string
 	}
 	sn := SubjectNotice{IncidentID: n.IncidentID, Version: n.Version, Approved: n.SubjectApproved, ApprovedAt: n.SubjectApprovedAt,
 		Subject: map[string]string{}, Text: map[string]string{}}
-	more := t.Name
-	if t.Contact != "" {
-		more += ", " + t.Contact
-	}
 	for _, lang := range privacy.NoticeLanguages {
-		sn.Subject[lang], sn.Text[lang] = subjectText(lang, more, n.Facts)
+		sn.Subject[lang], sn.Text[lang] = subjectText(lang, t.Name, t.Contact, n.Facts)
 	}
 	return sn, nil
 }

@@ -173,7 +173,7 @@ func (s *Service) webhookBody(n *Notice, snd Send) WebhookNotice {
 // subjectText is the plain-language notice to data subjects (GDPR Art.
 // 34(2): the nature, the contact point, likely consequences and measures;
 // California's headings, Civ. Code 1798.82(d) [S]).
-func subjectText(lang, tenantName string, f Facts) (string, string) {
+func subjectText(lang, tenantName, contact string, f Facts) (string, string) {
 	var b strings.Builder
 	b.WriteString(phrase(lang, "s.intro") + "\n\n")
 	sec := func(k, v string) { fmt.Fprintf(&b, "%s\n%s\n\n", phrase(lang, k), v) }
@@ -182,6 +182,10 @@ func subjectText(lang, tenantName string, f Facts) (string, string) {
 	sec("s.doing", f.Measures)
 	sec("s.consequences", f.Consequences)
 	sec("s.you", phrase(lang, "s.youtext"))
-	sec("s.more", tenantName)
+	more := tenantName
+	if contact != "" {
+		more += ", " + contact
+	}
+	sec("s.more", more)
 	return fmt.Sprintf(phrase(lang, "subject.subject"), tenantName), strings.TrimRight(b.String(), "\n") + "\n"
 }
