@@ -133,6 +133,10 @@ func TestDeclareNotifiesEachAffectedTenantOnce(t *testing.T) {
 		if !strings.Contains(m.Text, "https://privops.example/api/breach/ack/") {
 			t.Errorf("the notice carries no acknowledgement link:\n%s", m.Text)
 		}
+		// The GDPR clock runs from this first notice: 72 h from now.
+		if !strings.Contains(m.Text, "eu-gdpr-authority (authority, 72h): "+t0.Add(72*time.Hour).Format(time.RFC3339)) {
+			t.Errorf("the notice does not state the tenant's GDPR deadline:\n%s", m.Text)
+		}
 	}
 	// Tenant isolation: gamma has no notice, beta's shows no other tenant.
 	if _, err := f.svc.Notice(t.Context(), "gamma", inc.ID); !errors.Is(err, privacy.ErrNotFound) {

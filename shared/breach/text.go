@@ -137,8 +137,14 @@ func (s *Service) mail(t *privacy.Tenant, n *Notice, snd Send, c privacy.Securit
 	line("measures", n.Facts.Measures)
 	line("contact", n.Facts.Contact)
 	line("jurisdictions", strings.Join(n.Jurisdictions, ", "))
+	// The controller's clocks start when it is first told: for the first
+	// notice, that is this mail.
+	told := *n
+	if told.NotifiedAt.IsZero() {
+		told.NotifiedAt = s.now()
+	}
 	var clocks []string
-	for _, c := range s.noticeClocks(t, n) {
+	for _, c := range s.noticeClocks(t, &told) {
 		if c.Party == PartyController && !c.DueAt.IsZero() {
 			clocks = append(clocks, fmt.Sprintf("  %s (%s, %s): %s", c.ID, c.Obligation, c.Duration, c.DueAt.UTC().Format(time.RFC3339)))
 		}
