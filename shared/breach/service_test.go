@@ -479,3 +479,63 @@ func TestAckLink(t *testing.T) {
 		t.Error("beta acknowledged too")
 	}
 }
+
+// hook records webhook posts; fail makes it answer an error.
+type hook struct {
+	mu    sync.Mutex
+	posts []string
+	fail  bool
+}
+
+func (h *hook) Post(_ context.Context, url string, secret, body []byte, _ bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail {
+		return errors.New("breach webhook: answered 503")
+	}
+	h.posts = append(h.posts, url+" "+string(secret)+" "+string(body))
+	return nil
+}
+
+// TestWebhookChannel: a tenant with a breach webhook gets the notice posted
+// beside the mail, signed with its secret; a failing webhook is recorded as
+// failed and does not hold up the mail.
+func TestWebhookChannel(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("fail=", fail), func(t *testing.T) {
+			t.Parallel()
+			acme := tenantWith("acme", "en", "db")
+			acme.Breach.WebhookURL, acme.Breach.WebhookSecret = "https://hooks.acme.example/b", "0123456789abcdef"
+			f := newFixture(t, acme)
+			h := &hook{fail: fail}
+			svc, err := breach.New(breach.Config{PublicURL: "https://privops.example", AckKey: []byte("0123456789abcdef0123")},
+				breach.Deps{Store: f.store, Tenants: f.store, Audit: f.store, Mailer: f.mail, Hook: h, Now: f.clock.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := declaration()
+			d.Tenants = []string{"acme"}
+			inc, _, err := svc.Declare(t.Context(), d, breach.Origin{Actor: "operator:sec"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := svc.Notice(t.Context(), "acme", inc.ID)
+			var got []string
+			for _, dl := range n.Deliveries {
+				got = append(got, dl.Channel+":"+dl.Status)
+			}
+			want := []string{"mail:sent", "webhook:sent"}
+			if fail {
+				want = []string{"mail:sent", "webhook:failed"}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("deliveries (-want +got):\n%s", diff)
+			}
+			if !fail && (len(h.posts) != 1 || !strings.Contains(h.posts[0], `"incidentId":"`+inc.ID) ||
+				!strings.Contains(h.posts[0], "0123456789abcdef") || !strings.Contains(h.posts[0], `"ackUrl":"https://privops.example/api/breach/ack/acme/`)) {
+				t.Errorf("webhook posts: %v", h.posts)
+			}
+		})
+	}
+}
