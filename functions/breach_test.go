@@ -302,3 +302,29 @@ func breachDeclOf(tb testing.TB, in *breach.Incident) breach.Declaration {
 func originOf(in *breach.Incident) breach.Origin {
 	return breach.Origin{Actor: in.ReportedBy, Source: in.Source, EventID: in.EventID, ReportTenant: in.ReportTenant}
 }
+
+// TestDeclareWithIdempotencyKey: a declaration sent again with the same
+// Idempotency-Key (its answer lost) gets the first incident and mails
+// nobody twice; the key reused for another declaration is 409 and changes
+// nothing.
+func TestDeclareWithIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t)
+	ta.breachContacts(t)
+	officer := ta.operatorToken(t, auth.RoleSecurityOfficer)
+	h := map[string]string{"Authorization": "Bearer " + officer, "Idempotency-Key": "decl-1"}
+	body := incidentJSON(`,"tenants":["acme"]`)
+	first := ta.do(t, call{method: "POST", path: "/api/operator/incidents", header: h, body: body})
+	again := ta.do(t, call{method: "POST", path: "/api/operator/incidents", header: h, body: body})
+	if first.status != 201 || again.status != 201 || first.body["id"] != again.body["id"] {
+		t.Fatalf("first %d %v, again %d %v", first.status, first.body["id"], again.status, again.body["id"])
+	}
+	before := ta.breachState(t)
+	other := ta.do(t, call{method: "POST", path: "/api/operator/incidents", header: h, body: incidentJSON(`,"tenants":["globex"]`)})
+	if other.status != 409 || other.code != "idempotency-key-reused" {
+		t.Errorf("key reused: %d %s", other.status, other.code)
+	}
+	if after := ta.breachState(t); after != before || ta.mail.count() != 1 {
+		t.Errorf("state changed or mails %d:\n%s\n→\n%s", ta.mail.count(), before, after)
+	}
+}

@@ -51,7 +51,9 @@ func (o *Operator) declare(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
-	in, _, err := o.inc.Declare(r.Context(), d, breach.Origin{Actor: opActor(r)})
+	// With an Idempotency-Key, a declaration sent again (its answer lost)
+	// gets the first incident and notifies nobody twice.
+	in, _, err := o.inc.Declare(r.Context(), d, breach.Origin{Actor: opActor(r), IdempotencyKey: r.Header.Get("Idempotency-Key")})
 	if err != nil {
 		web.Problem(w, r, err)
 		return

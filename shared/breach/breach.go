@@ -139,6 +139,9 @@ type Incident struct {
 	Escalations []Escalation         `json:"escalations,omitempty"`
 	// Reports are the phased reports, version 1 the initial one.
 	Reports []Report `json:"reports"`
+	// IdemHash fingerprints the declaration of an incident declared with an
+	// Idempotency-Key, so a key reused for another declaration is refused.
+	IdemHash string `json:"idemHash,omitempty"`
 	// Pending is the outbox: tenants whose notice of the latest version is
 	// not yet created; PendingAudit the operator-chain audit events to append.
 	Pending      []string             `json:"pending,omitempty"`

@@ -2,6 +2,7 @@ package breach
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,6 +37,10 @@ type Origin struct {
 	// whose key signed it. The incident id is derived from them, so a
 	// duplicate report is the same incident.
 	Source, EventID, ReportTenant string
+	// IdempotencyKey (operator API, optional): the same declaration sent
+	// again by the same actor with the same key returns the first incident;
+	// the key reused for another declaration is 409 idempotency-key-reused.
+	IdempotencyKey string
 }
 
 func invalid(field, format string, args ...any) error {
@@ -178,11 +183,26 @@ func (s *Service) Declare(ctx context.Context, d Declaration, o Origin) (*Incide
 		return nil, false, err
 	}
 	id := "inc_" + s.d.NewID()
-	if o.Source != "" {
+	fingerprint := ""
+	switch {
+	case o.Source != "":
 		id = hashID("inc_", o.ReportTenant, o.Source, o.EventID)
-		if prev, err := s.d.Store.GetIncident(ctx, id); err == nil {
+	case o.IdempotencyKey != "":
+		if len(o.IdempotencyKey) > 200 {
+			return nil, false, privacy.Errorf(privacy.KindInvalid, "invalid-idempotency-key", "Idempotency-Key must be at most 200 characters")
+		}
+		id = hashID("inc_", "idempotency-key", o.Actor, o.IdempotencyKey)
+		b, _ := json.Marshal(d)
+		fingerprint = hashID("", string(b))
+	}
+	if o.Source != "" || o.IdempotencyKey != "" {
+		prev, err := s.d.Store.GetIncident(ctx, id)
+		switch {
+		case err == nil && prev.IdemHash != fingerprint:
+			return nil, false, privacy.Errorf(privacy.KindConflict, "idempotency-key-reused", "the Idempotency-Key was used for another declaration")
+		case err == nil:
 			return prev, false, nil
-		} else if !errors.Is(err, privacy.ErrNotFound) {
+		case !errors.Is(err, privacy.ErrNotFound):
 			return nil, false, fmt.Errorf("declare incident: %w", err)
 		}
 	}
@@ -209,7 +229,7 @@ func (s *Service) Declare(ctx context.Context, d Declaration, o Origin) (*Incide
 	in := &Incident{TenantID: privacy.OperatorTenant, ID: id, ReportedBy: o.Actor, Source: o.Source, EventID: o.EventID,
 		ReportTenant: o.ReportTenant, DetectedAt: d.DetectedAt.UTC(), AwareAt: d.AwareAt.UTC(), DeterminedAt: d.DeterminedAt.UTC(),
 		Jurisdictions: slices.Clone(d.Jurisdictions), Grade: d.Grade, OperatorClass: d.OperatorClass, Facts: d.Facts,
-		Scope: d.Scope, Tenants: tenants, Status: status, CreatedAt: now, UpdatedAt: now}
+		Scope: d.Scope, Tenants: tenants, Status: status, IdemHash: fingerprint, CreatedAt: now, UpdatedAt: now}
 	if in.DeterminedAt.IsZero() {
 		in.DeterminedAt = time.Time{}
 	}
@@ -224,7 +244,8 @@ func (s *Service) Declare(ctx context.Context, d Declaration, o Origin) (*Incide
 	in.PendingAudit = []privacy.AuditEvent{auditEvent(privacy.OperatorTenant, hashID("aud_", id, "declared"), now, o.Actor,
 		"incident.declared", "incident/"+id, map[string]string{"tenants": strconv.Itoa(len(tenants)), "risk": d.Risk,
 			"jurisdictions": strings.Join(d.Jurisdictions, ",")})}
-	if err := s.d.Store.CreateIncident(ctx, in); errors.Is(err, privacy.ErrConflict) && o.Source != "" {
+	if err := s.d.Store.CreateIncident(ctx, in); errors.Is(err, privacy.ErrConflict) && (o.Source != "" || o.IdempotencyKey != "") {
+		// A concurrent duplicate won the create: its incident is ours.
 		prev, err := s.d.Store.GetIncident(ctx, id)
 		return prev, false, err
 	} else if err != nil {

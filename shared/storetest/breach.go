@@ -47,7 +47,7 @@ func fullIncident(id string) *breach.Incident {
 	return &breach.Incident{TenantID: privacy.OperatorTenant, ID: id, ReportedBy: "operator:x", Source: "/s", EventID: "e",
 		ReportTenant: "acme", DetectedAt: t0, AwareAt: t0.Add(time.Hour), DeterminedAt: t0.Add(2 * time.Hour),
 		Jurisdictions: []string{"eu-gdpr"}, Grade: breach.GradeMajor, OperatorClass: breach.ClassOther, Facts: f,
-		Scope: &breach.Scope{Services: []string{"db"}}, Tenants: []string{"acme"}, Status: breach.StatusOpen, NoNoticeReason: "r",
+		Scope: &breach.Scope{Services: []string{"db"}}, Tenants: []string{"acme"}, Status: breach.StatusOpen, NoNoticeReason: "r", IdemHash: "h",
 		Met: map[string]time.Time{"cn-cac-other": t0}, Escalations: []breach.Escalation{{Clock: "c", Level: "reminder", At: t0}},
 		Reports: []breach.Report{{Version: 1, At: t0, By: "x", Summary: "s", Facts: f}}, Pending: []string{"acme"},
 		PendingAudit: []privacy.AuditEvent{{ID: "a", TenantID: privacy.OperatorTenant, At: t0}}, AttentionAt: t0.Add(time.Minute),
