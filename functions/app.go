@@ -27,6 +27,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
+	"github.com/privops/privops/functions/breachack"
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/deadlinewatch"
@@ -42,6 +43,7 @@ import (
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
 	"github.com/privops/privops/shared/blob"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/cosmos"
@@ -76,6 +78,7 @@ type app struct {
 	oper    *operator.Operator
 	inbound *inbound.Processor
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
+	breach  *breach.Service    // the breach flow; nil when the store has no breach adapter
 	store   privacy.Store
 	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers []func()
@@ -355,8 +358,15 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
+	if err := a.newBreach(ad, publicURL); err != nil {
+		return err
+	}
+	var breachIntake inbound.Breach
+	if a.breach != nil {
+		breachIntake = a.breach
+	}
 	a.inbound = inbound.New(inbound.Config{Window: cfg.InboundWindow, KeepRejected: cfg.InboundKeepRejected},
-		inbound.Deps{Service: a.svc, Logger: log, Now: ad.now})
+		inbound.Deps{Service: a.svc, Breach: breachIntake, Logger: log, Now: ad.now})
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
@@ -369,14 +379,21 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
 	}
-	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper})
-	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier})
+	var incidents operator.Incidents
+	var notices admin.Incidents
+	var breachWatch deadlinewatch.Breach
+	if a.breach != nil {
+		incidents, notices, breachWatch = a.breach, a.breach, a.breach
+	}
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Incidents: notices})
+	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Incidents: incidents})
 	a.portal, a.admin, a.oper = p, adm, oper
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
+		{Name: "breachack", HTTP: web.Logged("breachack", log, a.breachAck().Handler())},
 		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
@@ -386,7 +403,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
 			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now})},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now, Breach: breachWatch})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
@@ -398,6 +415,45 @@ func (a *app) wire(ad adapters) error {
 	}
 	_, err = funcjson.Pair(a.funcs, a.specs)
 	return err
+}
+
+// newBreach builds the breach flow on the store's breach adapter (SQLite,
+// Cosmos DB and the in-memory store have one). Acknowledgement links are
+// signed with a key derived from the root secret; notices go out through
+// the suite's mailer and, for tenants with a breach webhook, the signed
+// webhook notifier.
+func (a *app) newBreach(ad adapters, publicURL string) error {
+	bs, ok := ad.store.(breach.Store)
+	if !ok {
+		return nil
+	}
+	var err error
+	a.breach, err = breach.New(breach.Config{PublicURL: strings.TrimRight(publicURL, "/"), AckKey: derive(a.secrets.Root, "breach-ack"),
+		OutboxLease: a.cfg.OutboxLease},
+		breach.Deps{Store: bs, Tenants: ad.store, Audit: ad.store, Mailer: ad.mailer,
+			Hook: webhook.NewNotifier(a.cfg.WebhookTimeout, ad.now), Now: ad.now, NewID: func() string { return randomHex(8) },
+			Logger: a.log, Step: a.crashPoint()})
+	return err
+}
+
+// breachAck returns the acknowledgement-link function; without a breach
+// adapter its links verify nothing (every one is 403).
+func (a *app) breachAck() *breachack.Ack {
+	if a.breach == nil {
+		return breachack.New(noBreach{})
+	}
+	return breachack.New(a.breach)
+}
+
+// noBreach refuses every acknowledgement link.
+type noBreach struct{}
+
+func (noBreach) CheckAckLink(string, string, int, string) error {
+	return privacy.Errorf(privacy.KindForbidden, "bad-ack-link", "the acknowledgement link is not valid")
+}
+
+func (noBreach) AcknowledgeByLink(context.Context, string, string, int, string) (*breach.Notice, error) {
+	return nil, noBreach{}.CheckAckLink("", "", 0, "")
 }
 
 // newSweeper builds the retention sweep on the store: its tenant documents carry

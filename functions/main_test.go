@@ -125,6 +125,8 @@ func newTestApp(tb testing.TB, verifier ...auth.Verifier) *testApp {
 			mux.Handle("/api/openapi.json", f.HTTP)
 		case "operator":
 			mux.Handle("/api/operator/", f.HTTP)
+		case "breachack":
+			mux.Handle("/api/breach/", f.HTTP)
 		}
 	}
 	ta.srv = httptest.NewServer(mux)
@@ -280,7 +282,7 @@ func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
 	registered = append(registered, "GET /api/openapi.json")
 	// The callback endpoint is part of the contract too: services post to it.
 	callbacks := callback.New(callback.Config{}, callback.Deps{}).Routes()
-	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks) {
+	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks, ta.breachAck().Routes()) {
 		registered = append(registered, rt.Method+" "+rt.Pattern)
 	}
 	sort.Strings(documented)

@@ -13,6 +13,7 @@ import (
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/functions/portal"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/web"
@@ -45,6 +46,12 @@ func TestOpenAPISchemasListEveryField(t *testing.T) {
 		"Hold":         reflect.TypeFor[privacy.Hold](),
 		"HoldInput":    reflect.TypeFor[dsr.HoldInput](),
 		"Certificate":  reflect.TypeFor[dsr.Certificate](),
+		// Breach notification (shared/breach).
+		"Incident":            reflect.TypeFor[breach.IncidentView](),
+		"IncidentDeclaration": reflect.TypeFor[breach.Declaration](),
+		"IncidentReportInput": reflect.TypeFor[breach.ReportInput](),
+		"BreachNotice":        reflect.TypeFor[breach.NoticeView](),
+		"AuthorityReport":     reflect.TypeFor[breach.AuthorityReport](),
 	}
 	names := make([]string, 0, len(types))
 	for n := range types {

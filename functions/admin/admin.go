@@ -73,6 +73,8 @@ type Deps struct {
 	Verifier Verifier
 	// Retention answers previews; nil answers 501 retention-not-available.
 	Retention Retention
+	// Incidents serves the tenant's breach notices (/api/admin/{tenant}/incidents...); nil: none.
+	Incidents Incidents
 }
 
 // Admin serves the admin routes.
@@ -81,6 +83,7 @@ type Admin struct {
 	svc Service
 	ver Verifier
 	ret Retention
+	inc Incidents
 }
 
 // New returns the admin API.
@@ -88,12 +91,12 @@ func New(cfg Config, d Deps) *Admin {
 	if cfg.MaxEvidence <= 0 {
 		cfg.MaxEvidence = 5 << 20
 	}
-	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier, ret: d.Retention}
+	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier, ret: d.Retention, inc: d.Incidents}
 }
 
 // Routes lists the admin operations (the OpenAPI document lists the same).
 func (a *Admin) Routes() []web.Route {
-	return []web.Route{
+	return append([]web.Route{
 		{Method: "GET", Pattern: "/api/admin/{tenant}/requests", Handler: a.with(auth.ActionRead, a.list)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/requests", Handler: a.with(auth.ActionSubmit, a.submit)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/requests/{id}", Handler: a.with(auth.ActionRead, a.get)},
@@ -134,7 +137,7 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/retention/preview", Handler: a.with(auth.ActionConfigure, a.previewRetention)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs", Handler: a.with(auth.ActionRead, a.listRetentionRuns)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs/{run}", Handler: a.with(auth.ActionRead, a.getRetentionRun)},
-	}
+	}, a.incidentRoutes()...)
 }
 
 // Handler returns the admin API's http.Handler.

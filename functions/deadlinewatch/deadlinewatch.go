@@ -7,8 +7,13 @@
 // whose code was never entered within UNVERIFIED_EXPIRY, and it reports how
 // many open requests are overdue or due soon — counts, never contents. It also
 // flags a tenant whose nightly retention sweep did not start for an occurrence
-// of the retention schedule more than RetentionGrace ago (a missed night). A
-// failure for one tenant does not stop the others.
+// of the retention schedule more than RetentionGrace ago (a missed night). With
+// Deps.Breach set it then runs the breach step: incident and notice outboxes a
+// crash left are finished, and every breach clock that reached an escalation
+// point is escalated (re-notify the primary contacts at half the clock, the
+// secondary at three quarters, both once it ended), each escalation recorded
+// once, including a clock that ended while the process was down. A failure
+// for one tenant does not stop the others.
 package deadlinewatch
 
 import (
@@ -18,6 +23,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/ncrontab"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
@@ -32,6 +38,11 @@ type Service interface {
 	// ResumeReleased starts again the erasures released holds deferred; it
 	// reads and writes nothing unless a release was cut short.
 	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
+}
+
+// Breach is the breach flow's watch step (shared/breach).
+type Breach interface {
+	Watch(ctx context.Context, limit int) (breach.WatchReport, error)
 }
 
 // Tenants lists tenants.
@@ -61,6 +72,8 @@ type Deps struct {
 	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
 	// Now is the clock of the missed-sweep check.
 	Now func() time.Time
+	// Breach, if set, runs the breach step after the tenants.
+	Breach Breach
 }
 
 // New returns the timer function.
@@ -96,6 +109,13 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))
 			} else if d.Counts != nil {
 				d.Counts(ctx, tn.ID, overdue, soon)
+			}
+		}
+		if d.Breach != nil {
+			rep, err := d.Breach.Watch(ctx, cfg.Limit)
+			log.InfoContext(ctx, "breach watch", "incidents", rep.Incidents, "notices", rep.Notices, "escalations", rep.Escalations, "failed", rep.Failed)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("breach: %w", err))
 			}
 		}
 		return errors.Join(errs...)

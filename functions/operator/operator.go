@@ -47,6 +47,8 @@ type Config struct {
 type Deps struct {
 	Service  Service
 	Verifier Verifier
+	// Incidents serves the breach routes (/api/operator/incidents...); nil: none.
+	Incidents Incidents
 }
 
 // Operator serves the operator routes.
@@ -54,6 +56,7 @@ type Operator struct {
 	cfg Config
 	svc Service
 	ver Verifier
+	inc Incidents
 }
 
 // New returns the operator API.
@@ -61,12 +64,12 @@ func New(cfg Config, d Deps) *Operator {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 10
 	}
-	return &Operator{cfg: cfg, svc: d.Service, ver: d.Verifier}
+	return &Operator{cfg: cfg, svc: d.Service, ver: d.Verifier, inc: d.Incidents}
 }
 
 // Routes lists the operator operations (the OpenAPI document lists the same).
 func (o *Operator) Routes() []web.Route {
-	return []web.Route{
+	return append([]web.Route{
 		{Method: "POST", Pattern: "/api/operator/tenants", Handler: o.with(auth.ActionManageTenants, o.create)},
 		{Method: "GET", Pattern: "/api/operator/tenants", Handler: o.with(auth.ActionOperatorRead, o.list)},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}", Handler: o.with(auth.ActionOperatorRead, o.get)},
@@ -77,7 +80,7 @@ func (o *Operator) Routes() []web.Route {
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/retention/runs", Handler: o.with(auth.ActionOperatorRead, o.retentionRuns)},
 		{Method: "GET", Pattern: "/api/operator/audit", Handler: o.with(auth.ActionOperatorRead, o.audit)},
 		{Method: "GET", Pattern: "/api/operator/audit/verify", Handler: o.with(auth.ActionOperatorRead, o.verifyAudit)},
-	}
+	}, o.incidentRoutes()...)
 }
 
 // Handler returns the operator API's http.Handler.

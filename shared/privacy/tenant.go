@@ -64,6 +64,9 @@ type Tenant struct {
 	ErasureGraceDays *int `json:"erasureGraceDays,omitempty"`
 	// ExportLinkDays is how long a download link to an export package works (default 7).
 	ExportLinkDays int `json:"exportLinkDays,omitempty"`
+	// Breach holds the tenant's breach-notification settings (security
+	// contacts, webhook, platform scope, subject-notice policy); nil: none.
+	Breach *BreachSettings `json:"breach,omitempty"`
 	// AdminOps records the admin changes of the tenant document (legal
 	// holds) made with an Idempotency-Key, in the change's own write.
 	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
@@ -240,6 +243,11 @@ func (t *Tenant) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" ||
 			u.Fragment != "" || u.User != nil || u.Opaque != "" {
 			return bad("portalOrigins", "portal origin %q must be scheme://host[:port]", o)
+		}
+	}
+	if t.Breach != nil {
+		if err := t.Breach.Validate(); err != nil {
+			return err
 		}
 	}
 	switch t.Status {
