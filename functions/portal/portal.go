@@ -139,6 +139,11 @@ func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 	// Only a valid submission counts against its address, under the address's
 	// normalised form: invalid bodies carrying someone else's address must
 	// not lock that person out of submitting.
+	if sub.Language == "" {
+		// The form sends its language; other callers get the one their
+		// Accept-Language prefers.
+		sub.Language = privacy.PreferredLanguage(r.Header.Get("Accept-Language"))
+	}
 	if err := sub.Validate(); err != nil {
 		web.Problem(w, r, err)
 		return
@@ -251,23 +256,60 @@ func (p *Portal) download(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, rc)
 }
 
-// Status is what the subject sees of their request.
+// Status is what the subject sees of their request: where it stands, the
+// legal clock and which law sets it, an extension and its reason, a pause
+// waiting for the subject, and how far the work is, as counts: never a
+// service's name or an admin's note.
 type Status struct {
 	ID         string              `json:"id"`
 	Type       privacy.RequestType `json:"type"`
 	Status     privacy.Status      `json:"status"`
+	Language   string              `json:"language"`
 	ReceivedAt time.Time           `json:"receivedAt"`
 	DueAt      time.Time           `json:"dueAt,omitzero"`
-	Extended   bool                `json:"extended"`
-	Reason     string              `json:"reason,omitempty"`
+	// Regime is the law whose deadline is the earliest (e.g. eu-gdpr), Rule
+	// that deadline's rule with its source.
+	Regime   string `json:"regime,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Extended bool   `json:"extended"`
+	// ExtensionReason is the reason given to the subject for the extension.
+	ExtensionReason string `json:"extensionReason,omitempty"`
+	// Paused: the clock stands still until the subject answers Question.
+	Paused   bool   `json:"paused"`
+	Question string `json:"question,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// Progress counts the request's tasks once approved.
+	Progress *Progress `json:"progress,omitempty"`
 	// Package is the export package's download link (while valid) and expiry.
 	Package *dsr.PackageLink `json:"package,omitempty"`
 }
 
+// Progress is how many of the request's steps have ended.
+type Progress struct {
+	Total int `json:"total"`
+	Ended int `json:"ended"`
+}
+
 func statusOf(r *privacy.Request) Status {
-	s := Status{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.Due.At, Extended: r.Due.Extended}
+	s := Status{ID: r.ID, Type: r.Type, Status: r.Status, Language: r.LanguageOf(), ReceivedAt: r.ReceivedAt,
+		DueAt: r.Due.At, Regime: r.Due.Regime, Rule: r.Due.Rule, Extended: r.Due.Extended}
 	if r.Decision != nil && r.Status == privacy.StatusDenied {
 		s.Reason = r.Decision.Reason
+	}
+	if r.Extension != nil {
+		// The reason the extension notice tells the subject.
+		s.ExtensionReason = r.Extension.Reason
+	}
+	if p := r.OpenPause(); p != nil {
+		s.Paused, s.Question = true, p.Reason
+	}
+	if len(r.Tasks) > 0 {
+		s.Progress = &Progress{Total: len(r.Tasks)}
+		for _, t := range r.Tasks {
+			if t.Status.Terminal() {
+				s.Progress.Ended++
+			}
+		}
 	}
 	return s
 }

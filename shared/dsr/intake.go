@@ -34,6 +34,9 @@ type Submission struct {
 	// system's own reference (a ticket number). Both from Service Bus intake.
 	Details     string `json:"details,omitempty"`
 	ExternalRef string `json:"externalRef,omitempty"`
+	// Language is the language the subject is answered in: en or zh-Hans
+	// ("": English; the portal fills it from Accept-Language).
+	Language string `json:"language,omitempty"`
 }
 
 // Actor says who acts: the subject, an admin, or a tenant's own system.
@@ -138,6 +141,9 @@ func (sub *Submission) Validate() error {
 	if sub.ExternalRef != "" && !externalRefRe.MatchString(sub.ExternalRef) {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-external-ref", "externalRef must be 1-128 printable ASCII characters")
 	}
+	if sub.Language != "" && !privacy.ValidLanguage(sub.Language) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-language", "language must be one of en, zh-Hans")
+	}
 	for _, c := range sub.Changes {
 		if !fieldRe.MatchString(c.Field) || !utf8.ValidString(c.Value) || len(c.Value) > 1000 {
 			return privacy.Errorf(privacy.KindInvalid, "invalid-change", "each change needs a field name (letters, digits, _ . -) and a value of at most 1000 bytes")
@@ -186,7 +192,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		Channel:     privacy.ChannelPortal,
 		Subject:     privacy.Subject{Email: sub.Email, Country: sub.Country, Region: sub.Region, UserID: sub.UserID, Phone: sub.Phone},
 		SubjectHash: s.hasher.Hash(t.ID, sub.Email), Categories: sub.Categories, Changes: sub.Changes,
-		Purposes: sub.Purposes, Details: sub.Details, ExternalRef: sub.ExternalRef,
+		Purposes: sub.Purposes, Details: sub.Details, ExternalRef: sub.ExternalRef, Language: sub.Language,
 		BodyHash:   hex.EncodeToString(bodyHash[:]),
 		ReceivedAt: now, CreatedAt: now, UpdatedAt: now,
 	}

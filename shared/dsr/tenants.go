@@ -35,13 +35,16 @@ type TenantSettings struct {
 	ErasureGraceDays *int `json:"erasureGraceDays"`
 	// ExportLinkDays: how long download links work (null: 7).
 	ExportLinkDays int `json:"exportLinkDays"`
+	// Brand: the privacy center's colours and logo (null: the suite's own look).
+	Brand privacy.Brand `json:"brand"`
 }
 
 // SettingsOf returns the tenant's settings as TenantSettings shows them.
 func SettingsOf(t *privacy.Tenant) TenantSettings {
 	return TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
 		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
-		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays}
+		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays,
+		Brand: t.Brand}
 }
 
 // apply sets t's settings to in, with the defaults for what in leaves unset.
@@ -52,6 +55,7 @@ func (in TenantSettings) apply(t *privacy.Tenant) []string {
 	t.PortalOrigins, t.PIPLDays, t.LGPDSmallAgent = in.PortalOrigins, in.PIPLDays, in.LGPDSmallAgent
 	t.DefaultDays, t.Contact = in.DefaultDays, in.Contact
 	t.AllowPrivateConnectors, t.ErasureGraceDays, t.ExportLinkDays = in.AllowPrivateConnectors, in.ErasureGraceDays, in.ExportLinkDays
+	t.Brand = in.Brand
 	t.ApplyDefaults()
 	return changedFields(before, SettingsOf(t))
 }
