@@ -10,7 +10,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/privops/privops/shared/dsr"
@@ -88,7 +90,9 @@ func (p *Portal) Handler() http.Handler { return web.Mux(p.Routes()) }
 func (p *Portal) cors(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin == "" {
+		if origin == "" || sameOrigin(origin, r) {
+			// The privacy center (functions/center) is served from this host:
+			// its calls are same-origin and need no CORS.
 			next(w, r)
 			return
 		}
@@ -106,6 +110,14 @@ func (p *Portal) cors(next http.HandlerFunc) http.HandlerFunc {
 		h.Add("Vary", "Origin")
 		next(w, r)
 	}
+}
+
+// sameOrigin reports whether a browser's Origin names the host the request
+// was sent to (the privacy center's own page). The host is compared, not the
+// scheme: behind the Functions front end TLS ends before this handler.
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") && strings.EqualFold(u.Host, r.Host)
 }
 
 func (p *Portal) preflight(w http.ResponseWriter, r *http.Request) {

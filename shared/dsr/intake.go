@@ -287,10 +287,8 @@ func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Re
 	m := privacy.Mail{
 		ID:      fmt.Sprintf("%s-code-%d", r.ID, r.Verification.Sends),
 		To:      r.Subject.Email,
-		Subject: fmt.Sprintf("Your verification code for %s", t.Name),
-		Text: fmt.Sprintf("Your code is %s\n\nEnter it on the %s privacy page to confirm your %s request (reference %s).\n"+
-			"It expires in %d minutes. If you did not ask for this, ignore this mail: nothing happens without the code.\n",
-			code, t.Name, r.Type, r.ID, int(s.cfg.CodeTTL.Minutes())),
+		Subject: say(r.LanguageOf(), "code.subject", t.Name),
+		Text:    say(r.LanguageOf(), "code.body", code, t.Name, typeIn(r.LanguageOf(), r.Type), r.ID, int(s.cfg.CodeTTL.Minutes())),
 	}
 	if err := s.d.Mailer.Send(ctx, m); err != nil {
 		s.d.Logger.WarnContext(ctx, "verification mail not sent", "tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())

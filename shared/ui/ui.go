@@ -109,7 +109,8 @@ func NotFound(w http.ResponseWriter, csp string) {
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>privops</title></head>
+<title>privops</title>
+{{if .Demo}}<link rel="icon" href="/api/center/{{.Demo}}/favicon.svg" type="image/svg+xml">{{end}}</head>
 <body>
 <main>
 <h1>privops</h1>
