@@ -192,3 +192,40 @@ export async function connect(suite, service) {
   });
   assert.ok(r.status === 200 || r.status === 201, `register service: ${r.status} ${JSON.stringify(r.body)}`);
 }
+
+// submitVerified sends a request through the portal API and confirms it with
+// the mailed code, as a subject would without the page.
+export async function submitVerified(suite, body) {
+  const r = await fetch(`${suite.base}/api/portal/demo/requests`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const sub = await r.json();
+  assert.equal(r.status, 201, JSON.stringify(sub));
+  const v = await fetch(`${suite.base}/api/portal/demo/requests/${sub.id}/verify`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${sub.token}` },
+    body: JSON.stringify({ code: await codeOf(suite, sub.id) }),
+  });
+  assert.equal(v.status, 200);
+  return sub;
+}
+
+// signIn opens the admin console and signs in with the dev admin token.
+export async function signIn(page, suite) {
+  await page.goto(`${suite.base}/api/console/`);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByLabel('Tenant').fill('demo');
+  await page.getByLabel('Bearer token').fill(suite.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Requests' }).waitFor();
+}
+
+// followAsSubject opens the privacy center with a request already in this
+// tab's session, as after a submission.
+export async function followAsSubject(page, suite, sub) {
+  await page.goto(`${suite.base}/api/center/demo/`);
+  await page.getByRole('button', { name: /Follow a request|查看已提交请求的进度/ }).click();
+  await page.getByLabel(/^Reference|^请求编号/).fill(sub.id);
+  await page.getByLabel(/Request token|请求令牌/).fill(sub.token);
+  await page.getByRole('button', { name: /Show status|查看状态/ }).click();
+  await page.getByRole('heading', { name: /^(Your request|您的请求)$/ }).waitFor();
+}

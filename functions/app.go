@@ -29,6 +29,7 @@ import (
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/callback"
 	"github.com/privops/privops/functions/center"
+	"github.com/privops/privops/functions/console"
 	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/inbound"
@@ -378,11 +379,16 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
+	cons, err := console.New()
+	if err != nil {
+		return err
+	}
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
 		{Name: "center", HTTP: web.Logged("center", log, pc.Handler())},
+		{Name: "console", HTTP: web.Logged("console", log, cons.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
 		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
