@@ -64,6 +64,9 @@ func (c *Center) Handler() http.Handler {
 	mux.HandleFunc("GET /api/center/{tenant}/{$}", c.page)
 	mux.HandleFunc("GET /api/center/{tenant}/brand.css", c.brand)
 	mux.HandleFunc("GET /api/center/{tenant}/{file}", func(w http.ResponseWriter, r *http.Request) {
+		// Public files the embeddable form loads from a tenant's own site:
+		// readable cross-origin (no credentials), like any CDN file.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
 		c.assets.Serve(w, r, r.PathValue("file"), ui.CSP())
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

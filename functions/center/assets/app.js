@@ -171,7 +171,9 @@
     control.addEventListener('input', function () { state.values[nameKey] = control.value; });
     control.addEventListener('change', function () {
       state.values[nameKey] = control.value;
-      if (opts.rerender) { render(); var c = document.getElementById(id); if (c) c.focus(); }
+      // Show or hide the fields that depend on this one, in place: a
+      // re-render would reset a keyboard user's type-ahead in a select.
+      if (opts.toggles) toggleDependent();
     });
     return h('div', { class: 'field' },
       h('label', { for: id }, t(opts.label || nameKey), ' ', h('span', { class: 'hint-inline' }, '(' + t(opts.required ? 'required' : 'optional') + ')')),
@@ -200,14 +202,14 @@
     var busy = state.busy;
     var form = h('form', { novalidate: true, onsubmit: submit, 'aria-busy': String(busy) },
       field('type', select('type', [['', t('choose')]].concat(TYPES.map(function (x) { return [x, t('t.' + x)]; }))),
-        { required: true, hint: 'typeHint', rerender: true }),
+        { required: true, hint: 'typeHint', toggles: true }),
       field('email', h('input', { type: 'email', autocomplete: 'email', spellcheck: 'false', maxlength: '254' }), { required: true, hint: 'emailHint' }),
-      field('country', select('country', [['', t('choose')]].concat(countries)), { required: true, hint: 'countryHint', rerender: true }),
-      v.country === 'US' ? field('region', select('region', [['', t('regionOther')], ['CA', t('r.CA')], ['CO', t('r.CO')], ['VA', t('r.VA')]])) : null,
-      v.type === 'rectify' ? [
+      field('country', select('country', [['', t('choose')]].concat(countries)), { required: true, hint: 'countryHint', toggles: true }),
+      h('div', { id: 'pc-when-us', hidden: v.country !== 'US' },
+        field('region', select('region', [['', t('regionOther')], ['CA', t('r.CA')], ['CO', t('r.CO')], ['VA', t('r.VA')]]))),
+      h('div', { id: 'pc-when-rectify', hidden: v.type !== 'rectify' },
         field('changeField', h('input', { type: 'text', maxlength: '64', autocomplete: 'off' }), { required: true, hint: 'changeFieldHint' }),
-        field('changeValue', h('input', { type: 'text', maxlength: '1000', autocomplete: 'off' }), { required: true })
-      ] : null,
+        field('changeValue', h('input', { type: 'text', maxlength: '1000', autocomplete: 'off' }), { required: true })),
       h('fieldset', {}, h('legend', {}, t('idsTitle')), h('p', { class: 'hint' }, t('idsHint')),
         field('userId', h('input', { type: 'text', autocomplete: 'username', maxlength: '128', spellcheck: 'false' }), { hint: 'userIdHint' }),
         field('phone', h('input', { type: 'tel', autocomplete: 'tel', maxlength: '16' }), { hint: 'phoneHint' })),
@@ -216,6 +218,12 @@
         h('button', { type: 'submit', disabled: busy }, t(busy ? 'sending' : 'submit')),
         h('button', { type: 'button', class: 'secondary', onclick: function () { go('lookup'); } }, t('follow'))));
     return [heading('title'), h('p', {}, t('intro', { name: name })), summary(), form];
+  }
+
+  function toggleDependent() {
+    var us = document.getElementById('pc-when-us'), rect = document.getElementById('pc-when-rectify');
+    if (us) us.hidden = state.values.country !== 'US';
+    if (rect) rect.hidden = state.values.type !== 'rectify';
   }
 
   // validate mirrors the portal API's checks (shared/dsr Submission.Validate).
