@@ -96,3 +96,29 @@ test('简体中文: form, code mail and status in Chinese', async () => {
   await check(page, 'center-zh-status');
   await page.context().close();
 });
+
+test('a reload keeps the code step and sends nothing again; a new code works', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${suite.base}/api/center/demo/`);
+  await page.getByLabel(/What do you want to do/).selectOption('access');
+  await page.getByLabel(/Email address/).fill('reload@example.com');
+  await page.getByLabel(/Country where you live/).selectOption('BR');
+  await page.getByRole('button', { name: 'Send request' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  const { id } = await page.evaluate(() => JSON.parse(sessionStorage.getItem('privops:demo')));
+  await page.reload();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  await page.getByRole('button', { name: 'Send a new code' }).click();
+  await page.getByText('A new code is on its way.').waitFor();
+  await page.getByLabel(/^Code/).fill(await codeOf(suite, id, 2));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('heading', { name: 'Your request', exact: true }).waitFor();
+  assert.match(await page.locator('dl').innerText(), /Brazil LGPD/);
+  const list = await admin(suite, 'GET', '/requests?status=awaiting-decision');
+  assert.equal(list.body.requests.filter((r) => r.subject.email === 'reload@example.com').length, 1, 'one request');
+  // Forget clears the tab's copy of the token.
+  await page.getByRole('button', { name: 'Forget this request on this device' }).click();
+  await page.getByRole('heading', { name: 'Privacy requests' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('privops:demo')), null);
+  await page.context().close();
+});

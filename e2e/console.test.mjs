@@ -165,3 +165,28 @@ test('the queue hides unverified requests unless asked', async () => {
   await check(page, 'console-queue-filtered');
   await page.context().close();
 });
+
+test('retry a failed task from the task board', async () => {
+  const sub = await submitVerified(suite, { type: 'erase', email: 'flaky@example.com', country: 'DE' });
+  const page = await newPage(browser);
+  await signIn(page, suite);
+  await openInConsole(page, sub.id);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.getByText('Approve: done.').waitFor();
+  for (let i = 0; i < 50 && !/erase\s+failed/.test(await page.locator('main').innerText()); i++) {
+    await page.waitForTimeout(200);
+    await page.getByRole('button', { name: '← Back to the queue' }).click();
+    await openInConsole(page, sub.id);
+  }
+  assert.match(await page.locator('table').innerText(), /erase\s+failed/);
+  await check(page, 'console-detail-failed');
+  await page.getByRole('button', { name: 'Retry', exact: true }).click();
+  await page.getByText(/^Retry CRM: done\./).waitFor();
+  for (let i = 0; i < 50 && !/erase\s+done/.test(await page.locator('table').innerText()); i++) {
+    await page.waitForTimeout(200);
+    await page.getByRole('button', { name: '← Back to the queue' }).click();
+    await openInConsole(page, sub.id);
+  }
+  assert.match(await page.locator('table').innerText(), /erase\s+done/);
+  await page.context().close();
+});

@@ -163,12 +163,19 @@ export async function check(page, name) {
 // verify-after-delete lookup. It does not check signatures (the Go tests do).
 export async function startService() {
   const { createServer: createHTTP } = await import('node:http');
+  const failed = new Set();
   const srv = createHTTP((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       const task = JSON.parse(body || '{}');
       res.setHeader('Content-Type', 'application/json');
+      // A subject whose address starts with "flaky" fails its first erasure
+      // for good (400), so an admin has a task to retry.
+      const email = task.identifiers?.email || '';
+      if (task.action === 'erase' && email.startsWith('flaky') && !failed.has(email)) {
+        failed.add(email); res.statusCode = 400; res.end('{}'); return;
+      }
       if (task.action === 'lookup') { res.statusCode = 404; res.end('{}'); return; }
       if (task.action === 'export') { res.end(JSON.stringify({ items: [{ email: task.identifiers?.email, plan: 'basic' }] })); return; }
       res.end('{"items":1}');
