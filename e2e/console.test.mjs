@@ -190,3 +190,35 @@ test('retry a failed task from the task board', async () => {
   assert.match(await page.locator('table').innerText(), /erase\s+done/);
   await page.context().close();
 });
+
+test('bulk approve on a filtered set, after a preview count', async () => {
+  const ids = [];
+  for (const email of ['bulk1@example.com', 'bulk2@example.com']) {
+    ids.push((await submitVerified(suite, { type: 'object', email, country: 'ES' })).id);
+  }
+  await fetch(`${suite.base}/api/portal/demo/requests`, { // unverified: shown only on request, never acted on
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ type: 'object', email: 'bulk3@example.com', country: 'ES' }),
+  });
+  const page = await newPage(browser);
+  await signIn(page, suite);
+  await page.getByLabel('Type').selectOption('object');
+  await page.getByRole('link', { name: ids[1] }).waitFor();
+  await page.getByLabel('Action', { exact: true }).selectOption('approve');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const preview = page.locator('#c-bulk-preview');
+  await preview.waitFor();
+  assert.match(await preview.innerText(), /Approve 2 of the 2 requests shown/);
+  assert.equal(await preview.evaluate((e) => e === document.activeElement), true, 'the preview count has focus');
+  await check(page, 'console-bulk-preview');
+  await page.getByRole('button', { name: 'Approve 2 requests' }).click();
+  await page.getByText('Approve: 2 done.').waitFor();
+  for (const id of ids) {
+    const r = await admin(suite, 'GET', `/requests/${id}`);
+    assert.notEqual(r.body.status, 'awaiting-decision', id);
+    assert.equal(r.body.decision?.by, 'admin:demo-admin', `${id} approved by the console's admin`);
+  }
+  const left = await admin(suite, 'GET', '/requests?status=awaiting-verification&type=object');
+  assert.equal(left.body.requests.length, 1, 'the unverified request was not touched');
+  await page.context().close();
+});

@@ -223,7 +223,7 @@ export async function signIn(page, suite) {
   await page.getByLabel('Tenant').fill('demo');
   await page.getByLabel('Bearer token').fill(suite.token);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Requests' }).waitFor();
+  await page.getByRole('heading', { name: 'Requests', exact: true }).waitFor();
 }
 
 // followAsSubject opens the privacy center with a request already in this

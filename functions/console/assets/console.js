@@ -86,7 +86,7 @@
         } }, e.msg) : e.msg);
       })));
   }
-  function live() { return h('p', { role: 'status', class: state.note ? 'notice' : 'sr', id: 'c-live' }, state.note); }
+  function live() { return h('p', { role: 'status', tabindex: '-1', class: state.note ? 'notice' : 'sr', id: 'c-live' }, state.note); }
   function input(id, label, control, hint) {
     control.id = id;
     if (state.values[id] != null) control.value = state.values[id];
@@ -154,11 +154,11 @@
     var rows = state.list.filter(function (r) { return f.unverified || f.status === 'awaiting-verification' || r.status !== 'awaiting-verification'; });
     rows.sort(function (a, b) { return (daysLeft(a) == null) - (daysLeft(b) == null) || (daysLeft(a) || 0) - (daysLeft(b) || 0); });
     var sel = function (id, label, opts, key) {
-      var s = h('select', { id: id, onchange: function () { f[key] = s.value; loadQueue().then(function () { document.getElementById(id).focus(); }); } });
+      var s = h('select', { id: id, onchange: function () { f[key] = s.value; if (state.bulk) state.bulk.preview = null; loadQueue().then(function () { document.getElementById(id).focus(); }); } });
       opts.forEach(function (o) { var op = h('option', { value: o[0] }, o[1]); if (f[key] === o[0]) op.selected = true; s.append(op); });
       return h('div', {}, h('label', { for: id }, label), s);
     };
-    var cb = h('input', { type: 'checkbox', id: 'c-unverified', onchange: function () { f.unverified = cb.checked; render(); document.getElementById('c-unverified').focus(); } });
+    var cb = h('input', { type: 'checkbox', id: 'c-unverified', onchange: function () { f.unverified = cb.checked; if (state.bulk) state.bulk.preview = null; render(); document.getElementById('c-unverified').focus(); } });
     cb.checked = f.unverified;
     return h('div', { class: 'box' }, h('h1', { tabindex: '-1' }, 'Requests'), summary(), live(),
       h('div', { class: 'filters', role: 'group', 'aria-label': 'Filters' },
@@ -177,7 +177,66 @@
             h('td', {}, r.due && r.due.at ? fmt(r.due.at) : ''),
             h('td', {}, dl == null ? '—' : dl < 0 ? h('span', { class: 'overdue-text' }, 'Overdue by ' + -dl + ' days') : String(dl)));
         }))) : h('p', {}, 'No requests match.'),
-      state.next ? h('p', {}, h('button', { type: 'button', class: 'secondary', onclick: function () { loadQueue(true); } }, 'Load more')) : null);
+      state.next ? h('p', {}, h('button', { type: 'button', class: 'secondary', onclick: function () { loadQueue(true); } }, 'Load more')) : null,
+      rows.length ? bulkPanel(rows) : null);
+  }
+
+  // ---- bulk actions ----------------------------------------------------
+
+  // BULK says which of the shown requests an action applies to.
+  var BULK = {
+    approve: { label: 'Approve', path: '/approve', eligible: function (r) { return r.status === 'awaiting-decision'; } },
+    deny: { label: 'Deny', path: '/deny', reason: true, eligible: function (r) { return r.status === 'awaiting-decision'; } },
+    extend: { label: 'Extend', path: '/extend', reason: true, eligible: function (r) { return !TERMINAL.test(r.status) && r.status !== 'awaiting-verification' && !r.extension; } }
+  };
+  function bulkPanel(rows) {
+    var b = state.bulk || (state.bulk = { action: 'approve', preview: null, running: false });
+    var spec = BULK[b.action];
+    var sel = h('select', { id: 'c-bulk-action', onchange: function () { b.action = sel.value; b.preview = null; render(); document.getElementById('c-bulk-action').focus(); } });
+    Object.keys(BULK).forEach(function (k) { var o = h('option', { value: k }, BULK[k].label); if (k === b.action) o.selected = true; sel.append(o); });
+    var targets = b.preview;
+    return h('form', { class: 'box', novalidate: true, 'aria-labelledby': 'c-bulk-title', onsubmit: function (ev) {
+      ev.preventDefault();
+      if (b.running) return;
+      if (spec.reason && !(state.values['c-bulk-reason'] || '').trim()) { fail(['Enter a reason to ' + spec.label.toLowerCase()], 'c-bulk-reason'); return; }
+      if (!targets) {
+        // The preview fixes the set: what is shown now and eligible.
+        b.preview = rows.filter(spec.eligible).map(function (r) { return r.id; });
+        state.errors = []; render();
+        var p = document.getElementById('c-bulk-preview'); if (p) p.focus();
+        return;
+      }
+      runBulk(spec, targets.slice(), (state.values['c-bulk-reason'] || '').trim());
+    } },
+      h('h2', { id: 'c-bulk-title' }, 'Bulk action on the requests shown'),
+      h('div', { class: 'filters' }, h('div', {}, h('label', { for: 'c-bulk-action' }, 'Action'), sel),
+        spec.reason ? h('div', { class: 'wide' }, input('c-bulk-reason', 'Reason (mailed to each subject)', h('textarea', {}))) : null),
+      targets ? h('p', { id: 'c-bulk-preview', tabindex: '-1', class: 'notice' },
+        spec.label + ' ' + targets.length + ' of the ' + rows.length + ' requests shown (the others are not in a state that allows it).') : null,
+      h('p', {}, targets
+        ? [h('button', { type: 'submit', disabled: b.running || !targets.length }, spec.label + ' ' + targets.length + ' requests'), ' ',
+          h('button', { type: 'button', class: 'secondary', onclick: function () { b.preview = null; render(); } }, 'Cancel')]
+        : h('button', { type: 'submit', class: 'secondary' }, 'Preview')));
+  }
+  // runBulk applies one action to each request in turn, each with its own
+  // Idempotency-Key; a refusal is reported and the rest go on.
+  function runBulk(spec, ids, reason) {
+    var b = state.bulk, done = 0, failed = [];
+    b.running = true; render();
+    var next = function () {
+      if (!ids.length) {
+        b.running = false; b.preview = null; delete state.values['c-bulk-reason'];
+        state.note = spec.label + ': ' + done + ' done' + (failed.length ? ', ' + failed.length + ' refused (' + failed.join('; ') + ')' : '') + '.';
+        loadQueue().then(function () { var l = document.getElementById('c-live'); if (l) l.focus(); });
+        return;
+      }
+      var id = ids.shift();
+      call('POST', '/requests/' + encodeURIComponent(id) + spec.path, spec.reason ? { reason: reason } : null).then(function (res) {
+        if (res.ok) done++; else failed.push(id + ': ' + problem(res));
+        next();
+      });
+    };
+    next();
   }
 
   // ---- detail ----------------------------------------------------------
