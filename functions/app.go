@@ -379,7 +379,8 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
-	cons, err := console.New()
+	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim,
+		OIDC: console.OIDC{Issuer: strings.TrimRight(cfg.ConsoleOIDCIssuer, "/"), ClientID: cfg.ConsoleOIDCClientID, Scope: cfg.ConsoleOIDCScope}})
 	if err != nil {
 		return err
 	}

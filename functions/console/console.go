@@ -2,15 +2,19 @@
 // public pages; every call they make goes to the admin API with the admin's
 // bearer token): tenant privacy admins sign in, work the request queue and
 // decide requests. GET /api/console/ serves the page; its script and styles
-// are embedded in the binary (no build step, no CDN). No side effects of its
-// own: it only serves files.
+// are embedded in the binary (no build step, no CDN); GET
+// /api/console/config.json tells the page how to sign in (pasting a token, or
+// the identity provider's authorization code flow with PKCE). No side effects
+// of its own: it only serves files.
 package console
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 
 	"github.com/privops/privops/shared/ui"
 )
@@ -18,13 +22,31 @@ import (
 //go:embed assets
 var assetFS embed.FS
 
+// OIDC is the identity provider the console signs in with (OpenID Connect
+// authorization code flow with PKCE, RFC 7636; a public client, no secret).
+// A zero Issuer: sign in by pasting a token.
+type OIDC struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"clientId"`
+	Scope    string `json:"scope"`
+}
+
+// Config is the console's configuration.
+type Config struct {
+	OIDC OIDC
+	// TenantClaim is the access-token claim naming the tenant (AUTH_TENANT_CLAIM).
+	TenantClaim string
+}
+
 // Console serves the admin console's files.
 type Console struct {
 	assets *ui.Assets
+	config []byte
+	csp    string
 }
 
 // New returns the admin console.
-func New() (*Console, error) {
+func New(cfg Config) (*Console, error) {
 	sub, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, err
@@ -33,7 +55,26 @@ func New() (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin console assets: %w", err)
 	}
-	return &Console{assets: a}, nil
+	c := &Console{assets: a, csp: ui.CSP()}
+	body := struct {
+		OIDC        *OIDC  `json:"oidc,omitempty"`
+		TenantClaim string `json:"tenantClaim"`
+	}{TenantClaim: cfg.TenantClaim}
+	if cfg.OIDC.Issuer != "" {
+		o := cfg.OIDC
+		body.OIDC = &o
+		u, err := url.Parse(o.Issuer)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("admin console: issuer %q is not a URL", o.Issuer)
+		}
+		// The page fetches the discovery document and redeems the code at
+		// the provider (Entra ID: the same origin as the issuer).
+		c.csp = ui.CSPConnect(u.Scheme + "://" + u.Host)
+	}
+	if c.config, err = json.Marshal(body); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Handler returns the function's http.Handler.
@@ -44,10 +85,16 @@ func (c *Console) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/console/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
-		c.assets.Serve(w, r, "index.html", ui.CSP())
+		c.assets.Serve(w, r, "index.html", c.csp)
+	})
+	mux.HandleFunc("GET /api/console/config.json", func(w http.ResponseWriter, r *http.Request) {
+		ui.Secure(w.Header(), c.csp)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(c.config)
 	})
 	mux.HandleFunc("GET /api/console/{file}", func(w http.ResponseWriter, r *http.Request) {
-		c.assets.Serve(w, r, r.PathValue("file"), ui.CSP())
+		c.assets.Serve(w, r, r.PathValue("file"), c.csp)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { ui.NotFound(w, ui.CSP()) })
 	return mux

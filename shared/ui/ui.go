@@ -31,6 +31,19 @@ func CSP(imgOrigins ...string) string {
 		"; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }
 
+// CSPConnect is CSP with fetches also allowed to the given origins (an
+// identity provider the admin console signs in with).
+func CSPConnect(origins ...string) string {
+	csp := CSP()
+	extra := ""
+	for _, o := range origins {
+		if o != "" {
+			extra += " " + o
+		}
+	}
+	return strings.Replace(csp, "connect-src 'self'", "connect-src 'self'"+extra, 1)
+}
+
 // Secure sets the headers every page and asset carries.
 func Secure(h http.Header, csp string) {
 	h.Set("Content-Security-Policy", csp)

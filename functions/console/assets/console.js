@@ -1,9 +1,14 @@
-/* The admin console: sign in with a bearer token (dev mode), the request
-   queue and the request detail with its task board and decisions, on the
+/* The admin console: sign in with the identity provider (OpenID Connect
+   authorization code flow with PKCE, when /api/console/config.json names one)
+   or by pasting a bearer token (dev mode), the request queue with bulk
+   actions, and the request detail with its task board and decisions, on the
    admin API. Plain script, no build step.
 
    The token lives in memory and in sessionStorage (this tab only, gone when
-   the tab closes; "Sign out" clears it at once); it never goes into a URL. */
+   the tab closes; "Sign out" clears it at once); it never goes into a URL.
+   The provider's one-time authorization code does arrive in the URL, as the
+   flow requires: it is removed from the address bar at once, and is useless
+   without the PKCE verifier this tab kept. */
 (function () {
   'use strict';
   var root = document.getElementById('console');
@@ -101,16 +106,58 @@
 
   function viewSignin() {
     return h('div', { class: 'box' }, h('h1', { tabindex: '-1' }, 'Sign in'),
-      h('p', {}, 'Development mode: paste a tenant admin token (the first start prints one; `privops token` mints more). ' +
-        'It stays in this tab only.'),
       summary(),
+      state.config.oidc ? [h('p', {}, h('button', { type: 'button', onclick: startOIDC }, 'Sign in with your organisation')),
+        h('h2', {}, 'Or paste a token')] : null,
+      h('p', {}, 'Paste a tenant admin token (development: the first start prints one; `privops token` mints more). ' +
+        'It stays in this tab only.'),
       h('form', { novalidate: true, onsubmit: signIn },
         input('c-tenant', 'Tenant', h('input', { type: 'text', autocomplete: 'organization', spellcheck: 'false' })),
         input('c-token', 'Bearer token', h('textarea', { class: 'wide mono', spellcheck: 'false', autocomplete: 'off', rows: '4' })),
         h('p', {}, h('button', { type: 'submit' }, 'Sign in'))));
   }
   function tenantOf(tok) {
-    try { return JSON.parse(atob(tok.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).tid || ''; } catch (e) { return ''; }
+    try { return JSON.parse(atob(tok.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))[state.config.tenantClaim || 'tid'] || ''; } catch (e) { return ''; }
+  }
+
+  // ---- sign in with the identity provider (RFC 6749 code flow + RFC 7636 PKCE)
+
+  var PKCE = KEY + ':pkce';
+  function b64url(buf) {
+    return btoa(String.fromCharCode.apply(null, new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  function redirectURI() { return location.origin + location.pathname; }
+  function discover() {
+    return fetch(state.config.oidc.issuer + '/.well-known/openid-configuration', { credentials: 'omit' }).then(function (r) {
+      if (!r.ok) throw new Error('discovery ' + r.status);
+      return r.json();
+    });
+  }
+  function startOIDC() {
+    var verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+    var st = b64url(crypto.getRandomValues(new Uint8Array(16)));
+    Promise.all([discover(), crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))]).then(function (x) {
+      sessionStorage.setItem(PKCE, JSON.stringify({ verifier: verifier, state: st }));
+      var o = state.config.oidc;
+      var q = new URLSearchParams({ response_type: 'code', client_id: o.clientId, redirect_uri: redirectURI(), scope: o.scope,
+        state: st, code_challenge: b64url(x[1]), code_challenge_method: 'S256' });
+      location.assign(x[0].authorization_endpoint + '?' + q.toString());
+    }).catch(function () { fail(['The identity provider could not be reached; try again, or paste a token.']); });
+  }
+  // finishOIDC redeems the code the provider sent back to this page.
+  function finishOIDC(params) {
+    history.replaceState(null, '', location.pathname); // the code leaves the address bar at once
+    var saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(PKCE) || 'null'); sessionStorage.removeItem(PKCE); } catch (e) { saved = null; }
+    if (params.get('error')) { fail(['The identity provider refused the sign-in (' + params.get('error') + ').']); return; }
+    if (!saved || !params.get('code') || saved.state !== params.get('state')) { fail(['This sign-in answer does not belong to this tab; sign in again.']); return; }
+    discover().then(function (d) {
+      return fetch(d.token_endpoint, { method: 'POST', credentials: 'omit', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code: params.get('code'), redirect_uri: redirectURI(),
+          client_id: state.config.oidc.clientId, code_verifier: saved.verifier }).toString() });
+    }).then(function (r) { return r.json().then(function (b) { if (!r.ok || !b.access_token) throw new Error(b.error || 'token ' + r.status); return b; }); })
+      .then(function (b) { useToken(b.access_token, tenantOf(b.access_token)); })
+      .catch(function (e) { fail(['The sign-in could not be completed (' + e.message + '); sign in again.']); });
   }
   function signIn(ev) {
     ev.preventDefault();
@@ -120,9 +167,14 @@
     if (!tenant) errs.push({ msg: 'Enter the tenant', field: 'c-tenant' });
     if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(tok)) errs.push({ msg: 'Paste a bearer token (a JWT: three parts separated by dots)', field: 'c-token' });
     if (errs.length) { state.errors = errs; go('signin', true); return; }
+    useToken(tok, tenant, 'c-token');
+  }
+  // useToken checks a token against the admin API and keeps it for this tab.
+  function useToken(tok, tenant, field) {
+    if (!tenant) { fail(['The token names no tenant (claim ' + (state.config.tenantClaim || 'tid') + '); paste it with the tenant instead.']); return; }
     state.tenant = tenant; state.token = tok;
     call('GET', '/requests?limit=1').then(function (res) {
-      if (!res.ok) { state.token = ''; fail([problem(res)], 'c-token'); return; }
+      if (!res.ok) { state.token = ''; fail([problem(res)], field); return; }
       try { sessionStorage.setItem(KEY, JSON.stringify({ tenant: tenant, token: tok })); } catch (e) { /* memory only */ }
       state.values = {}; state.errors = [];
       loadQueue();
@@ -338,5 +390,11 @@
           h('p', {}, 'Retry every failed task, and held tasks no hold covers any more.'), h('button', { type: 'submit', disabled: busy }, 'Retry all')) : null)) : null];
   }
 
-  if (state.token) loadQueue(); else go('signin');
+  state.config = {};
+  fetch('config.json', { credentials: 'omit' }).then(function (r) { return r.ok ? r.json() : {}; }, function () { return {}; }).then(function (cfg) {
+    state.config = cfg || {};
+    var params = new URLSearchParams(location.search);
+    if (state.config.oidc && (params.has('code') || params.has('error'))) { state.view = 'signin'; render(); finishOIDC(params); return; }
+    if (state.token) loadQueue(); else go('signin');
+  });
 })();
