@@ -122,7 +122,7 @@ param authOperatorTenant string = ''
 @description('PUBLIC_URL (download links, webhook callbacks); empty: https:// and the app\'s default host name. Set it with a custom domain.')
 param publicUrl string = ''
 
-@description('PORTAL_BASE_URL: the privacy center link in notice mails; empty: none.')
+@description('PORTAL_BASE_URL: the privacy page linked in mails; empty: the built-in privacy center (PUBLIC_URL/api/center/<tenant>/).')
 param portalBaseUrl string = ''
 
 @description('CONSOLE_OIDC_CLIENT_ID: the admin console\'s app registration (a single-page application, redirect URI <PUBLIC_URL>/api/console/); empty: the console signs in by pasting a token.')

@@ -290,6 +290,9 @@ func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Re
 		Subject: say(r.LanguageOf(), "code.subject", t.Name),
 		Text:    say(r.LanguageOf(), "code.body", code, t.Name, typeIn(r.LanguageOf(), r.Type), r.ID, int(s.cfg.CodeTTL.Minutes())),
 	}
+	if link := s.privacyPage(t); link != "" {
+		m.Text += say(r.LanguageOf(), "code.link", link)
+	}
 	if err := s.d.Mailer.Send(ctx, m); err != nil {
 		s.d.Logger.WarnContext(ctx, "verification mail not sent", "tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
 		return privacy.Errorf(privacy.KindUnavailable, "mail-unavailable", "the verification code could not be mailed; ask for a new code in a few minutes")

@@ -1,8 +1,11 @@
 package dsr_test
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -58,6 +61,42 @@ func TestMailsInTheRequestsLanguage(t *testing.T) {
 			}
 			if tc.language == privacy.LangSimplifiedChinese && (!strings.Contains(denied, "原因如下") || !strings.Contains(code, "您的验证码是")) {
 				t.Errorf("chinese mails not in chinese:\n%s\n%s", code, denied)
+			}
+		})
+	}
+}
+
+// TestMailsLinkThePrivacyPage: the code mail and the notices link the
+// tenant's privacy center on this app (they named none: "enter it on the
+// privacy page", with no page), unless PORTAL_BASE_URL names the tenant's own.
+func TestMailsLinkThePrivacyPage(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, portalBase, want string }{
+		{"the privacy center", "", "https://privops.example.com/api/center/acme/"},
+		{"PORTAL_BASE_URL", "https://privacy.acme.example", "https://privacy.acme.example"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			svc, err := dsr.New(dsr.Config{NoticesQueue: queueName, CodeTTL: 15 * time.Minute, MaxAttempts: 5, MaxCodeSends: 3, OutboxLease: time.Minute,
+				PublicURL: "https://privops.example.com", PortalBaseURL: tc.portalBase},
+				dsr.Keys{Subject: bytes.Repeat([]byte{1}, 32), Token: bytes.Repeat([]byte{2}, 32)},
+				dsr.Deps{Store: f.store, Publisher: f.pub, Mailer: f.mail, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.svc = svc
+			f.submitVerified(t, "acme")
+			f.notices(t)
+			ms := f.mail.Mails()
+			if len(ms) != 2 {
+				t.Fatalf("%d mails, want the code and the verified notice", len(ms))
+			}
+			for _, m := range ms {
+				if !strings.Contains(m.Text, tc.want) {
+					t.Errorf("%q does not link %s:\n%s", m.Subject, tc.want, m.Text)
+				}
 			}
 		})
 	}

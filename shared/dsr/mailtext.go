@@ -17,6 +17,7 @@ var mailTexts = map[string]map[string]string{
 		"code.subject": "Your verification code for %s",
 		"code.body": "Your code is %s\n\nEnter it on the %s privacy page to confirm your %s request (reference %s).\n" +
 			"It expires in %d minutes. If you did not ask for this, ignore this mail: nothing happens without the code.\n",
+		"code.link":                              "\nThe privacy page: %s\n",
 		"subject." + privacy.NoticeVerified:      "We received your privacy request — %s",
 		"subject." + privacy.NoticeApproved:      "Your privacy request is being processed — %s",
 		"subject." + privacy.NoticeDenied:        "Your privacy request was declined — %s",
@@ -69,6 +70,7 @@ var mailTexts = map[string]map[string]string{
 		"code.subject": "您在 %s 的验证码",
 		"code.body": "您的验证码是 %s\n\n请在 %s 的隐私页面输入此验证码，以确认您的“%s”请求（编号 %s）。\n" +
 			"验证码 %d 分钟内有效。如果您没有提出此请求，请忽略本邮件：没有验证码，什么都不会发生。\n",
+		"code.link":                              "\n隐私页面：%s\n",
 		"subject." + privacy.NoticeVerified:      "我们已收到您的隐私请求 — %s",
 		"subject." + privacy.NoticeApproved:      "您的隐私请求正在处理 — %s",
 		"subject." + privacy.NoticeDenied:        "您的隐私请求被拒绝 — %s",

@@ -116,10 +116,23 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 	if t.Contact != "" {
 		b.WriteString(say(lang, "questions", t.Contact))
 	}
-	if s.cfg.PortalBaseURL != "" {
-		b.WriteString(say(lang, "follow", s.cfg.PortalBaseURL))
+	if link := s.privacyPage(t); link != "" {
+		b.WriteString(say(lang, "follow", link))
 	}
 	return b.String()
+}
+
+// privacyPage is the link mails give to follow a request: PORTAL_BASE_URL
+// when set (the tenant's own privacy page), else the tenant's privacy center
+// on this app (functions/center), else none.
+func (s *Service) privacyPage(t *privacy.Tenant) string {
+	switch {
+	case s.cfg.PortalBaseURL != "":
+		return s.cfg.PortalBaseURL
+	case s.cfg.PublicURL != "":
+		return s.cfg.PublicURL + "/api/center/" + t.ID + "/"
+	}
+	return ""
 }
 
 // extendedDue is the due date the extension will give, for the notice text.
