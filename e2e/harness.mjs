@@ -27,6 +27,7 @@ let built = '';
 export function build() {
   if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'privops-e2e-bin-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   built = join(dir, 'privops');
   execFileSync('go', ['build', '-o', built, './functions'], { cwd: repo, stdio: 'inherit', env: { ...process.env, CGO_ENABLED: '0' } });
   return built;
