@@ -29,7 +29,9 @@ import (
 	"github.com/privops/privops/functions/admin"
 	"github.com/privops/privops/functions/breachack"
 	"github.com/privops/privops/functions/callback"
+	"github.com/privops/privops/functions/center"
 	"github.com/privops/privops/functions/certificates"
+	"github.com/privops/privops/functions/console"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notify"
@@ -59,6 +61,7 @@ import (
 	"github.com/privops/privops/shared/standalone"
 	"github.com/privops/privops/shared/telemetry"
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/ui"
 	"github.com/privops/privops/shared/web"
 	"github.com/privops/privops/shared/webhook"
 )
@@ -388,10 +391,21 @@ func (a *app) wire(ad adapters) error {
 	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Incidents: notices})
 	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Incidents: incidents})
 	a.portal, a.admin, a.oper = p, adm, oper
+	pc, err := center.New(center.Deps{Tenants: a.svc})
+	if err != nil {
+		return err
+	}
+	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim,
+		OIDC: console.OIDC{Issuer: strings.TrimRight(cfg.ConsoleOIDCIssuer, "/"), ClientID: cfg.ConsoleOIDCClientID, Scope: cfg.ConsoleOIDCScope}})
+	if err != nil {
+		return err
+	}
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
+		{Name: "center", HTTP: web.Logged("center", log, pc.Handler())},
+		{Name: "console", HTTP: web.Logged("console", log, cons.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
 		{Name: "breachack", HTTP: web.Logged("breachack", log, a.breachAck().Handler())},
 		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
@@ -544,8 +558,12 @@ func (a *app) serveStandalone(ctx context.Context) error {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	a.log.Info("standalone suite listening", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir, "functions", len(a.funcs))
+	demo := ""
+	if a.cfg.DemoTenant {
+		demo = demoTenant().ID
+	}
 	h := &standalone.Host{Listener: ln, Functions: a.funcs, Specs: a.specs, Receiver: a.db.Queue(),
-		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log}
+		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log, Index: ui.Index(demo)}
 	// /readyz pings the store (SQLite, or Cosmos DB when STORE_BACKEND=cosmos).
 	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
 		h.Ready = p.Ping

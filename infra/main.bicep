@@ -122,8 +122,14 @@ param authOperatorTenant string = ''
 @description('PUBLIC_URL (download links, webhook callbacks); empty: https:// and the app\'s default host name. Set it with a custom domain.')
 param publicUrl string = ''
 
-@description('PORTAL_BASE_URL: the privacy center link in notice mails; empty: none.')
+@description('PORTAL_BASE_URL: the privacy page linked in mails; empty: the built-in privacy center (PUBLIC_URL/api/center/<tenant>/).')
 param portalBaseUrl string = ''
+
+@description('CONSOLE_OIDC_CLIENT_ID: the admin console\'s app registration (a single-page application, redirect URI <PUBLIC_URL>/api/console/); empty: the console signs in by pasting a token.')
+param consoleClientId string = ''
+
+@description('CONSOLE_OIDC_SCOPE; empty: openid and the admin API\'s default scope (AUTH_AUDIENCE/.default).')
+param consoleScope string = ''
 
 @description('MAIL_BACKEND: smtp, or outbox (mail written to the instance\'s temporary disk and lost: dev only, codes never reach anyone).')
 @allowed([
@@ -372,6 +378,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AUTH_OPERATOR_TENANT: authOperatorTenant
     PUBLIC_URL: empty(publicUrl) ? 'https://${functionApp.outputs.defaultHostName}' : publicUrl
     PORTAL_BASE_URL: portalBaseUrl
+    CONSOLE_OIDC_ISSUER: empty(consoleClientId) ? '' : (empty(authIssuer) ? '${loginEndpoint}${entraTenantId}/v2.0' : authIssuer)
+    CONSOLE_OIDC_CLIENT_ID: consoleClientId
+    CONSOLE_OIDC_SCOPE: empty(consoleScope) ? 'openid ${authAudience}/.default' : consoleScope
     MAIL_BACKEND: mailBackend
     MAIL_FROM: mailFrom
     SMTP_HOST: smtpHost

@@ -129,6 +129,17 @@ type Config struct {
 	RateVerifyPerIP    int    `envconfig:"RATE_VERIFY_PER_IP" default:"60"`
 	TrustForwardedFor  bool   `envconfig:"TRUST_FORWARDED_FOR" default:"false"`
 	PortalBaseURL      string `envconfig:"PORTAL_BASE_URL"`
+	// ConsoleOIDCIssuer switches the admin console's sign-in with the
+	// identity provider on (OpenID Connect authorization code flow with PKCE,
+	// a public client: no secret): the issuer whose discovery document
+	// (<issuer>/.well-known/openid-configuration) names the endpoints;
+	// ConsoleOIDCClientID the console's client id registered there (redirect
+	// URI <PUBLIC_URL>/api/console/); ConsoleOIDCScope the scopes asked for,
+	// which must yield an access token the admin API accepts (AUTH_AUDIENCE).
+	// Empty issuer: the console offers only pasting a token.
+	ConsoleOIDCIssuer   string `envconfig:"CONSOLE_OIDC_ISSUER"`
+	ConsoleOIDCClientID string `envconfig:"CONSOLE_OIDC_CLIENT_ID"`
+	ConsoleOIDCScope    string `envconfig:"CONSOLE_OIDC_SCOPE" default:"openid"`
 	// PublicURL is the base URL of this app's HTTP functions as the outside
 	// world reaches them: download links and webhook callback URLs use it.
 	// Standalone, it defaults to http:// and HTTP_ADDR.
@@ -265,6 +276,19 @@ func (c *Config) check() error {
 		bad("AUTH_JWKS_URL", "is required when AUTH_MODE=jwks")
 	}
 	c.checkClaims(bad)
+	if c.ConsoleOIDCIssuer != "" {
+		u, err := url.Parse(c.ConsoleOIDCIssuer)
+		loopback := err == nil && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost" || u.Hostname() == "::1")
+		if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !(u.Scheme == "https" || (u.Scheme == "http" && loopback)) {
+			bad("CONSOLE_OIDC_ISSUER", "must be an https URL (http only on a loopback address)")
+		}
+		if c.ConsoleOIDCClientID == "" {
+			bad("CONSOLE_OIDC_CLIENT_ID", "is required when CONSOLE_OIDC_ISSUER is set")
+		}
+		if strings.TrimSpace(c.ConsoleOIDCScope) == "" {
+			bad("CONSOLE_OIDC_SCOPE", "must name at least one scope")
+		}
+	}
 	if _, err := ncrontab.Parse(c.DeadlineWatchSchedule); err != nil {
 		bad("DEADLINE_WATCH_SCHEDULE", "%v (NCRONTAB: {second} {minute} {hour} {day} {month} {day-of-week}, in UTC)", err)
 	}

@@ -142,6 +142,7 @@ func TestLoadDefaults(t *testing.T) {
 		RateSubmitPerIP:       30,
 		RateSubmitPerEmail:    5,
 		RateVerifyPerIP:       60,
+		ConsoleOIDCScope:      "openid",
 		TrustForwardedFor:     false,
 		LogLevel:              "info",
 		OTelServiceName:       "privops",
@@ -235,6 +236,12 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		env  map[string]string
 		want []string // the settings the error names, one per line
 	}{
+		{"console issuer over plain http", on(nil, "CONSOLE_OIDC_ISSUER", "http://login.example.com/t/v2.0", "CONSOLE_OIDC_CLIENT_ID", "c"),
+			[]string{"CONSOLE_OIDC_ISSUER"}},
+		{"console issuer without a client id", on(nil, "CONSOLE_OIDC_ISSUER", "https://login.example.com/t/v2.0"),
+			[]string{"CONSOLE_OIDC_CLIENT_ID"}},
+		{"console issuer with no scope", on(nil, "CONSOLE_OIDC_ISSUER", "https://login.example.com/t/v2.0", "CONSOLE_OIDC_CLIENT_ID", "c",
+			"CONSOLE_OIDC_SCOPE", " "), []string{"CONSOLE_OIDC_SCOPE"}},
 		{"CODE_TTL 30s", on(nil, "CODE_TTL", "30s"), []string{"CODE_TTL"}},
 		{"CODE_TTL 2h", on(nil, "CODE_TTL", "2h"), []string{"CODE_TTL"}},
 		{"TASK_CALLBACK_TIMEOUT 29s", on(nil, "TASK_CALLBACK_TIMEOUT", "29s"), []string{"TASK_CALLBACK_TIMEOUT"}},

@@ -40,13 +40,16 @@ type TenantSettings struct {
 	// a read shows it empty, and a change that leaves it empty keeps the
 	// stored one while the webhook URL stays the same.
 	Breach *privacy.BreachSettings `json:"breach"`
+	// Brand: the privacy center's colours and logo (null: the suite's own look).
+	Brand privacy.Brand `json:"brand"`
 }
 
 // SettingsOf returns the tenant's settings as TenantSettings shows them.
 func SettingsOf(t *privacy.Tenant) TenantSettings {
 	return TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
 		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
-		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays, Breach: breachView(t.Breach)}
+		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays,
+		Breach: breachView(t.Breach), Brand: t.Brand}
 }
 
 // breachView copies the breach settings without the webhook secret.
@@ -77,6 +80,7 @@ func (in TenantSettings) apply(t *privacy.Tenant) []string {
 			t.Breach.WebhookSecret = old.WebhookSecret
 		}
 	}
+	t.Brand = in.Brand
 	t.ApplyDefaults()
 	return changedFields(before, SettingsOf(t))
 }

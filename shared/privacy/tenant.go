@@ -36,6 +36,8 @@ type Tenant struct {
 	// Contact is the tenant's privacy contact shown in notices (a role mailbox,
 	// not a data subject).
 	Contact string `json:"contact,omitempty"`
+	// Brand is the privacy center's look: colours and logo.
+	Brand Brand `json:"brand,omitzero"`
 
 	// Services are the tenant's systems holding personal data; every approved
 	// request fans out to those that hold its categories.
@@ -249,6 +251,9 @@ func (t *Tenant) Validate() error {
 		if err := t.Breach.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := t.Brand.validate(); err != nil {
+		return err
 	}
 	switch t.Status {
 	case "", TenantActive, TenantSuspended:
