@@ -41,3 +41,9 @@ func TestInbound(t *testing.T) {
 	t.Parallel()
 	storetest.RunInbound(t, func(testing.TB) privacy.InboundLog { return inmem.NewStore() })
 }
+
+func TestTenantDataConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunTenantData(t, inmem.NewStore())
+	storetest.RunTenantMessages(t, inmem.NewQueue(inmem.QueueOptions{}))
+}

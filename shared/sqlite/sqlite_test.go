@@ -269,3 +269,10 @@ func TestInboundPurgesExpired(t *testing.T) {
 		t.Fatalf("rows after the purge: %s, want %s", got, want)
 	}
 }
+
+func TestTenantDataConformance(t *testing.T) {
+	t.Parallel()
+	db := openTest(t, Options{})
+	storetest.RunTenantData(t, db.Store())
+	storetest.RunTenantMessages(t, db.Queue())
+}
