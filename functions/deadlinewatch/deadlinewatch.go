@@ -6,8 +6,11 @@
 // starts again erasures a released legal hold deferred), and it reports how
 // many open requests are overdue or due soon — counts, never contents. It also
 // flags a tenant whose nightly retention sweep did not start for an occurrence
-// of the retention schedule more than RetentionGrace ago (a missed night). A
-// failure for one tenant does not stop the others.
+// of the retention schedule more than RetentionGrace ago (a missed night). It
+// carries offboardings on (shared/offboard): the return package, then, once
+// the notice period ended and no legal hold stops it, the purge of the
+// tenant, a bounded part per run, and its certificate. A failure for one
+// tenant does not stop the others.
 package deadlinewatch
 
 import (
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/ncrontab"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/trigger"
@@ -31,6 +35,12 @@ type Service interface {
 	// ResumeReleased starts again the erasures released holds deferred; it
 	// reads and writes nothing unless a release was cut short.
 	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
+}
+
+// Offboarder advances a tenant's offboarding (shared/offboard).
+type Offboarder interface {
+	// RunTenant reads the tenant as stored and advances its offboarding.
+	RunTenant(ctx context.Context, tenantID string) (offboard.Outcome, error)
 }
 
 // Tenants lists tenants.
@@ -54,7 +64,9 @@ type Config struct {
 type Deps struct {
 	Service Service
 	Tenants Tenants
-	Logger  *slog.Logger
+	// Offboarder, if set, carries offboarding tenants on.
+	Offboarder Offboarder
+	Logger     *slog.Logger
 	// Counts, if set, is given each tenant's counts after a run that
 	// succeeded for it: the deadlines-overdue metric. Counts, never contents.
 	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
@@ -85,6 +97,10 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
 			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
+			if tn.IsOffboarding() && d.Offboarder != nil {
+				oerr := offboardTenant(ctx, d, cfg.PerTenant, tn.ID, log)
+				rerr = errors.Join(rerr, oerr)
+			}
 			if tenantFlushed {
 				flushed++
 			}
@@ -99,6 +115,19 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		}
 		return errors.Join(errs...)
 	}
+}
+
+// offboardTenant runs a tenant's offboarding on the tenant as stored now
+// (the redrive steps before may have written it), within its own budget.
+func offboardTenant(ctx context.Context, d Deps, budget time.Duration, id string, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	out, err := d.Offboarder.RunTenant(ctx, id)
+	if err != nil {
+		return fmt.Errorf("offboarding: %w", err)
+	}
+	log.InfoContext(ctx, "offboarding", "tenant_id", id, "outcome", string(out))
+	return nil
 }
 
 // lastOccurrence returns the schedule's last occurrence at or before until

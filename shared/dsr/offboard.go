@@ -50,6 +50,9 @@ func (s *Service) OffboardTenant(ctx context.Context, tenantID, ifMatch string, 
 	if err != nil {
 		return nil, err
 	}
+	if t, done, err := s.replayed(ctx, tenantID, k); done {
+		return t, err
+	}
 	t, err := s.writeTenant(ctx, tenantID, ifMatch, func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
 		if _, err := k.check(t.AdminOps); err != nil {
 			return nil, err
@@ -82,11 +85,14 @@ func (s *Service) CancelOffboarding(ctx context.Context, tenantID, ifMatch strin
 	if err != nil {
 		return nil, err
 	}
+	if t, done, err := s.replayed(ctx, tenantID, k); done {
+		return t, err
+	}
 	cur, err := s.tenant(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	if o := cur.Offboarding; o != nil && o.Purge == nil && o.Package != nil && (ifMatch == "" || ifMatch == cur.ETag) {
+	if o := cur.Offboarding; o != nil && o.Purge == nil && o.Package != nil && s.d.Blobs != nil && (ifMatch == "" || ifMatch == cur.ETag) {
 		if err := s.d.Blobs.Delete(ctx, o.Package.Blob); err != nil {
 			return nil, err
 		}
@@ -110,6 +116,25 @@ func (s *Service) CancelOffboarding(ctx context.Context, tenantID, ifMatch strin
 		return s.tenant(ctx, tenantID)
 	}
 	return t, err
+}
+
+// replayed answers a keyed tenant change whose key is recorded already
+// (before If-Match is checked: the first call changed the ETag): the tenant
+// as it is now, or idempotency-key-reused. done is false for a new key.
+func (s *Service) replayed(ctx context.Context, tenantID string, k *opKey) (*privacy.Tenant, bool, error) {
+	if k == nil {
+		return nil, false, nil
+	}
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, true, err
+	}
+	if _, err := k.check(t.AdminOps); errors.Is(err, errReplay) {
+		return t, true, nil
+	} else if err != nil {
+		return nil, true, err
+	}
+	return nil, false, nil
 }
 
 // SealCertificate signs payload (a JSON object) with the certificate key,

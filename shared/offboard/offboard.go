@@ -141,6 +141,19 @@ const (
 // now is the run's time in UTC, truncated to the microsecond.
 func (o *Offboarder) now() time.Time { return o.d.Now().UTC().Truncate(time.Microsecond) }
 
+// RunTenant reads the tenant as stored and runs its offboarding; a tenant
+// that is gone (offboarded meanwhile) is NotOffboarding.
+func (o *Offboarder) RunTenant(ctx context.Context, tenantID string) (Outcome, error) {
+	t, err := o.d.Store.GetTenant(ctx, tenantID)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return NotOffboarding, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get tenant: %w", err)
+	}
+	return o.Run(ctx, t)
+}
+
 // Run advances tenant t's offboarding as far as it can within the budget.
 // Safe to call at any time, twice, or after a crash at any point.
 func (o *Offboarder) Run(ctx context.Context, t *privacy.Tenant) (Outcome, error) {
