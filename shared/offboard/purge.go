@@ -113,7 +113,10 @@ func (o *Offboarder) startPurge(ctx context.Context, t *privacy.Tenant, now time
 	for k, n := range found {
 		details[k] = strconv.Itoa(n)
 	}
-	return o.write(ctx, t, "offboard-purge-started", o.events(t, "tenant.offboarding-purge-started", details)...)
+	evs := o.events(t, "tenant.offboarding-purge-started", details)
+	// The start event's copy in the tenant's chain is purged with it.
+	found[privacy.DataKindAudit] += len(evs) - 1
+	return o.write(ctx, t, "offboard-purge-started", evs...)
 }
 
 // purge deletes the kinds not yet done, page by page, marking each done on
@@ -180,6 +183,8 @@ type Certificate struct {
 	PurgeStartedAt time.Time      `json:"purgeStartedAt"`
 	CompletedAt    time.Time      `json:"completedAt"`
 	Package        *PackageFacts  `json:"returnPackage,omitempty"`
+	// Deleted is what the tenant held, kind by kind, when the purge started
+	// (its own start event included); Remaining what was left at the end.
 	Deleted        map[string]int `json:"deleted"`
 	Remaining      map[string]int `json:"remaining"`
 	// NotCovered names what the purge cannot reach from here.
