@@ -172,21 +172,21 @@ func (o *Offboarder) purgePage(ctx context.Context, t *privacy.Tenant, kind stri
 // Certificate is the offboarding certificate's content: what was purged of
 // the tenant, when, on whose request, signed with the certificate key.
 type Certificate struct {
-	Type           string         `json:"type"`
-	ID             string         `json:"id"`
-	TenantID       string         `json:"tenantId"`
-	Legal          string         `json:"legal"`
-	Choice         string         `json:"choice"`
-	RequestedAt    time.Time      `json:"requestedAt"`
-	RequestedBy    string         `json:"requestedBy"`
-	PurgeAfter     time.Time      `json:"purgeAfter"`
-	PurgeStartedAt time.Time      `json:"purgeStartedAt"`
-	CompletedAt    time.Time      `json:"completedAt"`
-	Package        *PackageFacts  `json:"returnPackage,omitempty"`
+	Type           string        `json:"type"`
+	ID             string        `json:"id"`
+	TenantID       string        `json:"tenantId"`
+	Legal          string        `json:"legal"`
+	Choice         string        `json:"choice"`
+	RequestedAt    time.Time     `json:"requestedAt"`
+	RequestedBy    string        `json:"requestedBy"`
+	PurgeAfter     time.Time     `json:"purgeAfter"`
+	PurgeStartedAt time.Time     `json:"purgeStartedAt"`
+	CompletedAt    time.Time     `json:"completedAt"`
+	Package        *PackageFacts `json:"returnPackage,omitempty"`
 	// Deleted is what the tenant held, kind by kind, when the purge started
 	// (its own start event included); Remaining what was left at the end.
-	Deleted        map[string]int `json:"deleted"`
-	Remaining      map[string]int `json:"remaining"`
+	Deleted   map[string]int `json:"deleted"`
+	Remaining map[string]int `json:"remaining"`
 	// NotCovered names what the purge cannot reach from here.
 	NotCovered []string `json:"notCovered,omitempty"`
 }
