@@ -122,6 +122,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetentionLease:        5 * time.Minute,
 		RetentionPageSize:     500,
 		RetentionPagePauseMS:  0,
+		OffboardNotice:        720 * time.Hour,
 		BlobBackend:           "local",
 		BlobDir:               filepath.Join("data", "blobs"),
 		BlobContainer:         "privops-exports",
