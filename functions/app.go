@@ -431,7 +431,7 @@ func (a *app) newOffboarder(ad adapters) (*offboard.Offboarder, error) {
 	}
 	msgs, _ := ad.publisher.(offboard.Messages)
 	inbound, _ := ad.store.(offboard.Inbound)
-	return offboard.New(offboard.Config{}, offboard.Deps{Store: ad.store, Inbound: inbound, Data: data, Messages: msgs, Blobs: ad.blobs,
+	return offboard.New(offboard.Config{PageSize: a.cfg.OffboardPageSize}, offboard.Deps{Store: ad.store, Inbound: inbound, Data: data, Messages: msgs, Blobs: ad.blobs,
 		Flush: a.svc.FlushTenant, Seal: a.svc.SealCertificate, Open: a.svc.OpenCertificate,
 		Link: a.svc.OffboardingLink, CheckLink: a.svc.CheckOffboardingLink,
 		NewID: func() string { return "aud_" + randomHex(16) }, Now: ad.now, Step: a.crashPoint(), Logger: a.log})

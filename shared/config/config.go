@@ -111,6 +111,9 @@ type Config struct {
 	// and the purge of everything of the tenant: the controller's time to
 	// download its return package (GDPR Art. 28(3)(g)).
 	OffboardNotice time.Duration `envconfig:"OFFBOARD_NOTICE" default:"720h"`
+	// OffboardPageSize is how many documents one page of an offboarding
+	// purge deletes (one batch, one checkpoint check).
+	OffboardPageSize int `envconfig:"OFFBOARD_PAGE_SIZE" default:"500"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
@@ -290,6 +293,9 @@ func (c *Config) check() error {
 	// the floor is low only so that tests and demos can run a purge.
 	if c.OffboardNotice < time.Second || c.OffboardNotice > 180*24*time.Hour {
 		bad("OFFBOARD_NOTICE", "%s is outside 1s..4320h (180 days)", c.OffboardNotice)
+	}
+	if c.OffboardPageSize < 10 || c.OffboardPageSize > 5000 {
+		bad("OFFBOARD_PAGE_SIZE", "%d is outside 10..5000", c.OffboardPageSize)
 	}
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")

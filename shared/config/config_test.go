@@ -123,6 +123,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetentionPageSize:     500,
 		RetentionPagePauseMS:  0,
 		OffboardNotice:        720 * time.Hour,
+		OffboardPageSize:      500,
 		BlobBackend:           "local",
 		BlobDir:               filepath.Join("data", "blobs"),
 		BlobContainer:         "privops-exports",
