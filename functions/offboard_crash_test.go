@@ -204,7 +204,6 @@ func tenantHoldings(tb testing.TB, dir, tenant string) map[string]int {
 	return out
 }
 
-
 // waitMails waits until the mail outbox folder holds n mails.
 func waitMails(tb testing.TB, outbox string, n int) {
 	tb.Helper()
