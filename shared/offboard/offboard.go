@@ -188,6 +188,12 @@ func (o *Offboarder) Run(ctx context.Context, t *privacy.Tenant) (Outcome, error
 		if t, err = o.startPurge(ctx, t, now); err != nil {
 			return "", err
 		}
+	} else if t.Offboarding.Blocked != nil {
+		// A hold placed during the purge paused it; it is released.
+		t.Offboarding.Blocked = nil
+		if t, err = o.write(ctx, t, "offboard-unblocked"); err != nil {
+			return "", err
+		}
 	}
 	done, err := o.purge(ctx, t, start)
 	if err != nil || !done {

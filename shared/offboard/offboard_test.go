@@ -284,3 +284,41 @@ func TestPurgeResumesAfterACrashAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+func TestAHoldPlacedDuringThePurgePausesIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 2)
+	if _, err := f.svc.OffboardTenant(ctx, "acme", "", privacy.OffboardDelete, operatorActor); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(notice)
+	f.mu.Lock()
+	f.crashAt = "offboard-kind-done" // stop the first run after its first kind
+	f.mu.Unlock()
+	if _, crashed := f.run(t); crashed == "" {
+		t.Fatal("the first run did not stop")
+	}
+	admin := dsr.Actor{Admin: "alice"}
+	h, err := f.svc.PlaceHold(ctx, "acme", dsr.HoldInput{Scope: privacy.HoldTenant, Reason: "regulator's inquiry", Category: privacy.HoldLegalObligation}, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.holdings(t, "acme")
+	if out, _ := f.run(t); out != offboard.Blocked {
+		t.Fatalf("run under a hold placed mid-purge: %s", out)
+	}
+	if v, _ := f.off.View(ctx, "acme"); v.State != offboard.StateHeld {
+		t.Errorf("view: %+v", v)
+	}
+	after := f.holdings(t, "acme")
+	after["audit"]-- // the block's own event
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("the held tenant changed (-before +after):\n%s", diff)
+	}
+	if _, err := f.svc.ReleaseHold(ctx, "acme", h.ID, admin); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := f.run(t); out != offboard.Offboarded {
+		t.Fatalf("run after the release: %s", out)
+	}
+}
