@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -81,8 +82,8 @@ type Deps struct {
 	Store    Store
 	Inbound  Inbound
 	Data     Data
-	Messages Messages // nil: the queue keeps nothing of tenants (Service Bus)
-	Blobs    privacy.Blobs
+	Messages Messages      // nil: the queue keeps nothing of tenants (Service Bus)
+	Blobs    privacy.Blobs // nil: none (a return package then cannot be built)
 	// Flush carries out the tenant document's audit outbox (dsr.Service.FlushTenant).
 	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
 	// Seal and Open sign and check the certificate (the Ed25519 key of the
@@ -108,8 +109,11 @@ type Offboarder struct {
 
 // New returns an Offboarder.
 func New(cfg Config, d Deps) (*Offboarder, error) {
-	if d.Store == nil || d.Data == nil || d.Blobs == nil || d.Flush == nil || d.Seal == nil || d.Open == nil || d.Now == nil || d.NewID == nil {
-		return nil, errors.New("offboard: store, data, blobs, flush, seal, open, ids and clock are required")
+	if d.Store == nil || d.Data == nil || d.Flush == nil || d.Seal == nil || d.Open == nil || d.Now == nil || d.NewID == nil {
+		return nil, errors.New("offboard: store, data, flush, seal, open, ids and clock are required")
+	}
+	if d.Blobs == nil {
+		d.Blobs = noBlobs{}
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 500
@@ -125,6 +129,19 @@ func New(cfg Config, d Deps) (*Offboarder, error) {
 	}
 	return &Offboarder{cfg: cfg, d: d}, nil
 }
+
+// noBlobs stands in for a missing blob store (tests that wire no blobs): no
+// blob exists, and none can be stored, so a return package fails to build
+// and its offboarding waits.
+type noBlobs struct{}
+
+func (noBlobs) Put(context.Context, string, io.Reader) (int64, error) {
+	return 0, errors.New("no blob store is configured")
+}
+func (noBlobs) Open(context.Context, string) (io.ReadCloser, int64, error) {
+	return nil, 0, privacy.ErrNotFound
+}
+func (noBlobs) Delete(context.Context, string) error { return nil }
 
 // Outcome is where a Run left an offboarding.
 type Outcome string
