@@ -392,7 +392,7 @@ func (a *app) wire(ad adapters) error {
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
-			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
+			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour, OffboardTimeout: 5 * time.Minute},
 			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Offboarder: a.offboarder, Logger: log, Counts: a.deadlineCounts(), Now: ad.now})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},

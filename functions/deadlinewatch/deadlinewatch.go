@@ -58,6 +58,10 @@ type Config struct {
 	// reported missed.
 	RetentionSchedule ncrontab.Schedule
 	RetentionGrace    time.Duration
+	// OffboardTimeout bounds one tenant's offboarding run (building a
+	// return package streams all of the tenant's records; the purge itself
+	// stops at its own budget); 0 is PerTenant.
+	OffboardTimeout time.Duration
 }
 
 // Deps are the watch's collaborators.
@@ -98,7 +102,11 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
 			if tn.IsOffboarding() && d.Offboarder != nil {
-				oerr := offboardTenant(ctx, d, cfg.PerTenant, tn.ID, log)
+				budget := cfg.OffboardTimeout
+				if budget <= 0 {
+					budget = cfg.PerTenant
+				}
+				oerr := offboardTenant(ctx, d, budget, tn.ID, log)
 				rerr = errors.Join(rerr, oerr)
 			}
 			if tenantFlushed {
