@@ -53,6 +53,7 @@ import (
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
 	"github.com/privops/privops/shared/ncrontab"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/servicebus"
@@ -82,9 +83,11 @@ type app struct {
 	inbound *inbound.Processor
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
 	breach  *breach.Service    // the breach flow; nil when the store has no breach adapter
-	store   privacy.Store
-	sb      *azservicebus.Client // when QUEUE_BACKEND=servicebus
-	closers []func()
+	// offboarder carries out offboardings (the deadline watch, the operator API).
+	offboarder *offboard.Offboarder
+	store      privacy.Store
+	sb         *azservicebus.Client // when QUEUE_BACKEND=servicebus
+	closers    []func()
 	// azure is the one Entra ID credential the Azure adapters share.
 	azure azureCredential
 	// tel instruments the functions; nil (off) unless
@@ -354,6 +357,7 @@ func (a *app) wire(ad adapters) error {
 		// The operator's own tenant-claim value marks operator tokens, so no
 		// tenant may ever be onboarded under it.
 		ReservedTenantIDs: slices.DeleteFunc([]string{cfg.AuthOperatorTenant}, func(s string) bool { return s == "" }),
+		OffboardNotice:    cfg.OffboardNotice,
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
 			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store),
@@ -388,8 +392,11 @@ func (a *app) wire(ad adapters) error {
 	if a.breach != nil {
 		incidents, notices, breachWatch = a.breach, a.breach, a.breach
 	}
+	if a.offboarder, err = a.newOffboarder(ad); err != nil {
+		return err
+	}
 	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Incidents: notices})
-	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Incidents: incidents})
+	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Offboardings: a.offboarder, Verifier: ad.verifier, Incidents: incidents})
 	a.portal, a.admin, a.oper = p, adm, oper
 	pc, err := center.New(center.Deps{Tenants: a.svc})
 	if err != nil {
@@ -416,8 +423,8 @@ func (a *app) wire(ad adapters) error {
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
-			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now, Breach: breachWatch})},
+			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour, OffboardTimeout: 5 * time.Minute},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Offboarder: a.offboarder, Logger: log, Counts: a.deadlineCounts(), Now: ad.now, Breach: breachWatch})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
@@ -481,6 +488,23 @@ func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond},
 		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
+}
+
+// newOffboarder builds the offboarding work on the store (which purges a
+// tenant's documents kind by kind) and, when the queue is the built-in one,
+// on the queue (which purges the tenant's messages); Service Bus keeps no
+// message bodies of tenants to purge (messages carry ids only).
+func (a *app) newOffboarder(ad adapters) (*offboard.Offboarder, error) {
+	data, ok := ad.store.(offboard.Data)
+	if !ok {
+		return nil, fmt.Errorf("the store %T cannot purge a tenant (offboarding)", ad.store)
+	}
+	msgs, _ := ad.publisher.(offboard.Messages)
+	inbound, _ := ad.store.(offboard.Inbound)
+	return offboard.New(offboard.Config{PageSize: a.cfg.OffboardPageSize}, offboard.Deps{Store: ad.store, Inbound: inbound, Data: data, Messages: msgs, Blobs: ad.blobs,
+		Flush: a.svc.FlushTenant, Seal: a.svc.SealCertificate, Open: a.svc.OpenCertificate,
+		Link: a.svc.OffboardingLink, CheckLink: a.svc.CheckOffboardingLink,
+		NewID: func() string { return "aud_" + randomHex(16) }, Now: ad.now, Step: a.crashPoint(), Logger: a.log})
 }
 
 // randomHex returns n random bytes in hex.

@@ -22,6 +22,7 @@ import (
 	"github.com/privops/privops/functions/certificates"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/shared/auth"
+	"github.com/privops/privops/shared/blob"
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/inmem"
 	"github.com/privops/privops/shared/logging"
@@ -103,7 +104,11 @@ func newTestApp(tb testing.TB, verifier ...auth.Verifier) *testApp {
 	} else if v, err = auth.NewHS256(devKey, cfg.AuthIssuer, cfg.AuthAudience, time.Now); err != nil {
 		tb.Fatal(err)
 	}
-	err = ta.wire(adapters{store: ta.store, publisher: ta.queue, mailer: ta.mail, verifier: v, now: time.Now})
+	blobs, err := blob.NewLocal(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = ta.wire(adapters{store: ta.store, publisher: ta.queue, mailer: ta.mail, verifier: v, blobs: blobs, now: time.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}

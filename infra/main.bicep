@@ -364,6 +364,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue
     RETENTION_SCHEDULE: retentionSchedule
+    OFFBOARD_NOTICE: '720h' // 30 days between an operator's offboarding request and the purge of the tenant (1s-4320h)
     OUTBOX_DISPATCH: outboxDispatch
     BLOB_BACKEND: 'azure'
     BLOB_ACCOUNT_URL: storage.outputs.blobEndpoint

@@ -7,13 +7,16 @@
 // whose code was never entered within UNVERIFIED_EXPIRY, and it reports how
 // many open requests are overdue or due soon — counts, never contents. It also
 // flags a tenant whose nightly retention sweep did not start for an occurrence
-// of the retention schedule more than RetentionGrace ago (a missed night). With
-// Deps.Breach set it then runs the breach step: incident and notice outboxes a
-// crash left are finished, and every breach clock that reached an escalation
-// point is escalated (re-notify the primary contacts at half the clock, the
-// secondary at three quarters, both once it ended), each escalation recorded
-// once, including a clock that ended while the process was down. A failure
-// for one tenant does not stop the others.
+// of the retention schedule more than RetentionGrace ago (a missed night). It
+// carries offboardings on (shared/offboard): the return package, then, once
+// the notice period ended and no legal hold stops it, the purge of the
+// tenant, a bounded part per run, and its certificate. With Deps.Breach set
+// it then runs the breach step: incident and notice outboxes a crash left are
+// finished, and every breach clock that reached an escalation point is
+// escalated (re-notify the primary contacts at half the clock, the secondary
+// at three quarters, both once it ended), each escalation recorded once,
+// including a clock that ended while the process was down. A failure for one
+// tenant does not stop the others.
 package deadlinewatch
 
 import (
@@ -25,6 +28,7 @@ import (
 
 	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/ncrontab"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/trigger"
@@ -45,6 +49,12 @@ type Breach interface {
 	Watch(ctx context.Context, limit int) (breach.WatchReport, error)
 }
 
+// Offboarder advances a tenant's offboarding (shared/offboard).
+type Offboarder interface {
+	// RunTenant reads the tenant as stored and advances its offboarding.
+	RunTenant(ctx context.Context, tenantID string) (offboard.Outcome, error)
+}
+
 // Tenants lists tenants.
 type Tenants interface {
 	ListTenants(ctx context.Context) ([]*privacy.Tenant, error)
@@ -60,13 +70,19 @@ type Config struct {
 	// reported missed.
 	RetentionSchedule ncrontab.Schedule
 	RetentionGrace    time.Duration
+	// OffboardTimeout bounds one tenant's offboarding run (building a
+	// return package streams all of the tenant's records; the purge itself
+	// stops at its own budget); 0 is PerTenant.
+	OffboardTimeout time.Duration
 }
 
 // Deps are the watch's collaborators.
 type Deps struct {
 	Service Service
 	Tenants Tenants
-	Logger  *slog.Logger
+	// Offboarder, if set, carries offboarding tenants on.
+	Offboarder Offboarder
+	Logger     *slog.Logger
 	// Counts, if set, is given each tenant's counts after a run that
 	// succeeded for it: the deadlines-overdue metric. Counts, never contents.
 	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
@@ -99,6 +115,14 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
 			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
+			if tn.IsOffboarding() && d.Offboarder != nil {
+				budget := cfg.OffboardTimeout
+				if budget <= 0 {
+					budget = cfg.PerTenant
+				}
+				oerr := offboardTenant(ctx, d, budget, tn.ID, log)
+				rerr = errors.Join(rerr, oerr)
+			}
 			if tenantFlushed {
 				flushed++
 			}
@@ -120,6 +144,19 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		}
 		return errors.Join(errs...)
 	}
+}
+
+// offboardTenant runs a tenant's offboarding on the tenant as stored now
+// (the redrive steps before may have written it), within its own budget.
+func offboardTenant(ctx context.Context, d Deps, budget time.Duration, id string, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	out, err := d.Offboarder.RunTenant(ctx, id)
+	if err != nil {
+		return fmt.Errorf("offboarding: %w", err)
+	}
+	log.InfoContext(ctx, "offboarding", "tenant_id", id, "outcome", string(out))
+	return nil
 }
 
 // lastOccurrence returns the schedule's last occurrence at or before until

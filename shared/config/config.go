@@ -107,6 +107,13 @@ type Config struct {
 	// milliseconds, which leaves the embedded store's one writer to the
 	// portal between pages (0: none).
 	RetentionPagePauseMS int `envconfig:"RETENTION_PAGE_PAUSE_MS" default:"0"`
+	// OffboardNotice is the wait between an operator's offboarding request
+	// and the purge of everything of the tenant: the controller's time to
+	// download its return package (GDPR Art. 28(3)(g)).
+	OffboardNotice time.Duration `envconfig:"OFFBOARD_NOTICE" default:"720h"`
+	// OffboardPageSize is how many documents one page of an offboarding
+	// purge deletes (one batch, one checkpoint check).
+	OffboardPageSize int `envconfig:"OFFBOARD_PAGE_SIZE" default:"500"`
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
@@ -310,6 +317,15 @@ func (c *Config) check() error {
 	}
 	if c.RetentionPagePauseMS < 0 || c.RetentionPagePauseMS > 10000 {
 		bad("RETENTION_PAGE_PAUSE_MS", "%d is outside 0..10000", c.RetentionPagePauseMS)
+	}
+	// Past 180 days after the end of the contract the processor would keep
+	// data it has no instructions for (GDPR Art. 28(3)(g), Art. 5(1)(e));
+	// the floor is low only so that tests and demos can run a purge.
+	if c.OffboardNotice < time.Second || c.OffboardNotice > 180*24*time.Hour {
+		bad("OFFBOARD_NOTICE", "%s is outside 1s..4320h (180 days)", c.OffboardNotice)
+	}
+	if c.OffboardPageSize < 10 || c.OffboardPageSize > 5000 {
+		bad("OFFBOARD_PAGE_SIZE", "%d is outside 10..5000", c.OffboardPageSize)
 	}
 	if c.Cloud() && c.AuthMode == "dev" {
 		bad("AUTH_MODE", "dev tokens are for standalone use; set AUTH_MODE=jwks on Azure and Lambda")

@@ -122,6 +122,8 @@ func TestLoadDefaults(t *testing.T) {
 		RetentionLease:        5 * time.Minute,
 		RetentionPageSize:     500,
 		RetentionPagePauseMS:  0,
+		OffboardNotice:        720 * time.Hour,
+		OffboardPageSize:      500,
 		BlobBackend:           "local",
 		BlobDir:               filepath.Join("data", "blobs"),
 		BlobContainer:         "privops-exports",

@@ -170,13 +170,16 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	if err != nil {
 		return nil, err
 	}
-	if t.Suspended() {
+	if t.Suspended() || t.IsOffboarding() {
 		// Every door of a new request (portal, admin on behalf, the inbound
 		// queue, where it is rejected with this code, never retried) ends here;
 		// but a retry of a submission received before the suspension is no
 		// new request: it gets the first one, as for an active tenant.
 		if prev := s.received(ctx, t.ID, sub, idemKey, actor); prev != nil {
 			return prev, nil
+		}
+		if t.IsOffboarding() {
+			return nil, ErrTenantOffboarding
 		}
 		return nil, ErrTenantSuspended
 	}

@@ -66,6 +66,10 @@ type Config struct {
 	// CallbackTimeout is how long a waiting task waits for its service's
 	// answer before it is called again with the same Idempotency-Key (24h).
 	CallbackTimeout time.Duration
+	// OffboardNotice is the wait between an operator's offboarding request
+	// and the purge of the tenant (OFFBOARD_NOTICE, 30 days): the time the
+	// controller has to download its return package.
+	OffboardNotice time.Duration
 }
 
 // Deps are the ports and helpers the service uses.
@@ -144,6 +148,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.CallbackTimeout <= 0 {
 		cfg.CallbackTimeout = 24 * time.Hour
+	}
+	if cfg.OffboardNotice <= 0 {
+		cfg.OffboardNotice = 30 * 24 * time.Hour
 	}
 	if cfg.OutboxLease <= 0 {
 		cfg.OutboxLease = 2 * time.Minute

@@ -47,3 +47,9 @@ func TestBreachStoreConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunBreach(t, func(testing.TB) breach.Store { return inmem.NewStore() })
 }
+
+func TestTenantDataConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunTenantData(t, inmem.NewStore())
+	storetest.RunTenantMessages(t, inmem.NewQueue(inmem.QueueOptions{}))
+}

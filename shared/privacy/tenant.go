@@ -77,6 +77,9 @@ type Tenant struct {
 	// existed) is active. Suspension says who suspended it, when and why.
 	Status     TenantStatus `json:"status,omitempty"`
 	Suspension *Suspension  `json:"suspension,omitempty"`
+	// Offboarding is the end of the tenant's contract, while it runs (see
+	// Offboarding); the tenant's status is then TenantOffboarding.
+	Offboarding *Offboarding `json:"offboarding,omitempty"`
 	// PendingAudit is the tenant document's outbox: audit events (for the
 	// tenant's chain and the operator's) written with the change they record
 	// and appended after it, idempotently by ID, then cleared. A crash between
@@ -94,12 +97,13 @@ type TenantStatus string
 
 // Tenant states. A suspended tenant takes no new requests (portal, admin on
 // behalf, inbound queue); requests already received run to their end and its
-// admins keep reading. Offboarding (GDPR Art. 28(3)(g): delete or return all
-// personal data at the end of the contract) is not a state yet: the retention
-// work carries it out.
+// admins keep reading. An offboarding tenant (GDPR Art. 28(3)(g): delete or
+// return all personal data at the end of the contract) is refused new
+// requests the same way, until its purge deletes it (see Offboarding).
 const (
-	TenantActive    TenantStatus = "active"
-	TenantSuspended TenantStatus = "suspended"
+	TenantActive      TenantStatus = "active"
+	TenantSuspended   TenantStatus = "suspended"
+	TenantOffboarding TenantStatus = "offboarding"
 )
 
 // Suspension records who suspended a tenant, when and why.
@@ -257,8 +261,12 @@ func (t *Tenant) Validate() error {
 	}
 	switch t.Status {
 	case "", TenantActive, TenantSuspended:
+	case TenantOffboarding:
+		if t.Offboarding == nil {
+			return bad("status", "an offboarding tenant needs its offboarding record")
+		}
 	default:
-		return bad("status", "status must be active or suspended")
+		return bad("status", "status must be active, suspended or offboarding")
 	}
 	return nil
 }

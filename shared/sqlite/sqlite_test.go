@@ -275,3 +275,10 @@ func TestBreachStoreConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunBreach(t, func(tb testing.TB) breach.Store { return openTest(tb, Options{}).Store() })
 }
+
+func TestTenantDataConformance(t *testing.T) {
+	t.Parallel()
+	db := openTest(t, Options{})
+	storetest.RunTenantData(t, db.Store())
+	storetest.RunTenantMessages(t, db.Queue())
+}
