@@ -27,9 +27,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/privops/privops/functions/admin"
+	"github.com/privops/privops/functions/breachack"
 	breachsendfn "github.com/privops/privops/functions/breachsend"
 	"github.com/privops/privops/functions/callback"
+	"github.com/privops/privops/functions/center"
 	"github.com/privops/privops/functions/certificates"
+	"github.com/privops/privops/functions/console"
 	"github.com/privops/privops/functions/deadlinewatch"
 	"github.com/privops/privops/functions/inbound"
 	"github.com/privops/privops/functions/notice"
@@ -44,6 +47,7 @@ import (
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/azfunc"
 	"github.com/privops/privops/shared/blob"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/config"
@@ -52,6 +56,7 @@ import (
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
 	"github.com/privops/privops/shared/ncrontab"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/servicebus"
@@ -60,6 +65,7 @@ import (
 	"github.com/privops/privops/shared/standalone"
 	"github.com/privops/privops/shared/telemetry"
 	"github.com/privops/privops/shared/trigger"
+	"github.com/privops/privops/shared/ui"
 	"github.com/privops/privops/shared/web"
 	"github.com/privops/privops/shared/webhook"
 )
@@ -79,9 +85,12 @@ type app struct {
 	oper    *operator.Operator
 	inbound *inbound.Processor
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
+	breach  *breach.Service    // the breach flow; nil when the store has no breach adapter
 	// breachSend is the data-subject fan-out of breach notices; nil when the
 	// store has no breachsend adapter (STORE_BACKEND=cosmos, not yet built).
 	breachSend *breachsend.Service
+	// offboarder carries out offboardings (the deadline watch, the operator API).
+	offboarder *offboard.Offboarder
 	store      privacy.Store
 	sb         *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers    []func()
@@ -361,13 +370,14 @@ func (a *app) wire(ad adapters) error {
 		publicURL = "http://" + cfg.HTTPAddr
 	}
 	a.svc, err = dsr.New(dsr.Config{
-		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, MaxAttempts: cfg.CodeMaxAttempts,
+		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, UnverifiedExpiry: cfg.UnverifiedExpiry, MaxAttempts: cfg.CodeMaxAttempts,
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
 		TaskMaxAttempts: cfg.TaskMaxAttempts, CallbackTimeout: cfg.TaskCallbackTimeout, DeferOutbox: cfg.OutboxDispatch == "changefeed",
 		// The operator's own tenant-claim value marks operator tokens, so no
 		// tenant may ever be onboarded under it.
 		ReservedTenantIDs: slices.DeleteFunc([]string{cfg.AuthOperatorTenant}, func(s string) bool { return s == "" }),
+		OffboardNotice:    cfg.OffboardNotice,
 	}, dsr.Keys{Subject: derive(a.secrets.Root, "subject-hash"), Token: derive(a.secrets.Root, "request-token")},
 		dsr.Deps{Store: ad.store, Publisher: ad.publisher, Mailer: ad.mailer, Blobs: ad.blobs, Connectors: a.connectors(ad),
 			Now: ad.now, Logger: log, Step: a.crashPoint(), Inbound: inboundLog(ad.store),
@@ -375,8 +385,15 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
+	if err := a.newBreach(ad, publicURL); err != nil {
+		return err
+	}
+	var breachIntake inbound.Breach
+	if a.breach != nil {
+		breachIntake = a.breach
+	}
 	a.inbound = inbound.New(inbound.Config{Window: cfg.InboundWindow, KeepRejected: cfg.InboundKeepRejected},
-		inbound.Deps{Service: a.svc, Logger: log, Now: ad.now})
+		inbound.Deps{Service: a.svc, Breach: breachIntake, Logger: log, Now: ad.now})
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
@@ -389,6 +406,18 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
 	}
+	var incidents operator.Incidents
+	var notices admin.Incidents
+	var breachWatch deadlinewatch.Breach
+	if a.breach != nil {
+		incidents, notices, breachWatch = a.breach, a.breach, a.breach
+		if ad.notices == nil {
+			ad.notices = breachNotices{a.breach} // the subject notices come from the breach flow
+		}
+	}
+	if a.offboarder, err = a.newOffboarder(ad); err != nil {
+		return err
+	}
 	if a.breachSend, err = a.newBreachSend(ad); err != nil {
 		return err
 	}
@@ -396,14 +425,28 @@ func (a *app) wire(ad adapters) error {
 	if a.breachSend != nil {
 		campaigns = a.breachSend
 	}
-	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper, Campaigns: campaigns})
-	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Verifier: ad.verifier, Campaigns: campaigns})
+	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper,
+		Incidents: notices, Campaigns: campaigns})
+	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Offboardings: a.offboarder,
+		Verifier: ad.verifier, Incidents: incidents, Campaigns: campaigns})
 	a.portal, a.admin, a.oper = p, adm, oper
+	pc, err := center.New(center.Deps{Tenants: a.svc})
+	if err != nil {
+		return err
+	}
+	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim,
+		OIDC: console.OIDC{Issuer: strings.TrimRight(cfg.ConsoleOIDCIssuer, "/"), ClientID: cfg.ConsoleOIDCClientID, Scope: cfg.ConsoleOIDCScope}})
+	if err != nil {
+		return err
+	}
 	a.funcs = []trigger.Function{
 		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
 		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
 		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
+		{Name: "center", HTTP: web.Logged("center", log, pc.Handler())},
+		{Name: "console", HTTP: web.Logged("console", log, cons.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
+		{Name: "breachack", HTTP: web.Logged("breachack", log, a.breachAck().Handler())},
 		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
@@ -412,9 +455,9 @@ func (a *app) wire(ad adapters) error {
 			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
-			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour},
-			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Logger: log, Counts: a.deadlineCounts(), Now: ad.now,
-				PurgeBreachLists: a.purgeBreachLists()})},
+			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour, OffboardTimeout: 5 * time.Minute},
+			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Offboarder: a.offboarder, Logger: log, Counts: a.deadlineCounts(), Now: ad.now,
+				Breach: breachWatch, PurgeBreachLists: a.purgeBreachLists()})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
@@ -430,6 +473,45 @@ func (a *app) wire(ad adapters) error {
 	return err
 }
 
+// newBreach builds the breach flow on the store's breach adapter (SQLite,
+// Cosmos DB and the in-memory store have one). Acknowledgement links are
+// signed with a key derived from the root secret; notices go out through
+// the suite's mailer and, for tenants with a breach webhook, the signed
+// webhook notifier.
+func (a *app) newBreach(ad adapters, publicURL string) error {
+	bs, ok := ad.store.(breach.Store)
+	if !ok {
+		return nil
+	}
+	var err error
+	a.breach, err = breach.New(breach.Config{PublicURL: strings.TrimRight(publicURL, "/"), AckKey: derive(a.secrets.Root, "breach-ack"),
+		OutboxLease: a.cfg.OutboxLease},
+		breach.Deps{Store: bs, Tenants: ad.store, Audit: ad.store, Mailer: ad.mailer,
+			Hook: webhook.NewNotifier(a.cfg.WebhookTimeout, ad.now), Now: ad.now, NewID: func() string { return randomHex(8) },
+			Logger: a.log, Step: a.crashPoint()})
+	return err
+}
+
+// breachAck returns the acknowledgement-link function; without a breach
+// adapter its links verify nothing (every one is 403).
+func (a *app) breachAck() *breachack.Ack {
+	if a.breach == nil {
+		return breachack.New(noBreach{})
+	}
+	return breachack.New(a.breach)
+}
+
+// noBreach refuses every acknowledgement link.
+type noBreach struct{}
+
+func (noBreach) CheckAckLink(string, string, int, string) error {
+	return privacy.Errorf(privacy.KindForbidden, "bad-ack-link", "the acknowledgement link is not valid")
+}
+
+func (noBreach) AcknowledgeByLink(context.Context, string, string, int, string) (*breach.Notice, error) {
+	return nil, noBreach{}.CheckAckLink("", "", 0, "")
+}
+
 // newSweeper builds the retention sweep on the store: its tenant documents carry
 // the policies, holds and run state; its built-in data containers are swept
 // where the store can page them by age (SQLite and Cosmos DB; the in-memory
@@ -441,6 +523,23 @@ func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond},
 		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
+}
+
+// newOffboarder builds the offboarding work on the store (which purges a
+// tenant's documents kind by kind) and, when the queue is the built-in one,
+// on the queue (which purges the tenant's messages); Service Bus keeps no
+// message bodies of tenants to purge (messages carry ids only).
+func (a *app) newOffboarder(ad adapters) (*offboard.Offboarder, error) {
+	data, ok := ad.store.(offboard.Data)
+	if !ok {
+		return nil, fmt.Errorf("the store %T cannot purge a tenant (offboarding)", ad.store)
+	}
+	msgs, _ := ad.publisher.(offboard.Messages)
+	inbound, _ := ad.store.(offboard.Inbound)
+	return offboard.New(offboard.Config{PageSize: a.cfg.OffboardPageSize}, offboard.Deps{Store: ad.store, Inbound: inbound, Data: data, Messages: msgs, Blobs: ad.blobs,
+		Flush: a.svc.FlushTenant, Seal: a.svc.SealCertificate, Open: a.svc.OpenCertificate,
+		Link: a.svc.OffboardingLink, CheckLink: a.svc.CheckOffboardingLink,
+		NewID: func() string { return "aud_" + randomHex(16) }, Now: ad.now, Step: a.crashPoint(), Logger: a.log})
 }
 
 // randomHex returns n random bytes in hex.
@@ -518,8 +617,12 @@ func (a *app) serveStandalone(ctx context.Context) error {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	a.log.Info("standalone suite listening", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir, "functions", len(a.funcs))
+	demo := ""
+	if a.cfg.DemoTenant {
+		demo = demoTenant().ID
+	}
 	h := &standalone.Host{Listener: ln, Functions: a.funcs, Specs: a.specs, Receiver: a.db.Queue(),
-		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log}
+		Lease: a.cfg.QueueLease, Workers: a.cfg.QueueWorkers, Logger: a.log, Index: ui.Index(demo)}
 	// /readyz pings the store (SQLite, or Cosmos DB when STORE_BACKEND=cosmos).
 	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
 		h.Ready = p.Ping

@@ -207,3 +207,59 @@ func rawPost(tb testing.TB, url, tok, contentType, body string) (int, map[string
 	_ = json.NewDecoder(res.Body).Decode(&m)
 	return res.StatusCode, m
 }
+
+// TestSubjectNoticeFromTheBreachFlow: on the production binary (no test
+// hook), the fan-out takes its notice from the breach flow through the
+// composition root's adapter: an incident the operator declares for the
+// tenant is unknown to nobody, its subject notice cannot be sent before the
+// tenant approves it, and once approved every recipient gets it.
+func TestSubjectNoticeFromTheBreachFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary; skipped with -short")
+	}
+	t.Parallel()
+	s := &sink{}
+	port := startSink(t, s)
+	env := baseEnv(t.TempDir(), "MAIL_BACKEND=smtp", "SMTP_HOST=127.0.0.1", "SMTP_PORT="+strconv.Itoa(port), "SMTP_TLS=none",
+		"BREACH_SEND_RATE=0")
+	p := start(t, env)
+	admin := devToken(t, env, "demo")
+	officer := operatorDevToken(t, env, "security-officer")
+	status, inc := send("POST", p.addr+"/api/operator/incidents", officer, incidentJSON(`,"tenants":["demo"]`), nil)
+	if status != 201 {
+		t.Fatalf("declare: %d %v", status, inc)
+	}
+	id, _ := inc["id"].(string)
+	base := p.addr + "/api/admin/demo/incidents/" + id
+	if status, body := upload(t, p.addr, admin, "text/csv", recipientsCSV(20)); status != 404 || body["code"] != "unknown-incident" {
+		t.Errorf("upload to inc-1: %d %v, want unknown-incident", status, body)
+	}
+	status, body := rawPost(t, base+"/recipients", admin, "text/csv", recipientsCSV(20))
+	if status != 200 {
+		t.Fatalf("upload: %d %v", status, body)
+	}
+	if status, body := send("POST", base+"/notify-subjects", admin, "", nil); status != 409 || body["code"] != "notice-not-approved" {
+		t.Errorf("start before approval: %d %v", status, body)
+	}
+	if status, body := send("POST", base+"/approve-subject-notice", admin, "", nil); status != 200 {
+		t.Fatalf("approve: %d %v", status, body)
+	}
+	if status, body := send("POST", base+"/notify-subjects", admin, "", nil); status != 202 {
+		t.Fatalf("start: %d %v", status, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, c := send("GET", base+"/campaign", admin, "", nil)
+		if c["state"] == "done" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %v\n%s", c, p.out.String())
+		}
+	}
+	got := s.snapshot()
+	for i := 1; i <= 20; i++ {
+		if n := len(got[fmt.Sprintf("s%d@example.com", i)]); n != 1 {
+			t.Errorf("s%d received %d messages, want 1", i, n)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	breachsendfn "github.com/privops/privops/functions/breachsend"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/mail"
 	"github.com/privops/privops/shared/privacy"
@@ -93,4 +94,16 @@ func (a *app) purgeBreachLists() func(ctx context.Context, limit int) (int, erro
 		return nil
 	}
 	return a.breachSend.Watch
+}
+
+// breachNotices adapts the breach flow to the fan-out's NoticeSource: the
+// tenant's notice of an incident, its texts and the tenant's approval.
+type breachNotices struct{ s *breach.Service }
+
+func (b breachNotices) SubjectNotice(ctx context.Context, tenantID, incidentID string) (breachsend.Notice, error) {
+	n, err := b.s.SubjectNotice(ctx, tenantID, incidentID)
+	if err != nil {
+		return breachsend.Notice{}, err
+	}
+	return breachsend.Notice(n), nil
 }

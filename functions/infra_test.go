@@ -78,6 +78,7 @@ var azureOnlyExempt = map[string]string{
 	"RETENTION_BUDGET":            "optional, default 2m (one retention job invocation)",
 	"RETENTION_LEASE":             "optional, default 5m (a retention run's lease)",
 	"RETENTION_PAGE_SIZE":         "optional, default 500 (items per retention page)",
+	"OFFBOARD_PAGE_SIZE":          "optional, default 500 (documents per offboarding purge page)",
 	"RETENTION_PAGE_PAUSE_MS":     "optional, default 0 (pause after each retention page)",
 	"BREACH_SEND_BATCH":           "optional, default 500 (recipients per breach batch message)",
 	"BREACH_SEND_RATE":            "optional, default 100 (breach mails per second per instance)",

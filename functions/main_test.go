@@ -23,6 +23,7 @@ import (
 	"github.com/privops/privops/functions/notice"
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/shared/auth"
+	"github.com/privops/privops/shared/blob"
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/inmem"
 	"github.com/privops/privops/shared/logging"
@@ -104,7 +105,11 @@ func newTestApp(tb testing.TB, verifier ...auth.Verifier) *testApp {
 	} else if v, err = auth.NewHS256(devKey, cfg.AuthIssuer, cfg.AuthAudience, time.Now); err != nil {
 		tb.Fatal(err)
 	}
-	err = ta.wire(adapters{store: ta.store, publisher: ta.queue, mailer: ta.mail, verifier: v, now: time.Now})
+	blobs, err := blob.NewLocal(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = ta.wire(adapters{store: ta.store, publisher: ta.queue, mailer: ta.mail, verifier: v, blobs: blobs, now: time.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,6 +131,8 @@ func newTestApp(tb testing.TB, verifier ...auth.Verifier) *testApp {
 			mux.Handle("/api/openapi.json", f.HTTP)
 		case "operator":
 			mux.Handle("/api/operator/", f.HTTP)
+		case "breachack":
+			mux.Handle("/api/breach/", f.HTTP)
 		}
 	}
 	ta.srv = httptest.NewServer(mux)
@@ -281,7 +288,7 @@ func TestOpenAPIListsExactlyTheRoutes(t *testing.T) {
 	registered = append(registered, "GET /api/openapi.json")
 	// The callback endpoint is part of the contract too: services post to it.
 	callbacks := callback.New(callback.Config{}, callback.Deps{}).Routes()
-	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks,
+	for _, rt := range slices.Concat(ta.portal.Routes(), ta.admin.Routes(), ta.oper.Routes(), certificates.New(nil).Routes(), callbacks, ta.breachAck().Routes(),
 		notice.New(notice.Deps{}).Routes()) {
 		registered = append(registered, rt.Method+" "+rt.Pattern)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/privops/privops/functions/openapi"
 	"github.com/privops/privops/functions/operator"
 	"github.com/privops/privops/functions/portal"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/privacy"
@@ -48,6 +49,12 @@ func TestOpenAPISchemasListEveryField(t *testing.T) {
 		"Hold":         reflect.TypeFor[privacy.Hold](),
 		"HoldInput":    reflect.TypeFor[dsr.HoldInput](),
 		"Certificate":  reflect.TypeFor[dsr.Certificate](),
+		// Breach notification (shared/breach).
+		"Incident":            reflect.TypeFor[breach.IncidentView](),
+		"IncidentDeclaration": reflect.TypeFor[breach.Declaration](),
+		"IncidentReportInput": reflect.TypeFor[breach.ReportInput](),
+		"BreachNotice":        reflect.TypeFor[breach.NoticeView](),
+		"AuthorityReport":     reflect.TypeFor[breach.AuthorityReport](),
 		// Breach notification of data subjects.
 		"Campaign":         reflect.TypeFor[admin.CampaignView](),
 		"CampaignProgress": reflect.TypeFor[breachsend.Progress](),

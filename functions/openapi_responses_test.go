@@ -88,6 +88,27 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	check(call{method: "GET", path: "/api/admin/acme/requests/nope", header: admin})
 	check(call{method: "GET", path: "/api/portal/acme/requests/" + id})
 	check(call{method: "GET", path: "/api/openapi.json"})
+
+	// Offboarding: the request, its progress with the package link, the
+	// package, a refusal, the cancel.
+	op := ta.operatorToken(t, auth.RoleOperatorAdmin)
+	_, res, _ := ta.exchange(t, call{method: "GET", path: "/api/operator/tenants/globex", header: bearer(op)})
+	etag := res.Header.Get("ETag")
+	check(call{method: "POST", path: "/api/operator/tenants/globex/offboard", header: ifMatch(op, etag), body: `{"choice":"return-then-delete"}`})
+	check(call{method: "POST", path: "/api/operator/tenants/globex/offboard", header: ifMatch(op, etag), body: `{"choice":"keep"}`})
+	if _, err := ta.offboarder.RunTenant(t.Context(), "globex"); err != nil {
+		t.Fatal(err)
+	}
+	view := check(call{method: "GET", path: "/api/operator/tenants/globex/offboarding", header: bearer(op)})
+	if pkg, ok := view["package"].(map[string]any); ok {
+		link := strings.TrimPrefix(pkg["link"].(string), "http://"+ta.cfg.HTTPAddr)
+		check(call{method: "GET", path: link})
+	} else {
+		t.Errorf("offboarding view without a package: %v", view)
+	}
+	_, res, _ = ta.exchange(t, call{method: "GET", path: "/api/operator/tenants/globex", header: bearer(op)})
+	check(call{method: "POST", path: "/api/operator/tenants/globex/offboard/cancel", header: ifMatch(op, res.Header.Get("ETag"))})
+	check(call{method: "GET", path: "/api/operator/tenants/globex/offboarding", header: bearer(op)})
 }
 
 // exchange sends c and returns the request, the response with its body

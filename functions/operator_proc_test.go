@@ -88,8 +88,20 @@ func TestTenantCommandAsTheREADMEPrintsIt(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &got) != nil || got["defaultDays"] != 30.0 || got["piplDays"] != 20.0 || got["status"] != "active" {
 		t.Errorf("tenant get: %v %s", err, out)
 	}
-	if _, stderr, err := runCLI(t, env, "tenant", "offboard", "--id", "globex"); err == nil || !strings.Contains(stderr, "offboarding-not-available") {
-		t.Errorf("offboard: %v %q", err, stderr)
+	if _, stderr, err := runCLI(t, env, "tenant", "offboard", "--id", "globex"); err == nil || !strings.Contains(stderr, "invalid-offboard-choice") {
+		t.Errorf("offboard without a choice: %v %q", err, stderr)
+	}
+	out, stderr, err = runCLI(t, env, "tenant", "offboard", "--id", "globex", "--choice", "delete")
+	if err != nil || !strings.Contains(out, `"status": "offboarding"`) {
+		t.Errorf("offboard: %v %s %s", err, out, stderr)
+	}
+	out, stderr, err = runCLI(t, env, "tenant", "offboarding", "--id", "globex")
+	if err != nil || !strings.Contains(out, `"state": "notice-period"`) {
+		t.Errorf("offboarding: %v %s %s", err, out, stderr)
+	}
+	out, stderr, err = runCLI(t, env, "tenant", "cancel-offboard", "--id", "globex")
+	if err != nil || !strings.Contains(out, `"status": "active"`) {
+		t.Errorf("cancel-offboard: %v %s %s", err, out, stderr)
 	}
 	out, _, _ = runCLI(t, env, "tenant", "list", "--limit", "1")
 	var page struct {
@@ -115,7 +127,8 @@ func TestTenantCommandAsTheREADMEPrintsIt(t *testing.T) {
 	}
 	want := []string{"tenant.created tenant/acme operator:operator-cli", "tenant.created tenant/globex operator:bootstrap",
 		"tenant.updated tenant/globex operator:operator-cli", "tenant.suspended tenant/globex operator:operator-cli",
-		"tenant.resumed tenant/globex operator:operator-cli"}
+		"tenant.resumed tenant/globex operator:operator-cli", "tenant.offboarding-requested tenant/globex operator:operator-cli",
+		"tenant.offboarding-cancelled tenant/globex operator:operator-cli"}
 	if diff := cmp.Diff(want, actions); status != 200 || diff != "" {
 		t.Errorf("operator chain %d (-want +got):\n%s", status, diff)
 	}

@@ -51,6 +51,11 @@ func (ta *testApp) operatorState(tb testing.TB) string {
 	return b.String()
 }
 
+// ifMatch is a bearer header with If-Match.
+func ifMatch(tok, etag string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok, "If-Match": etag}
+}
+
 func mergePatch(tok, etag string) map[string]string {
 	h := map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/merge-patch+json"}
 	if etag != "" {
@@ -189,7 +194,12 @@ func TestOperatorBadInputChangesNothing(t *testing.T) {
 		{"viewer patches", call{method: "PATCH", path: "/api/operator/tenants/acme", header: mergePatch(viewer, etag), body: `{"name":"x"}`}, 403, "forbidden-role", ""},
 		{"viewer suspends", call{method: "POST", path: "/api/operator/tenants/acme/suspend", header: bearer(viewer), body: `{"reason":"x"}`}, 403, "forbidden-role", ""},
 		{"viewer resumes", call{method: "POST", path: "/api/operator/tenants/acme/resume", header: bearer(viewer)}, 403, "forbidden-role", ""},
-		{"viewer offboards", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: bearer(viewer)}, 403, "forbidden-role", ""},
+		{"viewer offboards", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(viewer, etag), body: `{"choice":"delete"}`}, 403, "forbidden-role", ""},
+		{"security officer offboards", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(officer, etag), body: `{"choice":"delete"}`}, 403, "forbidden-role", ""},
+		{"tenant token offboards", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(tenantAdmin, etag), body: `{"choice":"delete"}`}, 404, "not-found", ""},
+		{"viewer cancels an offboarding", call{method: "POST", path: "/api/operator/tenants/acme/offboard/cancel", header: ifMatch(viewer, etag)}, 403, "forbidden-role", ""},
+		{"security officer cancels an offboarding", call{method: "POST", path: "/api/operator/tenants/acme/offboard/cancel", header: ifMatch(officer, etag)}, 403, "forbidden-role", ""},
+		{"tenant token reads an offboarding", call{method: "GET", path: "/api/operator/tenants/acme/offboarding", header: bearer(tenantAdmin)}, 404, "not-found", ""},
 		{"security officer creates", call{method: "POST", path: "/api/operator/tenants", header: bearer(officer), body: `{"id":"initech","name":"I"}`}, 403, "forbidden-role", ""},
 		{"duplicate id", call{method: "POST", path: "/api/operator/tenants", header: bearer(op), body: `{"id":"acme","name":"Acme again"}`}, 409, "tenant-exists", ""},
 		{"invalid id", call{method: "POST", path: "/api/operator/tenants", header: bearer(op), body: `{"id":"ACME_2","name":"A"}`}, 422, "invalid-tenant-id", "id"},
@@ -209,8 +219,17 @@ func TestOperatorBadInputChangesNothing(t *testing.T) {
 		{"patch of an unknown tenant", call{method: "PATCH", path: "/api/operator/tenants/initech", header: mergePatch(op, etag), body: `{"name":"x"}`}, 404, "unknown-tenant", ""},
 		{"suspend without a reason", call{method: "POST", path: "/api/operator/tenants/acme/suspend", header: bearer(op), body: `{}`}, 422, "reason-required", "reason"},
 		{"resume an active tenant", call{method: "POST", path: "/api/operator/tenants/acme/resume", header: bearer(op)}, 409, "tenant-not-suspended", ""},
-		{"offboard", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: bearer(op)}, 501, "offboarding-not-available", ""},
-		{"offboard an unknown tenant", call{method: "POST", path: "/api/operator/tenants/initech/offboard", header: bearer(op)}, 404, "unknown-tenant", ""},
+		{"offboard without If-Match", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: bearer(op), body: `{"choice":"delete"}`}, 428, "if-match-required", ""},
+		{"offboard with a stale If-Match", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(op, `"stale"`), body: `{"choice":"delete"}`}, 412, "etag-mismatch", ""},
+		{"offboard with a bad choice", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(op, etag), body: `{"choice":"archive"}`}, 422, "invalid-offboard-choice", "choice"},
+		{"offboard without a choice", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(op, etag), body: `{}`}, 422, "invalid-offboard-choice", "choice"},
+		{"offboard with an unknown field", call{method: "POST", path: "/api/operator/tenants/acme/offboard", header: ifMatch(op, etag), body: `{"choice":"delete","noticeDays":1}`}, 400, "unknown-field", ""},
+		{"offboard an unknown tenant", call{method: "POST", path: "/api/operator/tenants/initech/offboard", header: ifMatch(op, etag), body: `{"choice":"delete"}`}, 404, "unknown-tenant", ""},
+		{"cancel without If-Match", call{method: "POST", path: "/api/operator/tenants/acme/offboard/cancel", header: bearer(op)}, 428, "if-match-required", ""},
+		{"cancel an active tenant's offboarding", call{method: "POST", path: "/api/operator/tenants/acme/offboard/cancel", header: ifMatch(op, etag)}, 409, "tenant-not-offboarding", ""},
+		{"offboarding of an active tenant", call{method: "GET", path: "/api/operator/tenants/acme/offboarding", header: bearer(viewer)}, 404, "no-offboarding", ""},
+		{"offboarding of an unknown tenant", call{method: "GET", path: "/api/operator/tenants/initech/offboarding", header: bearer(viewer)}, 404, "unknown-tenant", ""},
+		{"package with a forged link", call{method: "GET", path: "/api/operator/tenants/acme/offboarding/package?expires=1&sig=forged"}, 404, "unknown-package", ""},
 		{"bad limit", call{method: "GET", path: "/api/operator/tenants?limit=500", header: bearer(op)}, 400, "invalid-limit", ""},
 		{"bad cursor", call{method: "GET", path: "/api/operator/tenants?cursor=..%2F", header: bearer(op)}, 400, "invalid-cursor", ""},
 		{"unknown operator endpoint", call{method: "GET", path: "/api/operator/nothing", header: bearer(op)}, 404, "not-found", ""},

@@ -28,7 +28,9 @@ const tenantUsage = `usage: privops tenant create --id ID --name NAME [--regimes
        privops tenant update --id ID --patch '{"timeZone":"Europe/Paris"}' [--if-match ETAG]
        privops tenant suspend --id ID --reason TEXT
        privops tenant resume --id ID
-       privops tenant offboard --id ID
+       privops tenant offboard --id ID --choice return-then-delete|delete [--if-match ETAG]
+       privops tenant cancel-offboard --id ID [--if-match ETAG]
+       privops tenant offboarding --id ID
 Every command works directly on the configured store (STORE_BACKEND: the SQLite file in DATA_DIR,
 or Cosmos DB with the app settings), prints JSON and takes --actor NAME (default operator-cli:<os user>).`
 
@@ -55,7 +57,7 @@ func tenantCmd(ctx context.Context, args []string, w io.Writer) error {
 	var (
 		name, regimes, establishment, zone, contact, origins *string
 		piplDays, defaultDays, limit                         *int
-		cursor, patch, ifMatch, reason                       *string
+		cursor, patch, ifMatch, reason, choice               *string
 	)
 	switch verb {
 	case "create":
@@ -75,7 +77,12 @@ func tenantCmd(ctx context.Context, args []string, w io.Writer) error {
 		ifMatch = fs.String("if-match", "", "the ETag the patch applies to (default: the current one)")
 	case "suspend":
 		reason = fs.String("reason", "", "why (required; recorded in both audit chains)")
-	case "get", "resume", "offboard":
+	case "offboard":
+		choice = fs.String("choice", "", "the controller's choice: return-then-delete or delete (required)")
+		ifMatch = fs.String("if-match", "", "the ETag the offboarding applies to (default: the current one)")
+	case "cancel-offboard":
+		ifMatch = fs.String("if-match", "", "the ETag the cancel applies to (default: the current one)")
+	case "get", "resume", "offboarding":
 	default:
 		fmt.Fprintln(w, tenantUsage)
 		return fmt.Errorf("tenant: unknown command %q", verb)
@@ -134,7 +141,15 @@ func tenantCmd(ctx context.Context, args []string, w io.Writer) error {
 	case "resume":
 		t, err = a.svc.ResumeTenant(ctx, *id, actor)
 	case "offboard":
-		err = a.svc.OffboardTenant(ctx, *id, actor)
+		t, err = a.svc.OffboardTenant(ctx, *id, unquote(*ifMatch), privacy.OffboardChoice(*choice), actor)
+	case "cancel-offboard":
+		t, err = a.svc.CancelOffboarding(ctx, *id, unquote(*ifMatch), actor)
+	case "offboarding":
+		v, err := a.offboarder.View(ctx, *id)
+		if err != nil {
+			return cliError(verb, err)
+		}
+		return printJSON(w, v)
 	}
 	if err != nil {
 		return cliError(verb, err)
@@ -154,10 +169,15 @@ func patchTenant(ctx context.Context, svc *dsr.Service, id, ifMatch, patch strin
 	} else if err != nil {
 		return nil, err
 	}
-	if uq, err := strconv.Unquote(ifMatch); err == nil {
-		ifMatch = uq // as the API's ETag header quotes it; If-Match takes both forms
+	return svc.UpdateTenantWith(ctx, id, unquote(ifMatch), web.Merged[dsr.TenantSettings](p), actor)
+}
+
+// unquote takes an ETag quoted (as the API's ETag header shows it) or not.
+func unquote(etag string) string {
+	if uq, err := strconv.Unquote(etag); err == nil {
+		return uq
 	}
-	return svc.UpdateTenantWith(ctx, id, ifMatch, web.Merged[dsr.TenantSettings](p), actor)
+	return etag
 }
 
 // cliError words a user error as "<code>: <message>" (with the field), so

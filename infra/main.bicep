@@ -122,8 +122,14 @@ param authOperatorTenant string = ''
 @description('PUBLIC_URL (download links, webhook callbacks); empty: https:// and the app\'s default host name. Set it with a custom domain.')
 param publicUrl string = ''
 
-@description('PORTAL_BASE_URL: the privacy center link in notice mails; empty: none.')
+@description('PORTAL_BASE_URL: the privacy page linked in mails; empty: the built-in privacy center (PUBLIC_URL/api/center/<tenant>/).')
 param portalBaseUrl string = ''
+
+@description('CONSOLE_OIDC_CLIENT_ID: the admin console\'s app registration (a single-page application, redirect URI <PUBLIC_URL>/api/console/); empty: the console signs in by pasting a token.')
+param consoleClientId string = ''
+
+@description('CONSOLE_OIDC_SCOPE; empty: openid and the admin API\'s default scope (AUTH_AUDIENCE/.default).')
+param consoleScope string = ''
 
 @description('MAIL_BACKEND: smtp, or outbox (mail written to the instance\'s temporary disk and lost: dev only, codes never reach anyone).')
 @allowed([
@@ -356,10 +362,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     NOTICES_QUEUE: noticesQueue
     TASKS_QUEUE: tasksQueue
     TASK_CALLBACK_TIMEOUT: '24h' // a task whose service answered 202 is called again after this without an answer
+    UNVERIFIED_EXPIRY: '168h' // a request whose code was never entered is cancelled and stripped after this
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue
     RETENTION_SCHEDULE: retentionSchedule
+    OFFBOARD_NOTICE: '720h' // 30 days between an operator's offboarding request and the purge of the tenant (1s-4320h)
     BREACH_SEND_QUEUE: breachSendQueue
     OUTBOX_DISPATCH: outboxDispatch
     BLOB_BACKEND: 'azure'
@@ -375,6 +383,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AUTH_OPERATOR_TENANT: authOperatorTenant
     PUBLIC_URL: empty(publicUrl) ? 'https://${functionApp.outputs.defaultHostName}' : publicUrl
     PORTAL_BASE_URL: portalBaseUrl
+    CONSOLE_OIDC_ISSUER: empty(consoleClientId) ? '' : (empty(authIssuer) ? '${loginEndpoint}${entraTenantId}/v2.0' : authIssuer)
+    CONSOLE_OIDC_CLIENT_ID: consoleClientId
+    CONSOLE_OIDC_SCOPE: empty(consoleScope) ? 'openid ${authAudience}/.default' : consoleScope
     MAIL_BACKEND: mailBackend
     MAIL_FROM: mailFrom
     SMTP_HOST: smtpHost

@@ -150,3 +150,41 @@ func (d TaskFailed) check() error {
 	}
 	return nil
 }
+
+// BreachReported is the data of a TypeBreachReported event: what a
+// sub-processor knows of a breach, as GDPR Art. 33(3) lists it. Free text
+// must not contain personal data.
+type BreachReported struct {
+	DetectedAt    string   `json:"detectedAt"`             // RFC 3339
+	AwareAt       string   `json:"awareAt"`                // RFC 3339; not before detectedAt
+	DeterminedAt  string   `json:"determinedAt,omitempty"` // RFC 3339; the US "determination"
+	Jurisdictions []string `json:"jurisdictions"`          // where affected data subjects reside: eu-gdpr, uk-gdpr, uk-pecr, cn, br-lgpd, us-ca, us-tx, us-ny, us-fl, us-co
+	Grade         string   `json:"grade,omitempty"`        // CAC grade, required with cn: general, relatively-major, major, especially-major
+	Title         string   `json:"title"`
+	Nature        string   `json:"nature"`
+	Categories    []string `json:"categories"`
+	SubjectGroups []string `json:"subjectGroups,omitempty"`
+	// Approximate numbers of data subjects and of records.
+	SubjectsApprox int64            `json:"subjectsApprox"`
+	RecordsApprox  int64            `json:"recordsApprox"`
+	Consequences   string           `json:"consequences"`
+	Measures       string           `json:"measures"`
+	Contact        string           `json:"contact"`
+	Risk           string           `json:"risk"` // none, low, high
+	Cause          string           `json:"cause,omitempty"`
+	Residents      map[string]int64 `json:"residents,omitempty"` // per US jurisdiction: {"us-tx": 300}
+}
+
+func (d BreachReported) check() error {
+	switch {
+	case d.DetectedAt == "" || d.AwareAt == "":
+		return errors.New("sender: data.detectedAt and data.awareAt are required")
+	case len(d.Jurisdictions) == 0:
+		return errors.New("sender: data.jurisdictions is required")
+	case d.Title == "" || d.Nature == "" || len(d.Categories) == 0:
+		return errors.New("sender: data.title, data.nature and data.categories are required")
+	case d.Risk == "":
+		return errors.New("sender: data.risk is required")
+	}
+	return nil
+}

@@ -16,6 +16,7 @@
 //	com.privops.dsr.requested.v1       a data subject request to open (DSRRequested)
 //	com.privops.dsr.task.completed.v1  a task privops gave the service is done (TaskCompleted)
 //	com.privops.dsr.task.failed.v1     a task privops gave the service failed (TaskFailed)
+//	com.privops.breach.reported.v1     a sub-processor reports a breach touching the tenant (BreachReported)
 //
 // The JSON Schemas and the AsyncAPI document in the repository's contract/
 // folder are the reference; this package follows them and its tests check it.

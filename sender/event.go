@@ -16,10 +16,13 @@ const (
 	TypeDSRRequested  = "com.privops.dsr.requested.v1"
 	TypeTaskCompleted = "com.privops.dsr.task.completed.v1"
 	TypeTaskFailed    = "com.privops.dsr.task.failed.v1"
+	// TypeBreachReported: a sub-processor reports a personal data breach
+	// touching the signing tenant's data.
+	TypeBreachReported = "com.privops.breach.reported.v1"
 )
 
 // Types lists every event type privops accepts.
-var Types = []string{TypeDSRRequested, TypeTaskCompleted, TypeTaskFailed}
+var Types = []string{TypeDSRRequested, TypeTaskCompleted, TypeTaskFailed, TypeBreachReported}
 
 const (
 	// SpecVersion is the CloudEvents version of the envelope.
@@ -81,6 +84,16 @@ func NewTaskFailed(tenantID, source string, data TaskFailed) (*Event, error) {
 		return nil, err
 	}
 	return newEvent(tenantID, source, TypeTaskFailed, data.RequestID, data)
+}
+
+// NewBreachReported returns an event reporting a personal data breach that
+// touches the tenant's data; privops registers it as one incident per
+// (tenant, source, id), so a resend is the same incident.
+func NewBreachReported(tenantID, source string, data BreachReported) (*Event, error) {
+	if err := data.check(); err != nil {
+		return nil, err
+	}
+	return newEvent(tenantID, source, TypeBreachReported, "", data)
 }
 
 func newEvent(tenantID, source, typ, subject string, data any) (*Event, error) {

@@ -73,6 +73,8 @@ type Deps struct {
 	Verifier Verifier
 	// Retention answers previews; nil answers 501 retention-not-available.
 	Retention Retention
+	// Incidents serves the tenant's breach notices (/api/admin/{tenant}/incidents...); nil: none.
+	Incidents Incidents
 	// Campaigns notifies breach subjects; nil answers 501
 	// breach-notification-not-available.
 	Campaigns Campaigns
@@ -84,6 +86,7 @@ type Admin struct {
 	svc Service
 	ver Verifier
 	ret Retention
+	inc Incidents
 	bs  Campaigns
 }
 
@@ -92,7 +95,7 @@ func New(cfg Config, d Deps) *Admin {
 	if cfg.MaxEvidence <= 0 {
 		cfg.MaxEvidence = 5 << 20
 	}
-	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier, ret: d.Retention, bs: d.Campaigns}
+	return &Admin{cfg: cfg, svc: d.Service, ver: d.Verifier, ret: d.Retention, inc: d.Incidents, bs: d.Campaigns}
 }
 
 // Routes lists the admin operations (the OpenAPI document lists the same).
@@ -138,7 +141,7 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/admin/{tenant}/retention/preview", Handler: a.with(auth.ActionConfigure, a.previewRetention)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs", Handler: a.with(auth.ActionRead, a.listRetentionRuns)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs/{run}", Handler: a.with(auth.ActionRead, a.getRetentionRun)},
-	}, a.breachSendRoutes()...)
+	}, append(a.incidentRoutes(), a.breachSendRoutes()...)...)
 }
 
 // Handler returns the admin API's http.Handler.

@@ -3,11 +3,20 @@
 // flushes outboxes older than their lease: audit entries and notice messages of
 // requests, and the audit events a tenant change left in the tenant document;
 // re-drives tasks whose claim, message or service answer did not come; and
-// starts again erasures a released legal hold deferred), and it reports how
+// starts again erasures a released legal hold deferred), cancels requests
+// whose code was never entered within UNVERIFIED_EXPIRY, and it reports how
 // many open requests are overdue or due soon — counts, never contents. It also
 // flags a tenant whose nightly retention sweep did not start for an occurrence
-// of the retention schedule more than RetentionGrace ago (a missed night). A
-// failure for one tenant does not stop the others.
+// of the retention schedule more than RetentionGrace ago (a missed night). It
+// carries offboardings on (shared/offboard): the return package, then, once
+// the notice period ended and no legal hold stops it, the purge of the
+// tenant, a bounded part per run, and its certificate. With Deps.Breach set
+// it then runs the breach step: incident and notice outboxes a crash left are
+// finished, and every breach clock that reached an escalation point is
+// escalated (re-notify the primary contacts at half the clock, the secondary
+// at three quarters, both once it ended), each escalation recorded once,
+// including a clock that ended while the process was down. A failure for one
+// tenant does not stop the others.
 package deadlinewatch
 
 import (
@@ -17,7 +26,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/ncrontab"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/trigger"
@@ -31,6 +42,17 @@ type Service interface {
 	// ResumeReleased starts again the erasures released holds deferred; it
 	// reads and writes nothing unless a release was cut short.
 	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
+}
+
+// Breach is the breach flow's watch step (shared/breach).
+type Breach interface {
+	Watch(ctx context.Context, limit int) (breach.WatchReport, error)
+}
+
+// Offboarder advances a tenant's offboarding (shared/offboard).
+type Offboarder interface {
+	// RunTenant reads the tenant as stored and advances its offboarding.
+	RunTenant(ctx context.Context, tenantID string) (offboard.Outcome, error)
 }
 
 // Tenants lists tenants.
@@ -48,18 +70,26 @@ type Config struct {
 	// reported missed.
 	RetentionSchedule ncrontab.Schedule
 	RetentionGrace    time.Duration
+	// OffboardTimeout bounds one tenant's offboarding run (building a
+	// return package streams all of the tenant's records; the purge itself
+	// stops at its own budget); 0 is PerTenant.
+	OffboardTimeout time.Duration
 }
 
 // Deps are the watch's collaborators.
 type Deps struct {
 	Service Service
 	Tenants Tenants
-	Logger  *slog.Logger
+	// Offboarder, if set, carries offboarding tenants on.
+	Offboarder Offboarder
+	Logger     *slog.Logger
 	// Counts, if set, is given each tenant's counts after a run that
 	// succeeded for it: the deadlines-overdue metric. Counts, never contents.
 	Counts func(ctx context.Context, tenantID string, overdue, dueSoon int)
 	// Now is the clock of the missed-sweep check.
 	Now func() time.Time
+	// Breach, if set, runs the breach step after the tenants.
+	Breach Breach
 	// PurgeBreachLists, if set, purges breach recipient lists (and staged
 	// uploads) past their keep, of every tenant, once per run: the backstop
 	// of the purge message each campaign schedules for its expiry.
@@ -89,6 +119,14 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
 			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
 			cancel()
+			if tn.IsOffboarding() && d.Offboarder != nil {
+				budget := cfg.OffboardTimeout
+				if budget <= 0 {
+					budget = cfg.PerTenant
+				}
+				oerr := offboardTenant(ctx, d, budget, tn.ID, log)
+				rerr = errors.Join(rerr, oerr)
+			}
 			if tenantFlushed {
 				flushed++
 			}
@@ -101,6 +139,13 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 				d.Counts(ctx, tn.ID, overdue, soon)
 			}
 		}
+		if d.Breach != nil {
+			rep, err := d.Breach.Watch(ctx, cfg.Limit)
+			log.InfoContext(ctx, "breach watch", "incidents", rep.Incidents, "notices", rep.Notices, "escalations", rep.Escalations, "failed", rep.Failed)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("breach: %w", err))
+			}
+		}
 		if d.PurgeBreachLists != nil {
 			n, err := d.PurgeBreachLists(ctx, cfg.Limit)
 			log.InfoContext(ctx, "breach recipient lists purged", "lists", n)
@@ -110,6 +155,19 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		}
 		return errors.Join(errs...)
 	}
+}
+
+// offboardTenant runs a tenant's offboarding on the tenant as stored now
+// (the redrive steps before may have written it), within its own budget.
+func offboardTenant(ctx context.Context, d Deps, budget time.Duration, id string, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	out, err := d.Offboarder.RunTenant(ctx, id)
+	if err != nil {
+		return fmt.Errorf("offboarding: %w", err)
+	}
+	log.InfoContext(ctx, "offboarding", "tenant_id", id, "outcome", string(out))
+	return nil
 }
 
 // lastOccurrence returns the schedule's last occurrence at or before until

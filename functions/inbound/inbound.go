@@ -1,7 +1,8 @@
 // Package inbound takes messages from tenants' own systems (queue trigger on
 // the inbound queue, %INBOUND_QUEUE%): a data subject request an HR system
 // opens, a service's result for a task privops sent it. Each message is a
-// signed CloudEvent (contract/ in the repository; package sender builds them).
+// signed CloudEvent (contract/ in the repository; package sender builds them);
+// a sub-processor's breach report registers an incident (shared/breach).
 // The function checks the signature with the named tenant's key, drops a
 // message whose CloudEvents id it already carried out, and runs the same
 // domain operation the HTTP API runs. Side effects: a request created, a task
@@ -25,6 +26,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/dsr"
 	msgs "github.com/privops/privops/shared/inbound"
 	"github.com/privops/privops/shared/privacy"
@@ -43,6 +45,13 @@ type Service interface {
 	FailTask(ctx context.Context, tg *dsr.TaskTarget, reason string, permanent bool, actor dsr.Actor) (*privacy.Task, error)
 }
 
+// Breach registers a sub-processor's breach report (shared/breach). The
+// incident id is derived from the tenant, source and event id, so a
+// duplicate report returns the first incident.
+type Breach interface {
+	Declare(ctx context.Context, d breach.Declaration, o breach.Origin) (*breach.Incident, bool, error)
+}
+
 // Config holds the function's policy.
 type Config struct {
 	Window       time.Duration // replay window of a signature (msgs.DefaultWindow)
@@ -52,8 +61,10 @@ type Config struct {
 // Deps are the function's collaborators.
 type Deps struct {
 	Service Service
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Breach takes com.privops.breach.reported.v1; nil refuses it as unknown-type.
+	Breach Breach
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Processor runs the inbound pipeline for the queue function and for replays.
@@ -221,6 +232,21 @@ func (p *Processor) carryOut(ctx context.Context, m *msgs.Message) (string, erro
 		}
 		_, err = p.d.Service.FailTask(ctx, tg, f.Reason, f.Permanent, actor)
 		return f.RequestID, err
+	case m.BreachReported != nil && p.d.Breach != nil:
+		// A sub-processor may only report about the tenant whose key signed
+		// the report: the incident names that tenant alone (the security
+		// officer widens the scope through the operator API if need be).
+		b := m.BreachReported
+		d := breach.Declaration{DetectedAt: b.DetectedAt, AwareAt: b.AwareAt, DeterminedAt: b.DeterminedAt, Jurisdictions: b.Jurisdictions,
+			Grade: b.Grade, Tenants: []string{m.TenantID}, Facts: breach.Facts{Title: b.Title, Nature: b.Nature, Categories: b.Categories,
+				SubjectGroups: b.SubjectGroups, SubjectsApprox: b.SubjectsApprox, RecordsApprox: b.RecordsApprox, Consequences: b.Consequences,
+				Measures: b.Measures, Contact: b.Contact, Risk: b.Risk, Cause: b.Cause, Residents: b.Residents}}
+		inc, _, err := p.d.Breach.Declare(ctx, d, breach.Origin{Actor: actor.String(), Source: m.Source, EventID: m.ID, ReportTenant: m.TenantID})
+		if err != nil {
+			return "", err
+		}
+		// The record's request id names the incident.
+		return inc.ID, nil
 	}
 	return "", privacy.Errorf(privacy.KindInvalid, "unknown-type", "the message carries no data this suite handles")
 }

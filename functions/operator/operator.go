@@ -1,8 +1,10 @@
 // Package operator is the cloud operator's API (HTTP trigger, route
 // operator/{*path}, bearer JWT with an operator token): onboard tenants, list
 // and read them, change their settings (JSON Merge Patch with If-Match),
-// suspend and resume them, ask for offboarding (not available yet), and read
-// and verify the operator's audit chain. A tenant token never reaches it: it
+// suspend and resume them, offboard them (GDPR Art. 28(3)(g): the request,
+// its cancel, its progress and certificate, and the controller's return
+// package behind a signed link), and read and verify the operator's audit
+// chain. A tenant token never reaches it: it
 // gets 404, as if the API did not exist; an operator role that does not allow
 // the action gets 403. Every change is audited in the operator's chain and in
 // the tenant's own.
@@ -10,12 +12,14 @@ package operator
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/dsr"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/web"
 )
@@ -28,9 +32,17 @@ type Service interface {
 	UpdateTenantWith(ctx context.Context, tenantID, ifMatch string, change dsr.SettingsChange, actor dsr.Actor) (*privacy.Tenant, error)
 	SuspendTenant(ctx context.Context, tenantID, reason string, actor dsr.Actor) (*privacy.Tenant, error)
 	ResumeTenant(ctx context.Context, tenantID string, actor dsr.Actor) (*privacy.Tenant, error)
-	OffboardTenant(ctx context.Context, tenantID string, actor dsr.Actor) error
+	OffboardTenant(ctx context.Context, tenantID, ifMatch string, choice privacy.OffboardChoice, actor dsr.Actor) (*privacy.Tenant, error)
+	CancelOffboarding(ctx context.Context, tenantID, ifMatch string, actor dsr.Actor) (*privacy.Tenant, error)
 	OperatorAudit(ctx context.Context, after int64, limit int) (dsr.AuditPage, error)
 	VerifyOperatorAudit(ctx context.Context) (dsr.ChainReport, error)
+}
+
+// Offboardings is what the API needs of offboarding (shared/offboard): its
+// progress or certificate, and the return package for a signed link.
+type Offboardings interface {
+	View(ctx context.Context, tenantID string) (offboard.View, error)
+	Download(ctx context.Context, tenantID, expires, sig string) (io.ReadCloser, int64, error)
 }
 
 // Verifier checks a bearer token.
@@ -45,8 +57,11 @@ type Config struct {
 
 // Deps are the operator API's collaborators.
 type Deps struct {
-	Service  Service
-	Verifier Verifier
+	Service      Service
+	Offboardings Offboardings
+	Verifier     Verifier
+	// Incidents serves the breach routes (/api/operator/incidents...); nil: none.
+	Incidents Incidents
 	// Campaigns reads breach subject campaigns as counts; nil answers 501.
 	Campaigns Campaigns
 }
@@ -55,7 +70,9 @@ type Deps struct {
 type Operator struct {
 	cfg Config
 	svc Service
+	off Offboardings
 	ver Verifier
+	inc Incidents
 	bs  Campaigns
 }
 
@@ -64,12 +81,12 @@ func New(cfg Config, d Deps) *Operator {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 10
 	}
-	return &Operator{cfg: cfg, svc: d.Service, ver: d.Verifier, bs: d.Campaigns}
+	return &Operator{cfg: cfg, svc: d.Service, off: d.Offboardings, ver: d.Verifier, inc: d.Incidents, bs: d.Campaigns}
 }
 
 // Routes lists the operator operations (the OpenAPI document lists the same).
 func (o *Operator) Routes() []web.Route {
-	return []web.Route{
+	return append([]web.Route{
 		{Method: "POST", Pattern: "/api/operator/tenants", Handler: o.with(auth.ActionManageTenants, o.create)},
 		{Method: "GET", Pattern: "/api/operator/tenants", Handler: o.with(auth.ActionOperatorRead, o.list)},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}", Handler: o.with(auth.ActionOperatorRead, o.get)},
@@ -77,11 +94,16 @@ func (o *Operator) Routes() []web.Route {
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/suspend", Handler: o.with(auth.ActionManageTenants, o.suspend)},
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/resume", Handler: o.with(auth.ActionManageTenants, o.resume)},
 		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/offboard", Handler: o.with(auth.ActionManageTenants, o.offboard)},
+		{Method: "POST", Pattern: "/api/operator/tenants/{tenant}/offboard/cancel", Handler: o.with(auth.ActionManageTenants, o.cancelOffboard)},
+		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/offboarding", Handler: o.with(auth.ActionOperatorRead, o.offboarding)},
+		// The return package is fetched with its signed link, no token: the
+		// operator hands the link to the controller.
+		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/offboarding/package", Handler: o.offboardingPackage},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/retention/runs", Handler: o.with(auth.ActionOperatorRead, o.retentionRuns)},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/incidents/{incident}/campaign", Handler: o.with(auth.ActionOperatorRead, o.campaign)},
 		{Method: "GET", Pattern: "/api/operator/audit", Handler: o.with(auth.ActionOperatorRead, o.audit)},
 		{Method: "GET", Pattern: "/api/operator/audit/verify", Handler: o.with(auth.ActionOperatorRead, o.verifyAudit)},
-	}
+	}, o.incidentRoutes()...)
 }
 
 // Handler returns the operator API's http.Handler.
@@ -106,7 +128,13 @@ func (o *Operator) with(action auth.Action, next http.HandlerFunc) http.HandlerF
 			web.Problem(w, r, privacy.Errorf(privacy.KindForbidden, "forbidden-role", "your role does not allow this action"))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+		ctx := context.WithValue(r.Context(), claimsKey{}, c)
+		if r.Method == http.MethodPost {
+			// An offboarding (or its cancel) sent again with the same key
+			// gets the first answer; the key is recorded in the change's write.
+			ctx = dsr.WithIdempotencyKey(ctx, r.Header.Get("Idempotency-Key"))
+		}
+		next(w, r.WithContext(ctx))
 	}
 }
 
@@ -122,18 +150,19 @@ type TenantView struct {
 	ID     string               `json:"id"`
 	Status privacy.TenantStatus `json:"status"`
 	dsr.TenantSettings
-	Suspension   *privacy.Suspension `json:"suspension,omitempty"`
-	Services     int                 `json:"services"`
-	ActiveHolds  int                 `json:"activeHolds"`
-	InboundKeys  int                 `json:"inboundKeys"`
-	PendingAudit int                 `json:"pendingAuditEvents"`
-	CreatedAt    time.Time           `json:"createdAt"`
-	UpdatedAt    time.Time           `json:"updatedAt"`
+	Suspension   *privacy.Suspension  `json:"suspension,omitempty"`
+	Offboarding  *privacy.Offboarding `json:"offboarding,omitempty"`
+	Services     int                  `json:"services"`
+	ActiveHolds  int                  `json:"activeHolds"`
+	InboundKeys  int                  `json:"inboundKeys"`
+	PendingAudit int                  `json:"pendingAuditEvents"`
+	CreatedAt    time.Time            `json:"createdAt"`
+	UpdatedAt    time.Time            `json:"updatedAt"`
 }
 
 // ViewOf returns the operator's view of t.
 func ViewOf(t *privacy.Tenant) TenantView {
-	v := TenantView{ID: t.ID, Status: t.Status, TenantSettings: dsr.SettingsOf(t), Suspension: t.Suspension,
+	v := TenantView{ID: t.ID, Status: t.Status, TenantSettings: dsr.SettingsOf(t), Suspension: t.Suspension, Offboarding: t.Offboarding,
 		Services: len(t.Services), InboundKeys: len(t.InboundKeys), PendingAudit: len(t.PendingAudit),
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if v.Status == "" {
@@ -236,8 +265,74 @@ func (o *Operator) resume(w http.ResponseWriter, r *http.Request) {
 	o.reply(w, r, t, err)
 }
 
+// offboard starts a tenant's offboarding: body {"choice": "return-then-delete"
+// | "delete"}, If-Match required (428), a stale one 412. 202: the work goes on
+// in the background; its progress is at Location.
 func (o *Operator) offboard(w http.ResponseWriter, r *http.Request) {
-	web.Problem(w, r, o.svc.OffboardTenant(r.Context(), r.PathValue("tenant"), actor(r)))
+	var b struct {
+		Choice privacy.OffboardChoice `json:"choice"`
+	}
+	if err := web.Decode(w, r, o.cfg.MaxBody, &b); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	ifMatch := web.IfMatch(r)
+	if ifMatch == "" {
+		web.Problem(w, r, privacy.Errorf(privacy.KindPreconditionRequired, "if-match-required", "send the tenant's ETag in If-Match"))
+		return
+	}
+	t, err := o.svc.OffboardTenant(r.Context(), r.PathValue("tenant"), ifMatch, b.Choice, actor(r))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(t.ETag))
+	w.Header().Set("Location", "/api/operator/tenants/"+t.ID+"/offboarding")
+	web.JSON(w, http.StatusAccepted, ViewOf(t))
+}
+
+// cancelOffboard returns an offboarding tenant to its former status before
+// its purge starts (409 offboarding-purge-started after). If-Match required.
+func (o *Operator) cancelOffboard(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	ifMatch := web.IfMatch(r)
+	if ifMatch == "" {
+		web.Problem(w, r, privacy.Errorf(privacy.KindPreconditionRequired, "if-match-required", "send the tenant's ETag in If-Match"))
+		return
+	}
+	t, err := o.svc.CancelOffboarding(r.Context(), r.PathValue("tenant"), ifMatch, actor(r))
+	o.reply(w, r, t, err)
+}
+
+// offboarding shows an offboarding's progress, or its certificate once the
+// tenant is gone.
+func (o *Operator) offboarding(w http.ResponseWriter, r *http.Request) {
+	v, err := o.off.View(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, v)
+}
+
+// offboardingPackage streams the return package to the holder of its signed
+// link; every download is audited.
+func (o *Operator) offboardingPackage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rc, n, err := o.off.Download(r.Context(), r.PathValue("tenant"), q.Get("expires"), q.Get("sig"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.Header().Set("Content-Disposition", `attachment; filename="offboarding-`+r.PathValue("tenant")+`.zip"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.Copy(w, rc)
 }
 
 func (o *Operator) audit(w http.ResponseWriter, r *http.Request) {

@@ -10,7 +10,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/privops/privops/shared/dsr"
@@ -88,7 +90,9 @@ func (p *Portal) Handler() http.Handler { return web.Mux(p.Routes()) }
 func (p *Portal) cors(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin == "" {
+		if origin == "" || sameOrigin(origin, r) {
+			// The privacy center (functions/center) is served from this host:
+			// its calls are same-origin and need no CORS.
 			next(w, r)
 			return
 		}
@@ -106,6 +110,14 @@ func (p *Portal) cors(next http.HandlerFunc) http.HandlerFunc {
 		h.Add("Vary", "Origin")
 		next(w, r)
 	}
+}
+
+// sameOrigin reports whether a browser's Origin names the host the request
+// was sent to (the privacy center's own page). The host is compared, not the
+// scheme: behind the Functions front end TLS ends before this handler.
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") && strings.EqualFold(u.Host, r.Host)
 }
 
 func (p *Portal) preflight(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +151,11 @@ func (p *Portal) submit(w http.ResponseWriter, r *http.Request) {
 	// Only a valid submission counts against its address, under the address's
 	// normalised form: invalid bodies carrying someone else's address must
 	// not lock that person out of submitting.
+	if sub.Language == "" {
+		// The form sends its language; other callers get the one their
+		// Accept-Language prefers.
+		sub.Language = privacy.PreferredLanguage(r.Header.Get("Accept-Language"))
+	}
 	if err := sub.Validate(); err != nil {
 		web.Problem(w, r, err)
 		return
@@ -251,23 +268,60 @@ func (p *Portal) download(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, rc)
 }
 
-// Status is what the subject sees of their request.
+// Status is what the subject sees of their request: where it stands, the
+// legal clock and which law sets it, an extension and its reason, a pause
+// waiting for the subject, and how far the work is, as counts: never a
+// service's name or an admin's note.
 type Status struct {
 	ID         string              `json:"id"`
 	Type       privacy.RequestType `json:"type"`
 	Status     privacy.Status      `json:"status"`
+	Language   string              `json:"language"`
 	ReceivedAt time.Time           `json:"receivedAt"`
 	DueAt      time.Time           `json:"dueAt,omitzero"`
-	Extended   bool                `json:"extended"`
-	Reason     string              `json:"reason,omitempty"`
+	// Regime is the law whose deadline is the earliest (e.g. eu-gdpr), Rule
+	// that deadline's rule with its source.
+	Regime   string `json:"regime,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Extended bool   `json:"extended"`
+	// ExtensionReason is the reason given to the subject for the extension.
+	ExtensionReason string `json:"extensionReason,omitempty"`
+	// Paused: the clock stands still until the subject answers Question.
+	Paused   bool   `json:"paused"`
+	Question string `json:"question,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// Progress counts the request's tasks once approved.
+	Progress *Progress `json:"progress,omitempty"`
 	// Package is the export package's download link (while valid) and expiry.
 	Package *dsr.PackageLink `json:"package,omitempty"`
 }
 
+// Progress is how many of the request's steps have ended.
+type Progress struct {
+	Total int `json:"total"`
+	Ended int `json:"ended"`
+}
+
 func statusOf(r *privacy.Request) Status {
-	s := Status{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.Due.At, Extended: r.Due.Extended}
+	s := Status{ID: r.ID, Type: r.Type, Status: r.Status, Language: r.LanguageOf(), ReceivedAt: r.ReceivedAt,
+		DueAt: r.Due.At, Regime: r.Due.Regime, Rule: r.Due.Rule, Extended: r.Due.Extended}
 	if r.Decision != nil && r.Status == privacy.StatusDenied {
 		s.Reason = r.Decision.Reason
+	}
+	if r.Extension != nil {
+		// The reason the extension notice tells the subject.
+		s.ExtensionReason = r.Extension.Reason
+	}
+	if p := r.OpenPause(); p != nil {
+		s.Paused, s.Question = true, p.Reason
+	}
+	if len(r.Tasks) > 0 {
+		s.Progress = &Progress{Total: len(r.Tasks)}
+		for _, t := range r.Tasks {
+			if t.Status.Terminal() {
+				s.Progress.Ended++
+			}
+		}
 	}
 	return s
 }

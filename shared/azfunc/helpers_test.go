@@ -76,6 +76,9 @@ func (f fakes) functions() []trigger.Function {
 		{Name: "retentionjob", Queue: func(context.Context, trigger.Message) error { return nil }},
 		{Name: "breachsend", Queue: func(context.Context, trigger.Message) error { return nil }},
 		{Name: "notice", HTTP: ok},
+		{Name: "breachack", HTTP: ok},
+		{Name: "center", HTTP: ok},
+		{Name: "console", HTTP: ok},
 	}
 }
 

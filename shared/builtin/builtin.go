@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
@@ -62,10 +63,28 @@ func (q Queue) Run(ctx context.Context, svc *privacy.Service, call privacy.Conne
 	if err != nil {
 		return privacy.ConnectorResult{}, err
 	}
-	if err := q.Publisher.Publish(ctx, svc.Queue, privacy.OutMessage{ID: id, Body: body}); err != nil {
+	if err := q.Publisher.Publish(ctx, svc.Queue, privacy.OutMessage{ID: MessageID(call), Body: body}); err != nil {
 		return privacy.ConnectorResult{}, err
 	}
 	return privacy.ConnectorResult{Outcome: privacy.OutcomeAccepted}, nil
+}
+
+// MessageID names the queue message of one call of a task: the event's id
+// (`<taskId>.<action>`, what the service dedupes on) for the first call, and
+// the attempt and retry round after it (`<taskId>.<action>#2`, `…#1.r1`).
+// A queue's duplicate detection then drops the same call published twice
+// (a crash between publishing and recording it) but never a resend after
+// TASK_CALLBACK_TIMEOUT, however long its window.
+func MessageID(call privacy.ConnectorCall) string {
+	id := call.TaskID + "." + string(call.Action)
+	if call.Attempt <= 1 && call.Round == 0 {
+		return id
+	}
+	id += "#" + strconv.Itoa(max(call.Attempt, 1))
+	if call.Round > 0 {
+		id += ".r" + strconv.Itoa(call.Round)
+	}
+	return id
 }
 
 var errNoLookup = errors.New("lookup not available")

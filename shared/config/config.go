@@ -107,6 +107,13 @@ type Config struct {
 	// milliseconds, which leaves the embedded store's one writer to the
 	// portal between pages (0: none).
 	RetentionPagePauseMS int `envconfig:"RETENTION_PAGE_PAUSE_MS" default:"0"`
+	// OffboardNotice is the wait between an operator's offboarding request
+	// and the purge of everything of the tenant: the controller's time to
+	// download its return package (GDPR Art. 28(3)(g)).
+	OffboardNotice time.Duration `envconfig:"OFFBOARD_NOTICE" default:"720h"`
+	// OffboardPageSize is how many documents one page of an offboarding
+	// purge deletes (one batch, one checkpoint check).
+	OffboardPageSize int `envconfig:"OFFBOARD_PAGE_SIZE" default:"500"`
 
 	// Breach notification of data subjects (the breach lane): its queue, the
 	// recipients per batch message, the sending rate per process, the
@@ -125,7 +132,10 @@ type Config struct {
 
 	CodeTTL         time.Duration `envconfig:"CODE_TTL" default:"15m"`
 	CodeMaxAttempts int           `envconfig:"CODE_MAX_ATTEMPTS" default:"5"`
-	OutboxLease     time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
+	// UnverifiedExpiry is how long a request waits for its code before the
+	// watch cancels it and removes its personal data.
+	UnverifiedExpiry time.Duration `envconfig:"UNVERIFIED_EXPIRY" default:"168h"`
+	OutboxLease      time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
 	// OutboxDispatch says who carries out a request's outbox (its audit
 	// entries and messages) after a write: "inline", the writer itself, right
 	// after its write; or "changefeed" (STORE_BACKEND=cosmos on Azure), the
@@ -141,6 +151,17 @@ type Config struct {
 	RateVerifyPerIP    int    `envconfig:"RATE_VERIFY_PER_IP" default:"60"`
 	TrustForwardedFor  bool   `envconfig:"TRUST_FORWARDED_FOR" default:"false"`
 	PortalBaseURL      string `envconfig:"PORTAL_BASE_URL"`
+	// ConsoleOIDCIssuer switches the admin console's sign-in with the
+	// identity provider on (OpenID Connect authorization code flow with PKCE,
+	// a public client: no secret): the issuer whose discovery document
+	// (<issuer>/.well-known/openid-configuration) names the endpoints;
+	// ConsoleOIDCClientID the console's client id registered there (redirect
+	// URI <PUBLIC_URL>/api/console/); ConsoleOIDCScope the scopes asked for,
+	// which must yield an access token the admin API accepts (AUTH_AUDIENCE).
+	// Empty issuer: the console offers only pasting a token.
+	ConsoleOIDCIssuer   string `envconfig:"CONSOLE_OIDC_ISSUER"`
+	ConsoleOIDCClientID string `envconfig:"CONSOLE_OIDC_CLIENT_ID"`
+	ConsoleOIDCScope    string `envconfig:"CONSOLE_OIDC_SCOPE" default:"openid"`
 	// PublicURL is the base URL of this app's HTTP functions as the outside
 	// world reaches them: download links and webhook callback URLs use it.
 	// Standalone, it defaults to http:// and HTTP_ADDR.
@@ -256,6 +277,9 @@ func (c *Config) check() error {
 	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
 		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
 	}
+	if c.UnverifiedExpiry < time.Hour || c.UnverifiedExpiry > 90*24*time.Hour {
+		bad("UNVERIFIED_EXPIRY", "%s is outside 1h..2160h: a subject must get time to find the mail, and an unconfirmed address must not be kept for long", c.UnverifiedExpiry)
+	}
 	if c.TaskCallbackTimeout < 30*time.Second || c.TaskCallbackTimeout > 30*24*time.Hour {
 		bad("TASK_CALLBACK_TIMEOUT", "%s is outside 30s..720h: a service must get time to answer, and a lost answer must not wait past a month", c.TaskCallbackTimeout)
 	}
@@ -274,6 +298,19 @@ func (c *Config) check() error {
 		bad("AUTH_JWKS_URL", "is required when AUTH_MODE=jwks")
 	}
 	c.checkClaims(bad)
+	if c.ConsoleOIDCIssuer != "" {
+		u, err := url.Parse(c.ConsoleOIDCIssuer)
+		loopback := err == nil && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost" || u.Hostname() == "::1")
+		if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !(u.Scheme == "https" || (u.Scheme == "http" && loopback)) {
+			bad("CONSOLE_OIDC_ISSUER", "must be an https URL (http only on a loopback address)")
+		}
+		if c.ConsoleOIDCClientID == "" {
+			bad("CONSOLE_OIDC_CLIENT_ID", "is required when CONSOLE_OIDC_ISSUER is set")
+		}
+		if strings.TrimSpace(c.ConsoleOIDCScope) == "" {
+			bad("CONSOLE_OIDC_SCOPE", "must name at least one scope")
+		}
+	}
 	if _, err := ncrontab.Parse(c.DeadlineWatchSchedule); err != nil {
 		bad("DEADLINE_WATCH_SCHEDULE", "%v (NCRONTAB: {second} {minute} {hour} {day} {month} {day-of-week}, in UTC)", err)
 	}
@@ -295,6 +332,15 @@ func (c *Config) check() error {
 	}
 	if c.RetentionPagePauseMS < 0 || c.RetentionPagePauseMS > 10000 {
 		bad("RETENTION_PAGE_PAUSE_MS", "%d is outside 0..10000", c.RetentionPagePauseMS)
+	}
+	// Past 180 days after the end of the contract the processor would keep
+	// data it has no instructions for (GDPR Art. 28(3)(g), Art. 5(1)(e));
+	// the floor is low only so that tests and demos can run a purge.
+	if c.OffboardNotice < time.Second || c.OffboardNotice > 180*24*time.Hour {
+		bad("OFFBOARD_NOTICE", "%s is outside 1s..4320h (180 days)", c.OffboardNotice)
+	}
+	if c.OffboardPageSize < 10 || c.OffboardPageSize > 5000 {
+		bad("OFFBOARD_PAGE_SIZE", "%d is outside 10..5000", c.OffboardPageSize)
 	}
 	c.checkBreachSend(bad)
 	if c.Cloud() && c.AuthMode == "dev" {

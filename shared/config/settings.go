@@ -46,6 +46,7 @@ func DurationBounds() []Bound {
 		{"INBOUND_WINDOW", 30 * time.Second, time.Hour},
 		{"INBOUND_KEEP_REJECTED", time.Hour, 90 * 24 * time.Hour},
 		{"CODE_TTL", time.Minute, time.Hour},
+		{"UNVERIFIED_EXPIRY", time.Hour, 90 * 24 * time.Hour},
 		{"OUTBOX_LEASE", time.Second, 0},
 		{"TASK_LEASE", 30 * time.Second, 0},
 		{"TASK_RETRY_BASE", time.Second, 0},
@@ -54,6 +55,7 @@ func DurationBounds() []Bound {
 		{"TASK_CALLBACK_TIMEOUT", 30 * time.Second, 30 * 24 * time.Hour},
 		{"RETENTION_BUDGET", time.Second, 10 * time.Minute},
 		{"RETENTION_LEASE", 11 * time.Second, 0}, // and at least RETENTION_BUDGET + 10s
+		{"OFFBOARD_NOTICE", time.Second, 180 * 24 * time.Hour},
 		{"BREACH_SEND_RETRY_BASE", time.Second, time.Hour},
 		{"BREACH_RECIPIENTS_KEEP", 24 * time.Hour, 90 * 24 * time.Hour},
 	}

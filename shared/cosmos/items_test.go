@@ -348,3 +348,10 @@ func notFound(r *http.Request) *http.Response {
 	return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Header: h,
 		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}
 }
+
+// TestTenantData runs the conformance suite of the offboarding purge.
+func TestTenantData(t *testing.T) {
+	t.Parallel()
+	s, _ := newItemsStore(t)
+	storetest.RunTenantData(t, s)
+}

@@ -277,6 +277,8 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"bad change field", "acme", func(s *dsr.Submission) {
 			s.Type, s.Changes = privacy.TypeRectify, []privacy.FieldChange{{Field: "../etc", Value: "b"}}
 		}, "invalid-change"},
+		{"unknown language", "acme", func(s *dsr.Submission) { s.Language = "fr" }, "invalid-language"},
+		{"language tag not in our form", "acme", func(s *dsr.Submission) { s.Language = "zh-CN" }, "invalid-language"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

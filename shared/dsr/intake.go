@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/privops/privops/shared/privacy"
@@ -34,6 +35,9 @@ type Submission struct {
 	// system's own reference (a ticket number). Both from Service Bus intake.
 	Details     string `json:"details,omitempty"`
 	ExternalRef string `json:"externalRef,omitempty"`
+	// Language is the language the subject is answered in: en or zh-Hans
+	// ("": English; the portal fills it from Accept-Language).
+	Language string `json:"language,omitempty"`
 }
 
 // Actor says who acts: the subject, an admin, or a tenant's own system.
@@ -138,6 +142,9 @@ func (sub *Submission) Validate() error {
 	if sub.ExternalRef != "" && !externalRefRe.MatchString(sub.ExternalRef) {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-external-ref", "externalRef must be 1-128 printable ASCII characters")
 	}
+	if sub.Language != "" && !privacy.ValidLanguage(sub.Language) {
+		return privacy.Errorf(privacy.KindInvalid, "invalid-language", "language must be one of en, zh-Hans")
+	}
 	for _, c := range sub.Changes {
 		if !fieldRe.MatchString(c.Field) || !utf8.ValidString(c.Value) || len(c.Value) > 1000 {
 			return privacy.Errorf(privacy.KindInvalid, "invalid-change", "each change needs a field name (letters, digits, _ . -) and a value of at most 1000 bytes")
@@ -163,13 +170,16 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	if err != nil {
 		return nil, err
 	}
-	if t.Suspended() {
+	if t.Suspended() || t.IsOffboarding() {
 		// Every door of a new request (portal, admin on behalf, the inbound
 		// queue, where it is rejected with this code, never retried) ends here;
 		// but a retry of a submission received before the suspension is no
 		// new request: it gets the first one, as for an active tenant.
 		if prev := s.received(ctx, t.ID, sub, idemKey, actor); prev != nil {
 			return prev, nil
+		}
+		if t.IsOffboarding() {
+			return nil, ErrTenantOffboarding
 		}
 		return nil, ErrTenantSuspended
 	}
@@ -186,7 +196,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 		Channel:     privacy.ChannelPortal,
 		Subject:     privacy.Subject{Email: sub.Email, Country: sub.Country, Region: sub.Region, UserID: sub.UserID, Phone: sub.Phone},
 		SubjectHash: s.hasher.Hash(t.ID, sub.Email), Categories: sub.Categories, Changes: sub.Changes,
-		Purposes: sub.Purposes, Details: sub.Details, ExternalRef: sub.ExternalRef,
+		Purposes: sub.Purposes, Details: sub.Details, ExternalRef: sub.ExternalRef, Language: sub.Language,
 		BodyHash:   hex.EncodeToString(bodyHash[:]),
 		ReceivedAt: now, CreatedAt: now, UpdatedAt: now,
 	}
@@ -205,6 +215,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	} else {
 		code = newCode()
 		r.Verification = privacy.Verification{CodeHash: s.codeHash(t.ID, r.ID, code), ExpiresAt: now.Add(s.cfg.CodeTTL), Sends: 1}
+		r.WakeAt = now.Add(s.cfg.UnverifiedExpiry) // the watch ends it if no code is ever entered
 	}
 	if err := s.schedule(t, r, now); err != nil {
 		return nil, err
@@ -281,10 +292,11 @@ func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Re
 	m := privacy.Mail{
 		ID:      fmt.Sprintf("%s-code-%d", r.ID, r.Verification.Sends),
 		To:      r.Subject.Email,
-		Subject: fmt.Sprintf("Your verification code for %s", t.Name),
-		Text: fmt.Sprintf("Your code is %s\n\nEnter it on the %s privacy page to confirm your %s request (reference %s).\n"+
-			"It expires in %d minutes. If you did not ask for this, ignore this mail: nothing happens without the code.\n",
-			code, t.Name, r.Type, r.ID, int(s.cfg.CodeTTL.Minutes())),
+		Subject: say(r.LanguageOf(), "code.subject", t.Name),
+		Text:    say(r.LanguageOf(), "code.body", code, t.Name, typeIn(r.LanguageOf(), r.Type), r.ID, int(s.cfg.CodeTTL.Minutes())),
+	}
+	if link := s.privacyPage(t); link != "" {
+		m.Text += say(r.LanguageOf(), "code.link", link)
 	}
 	if err := s.d.Mailer.Send(ctx, m); err != nil {
 		s.d.Logger.WarnContext(ctx, "verification mail not sent", "tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
@@ -329,6 +341,7 @@ func (s *Service) Verify(ctx context.Context, tenantID, id, code string) (*priva
 		}
 		r.IdentityVerifiedAt = now
 		r.Verification.CodeHash = ""
+		r.WakeAt = time.Time{} // no expiry any more; tasks set their own wake
 		if err := s.schedule(t, r, now); err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func (s *Service) SendNotice(ctx context.Context, ev privacy.Event, data privacy
 		return nil
 	}
 	if r.Subject.Email != "" {
-		m := privacy.Mail{ID: ev.ID, To: r.Subject.Email, Subject: noticeSubject(t, data.Notice), Text: s.noticeText(t, r, data.Notice)}
+		m := privacy.Mail{ID: ev.ID, To: r.Subject.Email, Subject: noticeSubject(t, r, data.Notice), Text: s.noticeText(t, r, data.Notice)}
 		if err := s.d.Mailer.Send(ctx, m); err != nil {
 			return fmt.Errorf("notice %s: send: %w", ev.ID, err)
 		}
@@ -65,57 +65,37 @@ func (s *Service) SendNotice(ctx context.Context, ev privacy.Event, data privacy
 	return nil
 }
 
-func noticeSubject(t *privacy.Tenant, notice string) string {
-	switch notice {
-	case privacy.NoticeVerified:
-		return "We received your privacy request — " + t.Name
-	case privacy.NoticeApproved:
-		return "Your privacy request is being processed — " + t.Name
-	case privacy.NoticeDenied:
-		return "Your privacy request was declined — " + t.Name
-	case privacy.NoticeExtended:
-		return "More time is needed for your privacy request — " + t.Name
-	case privacy.NoticeCancelled:
-		return "Your privacy request was cancelled — " + t.Name
-	case privacy.NoticeClarification:
-		return "We need more information about your privacy request — " + t.Name
-	case privacy.NoticeCompleted:
-		return "Your privacy request is complete — " + t.Name
-	case privacy.NoticePartial:
-		return "Your privacy request is complete, with exceptions — " + t.Name
-	case privacy.NoticeLinkReissued:
-		return "A new download link for your data — " + t.Name
-	case privacy.NoticeResumed:
-		return "We are now completing your privacy request — " + t.Name
+func noticeSubject(t *privacy.Tenant, r *privacy.Request, notice string) string {
+	lang := r.LanguageOf()
+	if _, ok := mailTexts[privacy.LangEnglish]["subject."+notice]; ok {
+		return say(lang, "subject."+notice, t.Name)
 	}
-	return "About your privacy request — " + t.Name
+	return say(lang, "subject.other", t.Name)
 }
 
+// noticeText is the body of a notice, in the request's language.
 func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice string) string {
 	var b strings.Builder
-	due := r.Due.At.In(t.Location()).Format("2 January 2006")
-	fmt.Fprintf(&b, "Reference: %s\nRequest: %s\n\n", r.ID, r.Type)
+	lang := r.LanguageOf()
+	due := dateIn(lang, t, r.Due.At)
+	b.WriteString(say(lang, "head", r.ID, typeIn(lang, r.Type)))
 	switch notice {
-	case privacy.NoticeVerified:
-		fmt.Fprintf(&b, "We have received your request and confirmed your email address.\nWe will respond by %s.\n", due)
-	case privacy.NoticeApproved:
-		fmt.Fprintf(&b, "Your request has been accepted and is being carried out.\nWe will respond by %s.\n", due)
+	case privacy.NoticeVerified, privacy.NoticeApproved:
+		b.WriteString(say(lang, notice, due))
 	case privacy.NoticeDenied:
 		reason := ""
 		if r.Decision != nil {
 			reason = r.Decision.Reason
 		}
-		fmt.Fprintf(&b, "We cannot act on your request, for this reason:\n\n%s\n\n"+
-			"You may lodge a complaint with a data protection supervisory authority and seek a judicial remedy.\n", reason)
+		b.WriteString(say(lang, notice, reason))
 	case privacy.NoticeExtended:
 		reason := ""
 		if r.Extension != nil {
 			reason = r.Extension.Reason
 		}
-		fmt.Fprintf(&b, "We need more time to respond, as the law allows, for this reason:\n\n%s\n\n"+
-			"We will respond by %s.\n", reason, s.extendedDue(t, r))
+		b.WriteString(say(lang, notice, reason, s.extendedDue(t, r)))
 	case privacy.NoticeCancelled:
-		b.WriteString("Your request has been cancelled. You may submit a new request at any time.\n")
+		b.WriteString(say(lang, notice))
 	case privacy.NoticeClarification:
 		question := ""
 		if p := r.OpenPause(); p != nil {
@@ -123,25 +103,36 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 		} else if n := len(r.Pauses); n > 0 {
 			question = r.Pauses[n-1].Reason
 		}
-		fmt.Fprintf(&b, "To answer your request we need more information:\n\n%s\n\nPlease reply to this message.\n", question)
+		b.WriteString(say(lang, notice, question))
 	case privacy.NoticeCompleted, privacy.NoticePartial:
 		s.outcomeText(&b, t, r)
 	case privacy.NoticeLinkReissued:
 		if r.Package != nil {
-			fmt.Fprintf(&b, "Here is a new link to download your data (it works until %s):\n%s\n\nEarlier links no longer work.\n",
-				r.Package.ExpiresAt.In(t.Location()).Format("2 January 2006"), s.DownloadLink(r))
+			b.WriteString(say(lang, notice, dateIn(lang, t, r.Package.ExpiresAt), s.DownloadLink(r)))
 		}
 	case privacy.NoticeResumed:
-		fmt.Fprintf(&b, "We told you that part of your request was deferred because the law allowed or required us to keep some data.\n"+
-			"That reason no longer applies: we are now carrying out the rest of your %s request, and will tell you when it is done.\n", r.Type)
+		b.WriteString(say(lang, notice, typeIn(lang, r.Type)))
 	}
 	if t.Contact != "" {
-		fmt.Fprintf(&b, "\nQuestions: %s\n", t.Contact)
+		b.WriteString(say(lang, "questions", t.Contact))
 	}
-	if s.cfg.PortalBaseURL != "" {
-		fmt.Fprintf(&b, "Follow your request: %s\n", s.cfg.PortalBaseURL)
+	if link := s.privacyPage(t); link != "" {
+		b.WriteString(say(lang, "follow", link))
 	}
 	return b.String()
+}
+
+// privacyPage is the link mails give to follow a request: PORTAL_BASE_URL
+// when set (the tenant's own privacy page), else the tenant's privacy center
+// on this app (functions/center), else none.
+func (s *Service) privacyPage(t *privacy.Tenant) string {
+	switch {
+	case s.cfg.PortalBaseURL != "":
+		return s.cfg.PortalBaseURL
+	case s.cfg.PublicURL != "":
+		return s.cfg.PublicURL + "/api/center/" + t.ID + "/"
+	}
+	return ""
 }
 
 // extendedDue is the due date the extension will give, for the notice text.
@@ -153,9 +144,9 @@ func (s *Service) extendedDue(t *privacy.Tenant, r *privacy.Request) string {
 		probe.Extension = &ext
 	}
 	if err := s.schedule(t, &probe, s.now()); err != nil {
-		return r.Due.At.In(t.Location()).Format("2 January 2006")
+		return dateIn(r.LanguageOf(), t, r.Due.At)
 	}
-	return probe.Due.At.In(t.Location()).Format("2 January 2006")
+	return dateIn(r.LanguageOf(), t, probe.Due.At)
 }
 
 // Redrive finishes what a crash left behind for one tenant: it flushes every
@@ -177,6 +168,16 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 				continue
 			}
 			flushed++
+		}
+		if r.Status == privacy.StatusAwaitingVerification {
+			// Its wake (or, for a request older than the expiry, its due date)
+			// brought it here; before the expiry there is nothing to do.
+			if expired, err := s.expireUnverified(ctx, r, now); err != nil {
+				errs = append(errs, err)
+			} else if expired {
+				flushed++
+			}
+			continue
 		}
 		if !r.WakeAt.IsZero() && r.WakeAt.Before(now) {
 			if t == nil {

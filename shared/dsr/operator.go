@@ -24,13 +24,10 @@ var (
 	// ErrTenantSuspended refuses a new request of a suspended tenant (403).
 	ErrTenantSuspended = privacy.Errorf(privacy.KindForbidden, "tenant-suspended",
 		"this tenant is suspended and takes no new requests; requests already received are still handled")
-	// ErrOffboardingNotAvailable answers an offboarding request until the
-	// retention work can carry it out (501): GDPR Art. 28(3)(g) makes the
-	// processor delete or return all personal data at the end of the
-	// contract, and a request recorded here that nothing carries out would be
-	// a state that never moves on.
-	ErrOffboardingNotAvailable = privacy.Errorf(privacy.KindNotImplemented, "offboarding-not-available",
-		"offboarding (deleting or returning all of a tenant's personal data) is not available yet; nothing was changed")
+	// ErrTenantOffboarding refuses a new request of a tenant being
+	// offboarded (403), as for a suspended one: its contract is ending.
+	ErrTenantOffboarding = privacy.Errorf(privacy.KindForbidden, "tenant-offboarding",
+		"this tenant is being offboarded and takes no new requests; requests already received are still handled")
 )
 
 // NewTenant is what an operator gives to onboard a tenant: its id and its
@@ -145,6 +142,9 @@ func (s *Service) SuspendTenant(ctx context.Context, tenantID, reason string, ac
 		if t.Suspended() {
 			return nil, privacy.Errorf(privacy.KindConflict, "tenant-suspended-already", "the tenant is suspended already")
 		}
+		if t.IsOffboarding() {
+			return nil, errOffboardingAlready
+		}
 		t.Status, t.Suspension = privacy.TenantSuspended, &privacy.Suspension{At: now, By: actor.String(), Reason: reason}
 		return s.operatorEvents(t.ID, now, actor, "tenant.suspended", map[string]string{"reason": reason}), nil
 	})
@@ -160,17 +160,6 @@ func (s *Service) ResumeTenant(ctx context.Context, tenantID string, actor Actor
 		t.Status, t.Suspension = privacy.TenantActive, nil
 		return s.operatorEvents(t.ID, now, actor, "tenant.resumed", nil), nil
 	})
-}
-
-// OffboardTenant would start the end-of-contract deletion or return of all the
-// tenant's personal data (GDPR Art. 28(3)(g)). Until the retention work
-// carries it out it answers ErrOffboardingNotAvailable for an existing
-// tenant, and changes nothing.
-func (s *Service) OffboardTenant(ctx context.Context, tenantID string, _ Actor) error {
-	if _, err := s.tenant(ctx, tenantID); err != nil {
-		return err
-	}
-	return ErrOffboardingNotAvailable
 }
 
 // OperatorAudit returns up to limit events of the operator's chain after seq.

@@ -280,23 +280,6 @@ func TestSuspendRefusesNewRequestsAndFinishesWorkInFlight(t *testing.T) {
 	}
 }
 
-func TestOffboardIsNotAvailableAndChangesNothing(t *testing.T) {
-	t.Parallel()
-	f := newOpFixture(t)
-	f.create(t, "acme")
-	before := f.state(t)
-	err := f.svc.OffboardTenant(ctx, "acme", operatorActor)
-	if e, ok := privacy.AsError(err); !ok || e.Kind != privacy.KindNotImplemented || e.Code != "offboarding-not-available" {
-		t.Errorf("offboard: %v", err)
-	}
-	if err := f.svc.OffboardTenant(ctx, "initech", operatorActor); code(err) != "unknown-tenant" {
-		t.Errorf("offboard of an unknown tenant: %v", err)
-	}
-	if after := f.state(t); after != before {
-		t.Errorf("state changed:\n%s→\n%s", before, after)
-	}
-}
-
 func TestTenantsArePagedInIDOrder(t *testing.T) {
 	t.Parallel()
 	f := newOpFixture(t)

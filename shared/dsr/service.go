@@ -39,7 +39,11 @@ type Config struct {
 	CodeTTL      time.Duration // one-time code lifetime (15 min)
 	MaxAttempts  int           // wrong codes allowed per request (5)
 	MaxCodeSends int           // codes mailed per request (3)
-	OutboxLease  time.Duration // after this, the watch re-drives an unflushed outbox
+	// UnverifiedExpiry is how long a request may wait for its code (7 days):
+	// then the watch cancels it and removes the personal data it carries
+	// (unverified.go).
+	UnverifiedExpiry time.Duration
+	OutboxLease      time.Duration // after this, the watch re-drives an unflushed outbox
 	// DeferOutbox leaves a write's outbox to a change-feed consumer (the
 	// outbox function calls FlushRequest) instead of flushing it inline, so
 	// the caller answers after its own write. The watch is the fallback.
@@ -62,6 +66,10 @@ type Config struct {
 	// CallbackTimeout is how long a waiting task waits for its service's
 	// answer before it is called again with the same Idempotency-Key (24h).
 	CallbackTimeout time.Duration
+	// OffboardNotice is the wait between an operator's offboarding request
+	// and the purge of the tenant (OFFBOARD_NOTICE, 30 days): the time the
+	// controller has to download its return package.
+	OffboardNotice time.Duration
 }
 
 // Deps are the ports and helpers the service uses.
@@ -117,6 +125,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	if cfg.MaxCodeSends < 1 {
 		cfg.MaxCodeSends = 3
 	}
+	if cfg.UnverifiedExpiry <= 0 {
+		cfg.UnverifiedExpiry = 7 * 24 * time.Hour
+	}
 	if cfg.TasksQueue == "" {
 		cfg.TasksQueue = "privops-tasks"
 	}
@@ -137,6 +148,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.CallbackTimeout <= 0 {
 		cfg.CallbackTimeout = 24 * time.Hour
+	}
+	if cfg.OffboardNotice <= 0 {
+		cfg.OffboardNotice = 30 * 24 * time.Hour
 	}
 	if cfg.OutboxLease <= 0 {
 		cfg.OutboxLease = 2 * time.Minute

@@ -246,7 +246,8 @@ func (s *Service) execute(ctx context.Context, t *privacy.Tenant, r *privacy.Req
 	}
 	call := privacy.ConnectorCall{TenantID: r.TenantID, RequestID: r.ID, TaskID: task.ID, Action: task.Action,
 		Identifiers: identifiers(svc, r), Categories: r.Categories, Changes: r.Changes, Purposes: r.Purposes,
-		Deadline: r.Due.At, CallbackURL: s.CallbackURL(r.TenantID, r.ID, task.ID), AllowPrivate: t.AllowPrivateConnectors}
+		Deadline: r.Due.At, CallbackURL: s.CallbackURL(r.TenantID, r.ID, task.ID), AllowPrivate: t.AllowPrivateConnectors,
+		Attempt: task.Attempts, Round: r.Round}
 	if task.Action == privacy.ActionExport {
 		blob = exportBlob(r, task)
 		call.Save = func(ctx context.Context, rd io.Reader) (int64, error) {
@@ -621,25 +622,25 @@ func (s *Service) redriveTasks(ctx context.Context, t *privacy.Tenant, r *privac
 // was not and why: an accurate account (GDPR Art. 12(1), 17(3)). A legal
 // hold is explained by its category, never by the admin's internal text.
 func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.Request) {
+	lang := r.LanguageOf()
 	all := !slices.ContainsFunc(r.Tasks, func(task privacy.Task) bool { return !task.Status.Succeeded() })
 	switch r.Type {
 	case privacy.TypeAccess, privacy.TypeExport:
 		if link := s.DownloadLink(r); link != "" {
-			fmt.Fprintf(b, "Your data is ready. Download it (the link works until %s):\n%s\n\n",
-				r.Package.ExpiresAt.In(t.Location()).Format("2 January 2006"), link)
+			b.WriteString(say(lang, "outcome.ready", dateIn(lang, t, r.Package.ExpiresAt), link))
 		} else {
-			b.WriteString("None of our services holds data about you.\n\n")
+			b.WriteString(say(lang, "outcome.none"))
 		}
 	default:
 		if all {
-			fmt.Fprintf(b, "Your %s request has been carried out.\n\n", r.Type)
+			b.WriteString(say(lang, "outcome.all", typeIn(lang, r.Type)))
 		} else {
-			fmt.Fprintf(b, "Your %s request has been carried out in part. What was and was not done:\n\n", r.Type)
+			b.WriteString(say(lang, "outcome.part", typeIn(lang, r.Type)))
 		}
 	}
-	done, notDone := "done", "not done"
+	done, notDone := say(lang, "done"), say(lang, "notDone")
 	if r.Type == privacy.TypeErase {
-		done, notDone = "erased", "not erased"
+		done, notDone = say(lang, "erased"), say(lang, "notErased")
 	}
 	for _, task := range r.Tasks {
 		if task.Action == privacy.ActionRestrict && r.Type == privacy.TypeErase {
@@ -647,22 +648,21 @@ func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.
 		}
 		switch task.Status {
 		case privacy.TaskDone:
-			fmt.Fprintf(b, "- %s: %s\n", task.ServiceName, done)
+			b.WriteString(say(lang, "task.done", task.ServiceName, done))
 		case privacy.TaskNoData:
-			fmt.Fprintf(b, "- %s: holds no data about you\n", task.ServiceName)
+			b.WriteString(say(lang, "task.noData", task.ServiceName))
 		case privacy.TaskHeld:
 			// GDPR Art. 17(3): the subject is told what is kept and on
 			// which ground; the hold's own text is internal.
-			why := "the service must keep it for now for a legal reason"
+			why := say(lang, "task.heldWhy")
 			if legallyHeld(&task) {
-				why = "kept for now, because " + task.HoldCategory.SubjectText()
+				why = say(lang, "task.heldBecause", holdGround(lang, task.HoldCategory))
 			}
-			fmt.Fprintf(b, "- %s: %s yet: %s. This is deferred, not refused: we will act on it when that reason no longer applies.\n",
-				task.ServiceName, notDone, why)
+			b.WriteString(say(lang, "task.held", task.ServiceName, notDone, why))
 		case privacy.TaskSkipped:
-			fmt.Fprintf(b, "- %s: not applicable (%s)\n", task.ServiceName, task.Reason)
+			b.WriteString(say(lang, "task.skipped", task.ServiceName, task.Reason))
 		case privacy.TaskFailed:
-			fmt.Fprintf(b, "- %s: %s yet: it could not be completed; we are following up\n", task.ServiceName, notDone)
+			b.WriteString(say(lang, "task.failed", task.ServiceName, notDone))
 		}
 	}
 }

@@ -35,13 +35,33 @@ type TenantSettings struct {
 	ErasureGraceDays *int `json:"erasureGraceDays"`
 	// ExportLinkDays: how long download links work (null: 7).
 	ExportLinkDays int `json:"exportLinkDays"`
+	// Breach: security contacts, breach webhook, platform scope and the
+	// subject-notice policy (null: none). The webhook secret is write-only:
+	// a read shows it empty, and a change that leaves it empty keeps the
+	// stored one while the webhook URL stays the same.
+	Breach *privacy.BreachSettings `json:"breach"`
+	// Brand: the privacy center's colours and logo (null: the suite's own look).
+	Brand privacy.Brand `json:"brand"`
 }
 
 // SettingsOf returns the tenant's settings as TenantSettings shows them.
 func SettingsOf(t *privacy.Tenant) TenantSettings {
 	return TenantSettings{Name: t.Name, Regimes: t.Regimes, Establishment: t.Establishment, TimeZone: t.TimeZone,
 		PortalOrigins: t.PortalOrigins, PIPLDays: t.PIPLDays, LGPDSmallAgent: t.LGPDSmallAgent, DefaultDays: t.DefaultDays, Contact: t.Contact,
-		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays}
+		AllowPrivateConnectors: t.AllowPrivateConnectors, ErasureGraceDays: t.ErasureGraceDays, ExportLinkDays: t.ExportLinkDays,
+		Breach: breachView(t.Breach), Brand: t.Brand}
+}
+
+// breachView copies the breach settings without the webhook secret.
+func breachView(b *privacy.BreachSettings) *privacy.BreachSettings {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	v.Contacts = slices.Clone(b.Contacts)
+	v.Services, v.Regions = slices.Clone(b.Services), slices.Clone(b.Regions)
+	v.WebhookSecret = ""
+	return &v
 }
 
 // apply sets t's settings to in, with the defaults for what in leaves unset.
@@ -52,6 +72,15 @@ func (in TenantSettings) apply(t *privacy.Tenant) []string {
 	t.PortalOrigins, t.PIPLDays, t.LGPDSmallAgent = in.PortalOrigins, in.PIPLDays, in.LGPDSmallAgent
 	t.DefaultDays, t.Contact = in.DefaultDays, in.Contact
 	t.AllowPrivateConnectors, t.ErasureGraceDays, t.ExportLinkDays = in.AllowPrivateConnectors, in.ErasureGraceDays, in.ExportLinkDays
+	old := t.Breach
+	t.Breach = breachView(in.Breach)
+	if t.Breach != nil {
+		t.Breach.WebhookSecret = in.Breach.WebhookSecret
+		if t.Breach.WebhookSecret == "" && old != nil && old.WebhookURL == t.Breach.WebhookURL {
+			t.Breach.WebhookSecret = old.WebhookSecret
+		}
+	}
+	t.Brand = in.Brand
 	t.ApplyDefaults()
 	return changedFields(before, SettingsOf(t))
 }

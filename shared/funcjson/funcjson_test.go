@@ -46,9 +46,12 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	}
 	want := []Spec{
 		{Name: "admin", Kind: KindHTTP, Route: "admin/{*path}", Methods: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, TriggerName: "req", OutputName: "res"},
+		{Name: "breachack", Kind: KindHTTP, Route: "breach/{*path}", Methods: []string{"GET", "POST"}, TriggerName: "req", OutputName: "res"},
 		{Name: "breachsend", Kind: KindQueue, Queue: "breachsend", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "callback", Kind: KindHTTP, Route: "callbacks/{*path}", Methods: []string{"POST", "PUT"}, TriggerName: "req", OutputName: "res"},
+		{Name: "center", Kind: KindHTTP, Route: "center/{*path}", Methods: []string{"GET", "HEAD"}, TriggerName: "req", OutputName: "res"},
 		{Name: "certificates", Kind: KindHTTP, Route: "certificates/{*path}", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
+		{Name: "console", Kind: KindHTTP, Route: "console/{*path}", Methods: []string{"GET", "HEAD"}, TriggerName: "req", OutputName: "res"},
 		{Name: "deadlinewatch", Kind: KindTimer, Schedule: "0 5 * * * *", TriggerName: "timer"},
 		{Name: "inbound", Kind: KindQueue, Queue: "inbound", Connection: "ServiceBusConnection", DataType: "binary", TriggerName: "msg"},
 		{Name: "notice", Kind: KindHTTP, Route: "notice/{*path}", Methods: []string{"GET"}, TriggerName: "req", OutputName: "res"},
@@ -68,7 +71,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	for _, s := range specs {
 		prefixes = append(prefixes, s.RoutePrefix())
 	}
-	wantPrefixes := []string{"/api/admin/", "", "/api/callbacks/", "/api/certificates/", "", "", "/api/notice/", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", "", "", ""}
+	wantPrefixes := []string{"/api/admin/", "/api/breach/", "", "/api/callbacks/", "/api/center/", "/api/certificates/", "/api/console/", "", "", "/api/notice/", "", "/api/openapi.json", "/api/operator/", "", "/api/portal/", "", "", ""}
 	if diff := cmp.Diff(wantPrefixes, prefixes); diff != "" {
 		t.Errorf("route prefixes (-want +got):\n%s", diff)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/sender"
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/privacy"
 )
 
@@ -106,6 +107,42 @@ var failedFields = []field{
 	{name: "permanent", kind: kindBoolean, required: true},
 }
 
+// breachText is a free-text member of a breach report.
+func breachText(name string, required bool, max int) field {
+	f := field{name: name, kind: kindString, required: required, maxLen: max}
+	if required {
+		f.minLen = 1
+	}
+	return f
+}
+
+var breachFields = []field{
+	{name: "detectedAt", kind: kindString, required: true, format: "date-time", pattern: timeRe, valid: validTime,
+		want: "an RFC 3339 timestamp from 1970 to 9999, such as 2030-01-31T02:00:00Z"},
+	{name: "awareAt", kind: kindString, required: true, format: "date-time", pattern: timeRe, valid: validTime,
+		want: "an RFC 3339 timestamp from 1970 to 9999, such as 2030-01-31T02:00:00Z"},
+	{name: "determinedAt", kind: kindString, format: "date-time", pattern: timeRe, valid: validTime,
+		want: "an RFC 3339 timestamp from 1970 to 9999, such as 2030-01-31T02:00:00Z"},
+	{name: "jurisdictions", kind: kindArray, required: true, maxItems: len(breach.Jurisdictions), unique: true,
+		items: &field{kind: kindString, enum: breach.Jurisdictions}},
+	{name: "grade", kind: kindString, enum: []string{breach.GradeGeneral, breach.GradeRelativelyMajor, breach.GradeMajor, breach.GradeEspeciallyMajor}},
+	breachText("title", true, 200),
+	breachText("nature", true, 4000),
+	{name: "categories", kind: kindArray, required: true, maxItems: 50, items: &field{kind: kindString, minLen: 1, maxLen: 100}},
+	{name: "subjectGroups", kind: kindArray, maxItems: 50, items: &field{kind: kindString, minLen: 1, maxLen: 100}},
+	{name: "subjectsApprox", kind: kindInteger, required: true, min: 0, max: maxItems},
+	{name: "recordsApprox", kind: kindInteger, required: true, min: 0, max: maxItems},
+	breachText("consequences", true, 4000),
+	breachText("measures", true, 4000),
+	breachText("contact", true, 500),
+	{name: "risk", kind: kindString, required: true, enum: []string{breach.RiskNone, breach.RiskLow, breach.RiskHigh}},
+	breachText("cause", false, 4000),
+	{name: "residents", kind: kindObject, fields: []field{
+		{name: "us-ca", kind: kindInteger, min: 0, max: maxItems}, {name: "us-tx", kind: kindInteger, min: 0, max: maxItems},
+		{name: "us-ny", kind: kindInteger, min: 0, max: maxItems}, {name: "us-fl", kind: kindInteger, min: 0, max: maxItems},
+		{name: "us-co", kind: kindInteger, min: 0, max: maxItems}}},
+}
+
 // envelope is a well-formed body's top-level members, not yet checked.
 type envelope map[string]json.RawMessage
 
@@ -163,6 +200,8 @@ func (e envelope) message() (*Message, error) {
 		m.TaskCompleted, err = decodeCompleted(e["data"])
 	case sender.TypeTaskFailed:
 		m.TaskFailed, err = decodeFailed(e["data"])
+	case sender.TypeBreachReported:
+		m.BreachReported, err = decodeBreach(e["data"])
 	}
 	if err != nil {
 		return nil, err
@@ -265,6 +304,33 @@ func decodeFailed(raw json.RawMessage) (*TaskFailed, error) {
 		return nil, refuse(CodeSchema, "data cannot be decoded") // unreachable: checked above
 	}
 	return &f, nil
+}
+
+func decodeBreach(raw json.RawMessage) (*BreachReported, error) {
+	if _, err := dataObject(raw, breachFields); err != nil {
+		return nil, err
+	}
+	var b BreachReported
+	if json.Unmarshal(raw, &b) != nil {
+		return nil, refuse(CodeSchema, "data cannot be decoded") // unreachable: checked above
+	}
+	switch {
+	case b.AwareAt.Before(b.DetectedAt):
+		return nil, schemaErr("data.awareAt", "cannot be before data.detectedAt")
+	case slices.Contains(b.Jurisdictions, "cn") && b.Grade == "":
+		return nil, schemaErr("data.grade", "is required when data.jurisdictions names cn (the CAC grade)")
+	case len(b.Categories) == 0:
+		return nil, schemaErr("data.categories", "needs at least one category")
+	}
+	b.DetectedAt, b.AwareAt, b.DeterminedAt = b.DetectedAt.UTC(), b.AwareAt.UTC(), b.DeterminedAt.UTC()
+	// Empty lists mean "none given", as when absent.
+	if len(b.SubjectGroups) == 0 {
+		b.SubjectGroups = nil
+	}
+	if len(b.Residents) == 0 {
+		b.Residents = nil
+	}
+	return &b, nil
 }
 
 // dataObject checks data against fields and returns its members.

@@ -87,7 +87,7 @@ func checkRefusal(t *testing.T, body []byte, m *Message, err error) {
 func checkWhole(t *testing.T, body []byte, m *Message) {
 	t.Helper()
 	n := 0
-	for _, set := range []bool{m.Requested != nil, m.TaskCompleted != nil, m.TaskFailed != nil} {
+	for _, set := range []bool{m.Requested != nil, m.TaskCompleted != nil, m.TaskFailed != nil, m.BreachReported != nil} {
 		if set {
 			n++
 		}
@@ -122,6 +122,8 @@ func reencode(t *testing.T, m *Message) []byte {
 		data = m.Requested
 	case m.TaskCompleted != nil:
 		data = m.TaskCompleted
+	case m.BreachReported != nil:
+		data = m.BreachReported
 	default:
 		data = m.TaskFailed
 	}

@@ -78,7 +78,7 @@ func Window(d time.Duration) Option {
 }
 
 // Message is a decoded, authenticated message. Exactly one of Requested,
-// TaskCompleted and TaskFailed is set, according to Type.
+// TaskCompleted, TaskFailed and BreachReported is set, according to Type.
 type Message struct {
 	ID       string    // the CloudEvents id, unique per Source: with TenantID, the dedupe key
 	Source   string    // the sending system, a URI reference
@@ -92,6 +92,8 @@ type Message struct {
 	Requested     *Requested
 	TaskCompleted *TaskCompleted
 	TaskFailed    *TaskFailed
+	// BreachReported: a sub-processor's breach report about the tenant.
+	BreachReported *BreachReported
 }
 
 // LogValue keeps the data, which may hold personal data, out of logs.
@@ -128,6 +130,30 @@ type TaskCompleted struct {
 	Items     int             `json:"items,omitempty"`
 	Reason    string          `json:"reason,omitempty"` // held only: why
 	Note      string          `json:"note,omitempty"`   // what the service did
+}
+
+// BreachReported is the data of a com.privops.breach.reported.v1 message:
+// a sub-processor's report of a personal data breach touching the signing
+// tenant's data. Decode has checked it as breach.Declaration's validation
+// would: awareness not before detection, a CAC grade with cn.
+type BreachReported struct {
+	DetectedAt     time.Time        `json:"detectedAt"`
+	AwareAt        time.Time        `json:"awareAt"`
+	DeterminedAt   time.Time        `json:"determinedAt,omitzero"`
+	Jurisdictions  []string         `json:"jurisdictions"`
+	Grade          string           `json:"grade,omitempty"`
+	Title          string           `json:"title"`
+	Nature         string           `json:"nature"`
+	Categories     []string         `json:"categories"`
+	SubjectGroups  []string         `json:"subjectGroups,omitempty"`
+	SubjectsApprox int64            `json:"subjectsApprox"`
+	RecordsApprox  int64            `json:"recordsApprox"`
+	Consequences   string           `json:"consequences"`
+	Measures       string           `json:"measures"`
+	Contact        string           `json:"contact"`
+	Risk           string           `json:"risk"`
+	Cause          string           `json:"cause,omitempty"`
+	Residents      map[string]int64 `json:"residents,omitempty"`
 }
 
 // TaskFailed is the data of a com.privops.dsr.task.failed.v1 message.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/inmem"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/queuetest"
@@ -40,4 +41,15 @@ func (q suiteQueue) DeadLetters(ctx context.Context, queue string, limit int) ([
 func TestInbound(t *testing.T) {
 	t.Parallel()
 	storetest.RunInbound(t, func(testing.TB) privacy.InboundLog { return inmem.NewStore() })
+}
+
+func TestBreachStoreConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunBreach(t, func(testing.TB) breach.Store { return inmem.NewStore() })
+}
+
+func TestTenantDataConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunTenantData(t, inmem.NewStore())
+	storetest.RunTenantMessages(t, inmem.NewQueue(inmem.QueueOptions{}))
 }

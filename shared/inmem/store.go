@@ -36,6 +36,7 @@ type Store struct {
 	audit    map[string][]privacy.AuditEvent // per tenant; Seq n at index n-1
 	auditIDs map[docKey]int                  // (tenant, event id) → index in audit
 	inbound  map[docKey]*privacy.InboundRecord
+	breach   map[string]map[docKey]*breachDoc // incidents and notices, by kind
 
 	// Now is the clock inbound records expire by (default time.Now). Set it
 	// before the store is used.

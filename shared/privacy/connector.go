@@ -51,6 +51,11 @@ type ConnectorCall struct {
 	Deadline    time.Time     // the request's due date
 	// CallbackURL is where a service that answers later posts its signed result.
 	CallbackURL string
+	// Attempt counts the calls of this task (1 on the first) and Round the
+	// admin's retry rounds of its request (0 at first): a queue connector
+	// names each call's message by them, so a resend is not dropped as a
+	// duplicate of the first while the same call sent twice still is.
+	Attempt, Round int
 	// AllowPrivate is the tenant's AllowPrivateConnectors: its services may
 	// live on private addresses.
 	AllowPrivate bool

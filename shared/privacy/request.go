@@ -199,6 +199,9 @@ type Request struct {
 	Categories  []Category    `json:"categories,omitempty"`
 	Changes     []FieldChange `json:"changes,omitempty"`  // rectify only
 	Purposes    []string      `json:"purposes,omitempty"` // restrict, lift-restriction, object
+	// Language is the language the subject is answered in (the code mail and
+	// every notice): one of Languages; "" (older requests) is English.
+	Language string `json:"language,omitempty"`
 
 	Verification Verification `json:"verification"`
 

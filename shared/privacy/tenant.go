@@ -36,6 +36,8 @@ type Tenant struct {
 	// Contact is the tenant's privacy contact shown in notices (a role mailbox,
 	// not a data subject).
 	Contact string `json:"contact,omitempty"`
+	// Brand is the privacy center's look: colours and logo.
+	Brand Brand `json:"brand,omitzero"`
 
 	// Services are the tenant's systems holding personal data; every approved
 	// request fans out to those that hold its categories.
@@ -64,6 +66,9 @@ type Tenant struct {
 	ErasureGraceDays *int `json:"erasureGraceDays,omitempty"`
 	// ExportLinkDays is how long a download link to an export package works (default 7).
 	ExportLinkDays int `json:"exportLinkDays,omitempty"`
+	// Breach holds the tenant's breach-notification settings (security
+	// contacts, webhook, platform scope, subject-notice policy); nil: none.
+	Breach *BreachSettings `json:"breach,omitempty"`
 	// AdminOps records the admin changes of the tenant document (legal
 	// holds) made with an Idempotency-Key, in the change's own write.
 	AdminOps []IdempotentOp `json:"adminOps,omitempty"`
@@ -72,6 +77,9 @@ type Tenant struct {
 	// existed) is active. Suspension says who suspended it, when and why.
 	Status     TenantStatus `json:"status,omitempty"`
 	Suspension *Suspension  `json:"suspension,omitempty"`
+	// Offboarding is the end of the tenant's contract, while it runs (see
+	// Offboarding); the tenant's status is then TenantOffboarding.
+	Offboarding *Offboarding `json:"offboarding,omitempty"`
 	// PendingAudit is the tenant document's outbox: audit events (for the
 	// tenant's chain and the operator's) written with the change they record
 	// and appended after it, idempotently by ID, then cleared. A crash between
@@ -89,12 +97,13 @@ type TenantStatus string
 
 // Tenant states. A suspended tenant takes no new requests (portal, admin on
 // behalf, inbound queue); requests already received run to their end and its
-// admins keep reading. Offboarding (GDPR Art. 28(3)(g): delete or return all
-// personal data at the end of the contract) is not a state yet: the retention
-// work carries it out.
+// admins keep reading. An offboarding tenant (GDPR Art. 28(3)(g): delete or
+// return all personal data at the end of the contract) is refused new
+// requests the same way, until its purge deletes it (see Offboarding).
 const (
-	TenantActive    TenantStatus = "active"
-	TenantSuspended TenantStatus = "suspended"
+	TenantActive      TenantStatus = "active"
+	TenantSuspended   TenantStatus = "suspended"
+	TenantOffboarding TenantStatus = "offboarding"
 )
 
 // Suspension records who suspended a tenant, when and why.
@@ -242,10 +251,22 @@ func (t *Tenant) Validate() error {
 			return bad("portalOrigins", "portal origin %q must be scheme://host[:port]", o)
 		}
 	}
+	if t.Breach != nil {
+		if err := t.Breach.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := t.Brand.validate(); err != nil {
+		return err
+	}
 	switch t.Status {
 	case "", TenantActive, TenantSuspended:
+	case TenantOffboarding:
+		if t.Offboarding == nil {
+			return bad("status", "an offboarding tenant needs its offboarding record")
+		}
 	default:
-		return bad("status", "status must be active or suspended")
+		return bad("status", "status must be active, suspended or offboarding")
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	busy := "busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")"
 	db := &DB{opts: opts}
 	db.w, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"},
-		"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)"}}))
+		"_pragma": {"page_size(16384)", busy, "journal_mode(WAL)", "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)"}}))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

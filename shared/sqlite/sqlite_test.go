@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/queuetest"
 	"github.com/privops/privops/shared/storetest"
@@ -268,4 +269,16 @@ func TestInboundPurgesExpired(t *testing.T) {
 	if got, want := strings.Join(rows(), " "), "acme/ce-1 acme/ce-2 other/rj-2"; got != want {
 		t.Fatalf("rows after the purge: %s, want %s", got, want)
 	}
+}
+
+func TestBreachStoreConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunBreach(t, func(tb testing.TB) breach.Store { return openTest(tb, Options{}).Store() })
+}
+
+func TestTenantDataConformance(t *testing.T) {
+	t.Parallel()
+	db := openTest(t, Options{})
+	storetest.RunTenantData(t, db.Store())
+	storetest.RunTenantMessages(t, db.Queue())
 }

@@ -18,7 +18,7 @@ import (
 // shutdown lets in-flight requests finish instead of cancelling them.
 func (h *Host) server(https []funcjson.Paired, workCtx context.Context) *http.Server {
 	rt := &router{logger: h.Logger, maxBody: h.MaxBodyBytes, handlers: map[string]http.Handler{},
-		ready: h.Ready, readyTimeout: h.ReadyTimeout}
+		ready: h.Ready, readyTimeout: h.ReadyTimeout, index: h.Index}
 	for _, p := range https {
 		rt.specs = append(rt.specs, p.Spec)
 		rt.handlers[p.Spec.Name] = p.Function.HTTP
@@ -44,12 +44,17 @@ type router struct {
 	logger   *slog.Logger
 	maxBody  int64
 
+	index        http.Handler
 	ready        func(context.Context) error
 	readyTimeout time.Duration
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.serveHealth(w, r) {
+		return
+	}
+	if r.URL.Path == "/" && rt.index != nil {
+		rt.index.ServeHTTP(w, r)
 		return
 	}
 	s, ok := funcjson.MatchRoute(rt.specs, r.URL.Path)

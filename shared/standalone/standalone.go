@@ -80,6 +80,10 @@ type Host struct {
 	// (DefaultMaxDeliveryCount).
 	MaxDeliveryCount int
 
+	// Index answers GET / (the index page linking the privacy center and
+	// the admin console); nil answers 404 there like any unknown path.
+	Index http.Handler
+
 	// Ready is the readiness check behind /readyz: typically the store's
 	// Ping. Nil makes /readyz answer like /healthz.
 	Ready func(ctx context.Context) error

@@ -1,0 +1,177 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/privops/privops/shared/privacy"
+)
+
+// TenantData is what the offboarding purge needs of a store adapter beside
+// privacy.Store and privacy.InboundLog (offboard.Data declares the same).
+type TenantData interface {
+	privacy.Store
+	privacy.InboundLog
+	CountTenantData(ctx context.Context, tenantID, kind string) (int, error)
+	PurgeTenantData(ctx context.Context, tenantID, kind string, limit int) (int, error)
+	DeleteTenant(ctx context.Context, tenantID string) error
+}
+
+// dataKinds are the kinds every adapter counts and purges.
+var dataKinds = []string{privacy.DataKindRequests, privacy.DataKindInbound, privacy.DataKindItems, privacy.DataKindAudit}
+
+// RunTenantData runs the conformance suite of the offboarding purge: a
+// tenant's documents are counted and deleted kind by kind, a bounded batch
+// at a time, until none is left, and another tenant's are never touched.
+// When s also stores data items (privacy.DataItems), they are seeded too, in
+// the "people" container the tenant's service names (Cosmos needs it made).
+func RunTenantData(t *testing.T, s TenantData) {
+	t.Helper()
+	t.Run("purge-tenant-data", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		seed := func(tenant string) map[string]int {
+			t.Helper()
+			requireNoError(t, s.CreateTenant(ctx, fullTenant(tenant)), "create tenant")
+			want := map[string]int{privacy.DataKindRequests: 5, privacy.DataKindInbound: 3, privacy.DataKindAudit: 7, privacy.DataKindItems: 0}
+			for i := range want[privacy.DataKindRequests] {
+				createRequest(t, s, fullRequest(tenant, newRequestID(t), t0.Add(time.Duration(i)*time.Minute)))
+			}
+			for i := range want[privacy.DataKindInbound] {
+				createInbound(t, s, fullInbound(tenant, newInboundID(t), t0.Add(time.Duration(i)*time.Second), future()))
+			}
+			for i := range want[privacy.DataKindAudit] {
+				requireNoError(t, s.AppendAudit(ctx, auditEvent(tenant, i)), "append audit")
+			}
+			if items, ok := s.(privacy.DataItems); ok {
+				// In the data container the tenant's service names (people).
+				want[privacy.DataKindItems] = 4
+				for i := range 4 {
+					item, _ := json.Marshal(map[string]string{"id": fmt.Sprintf("item-%d", i), "email": "a@example.com"})
+					requireNoError(t, items.PutItem(ctx, tenant, "people", item), "put item")
+				}
+			}
+			return want
+		}
+		counts := func(tenant string) map[string]int {
+			t.Helper()
+			got := map[string]int{}
+			for _, kind := range dataKinds {
+				n, err := s.CountTenantData(ctx, tenant, kind)
+				requireNoError(t, err, "count "+kind)
+				got[kind] = n
+			}
+			return got
+		}
+		a, b := newTenantID(t), newTenantID(t)
+		wantA, wantB := seed(a), seed(b)
+		if diff := cmp.Diff(wantA, counts(a)); diff != "" {
+			t.Fatalf("counts of the tenant before the purge (-want +got):\n%s", diff)
+		}
+		for _, kind := range dataKinds {
+			deleted := 0
+			for range 20 {
+				n, err := s.PurgeTenantData(ctx, a, kind, 2)
+				requireNoError(t, err, "purge "+kind)
+				if n > 2 {
+					t.Fatalf("purge %s with limit 2 deleted %d", kind, n)
+				}
+				if n == 0 {
+					break
+				}
+				deleted += n
+			}
+			if deleted != wantA[kind] {
+				t.Errorf("purge %s deleted %d in all, want %d", kind, deleted, wantA[kind])
+			}
+		}
+		zero := map[string]int{}
+		for _, kind := range dataKinds {
+			zero[kind] = 0
+		}
+		if diff := cmp.Diff(zero, counts(a)); diff != "" {
+			t.Errorf("counts of the purged tenant (-want +got):\n%s", diff)
+		}
+		requireNoError(t, s.DeleteTenant(ctx, a), "delete tenant")
+		requireNoError(t, s.DeleteTenant(ctx, a), "delete an absent tenant")
+		_, err := s.GetTenant(ctx, a)
+		requireErrorIs(t, err, privacy.ErrNotFound, "get a deleted tenant")
+		page, err := s.ListRequests(ctx, a, privacy.RequestFilter{})
+		requireNoError(t, err, "list requests of the purged tenant")
+		if len(page.Requests) != 0 {
+			t.Errorf("the purged tenant still lists %d requests", len(page.Requests))
+		}
+		evs, err := s.ListAudit(ctx, a, 0, 100)
+		requireNoError(t, err, "list audit of the purged tenant")
+		if len(evs) != 0 {
+			t.Errorf("the purged tenant still has %d audit events", len(evs))
+		}
+
+		// The other tenant is whole, and its chain still verifies.
+		if diff := cmp.Diff(wantB, counts(b)); diff != "" {
+			t.Errorf("counts of the other tenant after the purge (-want +got):\n%s", diff)
+		}
+		if _, err := s.GetTenant(ctx, b); err != nil {
+			t.Errorf("the other tenant's document: %v", err)
+		}
+		evs, err = s.ListAudit(ctx, b, 0, 100)
+		requireNoError(t, err, "list audit of the other tenant")
+		if br := privacy.VerifyChain(0, "", evs); br != nil || len(evs) != wantB[privacy.DataKindAudit] {
+			t.Errorf("the other tenant's chain: %d events, break %+v", len(evs), br)
+		}
+	})
+}
+
+// TenantMessages is what the offboarding purge needs of the built-in queue.
+type TenantMessages interface {
+	privacy.Publisher
+	CountTenantMessages(ctx context.Context, tenantID string) (int, error)
+	PurgeTenantMessages(ctx context.Context, tenantID string, limit int) (int, error)
+}
+
+// RunTenantMessages checks that a tenant's queue messages, in any queue,
+// are counted and deleted in bounded batches, and no other tenant's.
+func RunTenantMessages(t *testing.T, q TenantMessages) {
+	t.Helper()
+	t.Run("purge-tenant-messages", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		a, b := newTenantID(t), newTenantID(t)
+		publish := func(queue, tenant string, n int) {
+			t.Helper()
+			for i := range n {
+				body, _ := json.Marshal(map[string]string{"specversion": "1.0", "tenantid": tenant, "id": fmt.Sprintf("%s-%d", tenant, i)})
+				requireNoError(t, q.Publish(ctx, queue, privacy.OutMessage{ID: fmt.Sprintf("%s-%s-%d", queue, tenant, i), Body: body}), "publish")
+			}
+		}
+		publish("purge-one", a, 3)
+		publish("purge-two", a, 2)
+		publish("purge-one", b, 4)
+		requireNoError(t, q.Publish(ctx, "purge-one", privacy.OutMessage{ID: "not-json-" + a, Body: []byte("not json")}), "publish")
+		count := func(tenant string) int {
+			n, err := q.CountTenantMessages(ctx, tenant)
+			requireNoError(t, err, "count messages")
+			return n
+		}
+		if got := count(a); got != 5 {
+			t.Fatalf("messages of the tenant: %d, want 5", got)
+		}
+		deleted := 0
+		for range 10 {
+			n, err := q.PurgeTenantMessages(ctx, a, 2)
+			requireNoError(t, err, "purge messages")
+			if n == 0 {
+				break
+			}
+			deleted += n
+		}
+		if deleted != 5 || count(a) != 0 || count(b) != 4 {
+			t.Errorf("purged %d messages, left %d of the tenant and %d of the other; want 5, 0, 4", deleted, count(a), count(b))
+		}
+	})
+}

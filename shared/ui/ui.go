@@ -1,0 +1,158 @@
+// Package ui holds what the suite's browser pages share: the security headers
+// every page and asset is served with (a Content-Security-Policy without
+// 'unsafe-inline'), serving of embedded assets, and the standalone host's
+// index page. Standard library only; no side effects.
+package ui
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// CSP returns the Content-Security-Policy of a page: scripts, styles and
+// fetches from its own origin only, images also from imgOrigins (a tenant's
+// logo), no frames, no plugins, no inline script or style.
+func CSP(imgOrigins ...string) string {
+	img := "'self'"
+	for _, o := range imgOrigins {
+		if o != "" {
+			img += " " + o
+		}
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img +
+		"; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// CSPConnect is CSP with fetches also allowed to the given origins (an
+// identity provider the admin console signs in with).
+func CSPConnect(origins ...string) string {
+	csp := CSP()
+	extra := ""
+	for _, o := range origins {
+		if o != "" {
+			extra += " " + o
+		}
+	}
+	return strings.Replace(csp, "connect-src 'self'", "connect-src 'self'"+extra, 1)
+}
+
+// Secure sets the headers every page and asset carries.
+func Secure(h http.Header, csp string) {
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+}
+
+// Assets serves embedded files by name with a strong ETag, so a revisit costs
+// a 304. Files are read once at start.
+type Assets struct {
+	files map[string]asset
+}
+
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// NewAssets loads every file of fsys (its base names must be unique).
+func NewAssets(fsys fs.FS) (*Assets, error) {
+	a := &Assets{files: map[string]asset{}}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		ct := mime.TypeByExtension(path.Ext(p))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		a.files[path.Base(p)] = asset{body: b, ctype: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	return a, err
+}
+
+// Has reports whether name is an asset.
+func (a *Assets) Has(name string) bool { _, ok := a.files[name]; return ok }
+
+// Serve writes the asset name (404 if there is none). Assets may be cached
+// for a short while and revalidated: they change with the binary.
+func (a *Assets) Serve(w http.ResponseWriter, r *http.Request, name, csp string) {
+	f, ok := a.files[name]
+	if !ok {
+		NotFound(w, csp)
+		return
+	}
+	h := w.Header()
+	Secure(h, csp)
+	h.Set("Content-Type", f.ctype)
+	h.Set("ETag", f.etag)
+	h.Set("Cache-Control", "public, max-age=300, must-revalidate")
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+}
+
+// NotFound answers a page that does not exist.
+func NotFound(w http.ResponseWriter, csp string) {
+	Secure(w.Header(), csp)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Not found</title><main><h1>Not found</h1><p>There is no such page.</p></main></html>\n"))
+}
+
+var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>privops</title>
+{{if .Demo}}<link rel="icon" href="/api/center/{{.Demo}}/favicon.svg" type="image/svg+xml">{{end}}</head>
+<body>
+<main>
+<h1>privops</h1>
+<p>Privacy operations, running standalone.</p>
+<ul>
+{{if .Demo}}<li><a href="/api/center/{{.Demo}}/">Privacy center of the demo tenant</a> (for data subjects)</li>{{end}}
+<li><a href="/api/console/">Admin console</a> (for tenant privacy admins)</li>
+<li><a href="/api/openapi.json">API description</a> (OpenAPI 3.1)</li>
+</ul>
+</main>
+</body>
+</html>
+`))
+
+// Index returns the standalone host's page at "/": links to the demo
+// tenant's privacy center (when demo names it) and to the admin console.
+func Index(demo string) http.Handler {
+	var b bytes.Buffer
+	_ = indexTmpl.Execute(&b, struct{ Demo string }{demo})
+	page := b.Bytes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		Secure(w.Header(), CSP())
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(page)
+	})
+}

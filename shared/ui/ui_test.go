@@ -1,0 +1,86 @@
+package ui_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/privops/privops/shared/ui"
+)
+
+func TestCSPAllowsNoInlineCode(t *testing.T) {
+	t.Parallel()
+	for _, csp := range []string{ui.CSP(), ui.CSP("https://cdn.acme.example")} {
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || !strings.Contains(csp, "script-src 'self';") ||
+			!strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("CSP %q", csp)
+		}
+	}
+	if got := ui.CSP("https://cdn.acme.example"); !strings.Contains(got, "img-src 'self' https://cdn.acme.example;") {
+		t.Errorf("logo origin not allowed for images: %q", got)
+	}
+}
+
+func TestAssetsRevalidate(t *testing.T) {
+	t.Parallel()
+	a, err := ui.NewAssets(fstest.MapFS{"app.js": {Data: []byte("1")}, "x/site.css": {Data: []byte("b{}")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(name, etag string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/"+name, nil)
+		if etag != "" {
+			r.Header.Set("If-None-Match", etag)
+		}
+		w := httptest.NewRecorder()
+		a.Serve(w, r, name, ui.CSP())
+		return w
+	}
+	first := get("app.js", "")
+	if first.Code != 200 || first.Body.String() != "1" || !strings.HasPrefix(first.Header().Get("Content-Type"), "text/javascript") ||
+		first.Header().Get("X-Content-Type-Options") != "nosniff" || first.Header().Get("Content-Security-Policy") == "" {
+		t.Fatalf("app.js: %d %q %v", first.Code, first.Body, first.Header())
+	}
+	if again := get("app.js", first.Header().Get("ETag")); again.Code != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", again.Code)
+	}
+	if css := get("site.css", ""); css.Code != 200 || !strings.HasPrefix(css.Header().Get("Content-Type"), "text/css") {
+		t.Errorf("site.css: %d %s", css.Code, css.Header().Get("Content-Type"))
+	}
+	if missing := get("nope.js", ""); missing.Code != 404 {
+		t.Errorf("missing asset: %d", missing.Code)
+	}
+}
+
+func TestIndexLinksCenterAndConsole(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		demo      string
+		want, not []string
+	}{
+		{"demo", []string{`href="/api/center/demo/"`, `href="/api/console/"`}, nil},
+		{"", []string{`href="/api/console/"`}, []string{"/api/center/"}},
+	}
+	for _, tc := range cases {
+		w := httptest.NewRecorder()
+		ui.Index(tc.demo).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+		body := w.Body.String()
+		for _, s := range tc.want {
+			if !strings.Contains(body, s) {
+				t.Errorf("index(%q) lacks %s", tc.demo, s)
+			}
+		}
+		for _, s := range tc.not {
+			if strings.Contains(body, s) {
+				t.Errorf("index(%q) has %s", tc.demo, s)
+			}
+		}
+	}
+	w := httptest.NewRecorder()
+	ui.Index("demo").ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d", w.Code)
+	}
+}
