@@ -107,7 +107,9 @@ func (s *Service) RetentionFloors(ctx context.Context, tenantID string) ([]reten
 }
 
 // serviceInUse refuses a change that would leave a retention policy scoped to
-// a service it can no longer sweep (deleted, or no longer a built-in container).
+// a service it can no longer sweep as the policy says (deleted, or turned into
+// another kind: a built-in container's timestampPath means nothing to a
+// webhook service's purge, and a Service Bus service cannot be swept).
 func serviceInUse(t *privacy.Tenant, id string) error {
 	for _, p := range t.RetentionPolicies {
 		if p.Scope == retention.ScopeService && p.Service == id {

@@ -49,7 +49,7 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 		svc := in
 		svc.UpdatedAt = now
 		if old := t.Service(in.ID); old != nil {
-			if old.Kind == privacy.KindCosmos && svc.Kind != privacy.KindCosmos {
+			if old.Kind != svc.Kind {
 				if err := serviceInUse(t, in.ID); err != nil {
 					return err
 				}

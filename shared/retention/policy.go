@@ -17,8 +17,9 @@ const MaxPolicies = 200
 // Validate checks policy p of tenant t at now, and that no legal floor binding
 // t forbids it. Every refusal is a 422 *privacy.Error naming the field:
 //   - invalid-retention-policy: a malformed or unknown value;
-//   - retention-scope-not-available: a service without a built-in container
-//     (reaching other services needs the purge connector action, not built yet);
+//   - retention-scope-not-available: a Service Bus or manual service (only
+//     built-in containers and webhook services, through the purge action,
+//     can be swept);
 //   - retention-action-not-available: anonymise and storage-only (not built yet);
 //   - below-legal-floor: maxAgeDays is shorter than a floor; the message names
 //     the floor, its regime and its source.
@@ -51,15 +52,24 @@ func Validate(t *privacy.Tenant, p *Policy, floors *Floors, now time.Time) error
 		if svc == nil {
 			return privacy.FieldErrorf("service", "unknown-service", "no such service")
 		}
-		if svc.Kind != privacy.KindCosmos {
-			return privacy.FieldErrorf("service", "retention-scope-not-available",
-				"only services with a built-in container can be swept yet; the purge action for %s services is not available", svc.Kind)
-		}
 		if !slices.Contains([]string{FromCreated, FromLastModified, FromAccountClosed}, p.From) {
 			return bad("from", "from must be created, last-modified or account-closed")
 		}
-		if !validPath(p.TimestampPath) {
-			return bad("timestampPath", "timestampPath must be the JSON path (like /a/b) of the item's %s time", p.From)
+		switch svc.Kind {
+		case privacy.KindCosmos:
+			if !validPath(p.TimestampPath) {
+				return bad("timestampPath", "timestampPath must be the JSON path (like /a/b) of the item's %s time", p.From)
+			}
+		case privacy.KindWebhook:
+			// Swept through the purge action: the service applies the
+			// cutoff to its own timestamps. A service that does not
+			// support purge is reported not-supported by the run.
+			if p.TimestampPath != "" {
+				return bad("timestampPath", "a webhook service applies the cutoff to its own %s times; leave timestampPath out", p.From)
+			}
+		default:
+			return privacy.FieldErrorf("service", "retention-scope-not-available",
+				"%s services cannot be swept yet: the purge action exists for webhook services and built-in containers are swept directly", svc.Kind)
 		}
 	default:
 		return bad("scope", "scope must be service or suite")

@@ -42,6 +42,10 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 			out.Policies = append(out.Policies, pr)
 			continue
 		}
+		if svc != nil && svc.Kind != privacy.KindCosmos {
+			// A service's purge has no dry run: calling it would delete.
+			pr.Status, pr.Reason = "not-previewed", "a preview does not call a service's purge; the run reports the service's counts"
+		}
 		cursor := ""
 		for pr.Status == "pending" {
 			if s.d.Now().Sub(start) >= budget {
@@ -65,7 +69,32 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 				cursor = page.To
 			}
 		}
+		if pr.Status != "failed" && pr.Scope == ScopeService && s.d.Requests != nil && s.d.Blobs != nil {
+			if !s.previewDerived(ctx, t, &pr, start, budget) {
+				out.Complete = false
+			}
+		}
 		out.Policies = append(out.Policies, pr)
 	}
 	return out, nil
+}
+
+// previewDerived counts the derived copies (export packages) a run would
+// remove under a service policy, within budget; false when cut short.
+func (s *Sweeper) previewDerived(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, start time.Time, budget time.Duration) bool {
+	for cursor := ""; ; {
+		if s.d.Now().Sub(start) >= budget {
+			return false
+		}
+		page, _, err := s.scanDerived(ctx, t, pr, cursor, start.UTC())
+		if err != nil {
+			pr.Status, pr.Reason = "failed", "the requests holding derived copies could not be read"
+			return true
+		}
+		if page.To == "" {
+			return true
+		}
+		pr.Add(page.Counts)
+		cursor = page.To
+	}
 }

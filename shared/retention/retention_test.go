@@ -20,6 +20,8 @@ func testTenant(tb testing.TB) *privacy.Tenant {
 		Services: []privacy.Service{
 			{ID: "shop", Kind: privacy.KindCosmos, Container: "orders"},
 			{ID: "crm", Kind: privacy.KindWebhook, URL: "https://crm.example"},
+			{ID: "erp", Kind: privacy.KindServiceBus, Queue: "erp-tasks"},
+			{ID: "desk", Kind: privacy.KindManual},
 		}}
 }
 
@@ -173,7 +175,10 @@ func TestValidate(t *testing.T) {
 		{name: "suite with a service", p: suite(), edit: func(p *Policy) { p.Service = "shop" }, code: "invalid-retention-policy", field: "service"},
 		{name: "suite dsr records from created", p: suite(), edit: func(p *Policy) { p.From = FromCreated }, code: "invalid-retention-policy", field: "from"},
 		{name: "unknown service", p: good(), edit: func(p *Policy) { p.Service = "nope" }, code: "unknown-service", field: "service"},
-		{name: "webhook service", p: good(), edit: func(p *Policy) { p.Service = "crm" }, code: "retention-scope-not-available", field: "service"},
+		{name: "webhook service, through its purge", p: good(), edit: func(p *Policy) { p.Service, p.TimestampPath = "crm", "" }},
+		{name: "webhook service with a timestamp path", p: good(), edit: func(p *Policy) { p.Service = "crm" }, code: "invalid-retention-policy", field: "timestampPath"},
+		{name: "service bus service", p: good(), edit: func(p *Policy) { p.Service = "erp" }, code: "retention-scope-not-available", field: "service"},
+		{name: "manual service", p: good(), edit: func(p *Policy) { p.Service = "desk" }, code: "retention-scope-not-available", field: "service"},
 		{name: "service from request-closed", p: good(), edit: func(p *Policy) { p.From = FromRequestClosed }, code: "invalid-retention-policy", field: "from"},
 		{name: "no timestamp path", p: good(), edit: func(p *Policy) { p.TimestampPath = "" }, code: "invalid-retention-policy", field: "timestampPath"},
 		{name: "bad timestamp path", p: good(), edit: func(p *Policy) { p.TimestampPath = "/a//b" }, code: "invalid-retention-policy", field: "timestampPath"},

@@ -33,6 +33,9 @@ type Run struct {
 	// item of that policy's container done.
 	Policy int    `json:"policy"`
 	Cursor string `json:"cursor,omitempty"`
+	// Phase is "" while the policy's own data is swept, and "derived" while
+	// the derived copies of a service's data (export packages) are.
+	Phase string `json:"phase,omitempty"`
 	// Pending is the page whose deletes may be in flight: written before
 	// them, folded into the counts by the next checkpoint. A run resuming
 	// with a pending page redoes its deletes (idempotent) and counts it once.
@@ -44,6 +47,7 @@ type Run struct {
 // (From, To], and what was decided about them.
 type Page struct {
 	Policy int    `json:"policy"`
+	Phase  string `json:"phase,omitempty"`
 	From   string `json:"from,omitempty"`
 	To     string `json:"to"`
 	Counts Counts `json:"counts"`
@@ -52,6 +56,7 @@ type Page struct {
 // Counts are the numbers a page adds to its policy's report.
 type Counts struct {
 	Scanned, Purged, KeptByHold, KeptByFloor, Failed int64
+	Derived                                          int64 `json:",omitempty"`
 	Oldest, Newest                                   time.Time
 }
 
@@ -116,6 +121,9 @@ type PolicySummary struct {
 	KeptByHold  int64     `json:"keptByHold"`
 	KeptByFloor int64     `json:"keptByFloor"`
 	Failed      int64     `json:"failed"`
+	// KeptByService and Derived: see PolicyReport.
+	KeptByService int64 `json:"keptByService"`
+	Derived       int64 `json:"derived"`
 }
 
 // Summarize returns the run's summary.
@@ -124,7 +132,7 @@ func (r *Run) Summarize() Summary {
 	for _, p := range r.Policies {
 		s.Policies = append(s.Policies, PolicySummary{PolicyID: p.PolicyID, Category: p.Category, Scope: p.Scope, Status: p.Status,
 			Cutoff: p.Cutoff, Scanned: p.Scanned, Purged: p.Purged, Anonymised: p.Anonymised, KeptByHold: p.KeptByHold,
-			KeptByFloor: p.KeptByFloor, Failed: p.Failed})
+			KeptByFloor: p.KeptByFloor, Failed: p.Failed, KeptByService: p.KeptByService, Derived: p.Derived})
 	}
 	return s
 }

@@ -72,12 +72,21 @@ func (s *Sweeper) decidePackage(t *privacy.Tenant, pr *PolicyReport, r *privacy.
 	return o, ev, true
 }
 
-// removePackages deletes each package's blob first, then records the removal
+// removePackages deletes each package's blob (and its tasks' export files) first, then records the removal
 // on its request (one ETag-guarded write, re-read on a conflict). A crash in
 // between leaves a request naming a blob that is gone: the next sweep deletes
 // it again (harmless) and records it; a download meanwhile answers 410.
 func (s *Sweeper) removePackages(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request) error {
 	for _, r := range purge {
+		// The tasks' export files are what the package was built from:
+		// copies of the same data, removed with it.
+		for _, k := range r.Tasks {
+			if k.Action == privacy.ActionExport && k.Blob != "" {
+				if err := s.d.Blobs.Delete(ctx, k.Blob); err != nil {
+					return fmt.Errorf("delete export file: %w", err)
+				}
+			}
+		}
 		if err := s.d.Blobs.Delete(ctx, r.Package.Blob); err != nil {
 			return fmt.Errorf("delete package blob: %w", err)
 		}
@@ -111,12 +120,12 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 	if err != nil {
 		s.d.Logger.Warn("retention policy failed", "tenant_id", t.ID, "policy", pr.PolicyID, "error", err.Error())
 		pr.Status, pr.Reason = "failed", "the requests could not be read"
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	if page.To == "" {
 		pr.Status = "done"
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	page.Policy = run.Policy

@@ -56,13 +56,17 @@ type Deps struct {
 	// finishes it if this fails.
 	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
 	// Requests and Blobs let a sweep expire export packages (suite policies
-	// of category export-packages); nil: those policies are not swept.
+	// of category export-packages) and remove the derived copies of a
+	// service's data; nil: those policies are not swept, nor the copies.
 	Requests Requests
 	Blobs    Blobs
-	Now      func() time.Time
-	NewID    func() string
-	Step     func(name string) // crash points for tests
-	Logger   *slog.Logger
+	// Purgers call a service's purge action, per connector kind (webhook);
+	// a policy on a service of a kind without one fails, reported.
+	Purgers map[privacy.ConnectorKind]privacy.Purger
+	Now     func() time.Time
+	NewID   func() string
+	Step    func(name string) // crash points for tests
+	Logger  *slog.Logger
 	// Sleep pauses for d or until ctx ends (default: a timer).
 	Sleep func(ctx context.Context, d time.Duration)
 }
@@ -189,13 +193,47 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 			return run, nil
 		}
 		pr := &run.Policies[run.Policy]
+		if run.Phase == phaseDerived {
+			s.pages.Lock()
+			t, err = s.pageDerived(ctx, t, st, owner)
+			s.pages.Unlock()
+			if err != nil {
+				return run, err
+			}
+			continue
+		}
 		items, svc, reason := s.target(t, pr)
 		if reason != "" {
 			pr.Status, pr.Reason = reason, s.reasonText(pr, svc)
-			run.Policy, run.Cursor = run.Policy+1, ""
+			s.nextPhase(run)
 			continue
 		}
 		pr.Status = "running"
+		if pr.Scope == ScopeService && svc.Kind != privacy.KindCosmos {
+			// A call to the service: not under the page lock, which is
+			// for the embedded store's one writer.
+			var wait time.Time
+			if t, wait, err = s.purgeService(ctx, t, st, owner, svc, log); err != nil {
+				return run, err
+			}
+			if !wait.IsZero() {
+				if left := budget - s.d.Now().Sub(start); wait.Sub(s.d.Now()) < left {
+					s.d.Sleep(ctx, wait.Sub(s.d.Now()))
+					if err := ctx.Err(); err != nil {
+						return run, fmt.Errorf("retention: waiting to call a purge again: %w", err)
+					}
+					continue
+				}
+				// Too long to wait here: pause; the job comes back then.
+				run.Owner, run.LeaseUntil = "", time.Time{}
+				if t, err = s.write(ctx, t, st, owner); err != nil {
+					return run, err
+				}
+				log.Info("retention run paused until a purge is called again", "policy", run.Policy, "retry_at", wait)
+				return run, nil
+			}
+			continue
+		}
 		// One page at a time per process: the embedded store has one
 		// writer, which the live service needs too.
 		func() {
@@ -231,12 +269,19 @@ func (s *Sweeper) fold(run *Run) {
 func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*privacy.Tenant, error) {
 	p := run.Pending
 	pr := &run.Policies[p.Policy]
-	items, svc, reason := s.target(t, pr)
-	if reason == "" && pr.Scope == ScopeSuite {
+	if p.Phase == phaseDerived {
+		_, purge, err := s.scanDerived(ctx, t, pr, p.From, run.StartedAt)
+		if err == nil {
+			err = s.removePackages(ctx, t, purge)
+		}
+		if err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+	} else if items, svc, reason := s.target(t, pr); reason == "" && pr.Scope == ScopeSuite {
 		if err := s.redoPackages(ctx, t, run); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
-	} else if reason == "" {
+	} else if reason == "" && svc.Kind == privacy.KindCosmos {
 		_, purge, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
 		if err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
@@ -245,7 +290,7 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
 	}
-	run.Policy = p.Policy
+	run.Policy, run.Phase = p.Policy, p.Phase
 	s.fold(run)
 	return t, nil
 }
@@ -261,7 +306,12 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 		return nil, nil, "not-swept"
 	}
 	svc := t.Service(pr.Service)
-	if svc == nil || svc.Kind != privacy.KindCosmos || s.d.Items == nil {
+	switch {
+	case svc == nil:
+		return nil, svc, "failed"
+	case svc.Kind == privacy.KindWebhook:
+		return nil, svc, "" // through its purge action
+	case svc.Kind != privacy.KindCosmos || s.d.Items == nil:
 		return nil, svc, "failed"
 	}
 	return s.d.Items, svc, ""
@@ -274,7 +324,7 @@ func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	case svc == nil:
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:
-		return "the service has no built-in container"
+		return "the service has neither a built-in container nor a purge privops can call"
 	}
 	return "this store cannot page the container by age"
 }
@@ -366,12 +416,12 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 	if err != nil {
 		log.Warn("retention policy failed", "policy", pr.PolicyID, "error", err.Error())
 		pr.Status, pr.Reason = "failed", "the container could not be read"
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	if page.Counts.Scanned == 0 && page.To == "" {
 		pr.Status = "done"
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	page.Policy = run.Policy
@@ -394,7 +444,7 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
 		pr.Status, pr.Reason = "failed", "deleting from the container failed"
 		s.fold(run)
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	s.d.Step("retention-page-deleted")
