@@ -2,11 +2,9 @@ package retention
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -329,126 +327,3 @@ func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	return "this store cannot page the container by age"
 }
 
-// scan reads one page of the policy's container after cursor and decides each
-// item. It returns the page (To is the last id read) and the ids to purge.
-func (s *Sweeper) scan(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, cursor string) (*Page, []string, error) {
-	page := &Page{From: cursor}
-	var purge []string
-	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, cursor, s.cfg.PageSize, func(id string, doc []byte) error {
-		page.To = id
-		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
-			page.Counts.Count(o, ev)
-			if o == Purge {
-				purge = append(purge, id)
-			}
-		}
-		return nil
-	})
-	return page, purge, err
-}
-
-// scanRange decides again the items in (from, to] (a pending page).
-func (s *Sweeper) scanRange(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, from, to string) (Counts, []string, error) {
-	var c Counts
-	var purge []string
-	errStop := errors.New("stop")
-	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, from, s.cfg.PageSize, func(id string, doc []byte) error {
-		if id > to {
-			return errStop
-		}
-		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
-			c.Count(o, ev)
-			if o == Purge {
-				purge = append(purge, id)
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errStop) {
-		err = nil
-	}
-	return c, purge, err
-}
-
-// decide reads an item's event time and subject and decides it. ok is false
-// for an item whose time cannot be read (never purged, not counted).
-func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, doc []byte) (Outcome, time.Time, bool) {
-	var v map[string]any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return NotDue, time.Time{}, false
-	}
-	raw, _ := at(v, pr.TimestampPath).(string)
-	ev, err := time.Parse(time.RFC3339Nano, raw)
-	if err != nil {
-		return NotDue, time.Time{}, false
-	}
-	it := Item{Event: ev}
-	if p := svc.IdentityPaths["email"]; p != "" {
-		if email, _ := at(v, p).(string); email != "" {
-			it.SubjectHash = s.d.Hash(t.ID, email)
-		}
-	}
-	o, _ := pr.Decide(t, it)
-	return o, ev, true
-}
-
-// at returns the value at a /a/b path of a decoded JSON object, or nil.
-func at(v map[string]any, path string) any {
-	var cur any = v
-	for seg := range strings.SplitSeq(strings.TrimPrefix(path, "/"), "/") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[seg]
-	}
-	return cur
-}
-
-// page sweeps one page of the run's current policy: scan and decide, write
-// the page as the checkpoint, delete, fold the counts (in memory). A policy
-// that cannot be read or deleted from is marked failed and the run moves on;
-// only a failure that must keep the run's place is returned.
-func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner string, items Items, svc *privacy.Service, log *slog.Logger) (*privacy.Tenant, error) {
-	run := st.Current
-	pr := &run.Policies[run.Policy]
-	page, purge, err := s.scan(ctx, t, pr, svc, items, run.Cursor)
-	if err != nil {
-		log.Warn("retention policy failed", "policy", pr.PolicyID, "error", err.Error())
-		pr.Status, pr.Reason = "failed", "the container could not be read"
-		s.nextPhase(run)
-		return t, nil
-	}
-	if page.Counts.Scanned == 0 && page.To == "" {
-		pr.Status = "done"
-		s.nextPhase(run)
-		return t, nil
-	}
-	page.Policy = run.Policy
-	run.Pending = page
-	if t, err = s.write(ctx, t, st, owner); err != nil {
-		return t, err
-	}
-	s.d.Step("retention-page-planned")
-	if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
-		// Throttled (Cosmos 429 after the store's own retries) or down:
-		// keep the place. The page stays pending in the checkpoint; the
-		// redelivered job takes the run over when the lease runs out and
-		// redoes it.
-		log.Warn("retention delete throttled; the page will be redone", "policy", pr.PolicyID, "count", len(purge))
-		return t, fmt.Errorf("retention delete: %w", err)
-	} else if err != nil {
-		log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
-		page.Counts.Failed += page.Counts.Purged
-		page.Counts.Purged = 0
-		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
-		pr.Status, pr.Reason = "failed", "deleting from the container failed"
-		s.fold(run)
-		s.nextPhase(run)
-		return t, nil
-	}
-	s.d.Step("retention-page-deleted")
-	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
-	s.fold(run)
-	return t, nil
-}
