@@ -326,4 +326,3 @@ func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	}
 	return "this store cannot page the container by age"
 }
-
