@@ -200,6 +200,13 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 			}
 			continue
 		}
+		if p := t.RetentionPolicy(pr.PolicyID); p != nil && p.AwaitingSignOff() {
+			// Nothing of it is purged until an admin approves its preview;
+			// the other policies run.
+			pr.Status, pr.Reason = "awaiting-sign-off", "the policy needs sign-off: preview it and approve that preview"
+			run.Policy, run.Phase, run.Cursor = run.Policy+1, phaseItems, ""
+			continue
+		}
 		items, svc, reason := s.target(t, pr)
 		if reason != "" {
 			pr.Status, pr.Reason = reason, s.reasonText(pr, svc)
