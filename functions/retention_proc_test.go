@@ -167,6 +167,21 @@ func TestRetentionSweepSurvivesSIGKILLMidPage(t *testing.T) {
 			if chain := chainActions(t, p.addr+"/api/admin/acme/audit", admin); !slices.Contains(chain, "retention.run-finished") {
 				t.Errorf("audit chain %v has no retention.run-finished", chain)
 			}
+			// The tombstone ledger names each purged subject once, by its
+			// keyed hash, and no held one (all 130 purged items have
+			// subjects of their own).
+			status, tomb := send("GET", p.addr+"/api/admin/acme/tombstones?service=app", admin, "", nil)
+			entries, _ := tomb["tombstones"].([]any)
+			subjects := map[any]bool{}
+			for _, e := range entries {
+				subjects[pick(e, "subjectHash")[0]] = true
+				if v := pick(e, "verification", "policy")[:2]; fmt.Sprint(v) != "[retention-purge people]" {
+					t.Errorf("tombstone %v", e)
+				}
+			}
+			if status != 200 || len(entries) != 130 || len(subjects) != 130 || strings.Contains(fmt.Sprint(tomb), "@") {
+				t.Errorf("tombstones: %d, %d entries, %d subjects", status, len(entries), len(subjects))
+			}
 			p.stop(t)
 			if diff := cmp.Diff(wantRetentionLeft(), retentionItemIDs(t, dir)); diff != "" {
 				t.Errorf("items left (-want +got):\n%s", diff)

@@ -20,32 +20,39 @@ import (
 func (s *Sweeper) scan(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, cursor string) (*Page, []string, error) {
 	page := &Page{From: cursor}
 	var purge []string
+	subjects := subjectSet{}
 	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, cursor, s.cfg.PageSize, func(id string, doc []byte) error {
 		page.To = id
-		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
+		if o, ev, subject, ok := s.decide(t, pr, svc, doc); ok {
 			page.Counts.Count(o, ev)
 			if o == Purge {
 				purge = append(purge, id)
+				subjects.add(subject)
 			}
 		}
 		return nil
 	})
+	page.Subjects = subjects.sorted(nil)
 	return page, purge, err
 }
 
 // scanRange decides again the items in (from, to] (a pending page).
-func (s *Sweeper) scanRange(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, from, to string) (Counts, []string, error) {
-	var c Counts
+// It returns the ids to purge and the subjects of the items now kept by a
+// hold (a hold placed since the page was planned: no tombstone for them).
+func (s *Sweeper) scanRange(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, from, to string) ([]string, subjectSet, error) {
 	var purge []string
+	held := subjectSet{}
 	errStop := errors.New("stop")
 	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, from, s.cfg.PageSize, func(id string, doc []byte) error {
 		if id > to {
 			return errStop
 		}
-		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
-			c.Count(o, ev)
-			if o == Purge {
+		if o, _, subject, ok := s.decide(t, pr, svc, doc); ok {
+			switch o {
+			case Purge:
 				purge = append(purge, id)
+			case KeptByHold:
+				held.add(subject)
 			}
 		}
 		return nil
@@ -53,20 +60,21 @@ func (s *Sweeper) scanRange(ctx context.Context, t *privacy.Tenant, pr *PolicyRe
 	if errors.Is(err, errStop) {
 		err = nil
 	}
-	return c, purge, err
+	return purge, held, err
 }
 
-// decide reads an item's event time and subject and decides it. ok is false
-// for an item whose time cannot be read (never purged, not counted).
-func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, doc []byte) (Outcome, time.Time, bool) {
+// decide reads an item's event time and subject and decides it; subject is
+// the keyed hash of its email ("" when it has none). ok is false for an item
+// whose time cannot be read (never purged, not counted).
+func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, doc []byte) (Outcome, time.Time, string, bool) {
 	var v map[string]any
 	if err := json.Unmarshal(doc, &v); err != nil {
-		return NotDue, time.Time{}, false
+		return NotDue, time.Time{}, "", false
 	}
 	raw, _ := at(v, pr.TimestampPath).(string)
 	ev, err := time.Parse(time.RFC3339Nano, raw)
 	if err != nil {
-		return NotDue, time.Time{}, false
+		return NotDue, time.Time{}, "", false
 	}
 	it := Item{Event: ev}
 	if p := svc.IdentityPaths["email"]; p != "" {
@@ -75,7 +83,7 @@ func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Servi
 		}
 	}
 	o, _ := pr.Decide(t, it)
-	return o, ev, true
+	return o, ev, it.SubjectHash, true
 }
 
 // at returns the value at a /a/b path of a decoded JSON object, or nil.
@@ -127,14 +135,15 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 		log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
 		page.Counts.Failed += page.Counts.Purged
 		page.Counts.Purged = 0
+		page.Subjects = nil // nothing was purged
 		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
 		pr.Status, pr.Reason = "failed", "deleting from the container failed"
-		s.fold(run)
+		s.fold(t.ID, run)
 		s.nextPhase(run)
 		return t, nil
 	}
 	s.d.Step("retention-page-deleted")
 	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
-	s.fold(run)
+	s.fold(t.ID, run)
 	return t, nil
 }

@@ -32,12 +32,15 @@ func (s *Sweeper) scanDerived(ctx context.Context, t *privacy.Tenant, pr *Policy
 		return nil, nil, err
 	}
 	var purge []*privacy.Request
+	subjects := subjectSet{}
 	for _, r := range res.Requests {
 		if s.decideDerived(t, pr, r, start) {
 			page.Counts.Derived++
 			purge = append(purge, r)
+			subjects.add(r.SubjectHash)
 		}
 	}
+	page.Subjects = subjects.sorted(nil)
 	page.To = res.Next
 	if page.To == "" {
 		page.To = endOfRequests
@@ -93,6 +96,6 @@ func (s *Sweeper) pageDerived(ctx context.Context, t *privacy.Tenant, st State, 
 		return t, fmt.Errorf("retention derived copies: %w", err)
 	}
 	s.d.Step("retention-page-deleted")
-	s.fold(run)
+	s.fold(t.ID, run)
 	return t, nil
 }

@@ -41,6 +41,10 @@ type Run struct {
 	// with a pending page redoes its deletes (idempotent) and counts it once.
 	Pending  *Page          `json:"pending,omitempty"`
 	Policies []PolicyReport `json:"policies"`
+
+	// audit holds the audit events (tombstones, the run's end) the next
+	// checkpoint carries into the tenant's audit outbox; not stored itself.
+	audit []privacy.AuditEvent
 }
 
 // Page is a checkpointed page: the items of policy Policy with ids in
@@ -51,6 +55,10 @@ type Page struct {
 	From   string `json:"from,omitempty"`
 	To     string `json:"to"`
 	Counts Counts `json:"counts"`
+	// Subjects are the keyed hashes of the subjects the page's purged items
+	// concern (distinct, sorted): its tombstones, entered once the deletes
+	// are done.
+	Subjects []string `json:"subjects,omitempty"`
 }
 
 // Counts are the numbers a page adds to its policy's report.

@@ -41,6 +41,7 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 		return nil, nil, err
 	}
 	var purge []*privacy.Request
+	subjects := subjectSet{}
 	for _, r := range res.Requests {
 		o, ev, ok := s.decideRecord(t, pr, r, start)
 		if !ok {
@@ -49,8 +50,10 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 		page.Counts.Count(o, ev)
 		if o == Purge {
 			purge = append(purge, r)
+			subjects.add(r.SubjectHash)
 		}
 	}
+	page.Subjects = subjects.sorted(nil)
 	page.To = res.Next
 	if page.To == "" {
 		page.To = endOfRequests
@@ -139,7 +142,7 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 		return t, fmt.Errorf("retention: %w", err)
 	}
 	s.d.Step("retention-page-deleted")
-	s.fold(run)
+	s.fold(t.ID, run)
 	return t, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -261,8 +262,11 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 
 // fold adds the pending page's counts to its policy and moves the cursor
 // past it (in memory: the next checkpoint writes it).
-func (s *Sweeper) fold(run *Run) {
+func (s *Sweeper) fold(tenantID string, run *Run) {
 	p := run.Pending
+	if e, ok := tombstone(tenantID, run, p, s.d.Now()); ok {
+		run.audit = append(run.audit, e)
+	}
 	run.Policies[p.Policy].Add(p.Counts)
 	run.Cursor = p.To
 	run.Pending = nil
@@ -287,16 +291,23 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
 	} else if reason == "" && svc.Kind == privacy.KindCosmos {
-		_, purge, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
+		purge, held, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
 		if err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
 		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
+		p.Subjects = subjectSetOf(p.Subjects).sorted(held)
 	}
+	// A hold placed since the page was planned kept what it covers: no
+	// tombstone for those subjects (one whose items the first attempt
+	// deleted goes without one, rather than a tombstone for kept data).
+	p.Subjects = slices.DeleteFunc(p.Subjects, func(h string) bool {
+		return slices.ContainsFunc(t.Holds, func(hd privacy.Hold) bool { return hd.CoversRetention(h, pr.Service, pr.Category) })
+	})
 	run.Policy, run.Phase = p.Policy, p.Phase
-	s.fold(run)
+	s.fold(t.ID, run)
 	return t, nil
 }
 
