@@ -33,6 +33,10 @@ func (s *Sweeper) scan(ctx context.Context, t *privacy.Tenant, pr *PolicyReport,
 		return nil
 	})
 	page.Subjects = subjects.sorted(nil)
+	if pr.Action == ActionStorageOnly {
+		page.Subjects = nil // kept, not purged: no tombstone
+	}
+	page.Counts.actOn(pr.Action)
 	return page, purge, err
 }
 
@@ -75,6 +79,9 @@ func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Servi
 	ev, err := time.Parse(time.RFC3339Nano, raw)
 	if err != nil {
 		return NotDue, time.Time{}, "", false
+	}
+	if pr.Action == ActionStorageOnly && v[StorageOnlyField] != nil {
+		return NotDue, time.Time{}, "", false // marked already: not counted again
 	}
 	it := Item{Event: ev}
 	if p := svc.IdentityPaths["email"]; p != "" {
@@ -124,7 +131,7 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 		return t, err
 	}
 	s.d.Step("retention-page-planned")
-	if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
+	if _, err := s.carryOut(ctx, t, pr, svc, items, purge); errors.Is(err, privacy.ErrUnavailable) {
 		// Throttled (Cosmos 429 after the store's own retries) or down:
 		// keep the place. The page stays pending in the checkpoint; the
 		// redelivered job takes the run over when the lease runs out and
@@ -133,8 +140,8 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 		return t, fmt.Errorf("retention delete: %w", err)
 	} else if err != nil {
 		log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
-		page.Counts.Failed += page.Counts.Purged
-		page.Counts.Purged = 0
+		page.Counts.Failed += page.Counts.Purged + page.Counts.StorageOnly
+		page.Counts.Purged, page.Counts.StorageOnly = 0, 0
 		page.Subjects = nil // nothing was purged
 		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
 		pr.Status, pr.Reason = "failed", "deleting from the container failed"
@@ -146,4 +153,31 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
 	s.fold(t.ID, run)
 	return t, nil
+}
+
+// StorageOnlyField is the item property a storage-only policy sets (to the
+// time, RFC 3339) on the items past it: the built-in connector's exports
+// skip such items, and nothing but storage happens to them (PIPL Art. 47).
+// An erasure still deletes them.
+const StorageOnlyField = "privopsStorageOnly"
+
+// Marker marks items of a built-in container storage-only: it sets
+// StorageOnlyField to at on the tenant's items with these ids and counts
+// those it changed; an item marked already or gone is not counted, so a
+// repeated call is harmless.
+type Marker interface {
+	MarkItemsStorageOnly(ctx context.Context, tenantID, container string, ids []string, at time.Time) (int, error)
+}
+
+// carryOut applies the policy's action to the page's items decided Purge:
+// delete them, or mark them storage-only.
+func (s *Sweeper) carryOut(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, ids []string) (int, error) {
+	if pr.Action != ActionStorageOnly {
+		return items.DeleteItemIDs(ctx, t.ID, svc.Container, ids)
+	}
+	m, ok := items.(Marker)
+	if !ok {
+		return 0, errors.New("this store cannot mark items storage-only")
+	}
+	return m.MarkItemsStorageOnly(ctx, t.ID, svc.Container, ids, s.d.Now().UTC())
 }

@@ -130,7 +130,8 @@ func (s *Sweeper) finish(ctx context.Context, t *privacy.Tenant, st State, owner
 	var tot PolicyReport
 	failed := 0
 	for _, p := range run.Policies {
-		tot.Add(Counts{Scanned: p.Scanned, Purged: p.Purged, KeptByHold: p.KeptByHold, KeptByFloor: p.KeptByFloor, Failed: p.Failed})
+		tot.Add(Counts{Scanned: p.Scanned, Purged: p.Purged, KeptByHold: p.KeptByHold, KeptByFloor: p.KeptByFloor, Failed: p.Failed,
+			Anonymised: p.Anonymised, StorageOnly: p.StorageOnly, Derived: p.Derived})
 		if p.Status == "failed" {
 			failed++
 		}
@@ -145,7 +146,8 @@ func (s *Sweeper) finish(ctx context.Context, t *privacy.Tenant, st State, owner
 		Details: map[string]string{"policies": strconv.Itoa(len(run.Policies)), "failedPolicies": strconv.Itoa(failed),
 			"scanned": strconv.FormatInt(tot.Scanned, 10), "purged": strconv.FormatInt(tot.Purged, 10),
 			"keptByHold": strconv.FormatInt(tot.KeptByHold, 10), "keptByFloor": strconv.FormatInt(tot.KeptByFloor, 10),
-			"failed": strconv.FormatInt(tot.Failed, 10)}})
+			"failed": strconv.FormatInt(tot.Failed, 10), "anonymised": strconv.FormatInt(tot.Anonymised, 10),
+			"storageOnly": strconv.FormatInt(tot.StorageOnly, 10), "derived": strconv.FormatInt(tot.Derived, 10)}})
 	t, err := s.writeWith(ctx, t, st, owner, run.audit, false)
 	if err != nil {
 		return run, err

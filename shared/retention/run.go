@@ -103,9 +103,12 @@ type PolicyReport struct {
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 	// Scanned counts the items past the policy's cutoff that were looked at.
-	Scanned     int64 `json:"scanned"`
-	Purged      int64 `json:"purged"` // deleted, or (dry run) that would be
-	Anonymised  int64 `json:"anonymised"`
+	Scanned    int64 `json:"scanned"`
+	Purged     int64 `json:"purged"`     // deleted, or (dry run) that would be; not those anonymised or marked storage-only
+	Anonymised int64 `json:"anonymised"` // personal data stripped, the stub kept (action anonymise)
+	// StorageOnly counts the items marked storage-only (action storage-only,
+	// PIPL Art. 47): kept, never processed again but stored.
+	StorageOnly int64 `json:"storageOnly"`
 	KeptByHold  int64 `json:"keptByHold"`
 	KeptByFloor int64 `json:"keptByFloor"`
 	Failed      int64 `json:"failed"`
@@ -156,10 +159,23 @@ func (r *PolicyReport) Add(c Counts) {
 	r.KeptByFloor += c.KeptByFloor
 	r.Failed += c.Failed
 	r.Derived += c.Derived
+	r.Anonymised += c.Anonymised
+	r.StorageOnly += c.StorageOnly
 	if !c.Oldest.IsZero() && (r.Oldest.IsZero() || c.Oldest.Before(r.Oldest)) {
 		r.Oldest = c.Oldest
 	}
 	if !c.Newest.IsZero() && (r.Newest.IsZero() || c.Newest.After(r.Newest)) {
 		r.Newest = c.Newest
+	}
+}
+
+// actOn moves the items decided Purge to the count of the policy's action:
+// anonymised, or marked storage-only (delete keeps them purged).
+func (c *Counts) actOn(action string) {
+	switch action {
+	case ActionAnonymise:
+		c.Anonymised, c.Purged = c.Anonymised+c.Purged, 0
+	case ActionStorageOnly:
+		c.StorageOnly, c.Purged = c.StorageOnly+c.Purged, 0
 	}
 }

@@ -65,6 +65,7 @@ type Page struct {
 type Counts struct {
 	Scanned, Purged, KeptByHold, KeptByFloor, Failed int64
 	Derived                                          int64 `json:",omitempty"`
+	Anonymised, StorageOnly                          int64 `json:",omitempty"`
 	Oldest, Newest                                   time.Time
 }
 
@@ -129,9 +130,10 @@ type PolicySummary struct {
 	KeptByHold  int64     `json:"keptByHold"`
 	KeptByFloor int64     `json:"keptByFloor"`
 	Failed      int64     `json:"failed"`
-	// KeptByService and Derived: see PolicyReport.
+	// KeptByService, Derived and StorageOnly: see PolicyReport.
 	KeptByService int64 `json:"keptByService"`
 	Derived       int64 `json:"derived"`
+	StorageOnly   int64 `json:"storageOnly"`
 }
 
 // Summarize returns the run's summary.
@@ -140,7 +142,7 @@ func (r *Run) Summarize() Summary {
 	for _, p := range r.Policies {
 		s.Policies = append(s.Policies, PolicySummary{PolicyID: p.PolicyID, Category: p.Category, Scope: p.Scope, Status: p.Status,
 			Cutoff: p.Cutoff, Scanned: p.Scanned, Purged: p.Purged, Anonymised: p.Anonymised, KeptByHold: p.KeptByHold,
-			KeptByFloor: p.KeptByFloor, Failed: p.Failed, KeptByService: p.KeptByService, Derived: p.Derived})
+			KeptByFloor: p.KeptByFloor, Failed: p.Failed, KeptByService: p.KeptByService, Derived: p.Derived, StorageOnly: p.StorageOnly})
 	}
 	return s
 }

@@ -54,6 +54,7 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 		}
 	}
 	page.Subjects = subjects.sorted(nil)
+	page.Counts.actOn(pr.Action)
 	page.To = res.Next
 	if page.To == "" {
 		page.To = endOfRequests

@@ -295,7 +295,7 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 		if err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
-		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); err != nil {
+		if _, err := s.carryOut(ctx, t, pr, svc, items, purge); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
 		p.Subjects = subjectSetOf(p.Subjects).sorted(held)
@@ -330,6 +330,9 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 	case svc.Kind != privacy.KindCosmos || s.d.Items == nil:
 		return nil, svc, "failed"
 	}
+	if _, ok := s.d.Items.(Marker); pr.Action == ActionStorageOnly && !ok {
+		return nil, svc, "failed"
+	}
 	return s.d.Items, svc, ""
 }
 
@@ -341,6 +344,9 @@ func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:
 		return "the service has neither a built-in container nor a purge privops can call"
+	}
+	if _, ok := s.d.Items.(Marker); s.d.Items != nil && pr.Action == ActionStorageOnly && !ok {
+		return "this store cannot mark items storage-only"
 	}
 	return "this store cannot page the container by age"
 }
