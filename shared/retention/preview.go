@@ -56,7 +56,9 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 			}
 			var page *Page
 			var err error
-			if pr.Scope == ScopeSuite {
+			if pr.Scope == ScopeSuite && pr.Category == CategoryRejectedInbound {
+				page, _, err = s.scanInbound(ctx, t, &pr, cursor)
+			} else if pr.Scope == ScopeSuite {
 				page, _, err = s.scanPackages(ctx, t, &pr, cursor, start.UTC())
 			} else {
 				page, _, err = s.scan(ctx, t, &pr, svc, items, cursor)

@@ -50,7 +50,9 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 		page.Counts.Count(o, ev)
 		if o == Purge {
 			purge = append(purge, r)
-			subjects.add(r.SubjectHash)
+			if pr.Category != CategoryVerificationCodes { // a code's hash is not the subject's data
+				subjects.add(r.SubjectHash)
+			}
 		}
 	}
 	page.Subjects = subjects.sorted(nil)
@@ -138,7 +140,7 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 		return t, err
 	}
 	s.d.Step("retention-page-planned")
-	if err := s.removeRecords(ctx, t, pr, purge); err != nil {
+	if err := s.removeRecords(ctx, t, pr, purge, run.StartedAt); err != nil {
 		// Keep the place: the page stays pending; the redelivered job redoes it.
 		return t, fmt.Errorf("retention: %w", err)
 	}
@@ -156,22 +158,67 @@ func (s *Sweeper) redoPackages(ctx context.Context, t *privacy.Tenant, run *Run)
 	if err != nil {
 		return err
 	}
-	return s.removeRecords(ctx, t, pr, purge)
+	return s.removeRecords(ctx, t, pr, purge, run.StartedAt)
 }
 
 // decideRecord decides one request under a suite policy: its export package
 // (export-packages) or its personal data (dsr-records).
 func (s *Sweeper) decideRecord(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
-	if pr.Category == CategoryDSRRecords {
+	switch pr.Category {
+	case CategoryDSRRecords:
 		return s.decideClosed(t, pr, r)
+	case CategoryVerificationCodes:
+		return s.decideCode(t, pr, r, start)
 	}
 	return s.decidePackage(t, pr, r, start)
 }
 
+// decideCode decides a request's one-time code (its keyed hash): only a code
+// that expired before the run started is due, and its age counts from that
+// expiry (its creation is not stored; counting from the expiry keeps it a
+// little longer than the policy says, never shorter).
+func (s *Sweeper) decideCode(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
+	v := r.Verification
+	if v.CodeHash == "" || v.ExpiresAt.After(start) {
+		return NotDue, time.Time{}, false
+	}
+	o, _ := pr.Decide(t, Item{Event: v.ExpiresAt, SubjectHash: r.SubjectHash})
+	return o, v.ExpiresAt, true
+}
+
+// removeCodes drops the hash of each expired code (one ETag-guarded write
+// each, re-read on a conflict); the request, its expiry, attempts and sends
+// stay. A verification after the expiry is refused as code-expired before
+// any hash is compared, and a new code (resend) sets a new hash.
+func (s *Sweeper) removeCodes(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request, start time.Time) error {
+	for _, r := range purge {
+		for attempt := 0; ; attempt++ {
+			if r.Verification.CodeHash == "" || r.Verification.ExpiresAt.After(start) {
+				break // removed meanwhile, or a new code was sent
+			}
+			r.Verification.CodeHash = ""
+			err := s.d.Requests.UpdateRequest(ctx, r)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+				return fmt.Errorf("remove code: %w", err)
+			}
+			if r, err = s.d.Requests.GetRequest(ctx, t.ID, r.ID); err != nil {
+				return fmt.Errorf("remove code: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // removeRecords carries out a suite policy on the requests decided Purge.
-func (s *Sweeper) removeRecords(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, purge []*privacy.Request) error {
-	if pr.Category == CategoryDSRRecords {
+func (s *Sweeper) removeRecords(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, purge []*privacy.Request, start time.Time) error {
+	switch pr.Category {
+	case CategoryDSRRecords:
 		return s.stripRecords(ctx, t, purge)
+	case CategoryVerificationCodes:
+		return s.removeCodes(ctx, t, purge, start)
 	}
 	return s.removePackages(ctx, t, purge)
 }

@@ -59,6 +59,10 @@ type Deps struct {
 	// service's data; nil: those policies are not swept, nor the copies.
 	Requests Requests
 	Blobs    Blobs
+	// Inbound is the inbound ledger, whose rejected messages keep their
+	// bodies for a replay (suite policies of category rejected-inbound);
+	// nil: those policies are not swept.
+	Inbound InboundRecords
 	// Purgers call a service's purge action, per connector kind (webhook);
 	// a policy on a service of a kind without one fails, reported.
 	Purgers map[privacy.ConnectorKind]privacy.Purger
@@ -245,7 +249,9 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 		func() {
 			s.pages.Lock()
 			defer s.pages.Unlock()
-			if pr.Scope == ScopeSuite {
+			if pr.Scope == ScopeSuite && pr.Category == CategoryRejectedInbound {
+				t, err = s.pageInbound(ctx, t, st, owner)
+			} else if pr.Scope == ScopeSuite {
 				t, err = s.pagePackages(ctx, t, st, owner)
 			} else {
 				t, err = s.page(ctx, t, st, owner, items, svc, log)
@@ -286,7 +292,11 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 		if err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
-	} else if items, svc, reason := s.target(t, pr); reason == "" && pr.Scope == ScopeSuite {
+	} else if items, svc, reason := s.target(t, pr); reason == "" && pr.Category == CategoryRejectedInbound {
+		if err := s.redoInbound(ctx, t, run); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+	} else if reason == "" && pr.Scope == ScopeSuite {
 		if err := s.redoPackages(ctx, t, run); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
@@ -316,7 +326,8 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.Service, string) {
 	if pr.Scope == ScopeSuite {
 		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil ||
-			pr.Category == CategoryDSRRecords && s.d.Requests != nil {
+			(pr.Category == CategoryDSRRecords || pr.Category == CategoryVerificationCodes) && s.d.Requests != nil ||
+			pr.Category == CategoryRejectedInbound && s.d.Inbound != nil {
 			return nil, nil, ""
 		}
 		return nil, nil, "not-swept"
@@ -339,7 +350,7 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	switch {
 	case pr.Scope == ScopeSuite:
-		return "these records of privops are not swept yet (export packages and closed requests are)"
+		return "these records of privops are not swept yet (export packages, closed requests, verification codes and rejected inbound bodies are)"
 	case svc == nil:
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:
