@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,4 +254,67 @@ func TestRetentionCommand(t *testing.T) {
 		t.Errorf("tenant chain (-want +got):\n%s", diff)
 	}
 	p.stop(t)
+}
+
+// TestRetentionLateRunAfterASuspendIsFlaggedPastDue suspends the real binary
+// (SIGSTOP, as a sleeping machine or a stalled host: its clock jumps ahead
+// when it resumes) across several occurrences of the sweep's schedule. On
+// SIGCONT the missed occurrences collapse into one late run, flagged past
+// due in the log, and the sweeps before and after it purge each item once
+// and never a held one.
+func TestRetentionLateRunAfterASuspendIsFlaggedPastDue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and suspends the real binary; skipped with -short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	env := baseEnv(dir, "DEMO_TENANT=false", "RETENTION_SCHEDULE=0 0 0 1 1 *", "RETENTION_PAGE_SIZE=10")
+	setUpRetention(t, env)
+	putRetentionItems(t, dir, time.Now())
+	p := start(t, append(slices.Clone(env), "RETENTION_SCHEDULE=*/2 * * * * *"))
+	admin := devToken(t, env, "acme")
+	finished := func() []any {
+		_, body := send("GET", p.addr+"/api/admin/acme/retention/runs", admin, "", nil)
+		runs, _ := body["runs"].([]any)
+		var out []any
+		for _, r := range runs {
+			if pick(r, "finishedAt")[0] != nil {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(finished()) == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sweep finished:\n%s", p.out.String())
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second) // two occurrences or more go by
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.out.String(), "retention sweep is past due"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the late occurrence was not flagged past due:\n%s", p.out.String())
+		}
+	}
+	time.Sleep(3 * time.Second) // the late run and one on time after it
+	runs := finished()
+	purged, kept := 0.0, 0.0
+	for _, r := range runs {
+		pol, _ := r.(map[string]any)["policies"].([]any)
+		v := pick(pol[0], "purged", "keptByHold")
+		purged += v[0].(float64)
+		kept = v[1].(float64)
+	}
+	if purged != 130 || kept != 20 || len(runs) < 2 {
+		t.Errorf("%d runs purged %v items in all (want 130 once), the last kept %v by hold (want 20)", len(runs), purged, kept)
+	}
+	p.stop(t)
+	if diff := cmp.Diff(wantRetentionLeft(), retentionItemIDs(t, dir)); diff != "" {
+		t.Errorf("items left (-want +got):\n%s", diff)
+	}
 }
