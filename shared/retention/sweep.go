@@ -197,9 +197,11 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 		}
 		pr := &run.Policies[run.Policy]
 		if run.Phase == phaseDerived {
-			s.pages.Lock()
-			t, err = s.pageDerived(ctx, t, st, owner)
-			s.pages.Unlock()
+			func() {
+				s.pages.Lock()
+				defer s.pages.Unlock()
+				t, err = s.pageDerived(ctx, t, st, owner)
+			}()
 			if err != nil {
 				return run, err
 			}
