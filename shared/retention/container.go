@@ -145,13 +145,17 @@ func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner s
 		page.Subjects = nil // nothing was purged
 		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
 		pr.Status, pr.Reason = "failed", "deleting from the container failed"
-		s.fold(t.ID, run)
+		if err := s.fold(ctx, t.ID, run); err != nil {
+			return t, err
+		}
 		s.nextPhase(run)
 		return t, nil
 	}
 	s.d.Step("retention-page-deleted")
 	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
-	s.fold(t.ID, run)
+	if err := s.fold(ctx, t.ID, run); err != nil {
+		return t, err
+	}
 	return t, nil
 }
 

@@ -96,6 +96,8 @@ func (s *Sweeper) pageDerived(ctx context.Context, t *privacy.Tenant, st State, 
 		return t, fmt.Errorf("retention derived copies: %w", err)
 	}
 	s.d.Step("retention-page-deleted")
-	s.fold(t.ID, run)
+	if err := s.fold(ctx, t.ID, run); err != nil {
+		return t, err
+	}
 	return t, nil
 }

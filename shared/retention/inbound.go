@@ -111,7 +111,9 @@ func (s *Sweeper) pageInbound(ctx context.Context, t *privacy.Tenant, st State, 
 		return t, fmt.Errorf("retention: %w", err)
 	}
 	s.d.Step("retention-page-deleted")
-	s.fold(t.ID, run)
+	if err := s.fold(ctx, t.ID, run); err != nil {
+		return t, err
+	}
 	return t, nil
 }
 

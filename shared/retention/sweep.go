@@ -54,6 +54,11 @@ type Deps struct {
 	// that finished a run (dsr.Service.FlushTenant); the hourly watch
 	// finishes it if this fails.
 	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
+	// Audit appends an audit event to the tenant's chain, idempotent by its
+	// id (privacy.Store.AppendAudit): a page's tombstones go straight in,
+	// after its deletes (the checkpoint's pending page holds them until
+	// then). Nil: they ride in the next checkpoint's audit outbox instead.
+	Audit func(ctx context.Context, e *privacy.AuditEvent) error
 	// Requests and Blobs let a sweep expire export packages (suite policies
 	// of category export-packages) and remove the derived copies of a
 	// service's data; nil: those policies are not swept, nor the copies.
@@ -269,15 +274,22 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 }
 
 // fold adds the pending page's counts to its policy and moves the cursor
-// past it (in memory: the next checkpoint writes it).
-func (s *Sweeper) fold(tenantID string, run *Run) {
+// past it (in memory: the next checkpoint writes it). It first enters the
+// page's tombstone in the audit chain (Deps.Audit; idempotent by its id, so a
+// page redone enters it once); a failure keeps the page pending.
+func (s *Sweeper) fold(ctx context.Context, tenantID string, run *Run) error {
 	p := run.Pending
 	if e, ok := tombstone(tenantID, run, p, s.d.Now()); ok {
-		run.audit = append(run.audit, e)
+		if s.d.Audit == nil {
+			run.audit = append(run.audit, e) // in the next checkpoint's outbox
+		} else if err := s.d.Audit(ctx, &e); err != nil {
+			return fmt.Errorf("retention tombstones: %w", err)
+		}
 	}
 	run.Policies[p.Policy].Add(p.Counts)
 	run.Cursor = p.To
 	run.Pending = nil
+	return nil
 }
 
 // redo finishes a page a crash left pending: it scans the page's range again
@@ -319,7 +331,9 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 		return slices.ContainsFunc(t.Holds, func(hd privacy.Hold) bool { return hd.CoversRetention(h, pr.Service, pr.Category) })
 	})
 	run.Policy, run.Phase = p.Policy, p.Phase
-	s.fold(t.ID, run)
+	if err := s.fold(ctx, t.ID, run); err != nil {
+		return t, fmt.Errorf("retention redo page: %w", err)
+	}
 	return t, nil
 }
 
