@@ -519,9 +519,16 @@ func (noBreach) AcknowledgeByLink(context.Context, string, string, int, string) 
 func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 	items, _ := ad.store.(retention.Items)
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
+	// Services are purged through their connector's purge action (webhook).
+	purgers := map[privacy.ConnectorKind]privacy.Purger{}
+	for kind, c := range a.connectors(ad) {
+		if p, ok := c.(privacy.Purger); ok {
+			purgers[kind] = p
+		}
+	}
 	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
 		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond},
-		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Inbound: inboundLog(ad.store), Purgers: purgers, Audit: ad.store.AppendAudit, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
 }
 

@@ -120,6 +120,10 @@ func TestRetentionPolicyBadInputChangesNothing(t *testing.T) {
 		body: `{"name":"CRM","kind":"webhook","actions":["erase"],"categories":["profile"],"identifiers":["email"],"url":"https://crm.example"}`}); r.status != http.StatusCreated {
 		t.Fatalf("put webhook service: %d %v", r.status, r.body)
 	}
+	if r := ta.do(t, call{method: "PUT", path: "/api/admin/acme/services/erp", header: bearer(admin),
+		body: `{"name":"ERP","kind":"servicebus","actions":["erase"],"categories":["profile"],"identifiers":["email"],"queue":"erp-tasks"}`}); r.status != http.StatusCreated {
+		t.Fatalf("put service bus service: %d %v", r.status, r.body)
+	}
 	if r := ta.do(t, call{method: "PUT", path: "/api/admin/acme/retention/policies/orders", header: bearer(admin),
 		body: `{"category":"payment","scope":"service","service":"shop","maxAgeDays":400,"from":"created","timestampPath":"/createdAt","action":"delete"}`}); r.status != http.StatusCreated {
 		t.Fatalf("put policy: %d %v", r.status, r.body)
@@ -144,9 +148,13 @@ func TestRetentionPolicyBadInputChangesNothing(t *testing.T) {
 			422, "below-legal-floor", "maxAgeDays", "Cybersecurity Law Art. 21(3)"},
 		{"anonymise", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"delete"`, `"anonymise"`, 1)},
 			422, "retention-action-not-available", "action", ""},
-		{"storage-only", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"delete"`, `"storage-only"`, 1)},
-			422, "retention-action-not-available", "action", ""},
-		{"webhook service", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"crm"`, 1)},
+		{"storage-only at a webhook service", call{method: "PUT", path: path, header: bearer(admin), body: `{"category":"payment","scope":"service","service":"crm","from":"created","action":"storage-only","maxAgeDays":30}`},
+			422, "retention-action-not-available", "action", "built-in containers only"},
+		{"anonymise export packages", call{method: "PUT", path: path, header: bearer(admin), body: `{"category":"export-packages","scope":"suite","from":"created","action":"anonymise","maxAgeDays":30}`},
+			422, "retention-action-not-available", "action", "nothing would be left"},
+		{"webhook service with a timestampPath", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"crm"`, 1)},
+			422, "invalid-retention-policy", "timestampPath", ""},
+		{"service bus service", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"erp"`, 1)},
 			422, "retention-scope-not-available", "service", ""},
 		{"unknown service", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"nope"`, 1)},
 			422, "unknown-service", "service", ""},

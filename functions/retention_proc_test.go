@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,6 +172,21 @@ func TestRetentionSweepSurvivesSIGKILLMidPage(t *testing.T) {
 			if chain := chainActions(t, p.addr+"/api/admin/acme/audit", admin); !slices.Contains(chain, "retention.run-finished") {
 				t.Errorf("audit chain %v has no retention.run-finished", chain)
 			}
+			// The tombstone ledger names each purged subject once, by its
+			// keyed hash, and no held one (all 130 purged items have
+			// subjects of their own).
+			status, tomb := send("GET", p.addr+"/api/admin/acme/tombstones?service=app", admin, "", nil)
+			entries, _ := tomb["tombstones"].([]any)
+			subjects := map[any]bool{}
+			for _, e := range entries {
+				subjects[pick(e, "subjectHash")[0]] = true
+				if v := pick(e, "verification", "policy")[:2]; fmt.Sprint(v) != "[retention-purge people]" {
+					t.Errorf("tombstone %v", e)
+				}
+			}
+			if status != 200 || len(entries) != 130 || len(subjects) != 130 || strings.Contains(fmt.Sprint(tomb), "@") {
+				t.Errorf("tombstones: %d, %d entries, %d subjects", status, len(entries), len(subjects))
+			}
 			p.stop(t)
 			if diff := cmp.Diff(wantRetentionLeft(), retentionItemIDs(t, dir)); diff != "" {
 				t.Errorf("items left (-want +got):\n%s", diff)
@@ -238,4 +258,137 @@ func TestRetentionCommand(t *testing.T) {
 		t.Errorf("tenant chain (-want +got):\n%s", diff)
 	}
 	p.stop(t)
+}
+
+// TestRetentionLateRunAfterASuspendIsFlaggedPastDue suspends the real binary
+// (SIGSTOP, as a sleeping machine or a stalled host: its clock jumps ahead
+// when it resumes) across several occurrences of the sweep's schedule. On
+// SIGCONT the missed occurrences collapse into one late run, flagged past
+// due in the log, and the sweeps before and after it purge each item once
+// and never a held one.
+func TestRetentionLateRunAfterASuspendIsFlaggedPastDue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and suspends the real binary; skipped with -short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	env := baseEnv(dir, "DEMO_TENANT=false", "RETENTION_SCHEDULE=0 0 0 1 1 *", "RETENTION_PAGE_SIZE=10")
+	setUpRetention(t, env)
+	putRetentionItems(t, dir, time.Now())
+	p := start(t, append(slices.Clone(env), "RETENTION_SCHEDULE=*/2 * * * * *"))
+	admin := devToken(t, env, "acme")
+	finished := func() []any {
+		_, body := send("GET", p.addr+"/api/admin/acme/retention/runs", admin, "", nil)
+		runs, _ := body["runs"].([]any)
+		var out []any
+		for _, r := range runs {
+			if pick(r, "finishedAt")[0] != nil {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(finished()) == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sweep finished:\n%s", p.out.String())
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second) // two occurrences or more go by
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.out.String(), "retention sweep is past due"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the late occurrence was not flagged past due:\n%s", p.out.String())
+		}
+	}
+	time.Sleep(3 * time.Second) // the late run and one on time after it
+	runs := finished()
+	purged, kept := 0.0, 0.0
+	for _, r := range runs {
+		pol, _ := r.(map[string]any)["policies"].([]any)
+		v := pick(pol[0], "purged", "keptByHold")
+		purged += v[0].(float64)
+		kept = v[1].(float64)
+	}
+	if purged != 130 || kept != 20 || len(runs) < 2 {
+		t.Errorf("%d runs purged %v items in all (want 130 once), the last kept %v by hold (want 20)", len(runs), purged, kept)
+	}
+	p.stop(t)
+	if diff := cmp.Diff(wantRetentionLeft(), retentionItemIDs(t, dir)); diff != "" {
+		t.Errorf("items left (-want +got):\n%s", diff)
+	}
+}
+
+// TestRetentionPurgeSurvivesSIGKILL kills the real binary right after a
+// webhook service answered its purge, before the run recorded the answer.
+// Restarted, the run resumes from its checkpoint and calls the purge again
+// with the same Idempotency-Key (the service answers the first call's
+// counts), and the report counts them once.
+func TestRetentionPurgeSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills the real binary; skipped with -short")
+	}
+	t.Parallel()
+	var mu sync.Mutex
+	var keys []string
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"purged":7,"kept":1}`)
+	}))
+	t.Cleanup(svc.Close)
+	dir := t.TempDir()
+	env := baseEnv(dir, "DEMO_TENANT=false", "RETENTION_SCHEDULE=0 0 0 1 1 *", "RETENTION_BUDGET=1s", "RETENTION_LEASE=11s")
+	if _, stderr, err := runCLI(t, env, "tenant", "create", "--id", "acme", "--name", "Acme Ltd"); err != nil {
+		t.Fatalf("tenant create: %v %s", err, stderr)
+	}
+	p := start(t, env)
+	admin := devToken(t, env, "acme")
+	for _, c := range []struct{ method, path, body string }{
+		{"PATCH", "/api/admin/acme/settings", `{"allowPrivateConnectors":true}`},
+		{"PUT", "/api/admin/acme/services/crm", `{"name":"CRM","kind":"webhook","actions":["erase","purge"],"categories":["profile"],"identifiers":["email"],"url":"` + svc.URL + `"}`},
+		{"PUT", "/api/admin/acme/retention/policies/crm", `{"category":"customer","scope":"service","service":"crm","maxAgeDays":30,"from":"created","action":"delete"}`},
+	} {
+		h := map[string]string{}
+		if c.method == "PATCH" {
+			h["Content-Type"] = "application/merge-patch+json"
+		}
+		if status, body := send(c.method, p.addr+c.path, admin, c.body, h); status != 200 && status != 201 {
+			t.Fatalf("%s %s: %d %v", c.method, c.path, status, body)
+		}
+	}
+	p.stop(t)
+
+	p = start(t, append(slices.Clone(env), "RETENTION_SCHEDULE=*/1 * * * * *", "PRIVOPS_CRASHPOINT=retention-purge-answered"))
+	if !p.waitKilled(t, 30*time.Second) {
+		t.Fatalf("the suite did not die after the purge answered:\n%s", p.out.String())
+	}
+	p = start(t, env)
+	var runs []any
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		_, body := send("GET", p.addr+"/api/admin/acme/retention/runs", admin, "", nil)
+		runs, _ = body["runs"].([]any)
+		if len(runs) == 1 && pick(runs[0], "finishedAt")[0] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not finish after the restart: %v\n%s", body, p.out.String())
+		}
+	}
+	p.stop(t)
+	pol, _ := runs[0].(map[string]any)["policies"].([]any)
+	if got := fmt.Sprint(pick(pol[0], "status", "scanned", "purged", "keptByService")); got != "[done 8 7 1]" {
+		t.Errorf("report: %s, want the service's counts once", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	id, _ := runs[0].(map[string]any)["id"].(string)
+	if len(keys) < 2 || slices.ContainsFunc(keys, func(k string) bool { return k != id+"-crm-purge" }) {
+		t.Errorf("Idempotency-Keys %v: want every call with %s-crm-purge, called again after the kill", keys, id)
+	}
 }

@@ -53,6 +53,7 @@ type Service interface {
 	RetentionPolicy(ctx context.Context, tenantID, id string) (*privacy.RetentionPolicy, error)
 	PutRetentionPolicy(ctx context.Context, tenantID string, in privacy.RetentionPolicy, actor dsr.Actor) (*privacy.RetentionPolicy, bool, error)
 	DeleteRetentionPolicy(ctx context.Context, tenantID, id string, actor dsr.Actor) error
+	ApproveRetentionPolicy(ctx context.Context, tenantID, id string, actor dsr.Actor) (*privacy.RetentionPolicy, error)
 	RetentionFloors(ctx context.Context, tenantID string) ([]retention.Floor, error)
 }
 
@@ -137,6 +138,7 @@ func (a *Admin) Routes() []web.Route {
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionRead, a.getRetentionPolicy)},
 		{Method: "PUT", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionConfigure, a.putRetentionPolicy)},
 		{Method: "DELETE", Pattern: "/api/admin/{tenant}/retention/policies/{policy}", Handler: a.with(auth.ActionConfigure, a.deleteRetentionPolicy)},
+		{Method: "POST", Pattern: "/api/admin/{tenant}/retention/policies/{policy}/approve", Handler: a.with(auth.ActionConfigure, a.approveRetentionPolicy)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/floors", Handler: a.with(auth.ActionRead, a.retentionFloors)},
 		{Method: "POST", Pattern: "/api/admin/{tenant}/retention/preview", Handler: a.with(auth.ActionConfigure, a.previewRetention)},
 		{Method: "GET", Pattern: "/api/admin/{tenant}/retention/runs", Handler: a.with(auth.ActionRead, a.listRetentionRuns)},

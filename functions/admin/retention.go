@@ -48,8 +48,8 @@ func (a *Admin) putRetentionPolicy(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, web.Invalid("id-mismatch", "the body's id differs from the route's"))
 		return
 	}
-	if !in.CreatedAt.IsZero() || !in.UpdatedAt.IsZero() {
-		web.Problem(w, r, web.Invalid("read-only-field", "createdAt and updatedAt are set by privops"))
+	if !in.CreatedAt.IsZero() || !in.UpdatedAt.IsZero() || in.LastPreview != nil || in.Approved != nil {
+		web.Problem(w, r, web.Invalid("read-only-field", "createdAt, updatedAt, lastPreview and approved are set by privops"))
 		return
 	}
 	in.ID = r.PathValue("policy")
@@ -71,6 +71,21 @@ func (a *Admin) deleteRetentionPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// approveRetentionPolicy approves the latest preview of a policy that needs
+// sign-off (POST …/retention/policies/{policy}/approve, no body).
+func (a *Admin) approveRetentionPolicy(w http.ResponseWriter, r *http.Request) {
+	if err := web.NoBody(w, r); err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	p, err := a.svc.ApproveRetentionPolicy(r.Context(), r.PathValue("tenant"), r.PathValue("policy"), actor(r))
+	if err != nil {
+		web.Problem(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, p)
 }
 
 func (a *Admin) retentionFloors(w http.ResponseWriter, r *http.Request) {

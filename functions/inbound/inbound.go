@@ -345,6 +345,11 @@ func (p *Processor) ReplayRejected(ctx context.Context, rs ReplayService, tenant
 			return n, err
 		}
 		for _, rec := range page.Records {
+			if len(rec.Body) == 0 {
+				// A retention policy removed its body: nothing to replay.
+				n.Rejected++
+				continue
+			}
 			out, err := p.Handle(ctx, Delivery{MessageID: rec.MessageID, Body: rec.Body, ContentType: rec.ContentType,
 				Properties: rec.Properties, At: rec.ReceivedAt})
 			if err != nil {

@@ -97,7 +97,9 @@ type Container struct {
 }
 
 // Run implements privacy.Connector: export streams the matching items as
-// {"items":[...]}, erase deletes them, lookup counts them. Rectify, restrict
+// {"items":[...]} (except those a retention policy marked storage-only, PIPL
+// Art. 47: counted in the result's Reason), erase deletes them (marked ones
+// too), lookup counts them. Rectify, restrict
 // and object need the application's own logic: a cosmos service must not
 // declare them (the task fails with that reason if it does).
 func (c Container) Run(ctx context.Context, svc *privacy.Service, call privacy.ConnectorCall) (privacy.ConnectorResult, error) {
@@ -114,7 +116,7 @@ func (c Container) Run(ctx context.Context, svc *privacy.Service, call privacy.C
 	switch call.Action {
 	case privacy.ActionExport:
 		pr, pw := io.Pipe()
-		items := 0
+		items, storageOnly := 0, 0
 		go func() {
 			seen := map[string]bool{}
 			_, err := io.WriteString(pw, `{"items":[`)
@@ -124,13 +126,20 @@ func (c Container) Run(ctx context.Context, svc *privacy.Service, call privacy.C
 				}
 				err = c.Items.QueryItems(ctx, call.TenantID, svc.Container, m.path, m.value, func(item []byte) error {
 					var head struct {
-						ID string `json:"id"`
+						ID          string          `json:"id"`
+						StorageOnly json.RawMessage `json:"privopsStorageOnly"`
 					}
 					if json.Unmarshal(item, &head) == nil && head.ID != "" {
 						if seen[head.ID] {
 							return nil // found by two identifiers: export it once
 						}
 						seen[head.ID] = true
+					}
+					if len(head.StorageOnly) > 0 && string(head.StorageOnly) != "null" {
+						// Marked storage-only by a retention policy (PIPL
+						// Art. 47): stored, not processed, so not exported.
+						storageOnly++
+						return nil
 					}
 					if items > 0 {
 						if _, err := io.WriteString(pw, ","); err != nil {
@@ -152,10 +161,14 @@ func (c Container) Run(ctx context.Context, svc *privacy.Service, call privacy.C
 		if err != nil {
 			return privacy.ConnectorResult{}, err
 		}
-		if items == 0 {
-			return privacy.ConnectorResult{Outcome: privacy.OutcomeNoData}, nil
+		var note string
+		if storageOnly > 0 {
+			note = fmt.Sprintf("%d items kept storage-only by a retention policy (PIPL Art. 47) were not exported", storageOnly)
 		}
-		return privacy.ConnectorResult{Outcome: privacy.OutcomeDone, Items: items}, nil
+		if items == 0 {
+			return privacy.ConnectorResult{Outcome: privacy.OutcomeNoData, Reason: note}, nil
+		}
+		return privacy.ConnectorResult{Outcome: privacy.OutcomeDone, Items: items, Reason: note}, nil
 	case privacy.ActionErase:
 		total := 0
 		for _, m := range ms {

@@ -1,61 +1,62 @@
-package builtin_test
+package builtin
 
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/privacy"
 )
 
-type published struct{ msgs []privacy.OutMessage }
+// items is a DataItems of fixed items, matched by their "email".
+type items [][]byte
 
-func (p *published) Publish(_ context.Context, _ string, msgs ...privacy.OutMessage) error {
-	p.msgs = append(p.msgs, msgs...)
+func (it items) QueryItems(_ context.Context, _, _, _, value string, fn func([]byte) error) error {
+	for _, b := range it {
+		var v struct{ Email string }
+		if json.Unmarshal(b, &v) == nil && v.Email == value {
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
+func (items) DeleteItems(context.Context, string, string, string, string) (int, error) { return 0, nil }
+func (items) PutItem(context.Context, string, string, []byte) error                    { return nil }
 
-// A task sent to a Service Bus service again (no answer within
-// TASK_CALLBACK_TIMEOUT, or an admin's retry round) is a new queue message,
-// so the service queue's duplicate detection cannot drop it, and the same
-// CloudEvent, so the service recognises the task it may have done already.
-func TestQueueNamesEachCallsMessage(t *testing.T) {
+// TestExportSkipsStorageOnlyItems: items a retention policy marked
+// storage-only (PIPL Art. 47) are stored, not processed: an export leaves
+// them out and says how many it left out.
+func TestExportSkipsStorageOnlyItems(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		attempt, round int
-		wantMessageID  string
-	}{
-		{1, 0, "tsk_1.erase"},
-		{1, 0, "tsk_1.erase"}, // the same call published twice: the queue drops the copy
-		{2, 0, "tsk_1.erase#2"},
-		{3, 0, "tsk_1.erase#3"},
-		{1, 1, "tsk_1.erase#1.r1"},
-		{2, 1, "tsk_1.erase#2.r1"},
+	c := Container{Items: items{
+		[]byte(`{"id":"a","email":"ada@example.com"}`),
+		[]byte(`{"id":"b","email":"ada@example.com","privopsStorageOnly":"2030-01-31T02:00:00Z"}`),
+		[]byte(`{"id":"c","email":"ada@example.com","privopsStorageOnly":null}`),
+	}}
+	svc := &privacy.Service{ID: "app", Kind: privacy.KindCosmos, Container: "people", Identifiers: []string{"email"},
+		IdentityPaths: map[string]string{"email": "/email"}}
+	var saved []byte
+	res, err := c.Run(t.Context(), svc, privacy.ConnectorCall{TenantID: "acme", Action: privacy.ActionExport,
+		Identifiers: map[string]string{"email": "ada@example.com"},
+		Save: func(_ context.Context, r io.Reader) (int64, error) {
+			b, err := io.ReadAll(r)
+			saved = b
+			return int64(len(b)), err
+		}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	p := &published{}
-	q := builtin.Queue{Publisher: p, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}
-	svc := &privacy.Service{ID: "hr", Kind: privacy.KindServiceBus, Queue: "hr-tasks"}
-	var want, got []string
-	for _, tt := range tests {
-		res, err := q.Run(context.Background(), svc, privacy.ConnectorCall{TenantID: "acme", RequestID: "dsr_1", TaskID: "tsk_1",
-			Action: privacy.ActionErase, Attempt: tt.attempt, Round: tt.round})
-		if err != nil || res.Outcome != privacy.OutcomeAccepted {
-			t.Fatalf("run: %v, %v", res, err)
-		}
-		want = append(want, tt.wantMessageID+" event tsk_1.erase")
+	want := privacy.ConnectorResult{Outcome: privacy.OutcomeDone, Items: 2,
+		Reason: "1 items kept storage-only by a retention policy (PIPL Art. 47) were not exported"}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
 	}
-	for _, m := range p.msgs {
-		var ev struct{ ID string }
-		if err := json.Unmarshal(m.Body, &ev); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, m.ID+" event "+ev.ID)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("message and event ids (-want +got):\n%s", diff)
+	if got := string(saved); got != `{"items":[{"id":"a","email":"ada@example.com"},{"id":"c","email":"ada@example.com","privopsStorageOnly":null}]}` {
+		t.Errorf("exported %s", got)
 	}
 }

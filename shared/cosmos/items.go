@@ -430,3 +430,58 @@ func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, i
 	}
 	return n, nil
 }
+
+// MarkItemsStorageOnly sets the property privopsStorageOnly to at on the
+// tenant's items in container with these ids that do not have it yet, and
+// counts those it changed (retention.Marker): a point read and an
+// ETag-guarded replace per item in the tenant's partition (a concurrent
+// change makes it read again); an item gone (404) or marked already is not
+// counted. Round trips: two per id.
+func (s *Store) MarkItemsStorageOnly(ctx context.Context, tenantID, container string, ids []string, at time.Time) (int, error) {
+	c, err := s.dataContainer(tenantID, container)
+	if err != nil {
+		return 0, fmt.Errorf("mark items: %w", err)
+	}
+	pk := azcosmos.NewPartitionKeyString(tenantID)
+	n := 0
+	for _, id := range ids {
+		if !validID(id) {
+			return n, fmt.Errorf("mark items in %s: an item's id cannot be addressed by a point read", container)
+		}
+		for attempt := 0; ; attempt++ {
+			resp, err := c.ReadItem(ctx, pk, id, nil)
+			if statusOf(err) == http.StatusNotFound {
+				break
+			}
+			if err != nil {
+				return n, fmt.Errorf("mark items in %s: %w", container, translate(err))
+			}
+			var doc map[string]json.RawMessage
+			if err := json.Unmarshal(resp.Value, &doc); err != nil {
+				return n, fmt.Errorf("mark items in %s: decode: %w", container, err)
+			}
+			if _, ok := doc["privopsStorageOnly"]; ok {
+				break
+			}
+			for _, sys := range []string{"_rid", "_self", "_etag", "_attachments", "_ts"} {
+				delete(doc, sys)
+			}
+			doc["privopsStorageOnly"], _ = json.Marshal(at.UTC().Format(time.RFC3339Nano))
+			body, err := json.Marshal(doc)
+			if err != nil {
+				return n, fmt.Errorf("mark items in %s: encode: %w", container, err)
+			}
+			etag := resp.ETag
+			_, err = c.ReplaceItem(ctx, pk, id, body, &azcosmos.ItemOptions{IfMatchEtag: &etag})
+			if st := statusOf(err); (st == http.StatusPreconditionFailed || st == http.StatusNotFound) && attempt < 4 {
+				continue // changed or deleted meanwhile: read again
+			}
+			if err != nil {
+				return n, fmt.Errorf("mark items in %s: %w", container, translate(err))
+			}
+			n++
+			break
+		}
+	}
+	return n, nil
+}

@@ -220,6 +220,7 @@ func TestExpiringItems(t *testing.T) {
 	t.Parallel()
 	s, _ := newItemsStore(t)
 	storetest.RunExpiringItems(t, s)
+	storetest.RunStorageOnlyItems(t, s)
 }
 
 // TestExpiringItemsRoundTrips counts the calls a page of the sweep makes:

@@ -2,6 +2,7 @@ package dsr
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -21,12 +22,21 @@ func (s *Service) PutRetentionPolicy(ctx context.Context, tenantID string, in pr
 	created := false
 	_, err := s.writeTenant(ctx, tenantID, "", func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
 		p := in
+		p.LastPreview, p.Approved = nil, nil // read only: set by previews and approvals
 		if err := retention.Validate(t, &p, retention.DefaultFloors(), now); err != nil {
 			return nil, err
 		}
 		p.UpdatedAt = now
 		if old := t.RetentionPolicy(p.ID); old != nil {
 			p.CreatedAt = old.CreatedAt
+			if samePolicy(*old, p) {
+				// The same policy sent again: its approval and preview stand.
+				p.UpdatedAt, p.LastPreview, p.Approved = old.UpdatedAt, old.LastPreview, old.Approved
+			} else {
+				// A changed policy needs a new preview and approval (its
+				// last preview is older than the change: refused).
+				p.LastPreview = old.LastPreview
+			}
 			*old = p
 			created = false
 		} else {
@@ -107,7 +117,9 @@ func (s *Service) RetentionFloors(ctx context.Context, tenantID string) ([]reten
 }
 
 // serviceInUse refuses a change that would leave a retention policy scoped to
-// a service it can no longer sweep (deleted, or no longer a built-in container).
+// a service it can no longer sweep as the policy says (deleted, or turned into
+// another kind: a built-in container's timestampPath means nothing to a
+// webhook service's purge, and a Service Bus service cannot be swept).
 func serviceInUse(t *privacy.Tenant, id string) error {
 	for _, p := range t.RetentionPolicies {
 		if p.Scope == retention.ScopeService && p.Service == id {
@@ -116,4 +128,62 @@ func serviceInUse(t *privacy.Tenant, id string) error {
 		}
 	}
 	return nil
+}
+
+// samePolicy reports whether a and b say the same (what a sweep does by them).
+func samePolicy(a, b privacy.RetentionPolicy) bool {
+	return a.Category == b.Category && a.Scope == b.Scope && a.Service == b.Service && a.MaxAgeDays == b.MaxAgeDays &&
+		a.From == b.From && a.TimestampPath == b.TimestampPath && a.Action == b.Action && a.SignOff == b.SignOff
+}
+
+// ApproveRetentionPolicy approves the latest preview of a policy that needs
+// sign-off, so its runs may purge (one ETag-guarded tenant write, audited
+// retention-policy.approved with the preview's time and counts). Refused with
+// 409: sign-off-not-required, no-preview (preview the policy first),
+// preview-outdated (the policy changed after its latest preview). Approving
+// the approved preview again answers the policy as it is. It accepts the
+// call's Idempotency-Key as other admin changes do.
+func (s *Service) ApproveRetentionPolicy(ctx context.Context, tenantID, id string, actor Actor) (*privacy.RetentionPolicy, error) {
+	k, err := s.idem(ctx, tenantID, actor, "retention-policy.approved", id)
+	if err != nil {
+		return nil, err
+	}
+	var out privacy.RetentionPolicy
+	_, err = s.writeTenant(ctx, tenantID, "", func(t *privacy.Tenant, now time.Time) ([]privacy.AuditEvent, error) {
+		p := t.RetentionPolicy(id)
+		if p == nil {
+			return nil, errUnknownPolicy
+		}
+		out = *p
+		if _, err := k.check(t.AdminOps); err != nil {
+			return nil, err
+		}
+		conflict := func(code, format string, args ...any) error {
+			return privacy.Errorf(privacy.KindConflict, code, format, args...)
+		}
+		switch {
+		case !p.SignOff:
+			return nil, conflict("sign-off-not-required", "this policy does not need sign-off; its runs purge without one")
+		case p.LastPreview == nil:
+			return nil, conflict("no-preview", "preview the policy first (POST …/retention/preview?policy=%s), then approve that preview", id)
+		case p.LastPreview.At.Before(p.UpdatedAt):
+			return nil, conflict("preview-outdated", "the policy changed after its latest preview; preview it again and approve that")
+		case p.Approved != nil && p.Approved.PreviewAt.Equal(p.LastPreview.At):
+			return nil, errReplay // approved already: nothing to write
+		}
+		p.Approved = &privacy.RetentionApproval{By: actor.String(), At: now, PreviewAt: p.LastPreview.At}
+		k.record(&t.AdminOps, id, now)
+		out = *p
+		return retentionEvents(t.ID, now, actor, "retention-policy.approved", id, map[string]string{
+			"previewAt": p.LastPreview.At.Format(time.RFC3339Nano), "scanned": strconv.FormatInt(p.LastPreview.Scanned, 10),
+			"purged": strconv.FormatInt(p.LastPreview.Purged, 10), "keptByHold": strconv.FormatInt(p.LastPreview.KeptByHold, 10),
+			"keptByFloor": strconv.FormatInt(p.LastPreview.KeptByFloor, 10)}), nil
+	})
+	if errors.Is(err, errReplay) {
+		return s.RetentionPolicy(ctx, tenantID, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

@@ -49,7 +49,7 @@ func (s *Service) PutService(ctx context.Context, tenantID string, in privacy.Se
 		svc := in
 		svc.UpdatedAt = now
 		if old := t.Service(in.ID); old != nil {
-			if old.Kind == privacy.KindCosmos && svc.Kind != privacy.KindCosmos {
+			if old.Kind != svc.Kind {
 				if err := serviceInUse(t, in.ID); err != nil {
 					return err
 				}
@@ -295,17 +295,25 @@ func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Ac
 // Tombstone is one entry of the tombstone ledger: a service erased a subject,
 // known only by the keyed hash.
 type Tombstone struct {
-	SubjectHash  string    `json:"subjectHash"`
-	Service      string    `json:"service"`
-	RequestID    string    `json:"requestId"`
-	Verification string    `json:"verification"`
-	At           time.Time `json:"at"`
-	Seq          int64     `json:"seq"`
+	SubjectHash string `json:"subjectHash"`
+	// Service is the service whose data went; "" for privops's own records
+	// (closed requests, export packages) purged by a retention sweep.
+	Service      string `json:"service"`
+	RequestID    string `json:"requestId,omitempty"` // an erasure's request
+	Verification string `json:"verification"`        // "retention-purge" for a sweep's
+	// Run and Policy name the retention run and policy that purged the
+	// subject's data (a sweep's tombstone), Category its retention category.
+	Run      string    `json:"run,omitempty"`
+	Policy   string    `json:"policy,omitempty"`
+	Category string    `json:"category,omitempty"`
+	At       time.Time `json:"at"`
+	Seq      int64     `json:"seq"`
 }
 
-// Tombstones pages through the tenant's erasure ledger (from the audit chain),
-// optionally for one service: a service restored from a backup replays these
-// deletions by hashing its subjects with the tenant's subject key.
+// Tombstones pages through the tenant's erasure ledger (from the audit chain:
+// erasures and retention sweeps), optionally for one service: a service
+// restored from a backup replays these deletions by hashing its subjects with
+// the tenant's subject key.
 func (s *Service) Tombstones(ctx context.Context, tenantID, service string, after int64, limit int) ([]Tombstone, int64, error) {
 	t, err := s.tenant(ctx, tenantID)
 	if err != nil {
@@ -323,12 +331,22 @@ func (s *Service) Tombstones(ctx context.Context, tenantID, service string, afte
 		}
 		for _, e := range evs {
 			next = e.Seq
-			if e.Action != ActionTombstone || (service != "" && e.Details["service"] != service) {
+			if e.Action != ActionTombstone && e.Action != retention.ActionSubjectsPurged || (service != "" && e.Details["service"] != service) {
 				continue
 			}
-			out = append(out, Tombstone{SubjectHash: e.SubjectHash, Service: e.Details["service"],
-				RequestID: strings.TrimPrefix(e.Target, "request/"), Verification: e.Details["verification"], At: e.At, Seq: e.Seq})
-			if len(out) == limit {
+			if e.Action == retention.ActionSubjectsPurged {
+				// A sweep's page: one entry per subject it lists (a page
+				// of the ledger may hold up to a sweep page more than
+				// limit, since it resumes after whole events).
+				for _, h := range strings.Fields(e.Details["subjects"]) {
+					out = append(out, Tombstone{SubjectHash: h, Service: e.Details["service"], Verification: "retention-purge",
+						Run: e.Details["run"], Policy: e.Details["policy"], Category: e.Details["category"], At: e.At, Seq: e.Seq})
+				}
+			} else {
+				out = append(out, Tombstone{SubjectHash: e.SubjectHash, Service: e.Details["service"],
+					RequestID: strings.TrimPrefix(e.Target, "request/"), Verification: e.Details["verification"], At: e.At, Seq: e.Seq})
+			}
+			if len(out) >= limit {
 				break
 			}
 		}

@@ -323,6 +323,9 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 		switch res.Outcome {
 		case privacy.OutcomeDone:
 			task.Status, task.Items = privacy.TaskDone, res.Items
+			if task.Kind == privacy.KindCosmos {
+				task.Reason = res.Reason // items an export skipped: storage-only (PIPL Art. 47)
+			}
 			if task.Action == privacy.ActionErase {
 				task.Verification, task.VerifiedAt = privacy.VerifyUnsupported, now
 				if verified {
@@ -331,6 +334,9 @@ func (s *Service) settle(t *privacy.Tenant, r *privacy.Request, task *privacy.Ta
 			}
 		case privacy.OutcomeNoData:
 			task.Status, task.Items = privacy.TaskNoData, 0
+			if task.Kind == privacy.KindCosmos {
+				task.Reason = res.Reason
+			}
 		case privacy.OutcomeHeld:
 			task.Status, task.Reason = privacy.TaskHeld, cleanReason(res.Reason, "held by the service")
 			if res.Hold != nil {

@@ -112,3 +112,45 @@ type DataItems interface {
 	// PutItem stores an item (its "id" property names it; same id replaces).
 	PutItem(ctx context.Context, tenantID, container string, item []byte) error
 }
+
+// ActionPurge is not a task's action: a service lists it among its actions to
+// say it answers retention purge calls (Purger), which delete what of a
+// retention category is past a cutoff and answer with counts.
+const ActionPurge Action = "purge"
+
+// ServiceActions lists what a service may declare it supports: every task
+// action and purge.
+var ServiceActions = append(append([]Action(nil), Actions...), ActionPurge)
+
+// PurgeCall asks one service to delete its data of a retention category whose
+// event (From) is before Cutoff. It names no subject and carries no personal
+// data.
+type PurgeCall struct {
+	TenantID string
+	// PurgeID names the purge (the run and the policy): the service's
+	// Idempotency-Key is built from it, the same on every retry.
+	PurgeID  string
+	PolicyID string
+	Category string    // a retention category ("customer", "payment", …)
+	From     string    // the event the age counts from ("created", …)
+	Cutoff   time.Time // data whose event is before it goes
+	// AllowPrivate is the tenant's AllowPrivateConnectors.
+	AllowPrivate bool
+}
+
+// PurgeResult is a service's answer to a purge: counts, never contents.
+type PurgeResult struct {
+	// NotSupported: the service answered that it has no purge (404, 405,
+	// 501); nothing was deleted.
+	NotSupported bool
+	Purged       int64 // items deleted
+	Kept         int64 // items past the cutoff the service keeps for its own legal reasons
+}
+
+// Purger runs retention purges at one kind of service. Errors: an error
+// wrapping ErrUnavailable is transient (the purge is called again with the
+// same Idempotency-Key); any other is permanent and its text, which is
+// reported, never holds personal data.
+type Purger interface {
+	Purge(ctx context.Context, svc *Service, call PurgeCall) (PurgeResult, error)
+}

@@ -94,7 +94,7 @@ func (s *Service) Validate() error {
 		return bad("at least one action is required")
 	}
 	for _, a := range s.Actions {
-		if !slices.Contains(Actions, a) {
+		if !slices.Contains(ServiceActions, a) {
 			return bad("unknown action %q", a)
 		}
 	}

@@ -191,3 +191,41 @@ func crashAt(name string, n int) func(string) {
 		}
 	}
 }
+
+// MarkItemsStorageOnly implements Marker.
+func (f *fakeItems) MarkItemsStorageOnly(_ context.Context, tenantID, container string, ids []string, at time.Time) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		b, ok := f.c[tenantID+"/"+container][id]
+		if !ok {
+			continue
+		}
+		var v map[string]any
+		_ = json.Unmarshal(b, &v)
+		if v[StorageOnlyField] != nil {
+			continue
+		}
+		v[StorageOnlyField] = at.UTC().Format(time.RFC3339Nano)
+		f.c[tenantID+"/"+container][id], _ = json.Marshal(v)
+		n++
+	}
+	return n, nil
+}
+
+// marked lists the ids of the items marked storage-only.
+func (f *fakeItems) marked(tenant, container string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for id, b := range f.c[tenant+"/"+container] {
+		var v map[string]any
+		_ = json.Unmarshal(b, &v)
+		if v[StorageOnlyField] != nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -27,8 +27,8 @@ type JobResult struct {
 	// job again to continue from the checkpoint.
 	More bool
 	// WaitUntil, when set, is when another invocation's lease on the tenant's
-	// run runs out: check again then (it finishes the run, or takes it over
-	// from an owner that died).
+	// run runs out, or when a service's purge is to be called again: check
+	// again then (the run goes on, or is taken over from an owner that died).
 	WaitUntil time.Time
 }
 
@@ -62,6 +62,10 @@ func (s *Sweeper) Job(ctx context.Context, tenantID, owner string, due time.Time
 	}
 	if err != nil {
 		return JobResult{Run: run}, err
+	}
+	if wait := run.WaitUntil(s.d.Now()); !wait.IsZero() {
+		// A purge is called again then (a service's transient failure).
+		return JobResult{Run: run, WaitUntil: wait}, nil
 	}
 	more := !run.Finished() || run.StartedAt.Before(due)
 	return JobResult{Run: run, More: more}, nil

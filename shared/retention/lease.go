@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -60,12 +61,44 @@ func (s *Sweeper) write(ctx context.Context, t *privacy.Tenant, st State, owner 
 	if st.Current != nil && st.Current.Owner != "" {
 		st.Current.LeaseUntil = s.d.Now().UTC().Add(s.cfg.Lease)
 	}
+	var audit []privacy.AuditEvent
+	if st.Current != nil {
+		audit = st.Current.audit
+	}
+	t, err := s.writeWith(ctx, t, st, owner, audit, true)
+	if err == nil && st.Current != nil {
+		st.Current.audit = nil
+	}
+	return t, err
+}
+
+// writeWith is write carrying audit, the run's audit events, in the write's
+// outbox, and (flush) carrying the outbox out after the write.
+func (s *Sweeper) writeWith(ctx context.Context, t *privacy.Tenant, st State, owner string, audit []privacy.AuditEvent, flush bool) (*privacy.Tenant, error) {
 	for attempt := 0; ; attempt++ {
 		if err := encodeState(t, st); err != nil {
 			return t, err
 		}
+		// The run's audit events ride in this write's outbox (again after
+		// a conflict, on the fresh document; an id already there is not
+		// added twice).
+		for _, e := range audit {
+			if !slices.ContainsFunc(t.PendingAudit, func(p privacy.AuditEvent) bool { return p.ID == e.ID }) {
+				t.PendingAudit = append(t.PendingAudit, e)
+			}
+		}
 		err := s.d.Tenants.UpdateTenant(ctx, t)
 		if err == nil {
+			if flush && len(audit) > 0 && len(t.PendingAudit) > 0 {
+				s.d.Step("retention-audit-written")
+				if flushed, err := s.d.Flush(ctx, t); err == nil {
+					t = flushed
+				} else {
+					// Durable in the outbox: the next write's flush or the
+					// hourly watch carries it out.
+					s.d.Logger.Warn("retention audit deferred", "tenant_id", t.ID, "error", err.Error())
+				}
+			}
 			return t, nil
 		}
 		if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
@@ -97,26 +130,29 @@ func (s *Sweeper) finish(ctx context.Context, t *privacy.Tenant, st State, owner
 	var tot PolicyReport
 	failed := 0
 	for _, p := range run.Policies {
-		tot.Add(Counts{Scanned: p.Scanned, Purged: p.Purged, KeptByHold: p.KeptByHold, KeptByFloor: p.KeptByFloor, Failed: p.Failed})
+		tot.Add(Counts{Scanned: p.Scanned, Purged: p.Purged, KeptByHold: p.KeptByHold, KeptByFloor: p.KeptByFloor, Failed: p.Failed,
+			Anonymised: p.Anonymised, StorageOnly: p.StorageOnly, Derived: p.Derived})
 		if p.Status == "failed" {
 			failed++
 		}
 	}
+	st.Current = nil
 	st.Recent = append([]Run{*run}, st.Recent...)
 	if len(st.Recent) > s.cfg.KeepRuns {
 		st.Recent = st.Recent[:s.cfg.KeepRuns]
 	}
-	st.Current = nil
-	t.PendingAudit = append(t.PendingAudit, privacy.AuditEvent{ID: "aud_retention_" + run.ID, TenantID: t.ID, At: now,
+	run.audit = append(run.audit, privacy.AuditEvent{ID: "aud_retention_" + run.ID, TenantID: t.ID, At: now,
 		Actor: "system:retention", Action: "retention.run-finished", Target: "retention-run/" + run.ID,
 		Details: map[string]string{"policies": strconv.Itoa(len(run.Policies)), "failedPolicies": strconv.Itoa(failed),
 			"scanned": strconv.FormatInt(tot.Scanned, 10), "purged": strconv.FormatInt(tot.Purged, 10),
 			"keptByHold": strconv.FormatInt(tot.KeptByHold, 10), "keptByFloor": strconv.FormatInt(tot.KeptByFloor, 10),
-			"failed": strconv.FormatInt(tot.Failed, 10)}})
-	t, err := s.write(ctx, t, st, owner)
+			"failed": strconv.FormatInt(tot.Failed, 10), "anonymised": strconv.FormatInt(tot.Anonymised, 10),
+			"storageOnly": strconv.FormatInt(tot.StorageOnly, 10), "derived": strconv.FormatInt(tot.Derived, 10)}})
+	t, err := s.writeWith(ctx, t, st, owner, run.audit, false)
 	if err != nil {
 		return run, err
 	}
+	run.audit = nil
 	s.d.Step("retention-run-finished")
 	if _, err := s.d.Flush(ctx, t); err != nil {
 		log.Warn("retention audit deferred to the deadline watch", "error", err.Error())

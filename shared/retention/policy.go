@@ -17,9 +17,11 @@ const MaxPolicies = 200
 // Validate checks policy p of tenant t at now, and that no legal floor binding
 // t forbids it. Every refusal is a 422 *privacy.Error naming the field:
 //   - invalid-retention-policy: a malformed or unknown value;
-//   - retention-scope-not-available: a service without a built-in container
-//     (reaching other services needs the purge connector action, not built yet);
-//   - retention-action-not-available: anonymise and storage-only (not built yet);
+//   - retention-scope-not-available: a Service Bus or manual service (only
+//     built-in containers and webhook services, through the purge action,
+//     can be swept);
+//   - retention-action-not-available: anonymise or storage-only where no sweep
+//     can carry it out (see checkAction);
 //   - below-legal-floor: maxAgeDays is shorter than a floor; the message names
 //     the floor, its regime and its source.
 func Validate(t *privacy.Tenant, p *Policy, floors *Floors, now time.Time) error {
@@ -51,25 +53,30 @@ func Validate(t *privacy.Tenant, p *Policy, floors *Floors, now time.Time) error
 		if svc == nil {
 			return privacy.FieldErrorf("service", "unknown-service", "no such service")
 		}
-		if svc.Kind != privacy.KindCosmos {
-			return privacy.FieldErrorf("service", "retention-scope-not-available",
-				"only services with a built-in container can be swept yet; the purge action for %s services is not available", svc.Kind)
-		}
 		if !slices.Contains([]string{FromCreated, FromLastModified, FromAccountClosed}, p.From) {
 			return bad("from", "from must be created, last-modified or account-closed")
 		}
-		if !validPath(p.TimestampPath) {
-			return bad("timestampPath", "timestampPath must be the JSON path (like /a/b) of the item's %s time", p.From)
+		switch svc.Kind {
+		case privacy.KindCosmos:
+			if !validPath(p.TimestampPath) {
+				return bad("timestampPath", "timestampPath must be the JSON path (like /a/b) of the item's %s time", p.From)
+			}
+		case privacy.KindWebhook:
+			// Swept through the purge action: the service applies the
+			// cutoff to its own timestamps. A service that does not
+			// support purge is reported not-supported by the run.
+			if p.TimestampPath != "" {
+				return bad("timestampPath", "a webhook service applies the cutoff to its own %s times; leave timestampPath out", p.From)
+			}
+		default:
+			return privacy.FieldErrorf("service", "retention-scope-not-available",
+				"%s services cannot be swept yet: the purge action exists for webhook services and built-in containers are swept directly", svc.Kind)
 		}
 	default:
 		return bad("scope", "scope must be service or suite")
 	}
-	switch p.Action {
-	case ActionDelete:
-	case ActionAnonymise, ActionStorageOnly:
-		return privacy.FieldErrorf("action", "retention-action-not-available", "action %s is not available yet; use delete", p.Action)
-	default:
-		return bad("action", "action must be delete")
+	if err := checkAction(t, p); err != nil {
+		return err
 	}
 	if p.MaxAgeDays < 1 || p.MaxAgeDays > MaxAgeDaysLimit {
 		return bad("maxAgeDays", "maxAgeDays must be between 1 and %d", MaxAgeDaysLimit)
@@ -109,4 +116,45 @@ func validPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// checkAction checks the policy's action against what a sweep can carry out
+// in its scope:
+//   - delete: everywhere;
+//   - anonymise: closed requests (dsr-records), whose personal data is
+//     stripped and whose stub stays (as delete does there, counted
+//     anonymised). Elsewhere privops cannot tell which fields of an item are
+//     personal (a built-in container), the purge contract has no anonymise
+//     (a webhook service), or there is nothing left once the personal data
+//     goes (export packages, codes, bodies): 422;
+//   - storage-only (PIPL Art. 47: when deletion is hard, stop all processing
+//     but storage and security): the items of a built-in container, marked so
+//     that exports and other fan-out skip them. The purge contract has no
+//     storage-only, and privops's own records past their time are deleted or
+//     stripped, which PIPL prefers: 422.
+func checkAction(t *privacy.Tenant, p *Policy) error {
+	notAvailable := func(format string, args ...any) error {
+		return privacy.FieldErrorf("action", "retention-action-not-available", format, args...)
+	}
+	switch p.Action {
+	case ActionDelete:
+		return nil
+	case ActionAnonymise:
+		if p.Scope == ScopeSuite && p.Category == CategoryDSRRecords {
+			return nil
+		}
+		if p.Scope == ScopeSuite {
+			return notAvailable("%s cannot be anonymised: nothing would be left of them; use delete", p.Category)
+		}
+		return notAvailable("a service's items cannot be anonymised by privops, which cannot tell which of their fields are personal; use delete, or storage-only on a built-in container")
+	case ActionStorageOnly:
+		if p.Scope == ScopeService {
+			if svc := t.Service(p.Service); svc != nil && svc.Kind == privacy.KindCosmos {
+				return nil
+			}
+			return notAvailable("storage-only is available for built-in containers only; the purge action has no storage-only")
+		}
+		return notAvailable("privops's own records past their time are deleted or stripped; storage-only is for a service's built-in container")
+	}
+	return privacy.FieldErrorf("action", "invalid-retention-policy", "action must be delete, anonymise or storage-only")
 }

@@ -16,6 +16,9 @@ type PolicyPlan struct {
 	Scope    string `json:"scope"`
 	Service  string `json:"service,omitempty"`
 	Action   string `json:"action"`
+	// From is the event the policy's age counts from (sent to a service's
+	// purge).
+	From string `json:"from,omitempty"`
 	// TimestampPath is the policy's, fixed with the cutoffs.
 	TimestampPath string `json:"timestampPath,omitempty"`
 	// Cutoff: data whose event is before it is past the policy.
@@ -34,7 +37,7 @@ func NewPlans(t *privacy.Tenant, floors *Floors, now time.Time) []PolicyPlan {
 	now = now.UTC()
 	out := make([]PolicyPlan, 0, len(t.RetentionPolicies))
 	for _, p := range t.RetentionPolicies {
-		pp := PolicyPlan{PolicyID: p.ID, Category: p.Category, Scope: p.Scope, Service: p.Service, Action: p.Action, TimestampPath: p.TimestampPath,
+		pp := PolicyPlan{PolicyID: p.ID, Category: p.Category, Scope: p.Scope, Service: p.Service, Action: p.Action, From: p.From, TimestampPath: p.TimestampPath,
 			// UTC days are 24 hours: a maximum age in days is exact here.
 			Cutoff: now.Add(-time.Duration(p.MaxAgeDays) * 24 * time.Hour)}
 		for _, f := range floors.For(t, p.Category, now) {
@@ -91,18 +94,35 @@ func (pp *PolicyPlan) Decide(t *privacy.Tenant, it Item) (Outcome, *privacy.Hold
 type PolicyReport struct {
 	PolicyPlan
 	// Status is "pending" (not reached yet), "running", "done", "failed"
-	// (with Reason; counted in Failed where items were concerned), or
+	// (with Reason; counted in Failed where items were concerned),
 	// "not-swept" with Reason when nothing of this policy could be swept (its
-	// scope is not reachable yet).
+	// scope is not reachable yet), "not-supported" (a service without the
+	// purge action, or that answered it has none), "kept-by-hold" (a legal
+	// hold keeps the whole service's data: no purge was called), or
+	// "not-previewed" (a preview does not call a service's purge).
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 	// Scanned counts the items past the policy's cutoff that were looked at.
-	Scanned     int64 `json:"scanned"`
-	Purged      int64 `json:"purged"` // deleted, or (dry run) that would be
-	Anonymised  int64 `json:"anonymised"`
+	Scanned    int64 `json:"scanned"`
+	Purged     int64 `json:"purged"`     // deleted, or (dry run) that would be; not those anonymised or marked storage-only
+	Anonymised int64 `json:"anonymised"` // personal data stripped, the stub kept (action anonymise)
+	// StorageOnly counts the items marked storage-only (action storage-only,
+	// PIPL Art. 47): kept, never processed again but stored.
+	StorageOnly int64 `json:"storageOnly"`
 	KeptByHold  int64 `json:"keptByHold"`
 	KeptByFloor int64 `json:"keptByFloor"`
 	Failed      int64 `json:"failed"`
+	// KeptByService counts the items past the cutoff a service's purge
+	// answered it keeps for its own legal reasons.
+	KeptByService int64 `json:"keptByService"`
+	// Derived counts the export packages removed because they hold a copy
+	// of this policy's service's data past the policy (derived copies go in
+	// the same sweep as what they derive from).
+	Derived int64 `json:"derived"`
+	// Attempts counts the calls of a service's purge; RetryAt is when a
+	// purge that failed transiently is called again (same Idempotency-Key).
+	Attempts int       `json:"attempts,omitempty"`
+	RetryAt  time.Time `json:"retryAt,omitzero"`
 	// Oldest and Newest are the event times of the oldest and newest item
 	// purged (or that would be).
 	Oldest time.Time `json:"oldest,omitzero"`
@@ -138,10 +158,24 @@ func (r *PolicyReport) Add(c Counts) {
 	r.KeptByHold += c.KeptByHold
 	r.KeptByFloor += c.KeptByFloor
 	r.Failed += c.Failed
+	r.Derived += c.Derived
+	r.Anonymised += c.Anonymised
+	r.StorageOnly += c.StorageOnly
 	if !c.Oldest.IsZero() && (r.Oldest.IsZero() || c.Oldest.Before(r.Oldest)) {
 		r.Oldest = c.Oldest
 	}
 	if !c.Newest.IsZero() && (r.Newest.IsZero() || c.Newest.After(r.Newest)) {
 		r.Newest = c.Newest
+	}
+}
+
+// actOn moves the items decided Purge to the count of the policy's action:
+// anonymised, or marked storage-only (delete keeps them purged).
+func (c *Counts) actOn(action string) {
+	switch action {
+	case ActionAnonymise:
+		c.Anonymised, c.Purged = c.Anonymised+c.Purged, 0
+	case ActionStorageOnly:
+		c.StorageOnly, c.Purged = c.StorageOnly+c.Purged, 0
 	}
 }

@@ -33,25 +33,39 @@ type Run struct {
 	// item of that policy's container done.
 	Policy int    `json:"policy"`
 	Cursor string `json:"cursor,omitempty"`
+	// Phase is "" while the policy's own data is swept, and "derived" while
+	// the derived copies of a service's data (export packages) are.
+	Phase string `json:"phase,omitempty"`
 	// Pending is the page whose deletes may be in flight: written before
 	// them, folded into the counts by the next checkpoint. A run resuming
 	// with a pending page redoes its deletes (idempotent) and counts it once.
 	Pending  *Page          `json:"pending,omitempty"`
 	Policies []PolicyReport `json:"policies"`
+
+	// audit holds the audit events (tombstones, the run's end) the next
+	// checkpoint carries into the tenant's audit outbox; not stored itself.
+	audit []privacy.AuditEvent
 }
 
 // Page is a checkpointed page: the items of policy Policy with ids in
 // (From, To], and what was decided about them.
 type Page struct {
 	Policy int    `json:"policy"`
+	Phase  string `json:"phase,omitempty"`
 	From   string `json:"from,omitempty"`
 	To     string `json:"to"`
 	Counts Counts `json:"counts"`
+	// Subjects are the keyed hashes of the subjects the page's purged items
+	// concern (distinct, sorted): its tombstones, entered once the deletes
+	// are done.
+	Subjects []string `json:"subjects,omitempty"`
 }
 
 // Counts are the numbers a page adds to its policy's report.
 type Counts struct {
 	Scanned, Purged, KeptByHold, KeptByFloor, Failed int64
+	Derived                                          int64 `json:",omitempty"`
+	Anonymised, StorageOnly                          int64 `json:",omitempty"`
 	Oldest, Newest                                   time.Time
 }
 
@@ -116,6 +130,10 @@ type PolicySummary struct {
 	KeptByHold  int64     `json:"keptByHold"`
 	KeptByFloor int64     `json:"keptByFloor"`
 	Failed      int64     `json:"failed"`
+	// KeptByService, Derived and StorageOnly: see PolicyReport.
+	KeptByService int64 `json:"keptByService"`
+	Derived       int64 `json:"derived"`
+	StorageOnly   int64 `json:"storageOnly"`
 }
 
 // Summarize returns the run's summary.
@@ -124,7 +142,7 @@ func (r *Run) Summarize() Summary {
 	for _, p := range r.Policies {
 		s.Policies = append(s.Policies, PolicySummary{PolicyID: p.PolicyID, Category: p.Category, Scope: p.Scope, Status: p.Status,
 			Cutoff: p.Cutoff, Scanned: p.Scanned, Purged: p.Purged, Anonymised: p.Anonymised, KeptByHold: p.KeptByHold,
-			KeptByFloor: p.KeptByFloor, Failed: p.Failed})
+			KeptByFloor: p.KeptByFloor, Failed: p.Failed, KeptByService: p.KeptByService, Derived: p.Derived, StorageOnly: p.StorageOnly})
 	}
 	return s
 }

@@ -41,6 +41,7 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 		return nil, nil, err
 	}
 	var purge []*privacy.Request
+	subjects := subjectSet{}
 	for _, r := range res.Requests {
 		o, ev, ok := s.decideRecord(t, pr, r, start)
 		if !ok {
@@ -49,8 +50,13 @@ func (s *Sweeper) scanPackages(ctx context.Context, t *privacy.Tenant, pr *Polic
 		page.Counts.Count(o, ev)
 		if o == Purge {
 			purge = append(purge, r)
+			if pr.Category != CategoryVerificationCodes { // a code's hash is not the subject's data
+				subjects.add(r.SubjectHash)
+			}
 		}
 	}
+	page.Subjects = subjects.sorted(nil)
+	page.Counts.actOn(pr.Action)
 	page.To = res.Next
 	if page.To == "" {
 		page.To = endOfRequests
@@ -72,12 +78,21 @@ func (s *Sweeper) decidePackage(t *privacy.Tenant, pr *PolicyReport, r *privacy.
 	return o, ev, true
 }
 
-// removePackages deletes each package's blob first, then records the removal
+// removePackages deletes each package's blob (and its tasks' export files) first, then records the removal
 // on its request (one ETag-guarded write, re-read on a conflict). A crash in
 // between leaves a request naming a blob that is gone: the next sweep deletes
 // it again (harmless) and records it; a download meanwhile answers 410.
 func (s *Sweeper) removePackages(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request) error {
 	for _, r := range purge {
+		// The tasks' export files are what the package was built from:
+		// copies of the same data, removed with it.
+		for _, k := range r.Tasks {
+			if k.Action == privacy.ActionExport && k.Blob != "" {
+				if err := s.d.Blobs.Delete(ctx, k.Blob); err != nil {
+					return fmt.Errorf("delete export file: %w", err)
+				}
+			}
+		}
 		if err := s.d.Blobs.Delete(ctx, r.Package.Blob); err != nil {
 			return fmt.Errorf("delete package blob: %w", err)
 		}
@@ -111,12 +126,12 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 	if err != nil {
 		s.d.Logger.Warn("retention policy failed", "tenant_id", t.ID, "policy", pr.PolicyID, "error", err.Error())
 		pr.Status, pr.Reason = "failed", "the requests could not be read"
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	if page.To == "" {
 		pr.Status = "done"
-		run.Policy, run.Cursor = run.Policy+1, ""
+		s.nextPhase(run)
 		return t, nil
 	}
 	page.Policy = run.Policy
@@ -125,12 +140,14 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 		return t, err
 	}
 	s.d.Step("retention-page-planned")
-	if err := s.removeRecords(ctx, t, pr, purge); err != nil {
+	if err := s.removeRecords(ctx, t, pr, purge, run.StartedAt); err != nil {
 		// Keep the place: the page stays pending; the redelivered job redoes it.
 		return t, fmt.Errorf("retention: %w", err)
 	}
 	s.d.Step("retention-page-deleted")
-	s.fold(run)
+	if err := s.fold(ctx, t.ID, run); err != nil {
+		return t, err
+	}
 	return t, nil
 }
 
@@ -143,22 +160,67 @@ func (s *Sweeper) redoPackages(ctx context.Context, t *privacy.Tenant, run *Run)
 	if err != nil {
 		return err
 	}
-	return s.removeRecords(ctx, t, pr, purge)
+	return s.removeRecords(ctx, t, pr, purge, run.StartedAt)
 }
 
 // decideRecord decides one request under a suite policy: its export package
 // (export-packages) or its personal data (dsr-records).
 func (s *Sweeper) decideRecord(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
-	if pr.Category == CategoryDSRRecords {
+	switch pr.Category {
+	case CategoryDSRRecords:
 		return s.decideClosed(t, pr, r)
+	case CategoryVerificationCodes:
+		return s.decideCode(t, pr, r, start)
 	}
 	return s.decidePackage(t, pr, r, start)
 }
 
+// decideCode decides a request's one-time code (its keyed hash): only a code
+// that expired before the run started is due, and its age counts from that
+// expiry (its creation is not stored; counting from the expiry keeps it a
+// little longer than the policy says, never shorter).
+func (s *Sweeper) decideCode(t *privacy.Tenant, pr *PolicyReport, r *privacy.Request, start time.Time) (Outcome, time.Time, bool) {
+	v := r.Verification
+	if v.CodeHash == "" || v.ExpiresAt.After(start) {
+		return NotDue, time.Time{}, false
+	}
+	o, _ := pr.Decide(t, Item{Event: v.ExpiresAt, SubjectHash: r.SubjectHash})
+	return o, v.ExpiresAt, true
+}
+
+// removeCodes drops the hash of each expired code (one ETag-guarded write
+// each, re-read on a conflict); the request, its expiry, attempts and sends
+// stay. A verification after the expiry is refused as code-expired before
+// any hash is compared, and a new code (resend) sets a new hash.
+func (s *Sweeper) removeCodes(ctx context.Context, t *privacy.Tenant, purge []*privacy.Request, start time.Time) error {
+	for _, r := range purge {
+		for attempt := 0; ; attempt++ {
+			if r.Verification.CodeHash == "" || r.Verification.ExpiresAt.After(start) {
+				break // removed meanwhile, or a new code was sent
+			}
+			r.Verification.CodeHash = ""
+			err := s.d.Requests.UpdateRequest(ctx, r)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
+				return fmt.Errorf("remove code: %w", err)
+			}
+			if r, err = s.d.Requests.GetRequest(ctx, t.ID, r.ID); err != nil {
+				return fmt.Errorf("remove code: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // removeRecords carries out a suite policy on the requests decided Purge.
-func (s *Sweeper) removeRecords(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, purge []*privacy.Request) error {
-	if pr.Category == CategoryDSRRecords {
+func (s *Sweeper) removeRecords(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, purge []*privacy.Request, start time.Time) error {
+	switch pr.Category {
+	case CategoryDSRRecords:
 		return s.stripRecords(ctx, t, purge)
+	case CategoryVerificationCodes:
+		return s.removeCodes(ctx, t, purge, start)
 	}
 	return s.removePackages(ctx, t, purge)
 }

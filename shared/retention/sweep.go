@@ -2,11 +2,10 @@ package retention
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,14 +54,27 @@ type Deps struct {
 	// that finished a run (dsr.Service.FlushTenant); the hourly watch
 	// finishes it if this fails.
 	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
+	// Audit appends an audit event to the tenant's chain, idempotent by its
+	// id (privacy.Store.AppendAudit): a page's tombstones go straight in,
+	// after its deletes (the checkpoint's pending page holds them until
+	// then). Nil: they ride in the next checkpoint's audit outbox instead.
+	Audit func(ctx context.Context, e *privacy.AuditEvent) error
 	// Requests and Blobs let a sweep expire export packages (suite policies
-	// of category export-packages); nil: those policies are not swept.
+	// of category export-packages) and remove the derived copies of a
+	// service's data; nil: those policies are not swept, nor the copies.
 	Requests Requests
 	Blobs    Blobs
-	Now      func() time.Time
-	NewID    func() string
-	Step     func(name string) // crash points for tests
-	Logger   *slog.Logger
+	// Inbound is the inbound ledger, whose rejected messages keep their
+	// bodies for a replay (suite policies of category rejected-inbound);
+	// nil: those policies are not swept.
+	Inbound InboundRecords
+	// Purgers call a service's purge action, per connector kind (webhook);
+	// a policy on a service of a kind without one fails, reported.
+	Purgers map[privacy.ConnectorKind]privacy.Purger
+	Now     func() time.Time
+	NewID   func() string
+	Step    func(name string) // crash points for tests
+	Logger  *slog.Logger
 	// Sleep pauses for d or until ctx ends (default: a timer).
 	Sleep func(ctx context.Context, d time.Duration)
 }
@@ -189,19 +201,64 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 			return run, nil
 		}
 		pr := &run.Policies[run.Policy]
+		if run.Phase == phaseDerived {
+			func() {
+				s.pages.Lock()
+				defer s.pages.Unlock()
+				t, err = s.pageDerived(ctx, t, st, owner)
+			}()
+			if err != nil {
+				return run, err
+			}
+			continue
+		}
+		if p := t.RetentionPolicy(pr.PolicyID); p != nil && p.AwaitingSignOff() {
+			// Nothing of it is purged until an admin approves its preview;
+			// the other policies run.
+			pr.Status, pr.Reason = "awaiting-sign-off", "the policy needs sign-off: preview it and approve that preview"
+			run.Policy, run.Phase, run.Cursor = run.Policy+1, phaseItems, ""
+			continue
+		}
 		items, svc, reason := s.target(t, pr)
 		if reason != "" {
 			pr.Status, pr.Reason = reason, s.reasonText(pr, svc)
-			run.Policy, run.Cursor = run.Policy+1, ""
+			s.nextPhase(run)
 			continue
 		}
 		pr.Status = "running"
+		if pr.Scope == ScopeService && svc.Kind != privacy.KindCosmos {
+			// A call to the service: not under the page lock, which is
+			// for the embedded store's one writer.
+			var wait time.Time
+			if t, wait, err = s.purgeService(ctx, t, st, owner, svc, log); err != nil {
+				return run, err
+			}
+			if !wait.IsZero() {
+				if left := budget - s.d.Now().Sub(start); wait.Sub(s.d.Now()) < left {
+					s.d.Sleep(ctx, wait.Sub(s.d.Now()))
+					if err := ctx.Err(); err != nil {
+						return run, fmt.Errorf("retention: waiting to call a purge again: %w", err)
+					}
+					continue
+				}
+				// Too long to wait here: pause; the job comes back then.
+				run.Owner, run.LeaseUntil = "", time.Time{}
+				if t, err = s.write(ctx, t, st, owner); err != nil {
+					return run, err
+				}
+				log.Info("retention run paused until a purge is called again", "policy", run.Policy, "retry_at", wait)
+				return run, nil
+			}
+			continue
+		}
 		// One page at a time per process: the embedded store has one
 		// writer, which the live service needs too.
 		func() {
 			s.pages.Lock()
 			defer s.pages.Unlock()
-			if pr.Scope == ScopeSuite {
+			if pr.Scope == ScopeSuite && pr.Category == CategoryRejectedInbound {
+				t, err = s.pageInbound(ctx, t, st, owner)
+			} else if pr.Scope == ScopeSuite {
 				t, err = s.pagePackages(ctx, t, st, owner)
 			} else {
 				t, err = s.page(ctx, t, st, owner, items, svc, log)
@@ -217,12 +274,22 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 }
 
 // fold adds the pending page's counts to its policy and moves the cursor
-// past it (in memory: the next checkpoint writes it).
-func (s *Sweeper) fold(run *Run) {
+// past it (in memory: the next checkpoint writes it). It first enters the
+// page's tombstone in the audit chain (Deps.Audit; idempotent by its id, so a
+// page redone enters it once); a failure keeps the page pending.
+func (s *Sweeper) fold(ctx context.Context, tenantID string, run *Run) error {
 	p := run.Pending
+	if e, ok := tombstone(tenantID, run, p, s.d.Now()); ok {
+		if s.d.Audit == nil {
+			run.audit = append(run.audit, e) // in the next checkpoint's outbox
+		} else if err := s.d.Audit(ctx, &e); err != nil {
+			return fmt.Errorf("retention tombstones: %w", err)
+		}
+	}
 	run.Policies[p.Policy].Add(p.Counts)
 	run.Cursor = p.To
 	run.Pending = nil
+	return nil
 }
 
 // redo finishes a page a crash left pending: it scans the page's range again
@@ -231,22 +298,42 @@ func (s *Sweeper) fold(run *Run) {
 func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*privacy.Tenant, error) {
 	p := run.Pending
 	pr := &run.Policies[p.Policy]
-	items, svc, reason := s.target(t, pr)
-	if reason == "" && pr.Scope == ScopeSuite {
-		if err := s.redoPackages(ctx, t, run); err != nil {
-			return t, fmt.Errorf("retention redo page: %w", err)
+	if p.Phase == phaseDerived {
+		_, purge, err := s.scanDerived(ctx, t, pr, p.From, run.StartedAt)
+		if err == nil {
+			err = s.removePackages(ctx, t, purge)
 		}
-	} else if reason == "" {
-		_, purge, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
 		if err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
-		if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); err != nil {
+	} else if items, svc, reason := s.target(t, pr); reason == "" && pr.Category == CategoryRejectedInbound {
+		if err := s.redoInbound(ctx, t, run); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
+	} else if reason == "" && pr.Scope == ScopeSuite {
+		if err := s.redoPackages(ctx, t, run); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+	} else if reason == "" && svc.Kind == privacy.KindCosmos {
+		purge, held, err := s.scanRange(ctx, t, pr, svc, items, p.From, p.To)
+		if err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+		if _, err := s.carryOut(ctx, t, pr, svc, items, purge); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
+		p.Subjects = subjectSetOf(p.Subjects).sorted(held)
 	}
-	run.Policy = p.Policy
-	s.fold(run)
+	// A hold placed since the page was planned kept what it covers: no
+	// tombstone for those subjects (one whose items the first attempt
+	// deleted goes without one, rather than a tombstone for kept data).
+	p.Subjects = slices.DeleteFunc(p.Subjects, func(h string) bool {
+		return slices.ContainsFunc(t.Holds, func(hd privacy.Hold) bool { return hd.CoversRetention(h, pr.Service, pr.Category) })
+	})
+	run.Policy, run.Phase = p.Policy, p.Phase
+	if err := s.fold(ctx, t.ID, run); err != nil {
+		return t, fmt.Errorf("retention redo page: %w", err)
+	}
 	return t, nil
 }
 
@@ -255,13 +342,22 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.Service, string) {
 	if pr.Scope == ScopeSuite {
 		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil ||
-			pr.Category == CategoryDSRRecords && s.d.Requests != nil {
+			(pr.Category == CategoryDSRRecords || pr.Category == CategoryVerificationCodes) && s.d.Requests != nil ||
+			pr.Category == CategoryRejectedInbound && s.d.Inbound != nil {
 			return nil, nil, ""
 		}
 		return nil, nil, "not-swept"
 	}
 	svc := t.Service(pr.Service)
-	if svc == nil || svc.Kind != privacy.KindCosmos || s.d.Items == nil {
+	switch {
+	case svc == nil:
+		return nil, svc, "failed"
+	case svc.Kind == privacy.KindWebhook:
+		return nil, svc, "" // through its purge action
+	case svc.Kind != privacy.KindCosmos || s.d.Items == nil:
+		return nil, svc, "failed"
+	}
+	if _, ok := s.d.Items.(Marker); pr.Action == ActionStorageOnly && !ok {
 		return nil, svc, "failed"
 	}
 	return s.d.Items, svc, ""
@@ -270,135 +366,14 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	switch {
 	case pr.Scope == ScopeSuite:
-		return "these records of privops are not swept yet (export packages and closed requests are)"
+		return "these records of privops are not swept yet (export packages, closed requests, verification codes and rejected inbound bodies are)"
 	case svc == nil:
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:
-		return "the service has no built-in container"
+		return "the service has neither a built-in container nor a purge privops can call"
+	}
+	if _, ok := s.d.Items.(Marker); s.d.Items != nil && pr.Action == ActionStorageOnly && !ok {
+		return "this store cannot mark items storage-only"
 	}
 	return "this store cannot page the container by age"
-}
-
-// scan reads one page of the policy's container after cursor and decides each
-// item. It returns the page (To is the last id read) and the ids to purge.
-func (s *Sweeper) scan(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, cursor string) (*Page, []string, error) {
-	page := &Page{From: cursor}
-	var purge []string
-	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, cursor, s.cfg.PageSize, func(id string, doc []byte) error {
-		page.To = id
-		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
-			page.Counts.Count(o, ev)
-			if o == Purge {
-				purge = append(purge, id)
-			}
-		}
-		return nil
-	})
-	return page, purge, err
-}
-
-// scanRange decides again the items in (from, to] (a pending page).
-func (s *Sweeper) scanRange(ctx context.Context, t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, items Items, from, to string) (Counts, []string, error) {
-	var c Counts
-	var purge []string
-	errStop := errors.New("stop")
-	err := items.ScanItemsBefore(ctx, t.ID, svc.Container, pr.TimestampPath, pr.Cutoff, from, s.cfg.PageSize, func(id string, doc []byte) error {
-		if id > to {
-			return errStop
-		}
-		if o, ev, ok := s.decide(t, pr, svc, doc); ok {
-			c.Count(o, ev)
-			if o == Purge {
-				purge = append(purge, id)
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errStop) {
-		err = nil
-	}
-	return c, purge, err
-}
-
-// decide reads an item's event time and subject and decides it. ok is false
-// for an item whose time cannot be read (never purged, not counted).
-func (s *Sweeper) decide(t *privacy.Tenant, pr *PolicyReport, svc *privacy.Service, doc []byte) (Outcome, time.Time, bool) {
-	var v map[string]any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return NotDue, time.Time{}, false
-	}
-	raw, _ := at(v, pr.TimestampPath).(string)
-	ev, err := time.Parse(time.RFC3339Nano, raw)
-	if err != nil {
-		return NotDue, time.Time{}, false
-	}
-	it := Item{Event: ev}
-	if p := svc.IdentityPaths["email"]; p != "" {
-		if email, _ := at(v, p).(string); email != "" {
-			it.SubjectHash = s.d.Hash(t.ID, email)
-		}
-	}
-	o, _ := pr.Decide(t, it)
-	return o, ev, true
-}
-
-// at returns the value at a /a/b path of a decoded JSON object, or nil.
-func at(v map[string]any, path string) any {
-	var cur any = v
-	for seg := range strings.SplitSeq(strings.TrimPrefix(path, "/"), "/") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[seg]
-	}
-	return cur
-}
-
-// page sweeps one page of the run's current policy: scan and decide, write
-// the page as the checkpoint, delete, fold the counts (in memory). A policy
-// that cannot be read or deleted from is marked failed and the run moves on;
-// only a failure that must keep the run's place is returned.
-func (s *Sweeper) page(ctx context.Context, t *privacy.Tenant, st State, owner string, items Items, svc *privacy.Service, log *slog.Logger) (*privacy.Tenant, error) {
-	run := st.Current
-	pr := &run.Policies[run.Policy]
-	page, purge, err := s.scan(ctx, t, pr, svc, items, run.Cursor)
-	if err != nil {
-		log.Warn("retention policy failed", "policy", pr.PolicyID, "error", err.Error())
-		pr.Status, pr.Reason = "failed", "the container could not be read"
-		run.Policy, run.Cursor = run.Policy+1, ""
-		return t, nil
-	}
-	if page.Counts.Scanned == 0 && page.To == "" {
-		pr.Status = "done"
-		run.Policy, run.Cursor = run.Policy+1, ""
-		return t, nil
-	}
-	page.Policy = run.Policy
-	run.Pending = page
-	if t, err = s.write(ctx, t, st, owner); err != nil {
-		return t, err
-	}
-	s.d.Step("retention-page-planned")
-	if _, err := items.DeleteItemIDs(ctx, t.ID, svc.Container, purge); errors.Is(err, privacy.ErrUnavailable) {
-		// Throttled (Cosmos 429 after the store's own retries) or down:
-		// keep the place. The page stays pending in the checkpoint; the
-		// redelivered job takes the run over when the lease runs out and
-		// redoes it.
-		log.Warn("retention delete throttled; the page will be redone", "policy", pr.PolicyID, "count", len(purge))
-		return t, fmt.Errorf("retention delete: %w", err)
-	} else if err != nil {
-		log.Warn("retention delete failed", "policy", pr.PolicyID, "count", len(purge), "error", err.Error())
-		page.Counts.Failed += page.Counts.Purged
-		page.Counts.Purged = 0
-		page.Counts.Oldest, page.Counts.Newest = time.Time{}, time.Time{}
-		pr.Status, pr.Reason = "failed", "deleting from the container failed"
-		s.fold(run)
-		run.Policy, run.Cursor = run.Policy+1, ""
-		return t, nil
-	}
-	s.d.Step("retention-page-deleted")
-	log.Debug("retention page", "policy", pr.PolicyID, "purged", len(purge), "scanned", page.Counts.Scanned)
-	s.fold(run)
-	return t, nil
 }

@@ -22,6 +22,9 @@ type sweepFixture struct {
 	clock   *clock
 	flushed []privacy.AuditEvent
 	runs    int
+	// directAudit: tombstones go straight into the chain (Deps.Audit, as
+	// the app wires it) instead of the checkpoint's outbox.
+	directAudit bool
 }
 
 func newSweepFixture(tb testing.TB) *sweepFixture {
@@ -68,6 +71,12 @@ func (f *sweepFixture) sweeper(tb testing.TB, step func(string)) *Sweeper {
 		}})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if f.directAudit {
+		s.d.Audit = func(_ context.Context, e *privacy.AuditEvent) error {
+			f.flushed = append(f.flushed, *e)
+			return nil
+		}
 	}
 	return s
 }
@@ -142,10 +151,11 @@ func TestRunPurgesWhatIsPastItsTimeOnly(t *testing.T) {
 	if err != nil || len(runs) != 1 || runs[0].ID != run.ID || runs[0].Owner != "" {
 		t.Errorf("stored runs %+v, %v", runs, err)
 	}
-	if len(f.flushed) != 1 || f.flushed[0].Action != "retention.run-finished" || f.flushed[0].Details["purged"] != "15" ||
-		f.flushed[0].Details["keptByHold"] != "3" || f.flushed[0].Details["failedPolicies"] != "1" {
+	if fin := f.audited("retention.run-finished"); len(fin) != 1 || fin[0].Details["purged"] != "15" ||
+		fin[0].Details["keptByHold"] != "3" || fin[0].Details["failedPolicies"] != "1" {
 		t.Errorf("audit %+v", f.flushed)
 	}
+	f.checkTombstones(t)
 	if len(tn.PendingAudit) != 0 {
 		t.Errorf("audit outbox left: %+v", tn.PendingAudit)
 	}
@@ -166,41 +176,46 @@ func TestRunResumesFromItsCheckpointAfterACrash(t *testing.T) {
 			if step != "retention-page-planned" && step != "retention-page-deleted" && n > 1 {
 				continue
 			}
-			t.Run(fmt.Sprintf("%s#%d", step, n), func(t *testing.T) {
-				t.Parallel()
-				f := newSweepFixture(t)
-				func() {
-					defer func() {
-						if _, ok := recover().(crash); !ok {
-							t.Fatal("did not crash")
-						}
+			for _, direct := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s#%d/direct-tombstones=%v", step, n, direct), func(t *testing.T) {
+					t.Parallel()
+					f := newSweepFixture(t)
+					f.directAudit = direct
+					func() {
+						defer func() {
+							if _, ok := recover().(crash); !ok {
+								t.Fatal("did not crash")
+							}
+						}()
+						_, _ = f.sweeper(t, crashAt(step, n)).Run(t.Context(), "acme", "a", time.Hour)
 					}()
-					_, _ = f.sweeper(t, crashAt(step, n)).Run(t.Context(), "acme", "a", time.Hour)
-				}()
-				// Before the lease runs out another invocation skips the tenant.
-				if step != "retention-run-finished" {
-					if _, err := f.sweeper(t, nil).Run(t.Context(), "acme", "b", time.Hour); !errors.Is(err, ErrRunInProgress) {
-						t.Fatalf("second sweep while the lease holds: %v", err)
+					// Before the lease runs out another invocation skips the tenant.
+					if step != "retention-run-finished" {
+						if _, err := f.sweeper(t, nil).Run(t.Context(), "acme", "b", time.Hour); !errors.Is(err, ErrRunInProgress) {
+							t.Fatalf("second sweep while the lease holds: %v", err)
+						}
 					}
-				}
-				f.clock.set(sweepNow.Add(11 * time.Minute))
-				run, err := f.sweeper(t, nil).Run(t.Context(), "acme", "b", time.Hour)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if step == "retention-run-finished" {
-					// The first run finished before the crash; this is a new one.
-					tn, _ := f.tenants.GetTenant(t.Context(), "acme")
-					runs, _ := Runs(tn)
-					run = &runs[len(runs)-1]
-					// Its audit event, left in the outbox by the crash, went out
-					// with the next write's flush (or the hourly watch's).
-					if len(tn.PendingAudit) != 0 || len(f.flushed) != 2 || f.flushed[0].ID != "aud_retention_run-1" {
-						t.Errorf("the crashed run's audit event: outbox %d, flushed %+v", len(tn.PendingAudit), f.flushed)
+					f.clock.set(sweepNow.Add(11 * time.Minute))
+					run, err := f.sweeper(t, nil).Run(t.Context(), "acme", "b", time.Hour)
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-				f.check(t, run)
-			})
+					if step == "retention-run-finished" {
+						// The first run finished before the crash; this is a new one.
+						tn, _ := f.tenants.GetTenant(t.Context(), "acme")
+						runs, _ := Runs(tn)
+						run = &runs[len(runs)-1]
+						// Its audit event, left in the outbox by the crash, went out
+						// with the next write's flush (or the hourly watch's).
+						finished := f.audited("retention.run-finished")
+						if len(tn.PendingAudit) != 0 || len(finished) != 2 || finished[0].ID != "aud_retention_run-1" {
+							t.Errorf("the crashed run's audit event: outbox %d, flushed %+v", len(tn.PendingAudit), f.flushed)
+						}
+					}
+					f.check(t, run)
+					f.checkTombstones(t)
+				})
+			}
 		}
 	}
 }

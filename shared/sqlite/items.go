@@ -159,3 +159,37 @@ func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, i
 	}
 	return int(n), nil
 }
+
+// MarkItemsStorageOnly sets the property privopsStorageOnly to at on the
+// tenant's items in container with these ids that do not have it yet, in
+// one transaction, and counts those it changed (retention.Marker).
+func (s *Store) MarkItemsStorageOnly(ctx context.Context, tenantID, container string, ids []string, at time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE data_items SET doc = json_set(doc, '$.privopsStorageOnly', ?)
+			WHERE tenant_id = ? AND container = ? AND id = ? AND json_extract(doc, '$.privopsStorageOnly') IS NULL`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			res, err := stmt.ExecContext(ctx, at.UTC().Format(time.RFC3339Nano), tenantID, container, id)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mark items storage-only: %w", err)
+	}
+	return int(n), nil
+}

@@ -46,6 +46,7 @@ func TestDataItemsConformance(t *testing.T) {
 func TestExpiringItemsConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunExpiringItems(t, openTest(t, Options{}).Store())
+	storetest.RunStorageOnlyItems(t, openTest(t, Options{}).Store())
 }
 
 func TestInbound(t *testing.T) {

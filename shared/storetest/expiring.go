@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -98,6 +99,58 @@ func RunExpiringItems(t *testing.T, items ExpiringItems) {
 		}), "scan other tenant")
 		if diff := cmp.Diff([]string{"b1"}, other); diff != "" {
 			t.Errorf("other tenant (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// StorageOnlyItems is ExpiringItems that can mark items storage-only
+// (retention.Marker).
+type StorageOnlyItems interface {
+	ExpiringItems
+	QueryItems(ctx context.Context, tenantID, container, path, value string, fn func(item []byte) error) error
+	MarkItemsStorageOnly(ctx context.Context, tenantID, container string, ids []string, at time.Time) (int, error)
+}
+
+// RunStorageOnlyItems runs the conformance suite of marking items
+// storage-only: the property is set to the time on the named items of the
+// tenant only, the rest of each item is kept, and a repeat changes nothing.
+func RunStorageOnlyItems(t *testing.T, items StorageOnlyItems) {
+	t.Helper()
+	t.Run("mark-storage-only", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		a, b := newTenantID(t), newTenantID(t)
+		requireNoError(t, items.PutItem(ctx, a, "people", []byte(`{"id":"p1","email":"x@example.com","at":"2020-01-01T00:00:00Z"}`)), "put")
+		requireNoError(t, items.PutItem(ctx, a, "people", []byte(`{"id":"p2","email":"x@example.com","at":"2020-01-01T00:00:00Z"}`)), "put")
+		requireNoError(t, items.PutItem(ctx, b, "people", []byte(`{"id":"p1","email":"x@example.com"}`)), "put")
+		at := time.Date(2030, 1, 31, 2, 0, 0, 0, time.UTC)
+		n, err := items.MarkItemsStorageOnly(ctx, a, "people", []string{"p1", "nope"}, at)
+		requireNoError(t, err, "mark")
+		if n != 1 {
+			t.Errorf("marked %d, want 1", n)
+		}
+		if n, err := items.MarkItemsStorageOnly(ctx, a, "people", []string{"p1"}, at.Add(time.Hour)); err != nil || n != 0 {
+			t.Errorf("marking again: %d, %v; want 0 and the first time kept", n, err)
+		}
+		read := func(tenant string) map[string]string {
+			t.Helper()
+			got := map[string]string{}
+			requireNoError(t, items.QueryItems(ctx, tenant, "people", "/email", "x@example.com", func(doc []byte) error {
+				var v struct {
+					ID, Email string
+					Mark      string `json:"privopsStorageOnly"`
+				}
+				requireNoError(t, json.Unmarshal(doc, &v), "decode")
+				got[v.ID] = v.Email + "|" + v.Mark
+				return nil
+			}), "query")
+			return got
+		}
+		if diff := cmp.Diff(map[string]string{"p1": "x@example.com|2030-01-31T02:00:00Z", "p2": "x@example.com|"}, read(a)); diff != "" {
+			t.Errorf("items (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]string{"p1": "x@example.com|"}, read(b)); diff != "" {
+			t.Errorf("another tenant's items (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -41,7 +41,7 @@ func TestREADMEWebhookExample(t *testing.T) {
 		ex[k] = strings.TrimSpace(v)
 	}
 	for _, k := range []string{"secret", "secret bytes", "call key", "t", "body", "Privops-Signature",
-		"callback key", "callback t", "callback body", "callback signature"} {
+		"callback key", "callback t", "callback body", "callback signature", "purge body", "purge signature"} {
 		if ex[k] == "" {
 			t.Fatalf("the README's example has no %q line", k)
 		}
@@ -103,6 +103,18 @@ func TestREADMEWebhookExample(t *testing.T) {
 	}
 	if res, task, err := webhook.ParseResult(cbBody); err != nil || task != "tsk_01" || res.Outcome != privacy.OutcomeDone || res.Items != 3 {
 		t.Errorf("ParseResult of the README's callback body = %+v, %q, %v; want done, 3 items, task tsk_01", res, task, err)
+	}
+
+	// The purge example is the recorded purge call, signed with the call key.
+	recorded, err := os.ReadFile("testdata/purge_call.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex["purge body"] != string(recorded) {
+		t.Errorf("the README's purge body\n%s\nis not the recorded call\n%s", ex["purge body"], recorded)
+	}
+	if got := webhook.SignWith(time.Unix(unix, 0), recorded, callKeys...); got != ex["purge signature"] {
+		t.Errorf("privops signs the purge\n%s\nREADME says %s", got, ex["purge signature"])
 	}
 
 	var p webhook.Payload

@@ -217,30 +217,44 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	if svc == nil {
 		return privacy.ConnectorResult{}, permanent("invalid-call", "no service")
 	}
-	private := call.AllowPrivate || c.opts.AllowPrivate(call.TenantID)
-	u, uerr := checkURL(svc.URL, private)
-	if uerr != nil {
-		return privacy.ConnectorResult{}, uerr
-	}
-	keys, err := CallKeys(svc)
-	if err != nil {
-		return privacy.ConnectorResult{}, permanent("no-secret", "service has no usable signing secret")
-	}
 	body, err := json.Marshal(NewPayload(call))
 	if err != nil {
 		return privacy.ConnectorResult{}, permanent("invalid-call", "encode payload")
 	}
-
 	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
 	defer cancel()
+	resp, perr := c.post(ctx, parent, svc, call.AllowPrivate || c.opts.AllowPrivate(call.TenantID), call.TaskID+"-"+string(call.Action), body)
+	if perr != nil {
+		return privacy.ConnectorResult{}, perr
+	}
+	// Closing a body not read to its end drops the connection: a service
+	// sending more than we read (or stalling) cannot hold the call up.
+	defer resp.Body.Close()
+	classify := func(err error) *Error { return transportError(parent, c.opts.Timeout, err) }
+	return c.answer(ctx, call, resp, classify)
+}
+
+// post sends body to svc signed with its call keys, with the Idempotency-Key
+// key, within ctx (the per-call timeout; parent is the caller's context, to
+// tell its end from the timeout). The URL is checked first (https, or http
+// when private addresses are allowed); the caller closes the answer's body.
+func (c *Connector) post(ctx, parent context.Context, svc *privacy.Service, private bool, key string, body []byte) (*http.Response, *Error) {
+	u, uerr := checkURL(svc.URL, private)
+	if uerr != nil {
+		return nil, uerr
+	}
+	keys, err := CallKeys(svc)
+	if err != nil {
+		return nil, permanent("no-secret", "service has no usable signing secret")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return privacy.ConnectorResult{}, permanent("invalid-url", "service url is not valid")
+		return nil, permanent("invalid-url", "service url is not valid")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set(IdempotencyHeader, call.TaskID+"-"+string(call.Action))
+	req.Header.Set(IdempotencyHeader, key)
 	req.Header.Set(SignatureHeader, SignWith(c.opts.Now(), body, keys...))
 
 	client := c.public
@@ -249,13 +263,9 @@ func (c *Connector) run(parent context.Context, svc *privacy.Service, call priva
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return privacy.ConnectorResult{}, transportError(parent, c.opts.Timeout, err)
+		return nil, transportError(parent, c.opts.Timeout, err)
 	}
-	// Closing a body not read to its end drops the connection: a service
-	// sending more than we read (or stalling) cannot hold the call up.
-	defer resp.Body.Close()
-	classify := func(err error) *Error { return transportError(parent, c.opts.Timeout, err) }
-	return c.answer(ctx, call, resp, classify)
+	return resp, nil
 }
 
 // checkURL parses a service URL: https, or http when private addresses are
