@@ -157,6 +157,11 @@ func (s *Store) GetRequest(ctx context.Context, tenantID, id string) (*privacy.R
 // empty ETag never matches) and sets r.ETag to the new value. It returns a
 // wrapped privacy.ErrConflict on a mismatch and privacy.ErrNotFound if the
 // tenant has no such request.
+//
+// It reads the stored row's indexed columns first and sets only those that
+// change: SQLite rewrites the entry of every index on a column an UPDATE
+// sets, changed or not, and most writes (an outbox cleared, a task's
+// progress) change none of the five indexes.
 func (s *Store) UpdateRequest(ctx context.Context, r *privacy.Request) error {
 	doc, err := json.Marshal(r)
 	if err != nil {
@@ -165,13 +170,44 @@ func (s *Store) UpdateRequest(ctx context.Context, r *privacy.Request) error {
 	status, typ, created, due, outbox := requestColumns(r)
 	etag := newToken()
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET etag = ?, status = ?, type = ?, created_at = ?,
-			open_due_at = ?, outbox_at = ?, doc = ? WHERE tenant_id = ? AND id = ? AND etag = ?`,
-			etag, status, typ, created, due, outbox, string(doc), r.TenantID, r.ID, r.ETag)
-		if err != nil {
-			return err
+		var cur struct {
+			etag, status, typ string
+			created           int64
+			due, outbox       sql.NullInt64
 		}
-		return updated(ctx, tx, res, "SELECT 1 FROM requests WHERE tenant_id = ? AND id = ?", r.TenantID, r.ID)
+		err := tx.QueryRowContext(ctx, `SELECT etag, status, type, created_at, open_due_at, outbox_at
+			FROM requests WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).
+			Scan(&cur.etag, &cur.status, &cur.typ, &cur.created, &cur.due, &cur.outbox)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return privacy.ErrNotFound
+		case err != nil:
+			return err
+		case cur.etag != r.ETag:
+			return privacy.ErrConflict
+		}
+		set, args := "etag = ?, doc = ?", []any{etag, string(doc)}
+		for _, c := range []struct {
+			col      string
+			changed  bool
+			newValue any
+		}{
+			{"status", status != cur.status, status},
+			{"type", typ != cur.typ, typ},
+			{"created_at", created != cur.created, created},
+			{"open_due_at", due != cur.due, due},
+			{"outbox_at", outbox != cur.outbox, outbox},
+		} {
+			if c.changed {
+				set += ", " + c.col + " = ?"
+				args = append(args, c.newValue)
+			}
+		}
+		// The writer connection is this transaction's alone: the row read
+		// above cannot change before this statement.
+		_, err = tx.ExecContext(ctx, "UPDATE requests SET "+set+" WHERE tenant_id = ? AND id = ?",
+			append(args, r.TenantID, r.ID)...)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("update request %s: %w", r.ID, err)
