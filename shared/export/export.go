@@ -15,7 +15,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"cmp"
-	"compress/flate"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +23,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Format names the package layout in manifest.json.
@@ -174,7 +175,10 @@ func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Opti
 // newDeflater compresses at flate.BestSpeed. On generated service JSON it
 // made files about a fifth larger than the default level (ratio 4.2 against
 // 5.0) at three times the speed or more; compressing is half the CPU time of
-// a package, and packages expire within days, so speed wins.
+// a package, and packages expire within days, so speed wins. The deflate is
+// github.com/klauspost/compress/flate, a drop-in for compress/flate whose
+// level 1 took about a third of the standard library's CPU time on the
+// Package1GB benchmark for a similar ratio; any zip reader reads its output.
 func newDeflater(w io.Writer) (io.WriteCloser, error) {
 	return flate.NewWriter(w, flate.BestSpeed)
 }
