@@ -234,7 +234,7 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 			return nil, fmt.Errorf("get request: %w", err)
 		}
 	}
-	if err := s.d.Store.CreateRequest(ctx, r); err != nil {
+	if err := s.createRequest(ctx, r); err != nil {
 		if errors.Is(err, privacy.ErrConflict) && idemKey != "" {
 			return s.replay(ctx, t.ID, r)
 		}
