@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	count := flag.Int("count", 3, "runs of each benchmark; the table shows medians")
+	count := flag.Int("count", 3, "rounds; each round runs every benchmark once beside its baseline, and the table shows medians over the rounds")
 	only := flag.String("only", "intake,coldstart,fanout,package", "comma-separated groups to run: intake, coldstart, fanout, package")
 	exportBytes := flag.String("export-bytes", "1G", "EXPORT_BENCH_BYTES for the package benchmarks (1G: the 1 GiB of the goal)")
 	flag.Parse()
@@ -34,34 +34,41 @@ func main() {
 	for _, g := range strings.Split(*only, ",") {
 		groups[strings.TrimSpace(g)] = true
 	}
-	r := &runner{count: *count, results: results{}, log: os.Stderr}
-	if err := r.run(groups, *exportBytes); err != nil {
-		fmt.Fprintln(os.Stderr, "benchtable:", err)
-		os.Exit(1)
+	r := &runner{log: os.Stderr}
+	for round := range *count {
+		fmt.Fprintf(r.log, "\n## round %d of %d\n", round+1, *count)
+		if err := r.round(groups, *exportBytes); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(1)
+		}
 	}
-	fmt.Fprintf(os.Stdout, "\nMedians of %d runs each; every baseline ran in the same invocation.\n\n", *count)
-	writeTable(os.Stdout, r.results, groups)
+	fmt.Fprintf(os.Stdout, "\nMedians of %d rounds; in each round every baseline ran beside its benchmark, minutes apart at most, and a ratio is the median of the rounds' ratios.\n\n", *count)
+	writeTable(os.Stdout, r.rounds, groups)
 }
 
-// runner runs `go test -bench` invocations and collects what they report.
+// runner runs `go test -bench` invocations and collects what they report,
+// one results per round.
 type runner struct {
-	count   int
-	results results
-	log     io.Writer
+	rounds []results
+	log    io.Writer
 }
 
-func (r *runner) run(groups map[string]bool, exportBytes string) error {
-	count := strconv.Itoa(r.count)
+// round runs each group's benchmarks once, each beside its baseline: on a
+// shared machine the load changes from minute to minute, so a baseline
+// measured in another minute says little.
+func (r *runner) round(groups map[string]bool, exportBytes string) error {
+	res := results{}
+	r.rounds = append(r.rounds, res)
 	if groups["intake"] {
 		// The baseline first: the latency benchmark's offered rate is 20 % of it.
-		if err := r.goTest(nil, "./shared/sqlite/", "-bench", "^BenchmarkRawInsert$/^synchronous=full$", "-count", count); err != nil {
+		if err := r.goTest(res, nil, "./shared/sqlite/", "-bench", "^BenchmarkRawInsert$/^synchronous=full$"); err != nil {
 			return err
 		}
 	}
 	var fn []string
 	var env []string
 	if groups["intake"] {
-		raw, ok := r.results.median("RawInsert/synchronous=full", "ops/s")
+		raw, ok := res.median("RawInsert/synchronous=full", "ops/s")
 		if !ok {
 			return fmt.Errorf("RawInsert reported no ops/s")
 		}
@@ -72,19 +79,19 @@ func (r *runner) run(groups map[string]bool, exportBytes string) error {
 		fn = append(fn, "ColdStart", "ColdStartNetHTTP")
 	}
 	if len(fn) > 0 {
-		if err := r.goTest(env, "./functions/", "-bench", "^Benchmark("+strings.Join(fn, "|")+")$", "-benchtime", "1x", "-count", count); err != nil {
+		if err := r.goTest(res, env, "./functions/", "-bench", "^Benchmark("+strings.Join(fn, "|")+")$", "-benchtime", "1x"); err != nil {
 			return err
 		}
 	}
 	if groups["fanout"] {
-		if err := r.goTest(nil, "./functions/", "-bench", "^Benchmark(FanOut1000x10|TaskOverhead)$", "-benchtime", "1x", "-count", count); err != nil {
+		if err := r.goTest(res, nil, "./functions/", "-bench", "^Benchmark(FanOut1000x10|TaskOverhead)$", "-benchtime", "1x"); err != nil {
 			return err
 		}
 	}
 	if groups["package"] {
 		// One benchmark per process: the peak RSS (VmHWM) is process-wide.
 		for _, name := range []string{"Package1GB", "FileCopy1GB"} {
-			if err := r.goTest([]string{"EXPORT_BENCH_BYTES=" + exportBytes}, "./shared/export/", "-bench", "^Benchmark"+name+"$", "-benchtime", "1x", "-count", count); err != nil {
+			if err := r.goTest(res, []string{"EXPORT_BENCH_BYTES=" + exportBytes}, "./shared/export/", "-bench", "^Benchmark"+name+"$", "-benchtime", "1x"); err != nil {
 				return err
 			}
 		}
@@ -96,8 +103,8 @@ func (r *runner) run(groups map[string]bool, exportBytes string) error {
 // the RawInsert rate measured beside it.
 const latencyShare = 0.20
 
-func (r *runner) goTest(env []string, pkg string, args ...string) error {
-	args = append([]string{"test", "-run", "^$", "-timeout", "60m"}, append(args, pkg)...)
+func (r *runner) goTest(into results, env []string, pkg string, args ...string) error {
+	args = append([]string{"test", "-run", "^$", "-timeout", "60m", "-count", "1"}, append(args, pkg)...)
 	fmt.Fprintf(r.log, "\n$ %s go %s\n", strings.Join(env, " "), strings.Join(args, " "))
 	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -107,7 +114,7 @@ func (r *runner) goTest(env []string, pkg string, args ...string) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
 	}
-	r.results.add(parse(&out))
+	into.add(parse(&out))
 	return nil
 }
 
@@ -128,7 +135,12 @@ func (rs results) add(other results) {
 
 // median is the median of what name reported in unit.
 func (rs results) median(name, unit string) (float64, bool) {
-	vs := slices.Clone(rs[name][unit])
+	return median(rs[name][unit])
+}
+
+// median is the median of vs; false if there are none.
+func median(vs []float64) (float64, bool) {
+	vs = slices.Clone(vs)
 	if len(vs) == 0 {
 		return 0, false
 	}

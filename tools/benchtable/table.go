@@ -42,18 +42,24 @@ var rows = []row{
 		base: "ColdStartNetHTTP", bunit: "binary-MB"},
 }
 
-// writeTable writes the rows of the groups that ran as a Markdown table.
-func writeTable(w io.Writer, rs results, groups map[string]bool) {
+// writeTable writes the rows of the groups that ran as a Markdown table: a
+// value is the median over the rounds, a ratio the median of the rounds'
+// ratios (each of a value and the baseline measured beside it).
+func writeTable(w io.Writer, rounds []results, groups map[string]bool) {
+	all := results{}
+	for _, rs := range rounds {
+		all.add(rs)
+	}
 	fmt.Fprintln(w, "| what | benchmark | median | baseline | baseline median | ratio | goal | met |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		if !groups[r.group] {
 			continue
 		}
-		v, ok := rs.median(r.bench, r.unit)
+		v, ok := all.median(r.bench, r.unit)
 		what := r.what
 		if r.offeredShare {
-			if rate, ok := rs.median(r.bench, "offered-req/s"); ok {
+			if rate, ok := all.median(r.bench, "offered-req/s"); ok {
 				what = fmt.Sprintf("%s at %.0f req/s (%.0f %% of RawInsert full)", what, rate, latencyShare*100)
 			}
 		}
@@ -64,18 +70,25 @@ func writeTable(w io.Writer, rs results, groups map[string]bool) {
 		if ok {
 			cells[2] = num(v, r.valueDigits) + " " + r.unit
 		}
-		ratio := 0.0
+		ratio, rok := 0.0, false
 		if r.base != "" {
 			cells[3] = r.base
-			if bv, bok := rs.median(r.base, r.bunit); bok {
+			if bv, bok := all.median(r.base, r.bunit); bok {
 				cells[4] = num(bv, r.valueDigits) + " " + r.bunit
-				if ok && bv != 0 {
-					ratio = v / bv
-					cells[5] = strconv.FormatFloat(ratio, 'f', 3, 64)
+			}
+			var ratios []float64
+			for _, rs := range rounds {
+				v, vok := rs.median(r.bench, r.unit)
+				b, bok := rs.median(r.base, r.bunit)
+				if vok && bok && b != 0 {
+					ratios = append(ratios, v/b)
 				}
 			}
+			if ratio, rok = median(ratios); rok {
+				cells[5] = strconv.FormatFloat(ratio, 'f', 3, 64)
+			}
 		}
-		if r.met != nil && ok && (r.base == "" || cells[5] != "–") {
+		if r.met != nil && ok && (r.base == "" || rok) {
 			cells[7] = "no"
 			if r.met(v, ratio) {
 				cells[7] = "yes"
