@@ -176,9 +176,9 @@ func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Opti
 // made files about a fifth larger than the default level (ratio 4.2 against
 // 5.0) at three times the speed or more; compressing is half the CPU time of
 // a package, and packages expire within days, so speed wins. The deflate is
-// github.com/klauspost/compress/flate, a drop-in for compress/flate whose
-// level 1 took about a third of the standard library's CPU time on the
-// Package1GB benchmark for a similar ratio; any zip reader reads its output.
+// github.com/klauspost/compress/flate, a drop-in for compress/flate: with its
+// level 1 a 128 MiB Package1GB run took 3.3 CPU-seconds instead of 4.5 for a
+// zip of the same size (44.4 MB against 44.8); any zip reader reads it.
 func newDeflater(w io.Writer) (io.WriteCloser, error) {
 	return flate.NewWriter(w, flate.BestSpeed)
 }
