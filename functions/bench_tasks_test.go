@@ -495,7 +495,12 @@ func (w *endWatch) expect(n int) {
 }
 
 func (w *endWatch) UpdateRequest(ctx context.Context, r *privacy.Request) error {
-	err := w.Store.UpdateRequest(ctx, r)
+	return w.noteUpdate(r, w.Store.UpdateRequest(ctx, r))
+}
+
+// noteUpdate counts a request write and its outcome, and notes the first
+// terminal one.
+func (w *endWatch) noteUpdate(r *privacy.Request, err error) error {
 	w.writes.Add(1)
 	if errors.Is(err, privacy.ErrConflict) {
 		w.conflicts.Add(1)
@@ -513,6 +518,22 @@ func (w *endWatch) UpdateRequest(ctx context.Context, r *privacy.Request) error 
 		}
 	}
 	return nil
+}
+
+// auditingStore is the SQLite store's write that appends audit events in the
+// same transaction (dsr uses it when the store has it): forwarded, so the
+// benchmark runs the path the binary runs.
+type auditingStore interface {
+	CreateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error
+	UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error
+}
+
+func (w *endWatch) CreateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error {
+	return w.Store.(auditingStore).CreateRequestWithAudit(ctx, r, events)
+}
+
+func (w *endWatch) UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error {
+	return w.noteUpdate(r, w.Store.(auditingStore).UpdateRequestWithAudit(ctx, r, events))
 }
 
 func (w *endWatch) count() int      { w.mu.Lock(); defer w.mu.Unlock(); return len(w.ended) }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,7 +102,21 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 // BenchmarkIntakeLatencyAt300 sends submissions open-loop at a fixed 300
 // requests per second (each on its own schedule, so a slow answer does not slow
 // the sender) and reports p50 and p99 latency.
-func BenchmarkIntakeLatencyAt300(b *testing.B) {
+func BenchmarkIntakeLatencyAt300(b *testing.B) { intakeLatency(b, 300) }
+
+// BenchmarkIntakeLatencyAtRate is BenchmarkIntakeLatencyAt300 at INTAKE_RATE
+// requests per second: `task bench` sets it to 20 % of the RawInsert rate it
+// measured just before, so the offered load is a fixed share of what the file
+// system commits on this machine.
+func BenchmarkIntakeLatencyAtRate(b *testing.B) {
+	rate, err := strconv.Atoi(os.Getenv("INTAKE_RATE"))
+	if err != nil || rate <= 0 {
+		b.Skip("INTAKE_RATE (requests per second) is not set; `task bench` sets it")
+	}
+	intakeLatency(b, rate)
+}
+
+func intakeLatency(b *testing.B, rate int) {
 	p := start(b, benchEnv(b))
 	url := p.addr + "/api/portal/demo/requests"
 	c := loadClient()
@@ -110,14 +125,13 @@ func BenchmarkIntakeLatencyAt300(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		const rate = 300
-		n := int(benchSeconds().Seconds() * rate)
+		n := int(benchSeconds().Seconds() * float64(rate))
 		lat := make([]time.Duration, n)
 		var failed atomic.Int64
 		var wg sync.WaitGroup
 		t0 := time.Now()
 		for i := range n {
-			time.Sleep(time.Until(t0.Add(time.Duration(i) * time.Second / rate)))
+			time.Sleep(time.Until(t0.Add(time.Duration(i) * time.Second / time.Duration(rate))))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -130,6 +144,7 @@ func BenchmarkIntakeLatencyAt300(b *testing.B) {
 		}
 		wg.Wait()
 		slices.Sort(lat)
+		b.ReportMetric(float64(rate), "offered-req/s")
 		b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[n*99/100].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(failed.Load()), "failed")
@@ -144,6 +159,27 @@ func BenchmarkColdStart(b *testing.B) {
 	data := b.TempDir()
 	first := start(b, baseEnv(data)) // creates the database and demo tenant
 	first.stop(b)
+	coldStarts(b, bin, func(port int) []string {
+		return baseEnv(data, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG_LEVEL=warn")
+	})
+}
+
+// BenchmarkColdStartNetHTTP is the baseline of BenchmarkColdStart: the same
+// measurement of a minimal net/http server (testdata/minhttp), built the same
+// way.
+func BenchmarkColdStartNetHTTP(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "minhttp")
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./testdata/minhttp").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	coldStarts(b, bin, func(port int) []string {
+		return []string{"PATH=" + os.Getenv("PATH"), "HTTP_ADDR=127.0.0.1:" + strconv.Itoa(port)}
+	})
+}
+
+// coldStarts reports the median exec-to-accept time and idle RSS of bin over
+// 15 starts, and its size.
+func coldStarts(b *testing.B, bin string, env func(port int) []string) {
 	st, err := os.Stat(bin)
 	if err != nil {
 		b.Fatal(err)
@@ -155,7 +191,7 @@ func BenchmarkColdStart(b *testing.B) {
 		for range 15 {
 			port := freePort(b)
 			cmd := exec.Command(bin)
-			cmd.Env = baseEnv(data, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG_LEVEL=warn")
+			cmd.Env = env(port)
 			var errOut bytes.Buffer
 			cmd.Stderr = &errOut
 			t0 := time.Now()

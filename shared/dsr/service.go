@@ -257,7 +257,7 @@ func (s *Service) update(ctx context.Context, r *privacy.Request, change func(*p
 			return nil, err
 		}
 		r.UpdatedAt = s.now()
-		err := s.d.Store.UpdateRequest(ctx, r)
+		err := s.updateRequest(ctx, r)
 		if err == nil {
 			return r, nil
 		}

@@ -15,7 +15,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"cmp"
-	"compress/flate"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +23,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Format names the package layout in manifest.json.
@@ -174,7 +175,10 @@ func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Opti
 // newDeflater compresses at flate.BestSpeed. On generated service JSON it
 // made files about a fifth larger than the default level (ratio 4.2 against
 // 5.0) at three times the speed or more; compressing is half the CPU time of
-// a package, and packages expire within days, so speed wins.
+// a package, and packages expire within days, so speed wins. The deflate is
+// github.com/klauspost/compress/flate, a drop-in for compress/flate: with its
+// level 1 a 128 MiB Package1GB run took 3.3 CPU-seconds instead of 4.5 for a
+// zip of the same size (44.4 MB against 44.8); any zip reader reads it.
 func newDeflater(w io.Writer) (io.WriteCloser, error) {
 	return flate.NewWriter(w, flate.BestSpeed)
 }

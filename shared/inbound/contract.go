@@ -5,7 +5,6 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -23,32 +22,32 @@ import (
 
 // attrNameRe is a CloudEvents attribute name (CloudEvents 1.0 §3.1.1, with the
 // recommended 20-character limit).
-var attrNameRe = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+var attrNameRe = lazy(`^[a-z0-9]{1,20}$`)
 
 // timeRe is an RFC 3339 timestamp with an upper-case T and Z, as Go writes
 // it, from the year 1970. It bounds the offset itself: time.Parse accepts
 // +24:00 and +23:60, which RFC 3339 does not.
-var timeRe = regexp.MustCompile(`^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
+var timeRe = lazy(`^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`)
 
 // emailRe is an ASCII address without a display name; validEmail adds the
 // rules a pattern cannot state simply.
-var emailRe = regexp.MustCompile("^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63})+$")
+var emailRe = lazy("^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63})+$")
 
 var envelopeFields = []field{
 	{name: "specversion", kind: kindString, required: true, enum: []string{sender.SpecVersion}},
-	{name: "id", kind: kindString, required: true, minLen: 1, maxLen: 128, pattern: regexp.MustCompile(`^[!-~]{1,128}$`),
+	{name: "id", kind: kindString, required: true, minLen: 1, maxLen: 128, pattern: lazy(`^[!-~]{1,128}$`),
 		want: "1-128 printable ASCII characters without spaces"},
 	{name: "source", kind: kindString, required: true, minLen: 1, maxLen: 256, format: "uri-reference",
-		pattern: regexp.MustCompile(`^[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]{1,256}$`), valid: validSource,
+		pattern: lazy(`^[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]{1,256}$`), valid: validSource,
 		want: "a URI reference of at most 256 characters"},
 	{name: "type", kind: kindString, required: true, enum: sender.Types},
 	{name: "time", kind: kindString, required: true, format: "date-time", pattern: timeRe, valid: validTime,
 		want: "an RFC 3339 timestamp from 1970 to 9999, such as 2030-01-31T02:00:00Z"},
-	{name: "subject", kind: kindString, minLen: 1, maxLen: 128, pattern: regexp.MustCompile(`^[!-~]{1,128}$`),
+	{name: "subject", kind: kindString, minLen: 1, maxLen: 128, pattern: lazy(`^[!-~]{1,128}$`),
 		want: "1-128 printable ASCII characters without spaces"},
 	{name: "datacontenttype", kind: kindString, required: true, enum: []string{sender.DataContentType}},
 	{name: "tenantid", kind: kindString, required: true, minLen: 3, maxLen: 40,
-		pattern: regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`), valid: privacy.ValidTenantID,
+		pattern: lazy(`^[a-z][a-z0-9-]{2,39}$`), valid: privacy.ValidTenantID,
 		want: "a tenant id: 3-40 of a-z, 0-9 and '-', starting with a letter"},
 	{name: "data", kind: kindObject, required: true},
 }
@@ -58,34 +57,34 @@ var requestedFields = []field{
 	{name: "subject", kind: kindObject, required: true, fields: []field{
 		{name: "email", kind: kindString, required: true, maxLen: 254, format: "email", pattern: emailRe, valid: validEmail,
 			want: "a plain address such as name@example.com"},
-		{name: "country", kind: kindString, required: true, maxLen: 2, pattern: regexp.MustCompile(`^[A-Z]{2}$`),
+		{name: "country", kind: kindString, required: true, maxLen: 2, pattern: lazy(`^[A-Z]{2}$`),
 			want: "an upper-case ISO 3166-1 alpha-2 code"},
-		{name: "region", kind: kindString, maxLen: 3, pattern: regexp.MustCompile(`^[A-Z0-9]{1,3}$`),
+		{name: "region", kind: kindString, maxLen: 3, pattern: lazy(`^[A-Z0-9]{1,3}$`),
 			want: "an upper-case ISO 3166-2 subdivision code such as CA"},
-		{name: "userId", kind: kindString, maxLen: 128, pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`),
+		{name: "userId", kind: kindString, maxLen: 128, pattern: lazy(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`),
 			want: "1-128 of letters, digits and _ . : @ -, starting with a letter or digit"},
-		{name: "phone", kind: kindString, maxLen: 16, pattern: regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`),
+		{name: "phone", kind: kindString, maxLen: 16, pattern: lazy(`^\+[1-9][0-9]{6,14}$`),
 			want: "in E.164 form, such as +4915123456789"},
 	}},
 	{name: "categories", kind: kindArray, maxItems: len(privacy.Categories), unique: true,
 		items: &field{kind: kindString, enum: strs(privacy.Categories)}},
 	{name: "changes", kind: kindArray, maxItems: 50, items: &field{kind: kindObject, fields: []field{
-		{name: "field", kind: kindString, required: true, maxLen: 64, pattern: regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`),
+		{name: "field", kind: kindString, required: true, maxLen: 64, pattern: lazy(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`),
 			want: "a field name: letters, digits, _ . -, starting with a letter"},
 		{name: "value", kind: kindString, required: true, maxLen: 1000},
 	}}},
 	{name: "purposes", kind: kindArray, maxItems: 10, unique: true, items: &field{kind: kindString, maxLen: 40,
-		pattern: regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`), want: "1-40 of a-z, 0-9 and '-', starting with a letter"}},
+		pattern: lazy(`^[a-z][a-z0-9-]{0,39}$`), want: "1-40 of a-z, 0-9 and '-', starting with a letter"}},
 	{name: "details", kind: kindString, maxLen: 4000},
-	{name: "externalRef", kind: kindString, minLen: 1, maxLen: 128, pattern: regexp.MustCompile(`^[ -~]{1,128}$`),
+	{name: "externalRef", kind: kindString, minLen: 1, maxLen: 128, pattern: lazy(`^[ -~]{1,128}$`),
 		want: "1-128 printable ASCII characters"},
 }
 
 var (
 	requestIDField = field{name: "requestId", kind: kindString, required: true, maxLen: 128,
-		pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`), want: "a privops request id"}
+		pattern: lazy(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`), want: "a privops request id"}
 	taskIDField = field{name: "taskId", kind: kindString, required: true, maxLen: 200,
-		pattern: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$`), want: "a privops task id"}
+		pattern: lazy(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$`), want: "a privops task id"}
 )
 
 // maxItems bounds a completed task's item count, as dsr.CompleteTask does.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,7 +100,7 @@ type field struct {
 	// Strings. Lengths count bytes: for ASCII-only patterns the same as the
 	// schema's characters, for free text stricter.
 	minLen, maxLen int
-	pattern        *regexp.Regexp
+	pattern        *lazyRegexp
 	enum           []string
 	valid          func(string) bool // a further check the pattern cannot express
 	format         string            // the schema's format annotation, if any
@@ -119,7 +118,7 @@ type field struct {
 	fields []field
 }
 
-var integerRe = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+var integerRe = lazy(`^-?(0|[1-9][0-9]*)$`)
 
 // kindOf returns the JSON type of a raw value (numbers as integers, checked later).
 func kindOf(raw json.RawMessage) (kind, bool) {

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +12,7 @@ import (
 // maxSignatureLen bounds the property Decode parses.
 const maxSignatureLen = 512
 
-var keyIDRe = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+var keyIDRe = lazy(`^[a-z0-9-]{1,64}$`)
 
 // signature is a parsed SignatureProperty value.
 type signature struct {

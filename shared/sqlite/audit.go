@@ -21,33 +21,56 @@ func (s *Store) AppendAudit(ctx context.Context, e *privacy.AuditEvent) error {
 	}
 	var result privacy.AuditEvent
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		stored, err := auditRow(tx.QueryRowContext(ctx,
-			"SELECT doc FROM audit WHERE tenant_id = ? AND event_id = ?", e.TenantID, e.ID))
-		if err == nil {
-			result = *stored
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		head, err := auditRow(tx.QueryRowContext(ctx,
-			"SELECT doc FROM audit WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1", e.TenantID))
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		result = *e
-		privacy.Seal(&result, head) // head is nil for the first event
-		doc, err := json.Marshal(result)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO audit (tenant_id, seq, event_id, doc) VALUES (?, ?, ?, ?)",
-			result.TenantID, result.Seq, result.ID, string(doc))
+		var err error
+		result, err = appendAudit(ctx, tx, e)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("append audit event %s: %w", e.ID, err)
 	}
 	*e = result
+	return nil
+}
+
+// appendAudit is AppendAudit inside the writer's transaction tx: it returns
+// the stored event (the one appended, or the one already there with e's id).
+func appendAudit(ctx context.Context, tx *sql.Tx, e *privacy.AuditEvent) (privacy.AuditEvent, error) {
+	stored, err := auditRow(tx.QueryRowContext(ctx,
+		"SELECT doc FROM audit WHERE tenant_id = ? AND event_id = ?", e.TenantID, e.ID))
+	if err == nil {
+		return *stored, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return privacy.AuditEvent{}, err
+	}
+	head, err := auditRow(tx.QueryRowContext(ctx,
+		"SELECT doc FROM audit WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1", e.TenantID))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return privacy.AuditEvent{}, err
+	}
+	result := *e
+	privacy.Seal(&result, head) // head is nil for the first event
+	doc, err := json.Marshal(result)
+	if err != nil {
+		return privacy.AuditEvent{}, err
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO audit (tenant_id, seq, event_id, doc) VALUES (?, ?, ?, ?)",
+		result.TenantID, result.Seq, result.ID, string(doc))
+	return result, err
+}
+
+// appendAudits appends events, in order, inside tx, and fills each from what
+// was stored; for CreateRequestWithAudit and UpdateRequestWithAudit.
+func appendAudits(ctx context.Context, tx *sql.Tx, events []*privacy.AuditEvent) error {
+	for _, e := range events {
+		if e.TenantID == "" || e.ID == "" {
+			return errors.New("append audit event: tenant id and event id are required")
+		}
+		stored, err := appendAudit(ctx, tx, e)
+		if err != nil {
+			return fmt.Errorf("append audit event %s: %w", e.ID, err)
+		}
+		*e = stored
+	}
 	return nil
 }
 

@@ -119,6 +119,16 @@ func requestColumns(r *privacy.Request) (status, typ string, created int64, open
 // a wrapped privacy.ErrConflict if that id exists in the tenant, which makes a
 // create with a deterministic id idempotent.
 func (s *Store) CreateRequest(ctx context.Context, r *privacy.Request) error {
+	return s.CreateRequestWithAudit(ctx, r, nil)
+}
+
+// CreateRequestWithAudit is CreateRequest that also appends events to their
+// audit chains (as AppendAudit, idempotent by id) in the same transaction:
+// the request and its audit entries are stored together or not at all. A
+// submission is then one durable write instead of three (create, append,
+// clear the outbox); dsr uses it when the store has it. Each event is filled
+// from what was stored.
+func (s *Store) CreateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error {
 	if r.TenantID == "" || r.ID == "" {
 		return errors.New("create request: tenant id and request id are required")
 	}
@@ -132,7 +142,10 @@ func (s *Store) CreateRequest(ctx context.Context, r *privacy.Request) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO requests
 		(tenant_id, id, etag, status, type, created_at, open_due_at, outbox_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.TenantID, r.ID, etag, status, typ, created, due, outbox, string(doc))
-		return err
+		if err != nil {
+			return err
+		}
+		return appendAudits(ctx, tx, events)
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
@@ -157,7 +170,19 @@ func (s *Store) GetRequest(ctx context.Context, tenantID, id string) (*privacy.R
 // empty ETag never matches) and sets r.ETag to the new value. It returns a
 // wrapped privacy.ErrConflict on a mismatch and privacy.ErrNotFound if the
 // tenant has no such request.
+//
+// It reads the stored row's indexed columns first and sets only those that
+// change: SQLite rewrites the entry of every index on a column an UPDATE
+// sets, changed or not, and most writes (an outbox cleared, a task's
+// progress) change none of the five indexes.
 func (s *Store) UpdateRequest(ctx context.Context, r *privacy.Request) error {
+	return s.UpdateRequestWithAudit(ctx, r, nil)
+}
+
+// UpdateRequestWithAudit is UpdateRequest that also appends events to their
+// audit chains in the same transaction, as CreateRequestWithAudit: on a
+// conflict nothing is appended.
+func (s *Store) UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error {
 	doc, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("update request %s: %w", r.ID, err)
@@ -165,13 +190,46 @@ func (s *Store) UpdateRequest(ctx context.Context, r *privacy.Request) error {
 	status, typ, created, due, outbox := requestColumns(r)
 	etag := newToken()
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET etag = ?, status = ?, type = ?, created_at = ?,
-			open_due_at = ?, outbox_at = ?, doc = ? WHERE tenant_id = ? AND id = ? AND etag = ?`,
-			etag, status, typ, created, due, outbox, string(doc), r.TenantID, r.ID, r.ETag)
-		if err != nil {
+		var cur struct {
+			etag, status, typ string
+			created           int64
+			due, outbox       sql.NullInt64
+		}
+		err := tx.QueryRowContext(ctx, `SELECT etag, status, type, created_at, open_due_at, outbox_at
+			FROM requests WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).
+			Scan(&cur.etag, &cur.status, &cur.typ, &cur.created, &cur.due, &cur.outbox)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return privacy.ErrNotFound
+		case err != nil:
+			return err
+		case cur.etag != r.ETag:
+			return privacy.ErrConflict
+		}
+		set, args := "etag = ?, doc = ?", []any{etag, string(doc)}
+		for _, c := range []struct {
+			col      string
+			changed  bool
+			newValue any
+		}{
+			{"status", status != cur.status, status},
+			{"type", typ != cur.typ, typ},
+			{"created_at", created != cur.created, created},
+			{"open_due_at", due != cur.due, due},
+			{"outbox_at", outbox != cur.outbox, outbox},
+		} {
+			if c.changed {
+				set += ", " + c.col + " = ?"
+				args = append(args, c.newValue)
+			}
+		}
+		// The writer connection is this transaction's alone: the row read
+		// above cannot change before this statement.
+		if _, err := tx.ExecContext(ctx, "UPDATE requests SET "+set+" WHERE tenant_id = ? AND id = ?",
+			append(args, r.TenantID, r.ID)...); err != nil {
 			return err
 		}
-		return updated(ctx, tx, res, "SELECT 1 FROM requests WHERE tenant_id = ? AND id = ?", r.TenantID, r.ID)
+		return appendAudits(ctx, tx, events)
 	})
 	if err != nil {
 		return fmt.Errorf("update request %s: %w", r.ID, err)
