@@ -37,6 +37,14 @@ func TestBreachWebhookSecretIsWriteOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored, _ := f.store.GetTenant(ctx, "acme")
+	if err := set(func(s *dsr.TenantSettings) {
+		s.Breach.Contacts = append(s.Breach.Contacts, privacy.SecurityContact{Email: "ciso@acme.example", Role: privacy.ContactSecondary, Language: "zh-Hans"})
+	}); err != nil {
+		t.Fatalf("a contact in zh-Hans, the subjects' tag: %v", err)
+	}
+	if got, _ := f.store.GetTenant(ctx, "acme"); got.Breach.Contacts[1].Language != "zh-CN" {
+		t.Errorf("contact language stored as %q, want zh-CN", got.Breach.Contacts[1].Language)
+	}
 	if stored.Breach == nil || stored.Breach.WebhookSecret != "0123456789abcdef" || stored.DefaultDays != 45 {
 		t.Fatalf("after an unrelated change: %+v", stored.Breach)
 	}

@@ -152,7 +152,7 @@ func (sub *Submission) Validate() error {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-external-ref", "externalRef must be 1-128 printable ASCII characters")
 	}
 	if sub.Language != "" && !privacy.ValidLanguage(sub.Language) {
-		return privacy.Errorf(privacy.KindInvalid, "invalid-language", "language must be one of en, zh-Hans")
+		return privacy.Errorf(privacy.KindInvalid, "invalid-language", "language must be one of en, zh-Hans (or zh, zh-CN, zh-SG)")
 	}
 	for _, c := range sub.Changes {
 		if !fieldRe().MatchString(c.Field) || !utf8.ValidString(c.Value) || len(c.Value) > 1000 {
@@ -191,6 +191,9 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 			return nil, ErrTenantOffboarding
 		}
 		return nil, ErrTenantSuspended
+	}
+	if l, ok := privacy.CanonicalLanguage(sub.Language); ok {
+		sub.Language = l // zh-CN is stored as zh-Hans, en-GB as en
 	}
 	if err := sub.Validate(); err != nil {
 		return nil, err

@@ -79,6 +79,11 @@ func (in TenantSettings) apply(t *privacy.Tenant) []string {
 		if t.Breach.WebhookSecret == "" && old != nil && old.WebhookURL == t.Breach.WebhookURL {
 			t.Breach.WebhookSecret = old.WebhookSecret
 		}
+		for i, c := range t.Breach.Contacts {
+			if l, ok := privacy.NoticeLanguage(c.Language); ok {
+				t.Breach.Contacts[i].Language = l // zh-Hans is stored as zh-CN
+			}
+		}
 	}
 	t.Brand = in.Brand
 	t.ApplyDefaults()

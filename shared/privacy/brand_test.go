@@ -77,3 +77,31 @@ func TestPreferredLanguage(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalLanguage(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		tag, want, notice string
+		ok                bool
+	}{
+		{"en", "en", "en", true},
+		{"EN-gb", "en", "en", true},
+		{"zh-Hans", "zh-Hans", "zh-CN", true},
+		{"zh-hans-cn", "zh-Hans", "zh-CN", true},
+		{"zh-CN", "zh-Hans", "zh-CN", true},
+		{"zh", "zh-Hans", "zh-CN", true},
+		{"zh-SG", "zh-Hans", "zh-CN", true},
+		{"zh-TW", "", "", false},
+		{"zh-Hant", "", "", false},
+		{"de", "", "", false},
+		{"", "", "", false},
+		{"english", "", "", false},
+	}
+	for _, c := range cases {
+		got, ok := privacy.CanonicalLanguage(c.tag)
+		notice, nok := privacy.NoticeLanguage(c.tag)
+		if got != c.want || ok != c.ok || notice != c.notice || nok != c.ok {
+			t.Errorf("%q: canonical %q %v, notice %q %v; want %q, %q, %v", c.tag, got, ok, notice, nok, c.want, c.notice, c.ok)
+		}
+	}
+}

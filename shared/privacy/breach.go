@@ -47,6 +47,20 @@ const (
 	DefaultSLAHours  = 24
 )
 
+// NoticeLanguage maps a contact's language tag to one of NoticeLanguages:
+// the aliases CanonicalLanguage knows (zh-Hans, zh, en-GB …) are accepted,
+// so a tenant's contacts and its data subjects take the same tags.
+func NoticeLanguage(tag string) (string, bool) {
+	switch l, ok := CanonicalLanguage(tag); {
+	case !ok:
+		return "", false
+	case l == LangSimplifiedChinese:
+		return "zh-CN", true
+	default:
+		return l, true
+	}
+}
+
 // NoticeLanguages are the languages breach notices are written in.
 var NoticeLanguages = []string{"en", "zh-CN"}
 

@@ -19,6 +19,21 @@ var Languages = []string{LangEnglish, LangSimplifiedChinese}
 // ValidLanguage reports whether l is one of Languages.
 func ValidLanguage(l string) bool { return slices.Contains(Languages, l) }
 
+// CanonicalLanguage maps a language tag as people send it to one of
+// Languages: en and en-* to English; zh, zh-CN, zh-SG and zh-Hans(-*) to
+// Simplified Chinese (BCP 47 names a written language by its script, so
+// zh-Hans is the stored form; the region forms are accepted as aliases).
+// ok is false for any other tag.
+func CanonicalLanguage(tag string) (string, bool) {
+	switch t := strings.ToLower(strings.TrimSpace(tag)); {
+	case t == "en" || strings.HasPrefix(t, "en-"):
+		return LangEnglish, true
+	case t == "zh" || t == "zh-cn" || t == "zh-sg" || t == "zh-hans" || strings.HasPrefix(t, "zh-hans-"):
+		return LangSimplifiedChinese, true
+	}
+	return "", false
+}
+
 // LanguageOf returns the request's language, English for requests stored
 // before languages existed.
 func (r *Request) LanguageOf() string {
