@@ -278,7 +278,7 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 			s.Type, s.Changes = privacy.TypeRectify, []privacy.FieldChange{{Field: "../etc", Value: "b"}}
 		}, "invalid-change"},
 		{"unknown language", "acme", func(s *dsr.Submission) { s.Language = "fr" }, "invalid-language"},
-		{"language tag not in our form", "acme", func(s *dsr.Submission) { s.Language = "zh-CN" }, "invalid-language"},
+		{"traditional chinese, not offered", "acme", func(s *dsr.Submission) { s.Language = "zh-TW" }, "invalid-language"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
