@@ -250,6 +250,9 @@ func TestPurgeResumesAfterACrashAtEveryStep(t *testing.T) {
 		{"offboard-page", 0},
 		{"offboard-page", 3},
 		{"offboard-kind-done", 2},
+		{"offboard-campaigns-stopped", 0},
+		{"offboard-kind-done", 5}, // after the recipients and the ledger
+		{"offboard-kind-done", 7}, // after the breach notices
 		{"offboard-certified", 0},
 		{"offboard-tenant-deleted", 0},
 	}
