@@ -91,6 +91,13 @@ type testApp struct {
 // ta.token), or by verifier when one is given.
 func newTestApp(tb testing.TB, verifier ...auth.Verifier) *testApp {
 	tb.Helper()
+	return newTestAppWith(tb, nil, verifier...)
+}
+
+// newTestAppWith is newTestApp with adapters changed by with (nil: none)
+// before the suite is wired on them.
+func newTestAppWith(tb testing.TB, with func(*adapters), verifier ...auth.Verifier) *testApp {
+	tb.Helper()
 	cfg, err := config.Load()
 	if err != nil {
 		tb.Fatal(err)
@@ -109,7 +116,11 @@ func newTestApp(tb testing.TB, verifier ...auth.Verifier) *testApp {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	err = ta.wire(adapters{store: ta.store, publisher: ta.queue, mailer: ta.mail, verifier: v, blobs: blobs, now: time.Now})
+	ad := adapters{store: ta.store, publisher: ta.queue, mailer: ta.mail, verifier: v, blobs: blobs, now: time.Now}
+	if with != nil {
+		with(&ad)
+	}
+	err = ta.wire(ad)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -76,12 +76,33 @@ func (a *Admin) campaigns(w http.ResponseWriter, r *http.Request) (Campaigns, bo
 	return a.bs, true
 }
 
+// purgeStarted answers 409 offboarding-purge-started when the tenant's
+// offboarding purge has started: a list uploaded or a campaign started then
+// would be written behind the purge (which stopped the tenant's campaigns
+// and deletes their lists) and outlive it.
+func (a *Admin) purgeStarted(w http.ResponseWriter, r *http.Request) bool {
+	t, err := a.svc.Tenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		web.Problem(w, r, err)
+		return true
+	}
+	if t.Offboarding != nil && t.Offboarding.Purge != nil {
+		web.Problem(w, r, privacy.Errorf(privacy.KindConflict, "offboarding-purge-started",
+			"the offboarding purge of this tenant has started: no new breach campaign"))
+		return true
+	}
+	return false
+}
+
 // uploadRecipients streams the body (text/csv or application/x-ndjson) into
 // the incident's recipient list; the list replaces any earlier one until the
 // campaign starts.
 func (a *Admin) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	bs, ok := a.campaigns(w, r)
 	if !ok {
+		return
+	}
+	if a.purgeStarted(w, r) {
 		return
 	}
 	c, err := bs.Upload(r.Context(), r.PathValue("tenant"), r.PathValue("incident"), r.Header.Get("Content-Type"), r.Body, actor(r).String())
@@ -105,6 +126,9 @@ func (a *Admin) notifySubjects(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(r.Header.Get("Idempotency-Key")) > 200 {
 		web.Problem(w, r, privacy.Errorf(privacy.KindInvalid, "invalid-idempotency-key", "Idempotency-Key must be at most 200 characters"))
+		return
+	}
+	if a.purgeStarted(w, r) {
 		return
 	}
 	c, started, err := bs.Start(r.Context(), r.PathValue("tenant"), r.PathValue("incident"), actor(r).String())

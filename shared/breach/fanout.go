@@ -23,6 +23,9 @@ func (s *Service) finishIncident(ctx context.Context, inc *Incident) error {
 		if err != nil {
 			return err
 		}
+		if n == nil {
+			continue // the tenant is offboarded, or being purged
+		}
 		notices = append(notices, n)
 		s.step("notice-created")
 	}
@@ -68,11 +71,23 @@ func (s *Service) finishIncident(ctx context.Context, inc *Incident) error {
 
 // ensureNotice creates the tenant's notice of the incident, or moves it to
 // the incident's latest version, with the sends that version needs in its
-// outbox.
+// outbox. A tenant that is offboarded (gone) or whose offboarding purge
+// has started gets no notice (nil, nil): its contract ended, its notices are
+// deleted with the rest of its data, and a new one would outlive the purge.
+// The incident still names it: it is the processor's own record of the
+// breach (GDPR Art. 33(5)).
 func (s *Service) ensureNotice(ctx context.Context, inc *Incident, tenantID string) (*Notice, error) {
 	t, err := s.d.Tenants.GetTenant(ctx, tenantID)
+	if errors.Is(err, privacy.ErrNotFound) {
+		s.d.Logger.InfoContext(ctx, "no breach notice for an offboarded tenant", "tenant_id", tenantID, "incident", inc.ID)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("notice for tenant %s: %w", tenantID, err)
+	}
+	if t.Offboarding != nil && t.Offboarding.Purge != nil {
+		s.d.Logger.InfoContext(ctx, "no breach notice for a tenant being purged", "tenant_id", tenantID, "incident", inc.ID)
+		return nil, nil
 	}
 	for {
 		now := s.now()

@@ -235,3 +235,59 @@ func TestBadDeclarationChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestAPhasedReportSkipsAnOffboardedTenant: an incident keeps naming a
+// tenant that was offboarded since (the processor's own record, GDPR Art.
+// 33(5)), and its next phased report reaches every other tenant instead of
+// failing on the missing one; a tenant whose purge has started gets no new
+// notice either.
+func TestAPhasedReportSkipsAnOffboardedTenant(t *testing.T) {
+	t.Parallel()
+	purging := tenantWith("gamma", "en", "db")
+	f := newFixture(t, tenantWith("acme", "en", "db"), tenantWith("beta", "en", "db"), purging)
+	d := declaration()
+	d.Tenants = []string{"acme", "beta", "gamma"}
+	inc, _, err := f.svc.Declare(t.Context(), d, breach.Origin{Actor: "operator:sec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// acme is offboarded (its notice went with it); gamma's purge started.
+	if err := f.store.DeleteTenant(t.Context(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.PurgeTenantData(t.Context(), "acme", privacy.DataKindBreachNotices, 100); err != nil {
+		t.Fatal(err)
+	}
+	g, err := f.store.GetTenant(t.Context(), "gamma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Status = privacy.TenantOffboarding
+	g.Offboarding = &privacy.Offboarding{ID: "off_1", Purge: &privacy.OffboardPurge{StartedAt: t0}}
+	if err := f.store.UpdateTenant(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.add(time.Hour)
+	if _, err := f.svc.AddReport(t.Context(), inc.ID, breach.ReportInput{Summary: "contained", Facts: d.Facts}, "operator:sec"); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.svc.Incident(t.Context(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"acme", "beta", "gamma"}, stored.Tenants); diff != "" {
+		t.Errorf("the incident's tenants (-want +got):\n%s", diff)
+	}
+	if len(stored.Pending) != 0 {
+		t.Errorf("the incident's outbox is stuck on %v", stored.Pending)
+	}
+	if n, err := f.svc.Notice(t.Context(), "beta", inc.ID); err != nil || n.Version != 2 {
+		t.Fatalf("beta's notice: %v, want version 2", err)
+	}
+	if _, err := f.svc.Notice(t.Context(), "acme", inc.ID); !errors.Is(err, privacy.ErrNotFound) {
+		t.Errorf("a notice for the offboarded tenant: %v", err)
+	}
+	if n, err := f.svc.Notice(t.Context(), "gamma", inc.ID); err != nil || n.Version != 1 {
+		t.Errorf("gamma's notice moved on during its purge: %v", err)
+	}
+}

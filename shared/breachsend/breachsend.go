@@ -60,6 +60,9 @@ const (
 	StateReady   = "ready"   // a list is uploaded; nothing sent
 	StateSending = "sending" // started: batches are enqueued and delivered
 	StateDone    = "done"    // every recipient is sent, failed or bounced
+	// StateStopped: the tenant's offboarding purge stopped it (StopTenant);
+	// nothing more is sent, and it cannot be started again.
+	StateStopped = "stopped"
 )
 
 // Ledger states of one recipient. Absent from the ledger means pending.
@@ -99,6 +102,8 @@ type Campaign struct {
 	Batches       int64             `json:"batches,omitempty"`
 	Enqueued      int64             `json:"enqueued,omitempty"` // batches enqueued so far
 	EndedAt       time.Time         `json:"endedAt,omitzero"`
+	// StoppedBy says what stopped it (state stopped): "tenant-offboarding".
+	StoppedBy string `json:"stoppedBy,omitempty"`
 	// ExpiresAt is when the recipient list and the ledger are purged: the
 	// upload (not started) or the campaign's end, plus the keeping period.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
@@ -232,6 +237,11 @@ type Store interface {
 	// Expired returns up to limit things to purge, of any tenant, due before
 	// now: campaigns whose list expired, and staged lists.
 	Expired(ctx context.Context, now time.Time, limit int) ([]Due, error)
+	// TenantCampaigns returns the incident ids of the tenant's campaigns in
+	// state.
+	TenantCampaigns(ctx context.Context, tenantID, state string) ([]string, error)
+	// LiveClaims counts the tenant's batch claims that run past now.
+	LiveClaims(ctx context.Context, tenantID string, now time.Time) (int, error)
 }
 
 // Queue messages of the breachsend function: ids and ranges only.

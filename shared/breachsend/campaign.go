@@ -51,7 +51,7 @@ func (s *Service) Start(ctx context.Context, tenantID, incidentID, actor string)
 		if err != nil {
 			return nil, false, err
 		}
-		if c.State == StateSending || c.State == StateDone {
+		if c.State == StateSending || c.State == StateDone || c.State == StateStopped {
 			if c.State == StateSending && c.Enqueued < c.Batches {
 				if err := s.publishPlan(ctx, c, c.Enqueued); err != nil {
 					return nil, false, err

@@ -52,6 +52,17 @@ func (s *Service) Deliver(ctx context.Context, tenantID string, w Work) error {
 		return nil
 	}
 	defer release()
+	// The campaign is read again now that the batch is claimed: a stop
+	// (StopTenant) either came first and is seen here, or it sees this
+	// claim and waits for it to end.
+	if c, err = s.d.Store.GetCampaign(ctx, tenantID, w.IncidentID); errors.Is(err, privacy.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if c.State != StateSending || c.ListID != w.ListID || c.NoticeVersion != w.Version {
+		return nil
+	}
 	rows, err := s.d.Store.Deliveries(ctx, tenantID, c.IncidentID, c.ListID, ChannelEmail, c.NoticeVersion, w.From, w.To)
 	if err != nil {
 		return fmt.Errorf("read batch %d: %w", w.Batch, err)

@@ -34,6 +34,10 @@ func (s *Store) kindQuery(kind string) (*azcosmos.ContainerClient, string, error
 		return s.requests, "c.docType = '" + docRequest + "'", nil
 	case privacy.DataKindInbound:
 		return s.requests, "c.docType = '" + docInbound + "'", nil
+	case privacy.DataKindBreachNotices:
+		// The tenant's notices; the operator's incidents are in the
+		// partition _operator, never a tenant's.
+		return s.requests, "c.docType = '" + docNotice + "'", nil
 	case privacy.DataKindAudit:
 		// Event documents first (docType audit-event), then the head; the
 		// head's event has no event document, so the partition holds one

@@ -26,6 +26,8 @@ func (s *Store) CountTenantData(ctx context.Context, tenantID, kind string) (int
 		return 0, nil
 	case privacy.DataKindAudit:
 		return len(s.audit[tenantID]), nil
+	case privacy.DataKindBreachNotices:
+		return countKeys(s.breachDocs("notice"), tenantID), nil
 	}
 	return 0, fmt.Errorf("unknown data kind %q", kind)
 }
@@ -70,6 +72,8 @@ func (s *Store) PurgeTenantData(ctx context.Context, tenantID, kind string, limi
 		return purgeKeys(s.inbound, tenantID, limit), nil
 	case privacy.DataKindItems:
 		return 0, nil
+	case privacy.DataKindBreachNotices:
+		return purgeKeys(s.breachDocs("notice"), tenantID, limit), nil
 	case privacy.DataKindAudit:
 		chain := s.audit[tenantID]
 		cut := max(0, len(chain)-limit)

@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/privops/privops/shared/blob"
+	"github.com/privops/privops/shared/breach"
+	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/inmem"
 	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/sqlite"
 )
 
 // clock is a settable fake clock.
@@ -48,6 +52,10 @@ type fixture struct {
 	clock *clock
 	svc   *dsr.Service
 	off   *offboard.Offboarder
+	// The data-subject fan-out on an SQLite file (its only store), sending
+	// through the in-memory queue.
+	subjects *sqlite.BreachStore
+	send     *breachsend.Service
 
 	mu        sync.Mutex
 	crashAt   string
@@ -71,9 +79,35 @@ func newFixture(tb testing.TB, pageSize int) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "breach.db"), sqlite.Options{Synchronous: "normal", Now: f.clock.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	f.subjects = db.BreachSend()
+	sn := 0
+	f.send, err = breachsend.New(breachsend.Config{Queue: "breachsend", Keep: 30 * 24 * time.Hour},
+		breachsend.Deps{Store: f.subjects, Notices: approvedNotices{}, Publisher: f.queue, Mailer: nopMailer{},
+			Audit: f.store.AppendAudit, Key: bytes.Repeat([]byte{3}, 32), Now: f.clock.Now,
+			NewID: func() string { f.mu.Lock(); defer f.mu.Unlock(); sn++; return fmt.Sprintf("bs%d", sn) }})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	n := 0
 	f.off, err = offboard.New(offboard.Config{PageSize: pageSize, Budget: time.Hour}, offboard.Deps{
 		Store: f.store, Inbound: f.store, Data: f.store, Messages: f.queue, Blobs: f.blobs,
+		Subjects: f.subjects, Campaigns: f.send, Notices: func(ctx context.Context, tenantID string, emit func(any) error) error {
+			page, err := f.store.ListNotices(ctx, tenantID, "", 200)
+			if err != nil {
+				return err
+			}
+			for _, n := range page.Notices {
+				if err := emit(n); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 		Flush: f.svc.FlushTenant, Seal: f.svc.SealCertificate, Open: f.svc.OpenCertificate,
 		Link: f.svc.OffboardingLink, CheckLink: f.svc.CheckOffboardingLink,
 		NewID: func() string { f.mu.Lock(); defer f.mu.Unlock(); n++; return fmt.Sprintf("aud_test_%06d", n) },
@@ -104,11 +138,58 @@ var ctx = context.Background()
 
 var operatorActor = dsr.Actor{Operator: "olga"}
 
+// approvedNotices is the breach flow's subject notice of every incident,
+// approved.
+type approvedNotices struct{}
+
+func (approvedNotices) SubjectNotice(_ context.Context, _, incidentID string) (breachsend.Notice, error) {
+	return breachsend.Notice{IncidentID: incidentID, Version: 1, Approved: true,
+		Subject: map[string]string{"en": "About a breach"}, Text: map[string]string{"en": "What happened."}}, nil
+}
+
+// incident is the breach the seeded notices and campaigns are about.
+const incident = "inc-offboard"
+
+// seedBreach gives a tenant the breach notice of an incident, and a running
+// data-subject campaign of it: three recipients, two of them sent, the plan
+// message in the queue, and a staged list an upload left.
+func (f *fixture) seedBreach(tb testing.TB, id string) {
+	tb.Helper()
+	now := f.clock.Now()
+	if err := f.store.CreateNotice(ctx, &breach.Notice{TenantID: id, ID: incident, IncidentID: incident, Version: 1,
+		CreatedAt: now, UpdatedAt: now, Status: "open"}); err != nil {
+		tb.Fatal(err)
+	}
+	list := "email,language,name\nada@example.com,en,Ada\nbob@example.com,en,Bob\ncy@example.com,zh-CN,Cy\n"
+	if _, err := f.send.Upload(ctx, id, incident, "text/csv", strings.NewReader(list), "admin:alice"); err != nil {
+		tb.Fatal(err)
+	}
+	c, _, err := f.send.Start(ctx, id, incident, "admin:alice")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rows, err := f.subjects.Deliveries(ctx, id, incident, c.ListID, breachsend.ChannelEmail, c.NoticeVersion, 1, 2)
+	if err != nil || len(rows) != 2 {
+		tb.Fatalf("deliveries: %v, %d rows", err, len(rows))
+	}
+	for _, r := range rows {
+		if _, err := f.subjects.Record(ctx, breachsend.LedgerEntry{TenantID: id, IncidentID: incident, RecipientKey: r.Key,
+			Channel: breachsend.ChannelEmail, Version: c.NoticeVersion, Status: breachsend.StatusSent, Attempts: 1, At: now, MailID: "m"}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := f.subjects.StageList(ctx, id, incident, "crashed-upload", now.Add(24*time.Hour)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // seed onboards a tenant with a webhook service (it has a signing secret),
 // three requests made by an admin, one with an export package in the blob
-// store, and the notices those requests queued.
+// store, and the notices those requests queued; and its breach records
+// (seedBreach).
 func (f *fixture) seed(tb testing.TB, id string) {
 	tb.Helper()
+	defer f.seedBreach(tb, id)
 	if _, err := f.svc.CreateTenant(ctx, dsr.NewTenant{ID: id, TenantSettings: dsr.TenantSettings{Name: "Acme Ltd"}}, operatorActor); err != nil {
 		tb.Fatal(err)
 	}
@@ -144,8 +225,15 @@ func (f *fixture) seed(tb testing.TB, id string) {
 func (f *fixture) holdings(tb testing.TB, id string) map[string]int {
 	tb.Helper()
 	out := map[string]int{}
-	for _, kind := range []string{privacy.DataKindRequests, privacy.DataKindInbound, privacy.DataKindAudit} {
+	for _, kind := range []string{privacy.DataKindRequests, privacy.DataKindInbound, privacy.DataKindAudit, privacy.DataKindBreachNotices} {
 		n, err := f.store.CountTenantData(ctx, id, kind)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[kind] = n
+	}
+	for _, kind := range []string{privacy.DataKindBreachRecipients, privacy.DataKindBreachLedger, privacy.DataKindBreachCampaigns} {
+		n, err := f.subjects.CountTenantData(ctx, id, kind)
 		if err != nil {
 			tb.Fatal(err)
 		}

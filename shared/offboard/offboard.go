@@ -6,7 +6,8 @@
 // Run builds the return package when the controller chose return-then-delete,
 // waits out the notice period, refuses to start (or go on) while an active
 // legal hold covers the tenant, then purges every blob, queue body, item,
-// inbound record, request and audit event of the tenant page by page,
+// inbound record, breach notice, data-subject list, ledger row and campaign
+// (stopped first), request and audit event of the tenant page by page,
 // checkpointing on the tenant document, issues a signed offboarding
 // certificate into the operator's audit chain, and deletes the tenant
 // document last. Each step is idempotent: a crash anywhere is finished by the
@@ -62,14 +63,34 @@ type Messages interface {
 	PurgeTenantMessages(ctx context.Context, tenantID string, limit int) (int, error)
 }
 
+// Subjects deletes a tenant's data-subject breach records kind by kind
+// (privacy.DataKindBreachRecipients, DataKindBreachLedger,
+// DataKindBreachCampaigns): the store of shared/breachsend.
+// storetest.RunTenantSubjects is its conformance suite.
+type Subjects interface {
+	CountTenantData(ctx context.Context, tenantID, kind string) (int, error)
+	PurgeTenantData(ctx context.Context, tenantID, kind string, limit int) (int, error)
+}
+
+// Campaigns stops a tenant's data-subject campaigns before their records
+// are purged (breachsend.Service.StopTenant): it returns how many deliveries
+// are still in flight; the purge waits until none is.
+type Campaigns interface {
+	StopTenant(ctx context.Context, tenantID string) (int, error)
+}
+
 // Kinds the purge goes through, in order: what refers to blobs first, the
+// data-subject breach records once the campaigns are stopped (the lists,
+// then the ledger, then the campaigns), the tenant's breach notices, the
 // audit chain last but one, and the tenant document after the certificate.
 const (
 	kindBlobs    = "blobs"
 	kindMessages = "messages"
 )
 
-var purgeOrder = []string{kindBlobs, kindMessages, privacy.DataKindItems, privacy.DataKindInbound, privacy.DataKindRequests, privacy.DataKindAudit}
+var purgeOrder = []string{kindBlobs, kindMessages, privacy.DataKindItems, privacy.DataKindInbound,
+	privacy.DataKindBreachRecipients, privacy.DataKindBreachLedger, privacy.DataKindBreachCampaigns, privacy.DataKindBreachNotices,
+	privacy.DataKindRequests, privacy.DataKindAudit}
 
 // Config holds the purge's limits.
 type Config struct {
@@ -82,8 +103,16 @@ type Deps struct {
 	Store    Store
 	Inbound  Inbound
 	Data     Data
-	Messages Messages      // nil: the queue keeps nothing of tenants (Service Bus)
-	Blobs    privacy.Blobs // nil: none (a return package then cannot be built)
+	Messages Messages // nil: the queue keeps nothing of tenants (Service Bus)
+	// Subjects and Campaigns are the data-subject fan-out's store and
+	// service; nil where there is none (STORE_BACKEND=cosmos): its kinds
+	// then count 0.
+	Subjects  Subjects
+	Campaigns Campaigns
+	// Notices writes the tenant's breach notices, one emit each, into the
+	// return package (nil: none).
+	Notices func(ctx context.Context, tenantID string, emit func(any) error) error
+	Blobs   privacy.Blobs // nil: none (a return package then cannot be built)
 	// Flush carries out the tenant document's audit outbox (dsr.Service.FlushTenant).
 	Flush func(ctx context.Context, t *privacy.Tenant) (*privacy.Tenant, error)
 	// Seal and Open sign and check the certificate (the Ed25519 key of the
@@ -150,6 +179,7 @@ type Outcome string
 const (
 	Waiting        Outcome = "waiting"    // in its notice period (package built if chosen)
 	Blocked        Outcome = "blocked"    // due, but an active legal hold keeps it from purging
+	Stopping       Outcome = "stopping"   // due; the tenant's breach campaigns are stopped, deliveries in flight still end
 	Continue       Outcome = "continue"   // purging; the budget ran out, the next run goes on
 	Offboarded     Outcome = "offboarded" // purged, certified, tenant document deleted
 	NotOffboarding Outcome = "not-offboarding"
@@ -200,6 +230,17 @@ func (o *Offboarder) Run(ctx context.Context, t *privacy.Tenant) (Outcome, error
 		}
 		log.WarnContext(ctx, "offboarding purge held back by legal holds", "holds", len(holds))
 		return Blocked, nil
+	}
+	if p := t.Offboarding.Purge; p == nil || !slices.Contains(p.Done, kindMessages) {
+		// A running data-subject campaign is stopped before anything is
+		// counted, and the purge waits for its deliveries in flight: they
+		// may still record ledger rows and enqueue retries.
+		if busy, err := o.stopCampaigns(ctx, t); err != nil {
+			return "", err
+		} else if busy > 0 {
+			log.InfoContext(ctx, "offboarding purge waits for breach deliveries in flight", "deliveries", busy)
+			return Stopping, nil
+		}
 	}
 	if t.Offboarding.Purge == nil {
 		if t, err = o.startPurge(ctx, t, now); err != nil {

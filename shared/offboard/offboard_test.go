@@ -2,6 +2,7 @@ package offboard_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -43,7 +44,8 @@ func TestReturnThenDeletePurgesEverythingAndCertifies(t *testing.T) {
 	files := zipFiles(t, rc)
 	rc.Close()
 	for _, name := range []string{"manifest.json", "services/settings.json", "services/services.json", "services/legal-holds.json",
-		"services/retention-policies.json", "services/retention-runs.json", "services/requests.json", "services/inbound.json", "services/audit.json"} {
+		"services/retention-policies.json", "services/retention-runs.json", "services/requests.json", "services/inbound.json",
+		"services/breach-notices.json", "services/audit.json"} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("package lacks %s", name)
 		}
@@ -60,6 +62,17 @@ func TestReturnThenDeletePurgesEverythingAndCertifies(t *testing.T) {
 			t.Errorf("%s names the other tenant", name)
 		}
 	}
+	var notices struct{ Items []map[string]any }
+	if err := json.Unmarshal([]byte(files["services/breach-notices.json"]), &notices); err != nil || len(notices.Items) != 1 ||
+		notices.Items[0]["incidentId"] != incident {
+		t.Errorf("breach-notices.json: %v, %v", err, notices.Items)
+	}
+	// The recipient lists are the controller's own upload: never returned.
+	for name, body := range files {
+		if strings.Contains(body, "ada@example.com") && name != "services/requests.json" && name != "services/audit.json" {
+			t.Errorf("%s holds a recipient's address", name)
+		}
+	}
 	if !strings.Contains(files["services/audit.json"], "tenant.offboarding-requested") {
 		t.Errorf("the package's audit chain lacks the offboarding request")
 	}
@@ -69,7 +82,6 @@ func TestReturnThenDeletePurgesEverythingAndCertifies(t *testing.T) {
 	if out, _ := f.run(t); out != offboard.Offboarded {
 		t.Fatalf("run after the notice period: %s", out)
 	}
-	gone := map[string]int{"audit": 0, "inbound": 0, "messages": 0, "requests": 0}
 	if diff := cmp.Diff(gone, f.holdings(t, "acme")); diff != "" {
 		t.Errorf("left of the offboarded tenant (-want +got):\n%s", diff)
 	}
@@ -85,7 +97,11 @@ func TestReturnThenDeletePurgesEverythingAndCertifies(t *testing.T) {
 	}
 
 	c := certificate(t, f, "acme")
-	want := map[string]int{"audit": before["audit"] + 1, "blobs": 2, "inbound": 0, "items": 0, "messages": before["messages"], "requests": 3}
+	// The audit chain as it was, plus the purge's start and the stop of
+	// the running campaign; the breach records as seeded: one notice, three
+	// recipients and a staged list's record, two ledger rows, one campaign.
+	want := map[string]int{"audit": before["audit"] + 2, "blobs": 2, "inbound": 0, "items": 0, "messages": before["messages"], "requests": 3,
+		"breach-notices": 1, "breach-recipients": 4, "breach-ledger": 2, "breach-campaigns": 1}
 	if diff := cmp.Diff(want, c.Deleted); diff != "" {
 		t.Errorf("certificate's deleted counts (-want +got):\n%s", diff)
 	}
@@ -234,11 +250,14 @@ func TestPurgeResumesAfterACrashAtEveryStep(t *testing.T) {
 		{"offboard-page", 0},
 		{"offboard-page", 3},
 		{"offboard-kind-done", 2},
+		{"offboard-campaigns-stopped", 0},
+		{"offboard-kind-done", 5}, // after the recipients and the ledger
+		{"offboard-kind-done", 7}, // after the breach notices
 		{"offboard-certified", 0},
 		{"offboard-tenant-deleted", 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.step, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-%d", tt.step, tt.skip), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, 2)
 			other := f.holdings(t, "initech")
@@ -261,7 +280,6 @@ func TestPurgeResumesAfterACrashAtEveryStep(t *testing.T) {
 					break
 				}
 			}
-			gone := map[string]int{"audit": 0, "inbound": 0, "messages": 0, "requests": 0}
 			if diff := cmp.Diff(gone, f.holdings(t, "acme")); diff != "" {
 				t.Errorf("left of the offboarded tenant (-want +got):\n%s", diff)
 			}
@@ -322,3 +340,7 @@ func TestAHoldPlacedDuringThePurgePausesIt(t *testing.T) {
 		t.Fatalf("run after the release: %s", out)
 	}
 }
+
+// gone is what the holdings of an offboarded tenant must read.
+var gone = map[string]int{"audit": 0, "inbound": 0, "messages": 0, "requests": 0,
+	"breach-notices": 0, "breach-recipients": 0, "breach-ledger": 0, "breach-campaigns": 0}

@@ -17,7 +17,9 @@ import (
 // records, built with the export machinery into one zip in the blob store,
 // one file per kind (services/<kind>.json in the export layout): settings,
 // services (without their signing secrets), legal holds, retention policies
-// and runs, requests, the inbound ledger and the full audit chain. It holds
+// and runs, requests, the inbound ledger, the breach notices the processor
+// sent it and the full audit chain (not the data-subject recipient lists of
+// its breach campaigns: the controller uploaded them from its own records). It holds
 // no subject identifier that the tenant's records do not hold already, and no
 // secret (service secrets and inbound keys are left out). It is deleted with
 // everything else at the purge, or at a cancel.
@@ -118,6 +120,16 @@ func (o *Offboarder) parts(t *privacy.Tenant) []export.Part {
 				}
 				f.Cursor = page.Next
 			}
+		})},
+		{Service: "breach-notices", Name: "Breach notices", Open: o.stream(func(ctx context.Context, emit func(any) error) error {
+			// The notices the processor sent the controller (GDPR Art.
+			// 33(2)), with their clocks, deliveries and acknowledgements.
+			// Not the data-subject recipient lists: the controller uploaded
+			// them and holds them already; they are only deleted.
+			if o.d.Notices == nil {
+				return nil
+			}
+			return o.d.Notices(ctx, t.ID, emit)
 		})},
 		{Service: "audit", Name: "Audit chain", Open: o.stream(func(ctx context.Context, emit func(any) error) error {
 			var seq int64

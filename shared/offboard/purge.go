@@ -54,6 +54,11 @@ func (o *Offboarder) count(ctx context.Context, t *privacy.Tenant, kind string) 
 			return 0, nil
 		}
 		return o.d.Messages.CountTenantMessages(ctx, t.ID)
+	case privacy.DataKindBreachRecipients, privacy.DataKindBreachLedger, privacy.DataKindBreachCampaigns:
+		if o.d.Subjects == nil {
+			return 0, nil
+		}
+		return o.d.Subjects.CountTenantData(ctx, t.ID, kind)
 	default:
 		return o.d.Data.CountTenantData(ctx, t.ID, kind)
 	}
@@ -92,6 +97,20 @@ func (o *Offboarder) eachBlob(ctx context.Context, t *privacy.Tenant, fn func(na
 		}
 		f.Cursor = page.Next
 	}
+}
+
+// stopCampaigns stops the tenant's data-subject campaigns and returns how
+// many of their deliveries are still in flight (0 without a fan-out).
+func (o *Offboarder) stopCampaigns(ctx context.Context, t *privacy.Tenant) (int, error) {
+	if o.d.Campaigns == nil {
+		return 0, nil
+	}
+	n, err := o.d.Campaigns.StopTenant(ctx, t.ID)
+	if err != nil {
+		return 0, fmt.Errorf("stop breach campaigns: %w", err)
+	}
+	o.d.Step("offboard-campaigns-stopped")
+	return n, nil
 }
 
 // startPurge counts what the tenant holds, kind by kind (the certificate's
@@ -164,6 +183,11 @@ func (o *Offboarder) purgePage(ctx context.Context, t *privacy.Tenant, kind stri
 			return 0, nil
 		}
 		return o.d.Messages.PurgeTenantMessages(ctx, t.ID, o.cfg.PageSize)
+	case privacy.DataKindBreachRecipients, privacy.DataKindBreachLedger, privacy.DataKindBreachCampaigns:
+		if o.d.Subjects == nil {
+			return 0, nil
+		}
+		return o.d.Subjects.PurgeTenantData(ctx, t.ID, kind, o.cfg.PageSize)
 	default:
 		return o.d.Data.PurgeTenantData(ctx, t.ID, kind, o.cfg.PageSize)
 	}

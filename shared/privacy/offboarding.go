@@ -93,4 +93,14 @@ const (
 	DataKindInbound  = "inbound"  // the inbound ledger, bodies included
 	DataKindItems    = "items"    // the built-in data containers' items
 	DataKindAudit    = "audit"    // the tenant's audit chain
+
+	// The breach notices the processor sent the tenant (shared/breach; every
+	// store adapter keeps them in the tenant's partition).
+	DataKindBreachNotices = "breach-notices"
+	// The data-subject fan-out's records (shared/breachsend; the embedded
+	// store only): recipient lists with the records of staged lists, the
+	// delivery ledger, and the campaigns with their batch claims.
+	DataKindBreachRecipients = "breach-recipients"
+	DataKindBreachLedger     = "breach-ledger"
+	DataKindBreachCampaigns  = "breach-campaigns"
 )

@@ -13,12 +13,23 @@ import (
 // Every statement names the tenant, so no other tenant's row is touched.
 
 // tenantTables maps a data kind to its table; each is keyed by tenant_id
-// first, so a kind's rows of one tenant are a range of the primary key.
+// first, so a kind's rows of one tenant are a range of the primary key. The
+// tenant's breach notices are the rows of kind 'notice' in breach_docs (the
+// operator's incidents are in the partition '_operator', never a tenant's).
 var tenantTables = map[string]string{
-	privacy.DataKindRequests: "requests",
-	privacy.DataKindInbound:  "inbound",
-	privacy.DataKindItems:    "data_items",
-	privacy.DataKindAudit:    "audit",
+	privacy.DataKindRequests:      "requests",
+	privacy.DataKindInbound:       "inbound",
+	privacy.DataKindItems:         "data_items",
+	privacy.DataKindAudit:         "audit",
+	privacy.DataKindBreachNotices: "breach_docs",
+}
+
+// tenantFilter narrows a table to the kind's rows of one tenant.
+func tenantFilter(table string) string {
+	if table == "breach_docs" {
+		return "kind = '" + kindNotice + "' AND tenant_id = ?"
+	}
+	return "tenant_id = ?"
 }
 
 func tenantTable(kind string) (string, error) {
@@ -37,7 +48,7 @@ func (s *Store) CountTenantData(ctx context.Context, tenantID, kind string) (int
 		return 0, err
 	}
 	var n int
-	if err := s.db.r.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE tenant_id = ?", tenantID).Scan(&n); err != nil {
+	if err := s.db.r.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE "+tenantFilter(table), tenantID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s: %w", kind, translate(err))
 	}
 	return n, nil
@@ -57,9 +68,11 @@ func (s *Store) PurgeTenantData(ctx context.Context, tenantID, kind string, limi
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
 		// rowid is absent from WITHOUT ROWID tables; the primary key columns
 		// after tenant_id pick the batch instead.
-		key := map[string]string{"requests": "id", "inbound": "id", "data_items": "container || char(0) || id", "audit": "seq"}[table]
-		res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE tenant_id = ? AND "+key+" IN (SELECT "+key+
-			" FROM "+table+" WHERE tenant_id = ? ORDER BY "+key+" LIMIT ?)", tenantID, tenantID, limit)
+		key := map[string]string{"requests": "id", "inbound": "id", "data_items": "container || char(0) || id", "audit": "seq",
+			"breach_docs": "id"}[table]
+		where := tenantFilter(table)
+		res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+where+" AND "+key+" IN (SELECT "+key+
+			" FROM "+table+" WHERE "+where+" ORDER BY "+key+" LIMIT ?)", tenantID, tenantID, limit)
 		if err != nil {
 			return err
 		}

@@ -282,4 +282,5 @@ func TestTenantDataConformance(t *testing.T) {
 	db := openTest(t, Options{})
 	storetest.RunTenantData(t, db.Store())
 	storetest.RunTenantMessages(t, db.Queue())
+	storetest.RunTenantSubjects(t, db.BreachSend())
 }

@@ -9,8 +9,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/privacy"
 )
+
+// incidentOf tells this suite's incidents from other suites' on a shared store.
+const incidentOf = "purge"
 
 // TenantData is what the offboarding purge needs of a store adapter beside
 // privacy.Store and privacy.InboundLog (offboard.Data declares the same).
@@ -23,13 +27,18 @@ type TenantData interface {
 }
 
 // dataKinds are the kinds every adapter counts and purges.
-var dataKinds = []string{privacy.DataKindRequests, privacy.DataKindInbound, privacy.DataKindItems, privacy.DataKindAudit}
+var dataKinds = []string{privacy.DataKindRequests, privacy.DataKindInbound, privacy.DataKindItems, privacy.DataKindAudit,
+	privacy.DataKindBreachNotices}
 
 // RunTenantData runs the conformance suite of the offboarding purge: a
 // tenant's documents are counted and deleted kind by kind, a bounded batch
 // at a time, until none is left, and another tenant's are never touched.
 // When s also stores data items (privacy.DataItems), they are seeded too, in
 // the "people" container the tenant's service names (Cosmos needs it made).
+// When it stores breach documents (breach.Store), each tenant gets notices,
+// and an operator incident names both tenants: the purge deletes the
+// tenant's notices and never the incident (the processor's own record, GDPR
+// Art. 33(5)).
 func RunTenantData(t *testing.T, s TenantData) {
 	t.Helper()
 	t.Run("purge-tenant-data", func(t *testing.T) {
@@ -38,7 +47,14 @@ func RunTenantData(t *testing.T, s TenantData) {
 		seed := func(tenant string) map[string]int {
 			t.Helper()
 			requireNoError(t, s.CreateTenant(ctx, fullTenant(tenant)), "create tenant")
-			want := map[string]int{privacy.DataKindRequests: 5, privacy.DataKindInbound: 3, privacy.DataKindAudit: 7, privacy.DataKindItems: 0}
+			want := map[string]int{privacy.DataKindRequests: 5, privacy.DataKindInbound: 3, privacy.DataKindAudit: 7, privacy.DataKindItems: 0,
+				privacy.DataKindBreachNotices: 0}
+			if bs, ok := s.(breach.Store); ok {
+				want[privacy.DataKindBreachNotices] = 3
+				for i := range 3 {
+					requireNoError(t, bs.CreateNotice(ctx, notice(tenant, fmt.Sprintf("inc-%s-%d", incidentOf, i), t0.Add(time.Duration(i)*time.Minute))), "create notice")
+				}
+			}
 			for i := range want[privacy.DataKindRequests] {
 				createRequest(t, s, fullRequest(tenant, newRequestID(t), t0.Add(time.Duration(i)*time.Minute)))
 			}
@@ -70,6 +86,12 @@ func RunTenantData(t *testing.T, s TenantData) {
 		}
 		a, b := newTenantID(t), newTenantID(t)
 		wantA, wantB := seed(a), seed(b)
+		var inc *breach.Incident
+		if bs, ok := s.(breach.Store); ok {
+			inc = fullIncident("inc-" + incidentOf + "-" + a)
+			inc.Tenants, inc.Pending, inc.ReportTenant = []string{a, b}, nil, a
+			requireNoError(t, bs.CreateIncident(ctx, inc), "create incident")
+		}
 		if diff := cmp.Diff(wantA, counts(a)); diff != "" {
 			t.Fatalf("counts of the tenant before the purge (-want +got):\n%s", diff)
 		}
@@ -110,6 +132,24 @@ func RunTenantData(t *testing.T, s TenantData) {
 		requireNoError(t, err, "list audit of the purged tenant")
 		if len(evs) != 0 {
 			t.Errorf("the purged tenant still has %d audit events", len(evs))
+		}
+
+		if bs, ok := s.(breach.Store); ok {
+			page, err := bs.ListNotices(ctx, a, "", 100)
+			requireNoError(t, err, "list notices of the purged tenant")
+			if len(page.Notices) != 0 {
+				t.Errorf("the purged tenant still lists %d notices", len(page.Notices))
+			}
+			got, err := bs.GetIncident(ctx, inc.ID)
+			requireNoError(t, err, "the incident naming the purged tenant")
+			if diff := cmp.Diff([]string{a, b}, got.Tenants); diff != "" {
+				t.Errorf("the incident's tenants (-want +got):\n%s", diff)
+			}
+			page, err = bs.ListNotices(ctx, b, "", 100)
+			requireNoError(t, err, "list notices of the other tenant")
+			if len(page.Notices) != 3 {
+				t.Errorf("the other tenant lists %d notices, want 3", len(page.Notices))
+			}
 		}
 
 		// The other tenant is whole, and its chain still verifies.
