@@ -89,7 +89,9 @@ type Store struct {
 	tenants  *azcosmos.ContainerClient
 	requests *azcosmos.ContainerClient
 	audit    *azcosmos.ContainerClient
-	now      func() time.Time
+	// breachsend is the breach fan-out's container (breachsend.go).
+	breachsend *azcosmos.ContainerClient
+	now        func() time.Time
 }
 
 // New builds a store for cfg. It makes no network call: a wrong endpoint or
@@ -158,7 +160,7 @@ func open(client *azcosmos.Client, database string) (*Store, error) {
 	for _, c := range []struct {
 		name string
 		dst  **azcosmos.ContainerClient
-	}{{TenantsContainer, &s.tenants}, {RequestsContainer, &s.requests}, {AuditContainer, &s.audit}} {
+	}{{TenantsContainer, &s.tenants}, {RequestsContainer, &s.requests}, {AuditContainer, &s.audit}, {BreachSendContainer, &s.breachsend}} {
 		if *c.dst, err = db.NewContainer(c.name); err != nil {
 			return nil, fmt.Errorf("cosmos: container %s: %w", c.name, err)
 		}
