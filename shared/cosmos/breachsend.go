@@ -280,11 +280,14 @@ func (b *BreachSendStore) execute(ctx context.Context, batch azcosmos.Transactio
 }
 
 // existing returns the documents of ids in the tenant's partition, by id:
-// one query per idsPerQuery ids.
+// one query per idsPerQuery ids. Every query here names the tenant besides
+// confining itself to its partition: the emulator ignores the partition key
+// of a query, and on Cosmos the filter costs nothing.
 func (b *BreachSendStore) existing(ctx context.Context, tenantID string, ids []string, each func(raw []byte) error) error {
 	for chunk := range slices.Chunk(ids, idsPerQuery) {
 		err := query(ctx, b.c, azcosmos.NewPartitionKeyString(tenantID), false,
-			"SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)", params("@ids", chunk), nil, int32(len(chunk)), each)
+			"SELECT * FROM c WHERE c.tenantId = @tenantId AND ARRAY_CONTAINS(@ids, c.id)",
+			params("@tenantId", tenantID, "@ids", chunk), nil, int32(len(chunk)), each)
 		if err != nil {
 			return err
 		}
@@ -371,7 +374,8 @@ func (b *BreachSendStore) deleteSome(ctx context.Context, tenantID, filter strin
 	}
 	pk := azcosmos.NewPartitionKeyString(tenantID)
 	var ids []string
-	err := query(ctx, b.c, pk, false, "SELECT TOP @limit c.id FROM c WHERE "+filter, append(ps, params("@limit", limit)...), nil, 0,
+	err := query(ctx, b.c, pk, false, fmt.Sprintf("SELECT TOP %d c.id FROM c WHERE c.tenantId = @tenantId AND %s", limit, filter),
+		append(ps, params("@tenantId", tenantID)...), nil, 0,
 		func(raw []byte) error {
 			var d struct {
 				ID string `json:"id"`
@@ -418,9 +422,9 @@ func (b *BreachSendStore) Deliveries(ctx context.Context, tenantID, incidentID, 
 		return out, nil
 	}
 	err := query(ctx, b.c, azcosmos.NewPartitionKeyString(tenantID), false,
-		`SELECT * FROM c WHERE c.docType = @docType AND c.incidentId = @incident AND c.listId = @list
-			AND c.seq >= @from AND c.seq <= @to ORDER BY c.seq`,
-		params("@docType", docBSRecipient, "@incident", incidentID, "@list", listID, "@from", from, "@to", to), nil,
+		`SELECT * FROM c WHERE c.tenantId = @tenantId AND c.docType = @docType AND c.incidentId = @incident
+			AND c.listId = @list AND c.seq >= @from AND c.seq <= @to ORDER BY c.seq`,
+		params("@tenantId", tenantID, "@docType", docBSRecipient, "@incident", incidentID, "@list", listID, "@from", from, "@to", to), nil,
 		int32(min(to-from+1, idsPerQuery)), func(raw []byte) error {
 			var d bsRecipientDoc
 			if err := json.Unmarshal(raw, &d); err != nil {

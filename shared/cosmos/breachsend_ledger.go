@@ -361,8 +361,8 @@ func (b *BreachSendStore) Expired(ctx context.Context, now time.Time, limit int)
 func (b *BreachSendStore) CountRecipients(ctx context.Context, tenantID, incidentID string) (int, error) {
 	n := 0
 	err := query(ctx, b.c, azcosmos.NewPartitionKeyString(tenantID), false,
-		"SELECT VALUE COUNT(1) FROM c WHERE c.docType = @docType AND c.incidentId = @incident",
-		params("@docType", docBSRecipient, "@incident", incidentID), nil, 0, func(raw []byte) error {
+		"SELECT VALUE COUNT(1) FROM c WHERE c.tenantId = @tenantId AND c.docType = @docType AND c.incidentId = @incident",
+		params("@tenantId", tenantID, "@docType", docBSRecipient, "@incident", incidentID), nil, 0, func(raw []byte) error {
 			var k int
 			if err := json.Unmarshal(raw, &k); err != nil {
 				return err
