@@ -28,6 +28,7 @@ const (
 	kindDelete     = "delete"      // DELETE …/docs/{id}
 	kindQuery      = "query"       // POST …/docs query, confined to one partition key
 	kindCrossQuery = "cross-query" // POST …/docs query without a partition key: fans out
+	kindBatch      = "batch"       // POST …/docs transactional batch (one partition key)
 	kindMetadata   = "metadata"    // account, database, container, partition key ranges
 )
 
@@ -118,6 +119,8 @@ func classify(r *http.Request) (kind, container string) {
 			return kindCrossQuery, container
 		}
 		return kindQuery, container
+	case strings.EqualFold(r.Header.Get("x-ms-cosmos-is-batch-request"), "true"):
+		return kindBatch, container
 	case r.Header.Get("x-ms-documentdb-is-upsert") != "":
 		return kindUpsert, container
 	}
