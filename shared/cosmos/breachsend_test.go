@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,5 +121,43 @@ func TestBreachSendBatchIsAtomic(t *testing.T) {
 	}
 	if _, err := b.c.ReadItem(ctx, pk, "atomic-a", nil); statusOf(err) != http.StatusNotFound {
 		t.Errorf("the batch's first create: %v, want it rolled back (404)", err)
+	}
+}
+
+// TestBreachSendThrottledBatchIsRetried: a transactional batch throttled by
+// Cosmos (429, refused before it ran) is retried by the SDK's policy, and the
+// ledger write it carries is made once.
+func TestBreachSendThrottledBatchIsRetried(t *testing.T) {
+	t.Parallel()
+	s, rec := newTestStore(t)
+	b := s.BreachSend()
+	ctx := t.Context()
+	tenant := "bs-429-" + randomID(t)
+	c := &breachsend.Campaign{TenantID: tenant, IncidentID: "inc-1", State: breachsend.StateSending, ListID: "lst_1"}
+	if err := b.PutCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	throttles := 2
+	rec.setFault(func(kind string, r *http.Request) *http.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		if kind == kindBatch && throttles > 0 {
+			throttles--
+			return throttled(r, 10*time.Millisecond)
+		}
+		return nil
+	})
+	rec.take()
+	got, err := b.Record(ctx, breachsend.LedgerEntry{TenantID: tenant, IncidentID: "inc-1", RecipientKey: "k", Channel: breachsend.ChannelEmail,
+		Version: 1, Status: breachsend.StatusSent, Attempts: 1, At: time.Now().UTC(), MailID: "m"})
+	if err != nil || !got[0] {
+		t.Fatalf("record through two 429s: %v, %v", got, err)
+	}
+	if diff := cmp.Diff(map[string]int{"query 200": 1, "batch 429": 2, "batch 200": 1}, count(rec.take(), true)); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if c, err := b.GetCampaign(ctx, tenant, "inc-1"); err != nil || c.Sent != 1 {
+		t.Errorf("sent %+v, %v; want 1", c, err)
 	}
 }
