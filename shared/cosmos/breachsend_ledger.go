@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,8 +52,11 @@ func (b *BreachSendStore) Record(ctx context.Context, es ...breachsend.LedgerEnt
 	for _, tenant := range tenants {
 		for _, chunk := range recordChunks(es, byTenant[tenant]) {
 			var err error
-			for range recordAttempts {
+			for attempt := range recordAttempts {
 				if err = b.recordChunk(ctx, tenant, es, chunk, changed); !errors.Is(err, privacy.ErrConflict) {
+					break
+				}
+				if err = backoff(ctx, attempt); err != nil {
 					break
 				}
 			}
@@ -62,6 +66,20 @@ func (b *BreachSendStore) Record(ctx context.Context, es ...breachsend.LedgerEnt
 		}
 	}
 	return changed, nil
+}
+
+// backoff waits before the next try of a batch that lost a race: a few
+// milliseconds, more each time, with jitter so that racing instances part.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt+1)*2*time.Millisecond + time.Duration(rand.Int64N(int64(4*time.Millisecond)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // recordChunks splits idx so that each chunk's rows and counters documents
