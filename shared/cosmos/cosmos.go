@@ -2,8 +2,8 @@
 // through azcosmos. Every document carries tenantId, the partition key of every
 // container, so each call of a tenant-scoped method stays in one partition:
 // point reads and ETag-guarded writes on the hot paths, single-partition queries
-// for listings, and cross-partition queries only for ListTenants, which only the
-// timers call. It is called by every function through the dsr service; its side
+// for listings, and cross-partition queries only for ListTenants and the breach
+// fan-out's Expired (breachsend_ledger.go), which only the timers call. It is called by every function through the dsr service; its side
 // effects are the documents described in layout.go.
 //
 // Consistency: the account's default, Session. The SDK carries no session
