@@ -87,7 +87,7 @@ type app struct {
 	sweeper *retention.Sweeper // the retention sweep (admin previews, the retention job)
 	breach  *breach.Service    // the breach flow; nil when the store has no breach adapter
 	// breachSend is the data-subject fan-out of breach notices; nil when the
-	// store has no breachsend adapter (STORE_BACKEND=cosmos, not yet built).
+	// store has no breachsend adapter (a test's app without a store).
 	breachSend *breachsend.Service
 	// offboarder carries out offboardings (the deadline watch, the operator API).
 	offboarder *offboard.Offboarder

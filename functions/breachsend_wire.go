@@ -34,14 +34,17 @@ func (a *app) openBreachMailer() (privacy.Mailer, error) {
 	return m, nil
 }
 
-// breachStore is the fan-out's store: the embedded SQLite file. With
-// STORE_BACKEND=cosmos there is none yet (its Cosmos adapter is not built),
-// and the routes answer 501 breach-notification-not-available.
+// breachStore is the fan-out's store: with STORE_BACKEND=cosmos the Cosmos
+// adapter (its own breachsend container), else the embedded SQLite file; nil
+// without either, and the routes answer 501 breach-notification-not-available.
 func (a *app) breachStore() breachsend.Store {
-	if a.db == nil || a.cfg.StoreBackend == "cosmos" {
-		return nil
+	switch {
+	case a.cosmos != nil:
+		return a.cosmos.BreachSend()
+	case a.db != nil && a.cfg.StoreBackend != "cosmos":
+		return a.db.BreachSend()
 	}
-	return a.db.BreachSend()
+	return nil
 }
 
 // newBreachSend builds the data-subject fan-out, or nil without a store.

@@ -1,5 +1,5 @@
 // Cosmos DB for the privops store (shared/cosmos): the account, the database
-// and its three containers, each partitioned by tenant, the change feed's
+// and its four containers, each partitioned by tenant, the change feed's
 // lease container, and the data-plane role
 // of the Function App's identity. A test (shared/cosmos/infra_test.go) checks
 // that every container name, partition key path, indexed path and TTL the code
@@ -210,6 +210,52 @@ resource audit 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@20
   }
 }
 
+// breachsend: the breach subject fan-out (shared/cosmos/breachsend.go):
+// campaigns, their counters, recipient lists (personal data, deleted by the
+// fan-out once its keeping period ends), the delivery ledger, staged lists and
+// batch claims. TTL off: the fan-out purges its lists itself, and audits it.
+resource breachsend 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'breachsend'
+  properties: {
+    resource: {
+      id: 'breachsend'
+      partitionKey: {
+        paths: [
+          '/tenantId'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [
+          {
+            path: '/tenantId/?'
+          }
+          {
+            path: '/docType/?'
+          }
+          {
+            path: '/incidentId/?'
+          }
+          {
+            path: '/listId/?'
+          }
+          {
+            path: '/seq/?'
+          }
+          {
+            path: '/purgeAt/?'
+          }
+        ]
+        excludedPaths: excludeTheRest
+      }
+    }
+  }
+}
+
 // leases: the change feed's checkpoints for the outbox function's
 // cosmosDBTrigger (OUTBOX_DISPATCH=changefeed). The Functions extension
 // requires partition key /id; declared here because an identity with data-plane
@@ -238,7 +284,7 @@ resource leases 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2
 // application, and partitioned by /tenantId like the containers above; the
 // suite never creates one. The Function App's identity needs data-plane access
 // to them (query, upsert and delete items): the role assignment below is scoped
-// to the whole account, which covers them; narrowing it to the three
+// to the whole account, which covers them; narrowing it to the four
 // containers above would cut the connector off.
 
 // The app's identity gets the built-in Cosmos DB Built-in Data Contributor

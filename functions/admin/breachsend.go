@@ -70,7 +70,7 @@ func CampaignViewOf(c *breachsend.Campaign) CampaignView {
 func (a *Admin) campaigns(w http.ResponseWriter, r *http.Request) (Campaigns, bool) {
 	if a.bs == nil {
 		web.Problem(w, r, privacy.Errorf(privacy.KindNotImplemented, "breach-notification-not-available",
-			"notifying data subjects needs the embedded store (STORE_BACKEND=sqlite) for now"))
+			"notifying data subjects is not available: this deployment has no breach fan-out store"))
 		return nil, false
 	}
 	return a.bs, true

@@ -27,7 +27,7 @@ type CampaignCounts struct {
 func (o *Operator) campaign(w http.ResponseWriter, r *http.Request) {
 	if o.bs == nil {
 		web.Problem(w, r, privacy.Errorf(privacy.KindNotImplemented, "breach-notification-not-available",
-			"notifying data subjects needs the embedded store (STORE_BACKEND=sqlite) for now"))
+			"notifying data subjects is not available: this deployment has no breach fan-out store"))
 		return
 	}
 	if _, err := o.svc.Tenant(r.Context(), r.PathValue("tenant")); err != nil {

@@ -2,8 +2,8 @@
 // through azcosmos. Every document carries tenantId, the partition key of every
 // container, so each call of a tenant-scoped method stays in one partition:
 // point reads and ETag-guarded writes on the hot paths, single-partition queries
-// for listings, and cross-partition queries only for ListTenants, which only the
-// timers call. It is called by every function through the dsr service; its side
+// for listings, and cross-partition queries only for ListTenants and the breach
+// fan-out's Expired (breachsend_ledger.go), which only the timers call. It is called by every function through the dsr service; its side
 // effects are the documents described in layout.go.
 //
 // Consistency: the account's default, Session. The SDK carries no session
@@ -89,7 +89,9 @@ type Store struct {
 	tenants  *azcosmos.ContainerClient
 	requests *azcosmos.ContainerClient
 	audit    *azcosmos.ContainerClient
-	now      func() time.Time
+	// breachsend is the breach fan-out's container (breachsend.go).
+	breachsend *azcosmos.ContainerClient
+	now        func() time.Time
 }
 
 // New builds a store for cfg. It makes no network call: a wrong endpoint or
@@ -158,7 +160,7 @@ func open(client *azcosmos.Client, database string) (*Store, error) {
 	for _, c := range []struct {
 		name string
 		dst  **azcosmos.ContainerClient
-	}{{TenantsContainer, &s.tenants}, {RequestsContainer, &s.requests}, {AuditContainer, &s.audit}} {
+	}{{TenantsContainer, &s.tenants}, {RequestsContainer, &s.requests}, {AuditContainer, &s.audit}, {BreachSendContainer, &s.breachsend}} {
 		if *c.dst, err = db.NewContainer(c.name); err != nil {
 			return nil, fmt.Errorf("cosmos: container %s: %w", c.name, err)
 		}

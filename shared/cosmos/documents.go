@@ -75,9 +75,9 @@ func (s *Store) UpdateTenant(ctx context.Context, t *privacy.Tenant) error {
 	return nil
 }
 
-// ListTenants returns every tenant, ordered by id. It is the one
-// cross-partition query of the store (each tenant is its own partition); only
-// the timers call it, once per run.
+// ListTenants returns every tenant, ordered by id. It is one of the two
+// cross-partition queries of the store (each tenant is its own partition; the
+// other is the breach fan-out's Expired); only the timers call it, once per run.
 func (s *Store) ListTenants(ctx context.Context) ([]*privacy.Tenant, error) {
 	var out []*privacy.Tenant
 	err := query(ctx, s.tenants, azcosmos.NewPartitionKey(), true,

@@ -48,6 +48,10 @@ type ContainerSpec struct {
 //   - audit: one document per event (id "event-" + hash of the event id) plus
 //     one head document per tenant (id "head") that holds the newest event;
 //     see audit.go for the append protocol.
+//   - breachsend: the breach subject fan-out's campaigns, counters, recipient
+//     lists (personal data, purged by the fan-out), ledger, staged lists and
+//     batch claims; see breachsend.go. TTL off: the fan-out deletes its lists
+//     itself, on time, and audits it.
 //
 // TTL: the requests container has TTL switched on with no default (-1), so the
 // retention sweep can give a finished request a per-document ttl once its
@@ -60,6 +64,8 @@ var Containers = []ContainerSpec{
 	{Name: RequestsContainer, PartitionKey: PartitionKeyPath, DefaultTTL: ptr[int32](-1), Indexed: []string{
 		"/tenantId/?", "/docType/?", "/status/?", "/type/?", "/listKey/?", "/outboxSince/?", "/openDueAt/?"}},
 	{Name: AuditContainer, PartitionKey: PartitionKeyPath, Indexed: []string{"/tenantId/?", "/docType/?", "/seq/?"}},
+	{Name: BreachSendContainer, PartitionKey: PartitionKeyPath, Indexed: []string{
+		"/tenantId/?", "/docType/?", "/incidentId/?", "/listId/?", "/seq/?", "/purgeAt/?"}},
 }
 
 func ptr[T any](v T) *T { return &v }

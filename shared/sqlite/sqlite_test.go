@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/breach"
+	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/queuetest"
 	"github.com/privops/privops/shared/storetest"
@@ -275,6 +276,12 @@ func TestInboundPurgesExpired(t *testing.T) {
 func TestBreachStoreConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunBreach(t, func(tb testing.TB) breach.Store { return openTest(tb, Options{}).Store() })
+}
+
+// TestBreachSendStoreConformance runs the breach fan-out store's suite.
+func TestBreachSendStoreConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunBreachSend(t, func(tb testing.TB) breachsend.Store { return openTest(tb, Options{}).BreachSend() })
 }
 
 func TestTenantDataConformance(t *testing.T) {
