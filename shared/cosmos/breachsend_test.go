@@ -161,3 +161,11 @@ func TestBreachSendThrottledBatchIsRetried(t *testing.T) {
 		t.Errorf("sent %+v, %v; want 1", c, err)
 	}
 }
+
+// TestTenantSubjectsPurge runs the offboarding purge's conformance suite for
+// the fan-out's documents against Cosmos DB.
+func TestTenantSubjectsPurge(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	storetest.RunTenantSubjects(t, s.BreachSend())
+}
