@@ -148,6 +148,7 @@ func (s *Service) ConfigureWith(ctx context.Context, tenantID, ifMatch string, c
 // be a pure function of the tenant it is given). change's error is returned
 // as is and nothing is written.
 func (s *Service) writeTenant(ctx context.Context, tenantID, ifMatch string, change func(*privacy.Tenant, time.Time) ([]privacy.AuditEvent, error)) (*privacy.Tenant, error) {
+	began := time.Now()
 	for attempt := 0; ; attempt++ {
 		t, err := s.tenant(ctx, tenantID)
 		if err != nil {
@@ -170,8 +171,7 @@ func (s *Service) writeTenant(ctx context.Context, tenantID, ifMatch string, cha
 		if errors.Is(err, privacy.ErrConflict) && ifMatch != "" {
 			return nil, ErrStaleETag
 		}
-		if errors.Is(err, privacy.ErrConflict) && attempt < tenantWriteAttempts-1 {
-			spread(attempt)
+		if errors.Is(err, privacy.ErrConflict) && retryTenantWrite(ctx, began, attempt) {
 			continue
 		}
 		if err != nil {
@@ -182,17 +182,32 @@ func (s *Service) writeTenant(ctx context.Context, tenantID, ifMatch string, cha
 	}
 }
 
-// tenantWriteAttempts bounds the re-reads of a tenant write that keeps
-// losing to concurrent ones. Every conflict means another write committed:
-// an operator's suspension and a few dozen admin changes at once exhausted
-// five attempts (TestConcurrentTenantWritesNeverAnswer500), as for requests.
-const tenantWriteAttempts = 32
+// tenantWriteBudget bounds the time a tenant write that keeps losing to
+// concurrent ones goes on re-reading and re-applying. Every conflict means
+// another write committed, so the writers as a whole progress; a count of
+// attempts did not bound one writer's wait well: an operator's suspension
+// and a few dozen admin changes at once, each followed by its outbox-clearing
+// write, exhausted five attempts and then, once the embedded store's writer
+// got faster, 32 (TestConcurrentTenantWritesNeverAnswer500).
+const tenantWriteBudget = 10 * time.Second
+
+// retryTenantWrite reports whether a tenant write that lost attempt+1 times
+// since began goes on, after a pause (spread); false once the budget or ctx
+// is spent.
+func retryTenantWrite(ctx context.Context, began time.Time, attempt int) bool {
+	if ctx.Err() != nil || time.Since(began) > tenantWriteBudget {
+		return false
+	}
+	spread(attempt)
+	return true
+}
 
 // spread pauses a writer that lost attempt+1 times, a random moment growing
-// with attempt, so that contending writers stop colliding in lockstep.
+// with attempt up to 50 ms, so that contending writers stop colliding in
+// lockstep.
 func spread(attempt int) {
 	if attempt >= 2 {
-		time.Sleep(time.Duration(mathrand.Int64N(int64(attempt)*int64(time.Millisecond) + 1)))
+		time.Sleep(time.Duration(mathrand.Int64N(int64(min(attempt, 50))*int64(time.Millisecond) + 1)))
 	}
 }
 
@@ -214,6 +229,7 @@ func (s *Service) FlushTenant(ctx context.Context, t *privacy.Tenant) (*privacy.
 		s.d.Step("tenant-audit-appended")
 		done = append(done, e.TenantID+"/"+e.ID)
 	}
+	began := time.Now()
 	for attempt := 0; ; attempt++ {
 		t.PendingAudit = slices.DeleteFunc(t.PendingAudit, func(e privacy.AuditEvent) bool {
 			return slices.Contains(done, e.TenantID+"/"+e.ID)
@@ -226,10 +242,9 @@ func (s *Service) FlushTenant(ctx context.Context, t *privacy.Tenant) (*privacy.
 			s.d.Step("tenant-outbox-cleared")
 			return t, nil
 		}
-		if !errors.Is(err, privacy.ErrConflict) || attempt == tenantWriteAttempts-1 {
+		if !errors.Is(err, privacy.ErrConflict) || !retryTenantWrite(ctx, began, attempt) {
 			return t, fmt.Errorf("flush tenant %s: clear outbox: %w", t.ID, err)
 		}
-		spread(attempt)
 		fresh, err := s.d.Store.GetTenant(ctx, t.ID)
 		if err != nil {
 			return t, fmt.Errorf("flush tenant %s: reload: %w", t.ID, err)
