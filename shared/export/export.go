@@ -72,10 +72,10 @@ type Part struct {
 type Options struct {
 	// MaxItemBytes bounds one item's encoded size (default DefaultMaxItemBytes);
 	// a larger item fails the package with ErrItemTooLarge. It also bounds
-	// memory, which grows to about ten times the largest item: items of a few
-	// kilobytes keep a process under 15 MB of RSS; 16 MiB items of one long
-	// text took it to 150 MB (the decoder's buffer, the item, the CSV cell,
-	// and the garbage collector's headroom).
+	// memory: the reader holds the largest item once in its buffer (twice
+	// more when it must be repaired or put on one line), the CSV pass one
+	// cell of it, plus the garbage collector's headroom. Items of a few
+	// kilobytes keep a process under 15 MB of RSS.
 	MaxItemBytes int
 }
 
