@@ -157,7 +157,11 @@ func (s *flatScanner) space() {
 // str reads the string at s.i and returns it with its quotes.
 func (s *flatScanner) str() (quoted []byte, escaped bool) {
 	j := s.i + 1
-	for j < len(s.b) && s.b[j] != '"' {
+	for {
+		j = plainRun(s.b, j)
+		if j >= len(s.b) || s.b[j] == '"' {
+			break
+		}
 		if s.b[j] == '\\' {
 			escaped = true
 			j++

@@ -1,6 +1,9 @@
 package export
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // maxDepth is how deeply arrays and objects may nest inside one value, as in
 // encoding/json, whose decoder refused deeper values before this scanner
@@ -171,6 +174,7 @@ func (v *valueScanner) space(b []byte, i int) int {
 func str(b []byte, i int) (int, error) {
 	i++
 	for {
+		i = plainRun(b, i)
 		for i < len(b) && strPlain[b[i]] {
 			i++
 		}
@@ -204,6 +208,28 @@ func str(b []byte, i int) (int, error) {
 			return 0, &syntaxError{i}
 		}
 	}
+}
+
+// plainRun returns the index of the first word of eight bytes from i on
+// that may hold a quote, a backslash or a control character, or of the last
+// bytes if fewer than eight remain: strings are most of an export, and this
+// skips their plain text a word at a time.
+func plainRun(b []byte, i int) int {
+	for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+		i += 8
+	}
+	return i
+}
+
+// special reports whether any byte of x is '"', '\\' or below 0x20; bytes
+// from 0x80 up are not. It is exact: (v - 0x01…) &^ v & 0x80… is nonzero
+// if and only if a byte of v is zero, and v - 0x20… finds bytes below 0x20
+// the same way.
+func special(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	s := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s)&hi != 0
 }
 
 func isHex(c byte) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdcmp "cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -199,5 +200,23 @@ func TestCompact(t *testing.T) {
 	want := `{"a":[1,2],"b\" ":"x \\","c":{}}`
 	if got := compact(nil, doc); !bytes.Equal(got, []byte(want)) {
 		t.Errorf("compact = %s, want %s", got, want)
+	}
+}
+
+// TestSpecial checks the word-at-a-time test against the byte table, for
+// every byte at every position of a word, beside plain and high bytes.
+func TestSpecial(t *testing.T) {
+	t.Parallel()
+	for _, filler := range []byte{'a', 0x7f, 0x80, 0xff, ' ', '#', '[', ']'} {
+		for c := range 256 {
+			for pos := range 8 {
+				word := bytes.Repeat([]byte{filler}, 8)
+				word[pos] = byte(c)
+				want := !strPlain[c] || !strPlain[filler]
+				if got := special(binary.LittleEndian.Uint64(word)); got != want {
+					t.Errorf("special(% x) = %v, want %v", word, got, want)
+				}
+			}
+		}
 	}
 }
