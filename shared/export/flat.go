@@ -3,9 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -76,7 +74,7 @@ type field struct {
 	valEscaped bool
 }
 
-// flatScanner walks the members of an encoded JSON object. The decoder has
+// flatScanner walks the members of an encoded JSON object. The item reader has
 // already checked the syntax, so it only finds boundaries.
 type flatScanner struct {
 	b      []byte
@@ -194,9 +192,16 @@ func unquote(quoted []byte, escaped bool) string {
 	return b.String()
 }
 
+// textWriter is what unescape writes to: a strings.Builder or a bytes.Buffer.
+type textWriter interface {
+	Write([]byte) (int, error)
+	WriteByte(byte) error
+	WriteRune(rune) (int, error)
+}
+
 // unescape writes the text of the content of an encoded JSON string to b,
 // decoding escapes as encoding/json does (a lone surrogate becomes U+FFFD).
-func unescape(b *strings.Builder, s []byte) {
+func unescape(b textWriter, s []byte) {
 	for {
 		i := bytes.IndexByte(s, '\\')
 		if i < 0 || i+1 == len(s) {
@@ -260,19 +265,6 @@ func hex4(s []byte) rune {
 	return r
 }
 
-// cell formats a value for CSV: strings as their text, numbers as written in
-// the JSON, booleans as true or false, null as an empty cell.
-func cell(f *field) string {
-	switch f.kind {
-	case 'n':
-		return ""
-	case '"':
-		return defuse(unquote(f.val, f.valEscaped))
-	default:
-		return string(f.val)
-	}
-}
-
 // defuse keeps a spreadsheet from running a cell as a formula, as OWASP's
 // "CSV Injection" advice says: a text starting with =, +, -, @, tab or
 // carriage return gets a leading single quote. The data comes from the
@@ -305,16 +297,14 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 	if err := p.create(path); err != nil {
 		return err
 	}
-	cw := csv.NewWriter(p.buf)
-	header := make([]string, len(cols.names))
+	row := newCSVRow(len(cols.names))
 	for i, name := range cols.names {
-		header[i] = defuse(name)
+		row.cells[i] = []byte(defuse(name))
 	}
-	if err := writeRecord(cw, p.buf, header); err != nil {
+	if _, err := p.buf.Write(row.record()); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	var (
-		row  = make([]string, len(cols.names))
 		scan flatScanner
 		f    field
 		n    int
@@ -330,7 +320,7 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 		if n++; n > items || !scan.start(item) {
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
-		clear(row)
+		row.reset(len(item))
 		for scan.next(&f) {
 			i, found := cols.index[string(inner(f.key))]
 			if f.keyEscaped {
@@ -339,21 +329,17 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 			if !found {
 				return fmt.Errorf("%w: item %d", ErrChanged, n)
 			}
-			row[i] = cell(&f)
+			row.set(i, &f)
 		}
 		if scan.nested {
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
-		if err := writeRecord(cw, p.buf, row); err != nil {
+		if _, err := p.buf.Write(row.record()); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
 	if n != items {
 		return fmt.Errorf("%w: %d items, then %d", ErrChanged, items, n)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := p.finish(path); err != nil {
 		return err
@@ -362,19 +348,4 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 		return fmt.Errorf("close stored export: %w", err)
 	}
 	return nil
-}
-
-// writeRecord writes one CSV record. encoding/csv writes a record of one
-// empty field as an empty line, which CSV readers skip: that row would be
-// lost, so it is written as "" instead.
-func writeRecord(cw *csv.Writer, w io.Writer, record []string) error {
-	if len(record) != 1 || record[0] != "" {
-		return cw.Write(record)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\"\"\n")
-	return err
 }
