@@ -20,6 +20,7 @@ type columns struct {
 	index map[string]int
 	names []string
 	flat  bool
+	order keyOrder
 	scan  flatScanner
 	f     field
 }
@@ -39,30 +40,53 @@ func (c *columns) add(item []byte) {
 		c.notFlat()
 		return
 	}
-	for c.scan.next(&c.f) {
+	for k := 0; c.scan.next(&c.f); k++ {
+		if c.order.same(k, &c.f, c.names) {
+			continue // the previous item's key at this place: no map lookup
+		}
+		i, ok := 0, false
 		if !c.f.keyEscaped {
-			if _, ok := c.index[string(inner(c.f.key))]; ok {
-				continue // the common case, without allocating
+			i, ok = c.index[string(inner(c.f.key))] // without allocating
+		}
+		if !ok {
+			key := unquote(c.f.key, c.f.keyEscaped)
+			if i, ok = c.index[key]; !ok {
+				if len(c.names) == maxColumns {
+					c.notFlat()
+					return
+				}
+				i = len(c.names)
+				c.index[key] = i
+				c.names = append(c.names, key)
 			}
 		}
-		key := unquote(c.f.key, c.f.keyEscaped)
-		if _, ok := c.index[key]; ok {
-			continue
-		}
-		if len(c.names) == maxColumns {
-			c.notFlat()
-			return
-		}
-		c.index[key] = len(c.names)
-		c.names = append(c.names, key)
+		c.order.set(k, i)
 	}
 	if c.scan.nested {
 		c.notFlat()
 	}
 }
 
+// keyOrder remembers the column of each member of the previous item: items
+// of one service mostly have the same keys in the same order, and comparing
+// a key with the column there is cheaper than hashing it.
+type keyOrder []int
+
+// same reports whether the k-th member's key is the k-th of the previous item.
+func (o keyOrder) same(k int, f *field, names []string) bool {
+	return !f.keyEscaped && k < len(o) && string(inner(f.key)) == names[o[k]]
+}
+
+func (o *keyOrder) set(k, column int) {
+	if k < len(*o) {
+		(*o)[k] = column
+	} else {
+		*o = append(*o, column)
+	}
+}
+
 func (c *columns) notFlat() {
-	c.flat, c.index, c.names = false, nil, nil
+	c.flat, c.index, c.names, c.order = false, nil, nil, nil
 }
 
 // field is one member of a flat object, as encoded.
@@ -305,9 +329,10 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	var (
-		scan flatScanner
-		f    field
-		n    int
+		scan  flatScanner
+		f     field
+		n     int
+		order keyOrder
 	)
 	for {
 		item, ok, err := s.next(ctx)
@@ -321,7 +346,11 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
 		row.reset(len(item))
-		for scan.next(&f) {
+		for k := 0; scan.next(&f); k++ {
+			if order.same(k, &f, cols.names) {
+				row.set(order[k], &f)
+				continue
+			}
 			i, found := cols.index[string(inner(f.key))]
 			if f.keyEscaped {
 				i, found = cols.index[unquote(f.key, true)]
@@ -329,6 +358,7 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 			if !found {
 				return fmt.Errorf("%w: item %d", ErrChanged, n)
 			}
+			order.set(k, i)
 			row.set(i, &f)
 		}
 		if scan.nested {
