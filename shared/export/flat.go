@@ -41,26 +41,9 @@ func (c *columns) add(item []byte) {
 		return
 	}
 	for k := 0; c.scan.next(&c.f); k++ {
-		if c.order.same(k, &c.f, c.names) {
-			continue // the previous item's key at this place: no map lookup
+		if !c.addKey(k) {
+			return
 		}
-		i, ok := 0, false
-		if !c.f.keyEscaped {
-			i, ok = c.index[string(inner(c.f.key))] // without allocating
-		}
-		if !ok {
-			key := unquote(c.f.key, c.f.keyEscaped)
-			if i, ok = c.index[key]; !ok {
-				if len(c.names) == maxColumns {
-					c.notFlat()
-					return
-				}
-				i = len(c.names)
-				c.index[key] = i
-				c.names = append(c.names, key)
-			}
-		}
-		c.order.set(k, i)
 	}
 	if c.scan.nested {
 		c.notFlat()
@@ -83,6 +66,52 @@ func (o *keyOrder) set(k, column int) {
 	} else {
 		*o = append(*o, column)
 	}
+}
+
+// addKeys does what add does, for an item whose member names valueScanner
+// recorded (topKeys): keys are their spans in item, nested whether a member
+// is an object or an array.
+func (c *columns) addKeys(item []byte, keys [][2]int, nested bool) {
+	if !c.flat {
+		return
+	}
+	if len(item) == 0 || item[0] != '{' || nested {
+		c.notFlat()
+		return
+	}
+	for k, span := range keys {
+		c.f.key = item[span[0]:span[1]]
+		c.f.keyEscaped = bytes.IndexByte(c.f.key, '\\') >= 0
+		if !c.addKey(k) {
+			return
+		}
+	}
+}
+
+// addKey takes in c.f.key, the k-th member's name of an item; false when
+// that makes too many columns (and the service not flat).
+func (c *columns) addKey(k int) bool {
+	if c.order.same(k, &c.f, c.names) {
+		return true // the previous item's key at this place: no map lookup
+	}
+	i, ok := 0, false
+	if !c.f.keyEscaped {
+		i, ok = c.index[string(inner(c.f.key))] // without allocating
+	}
+	if !ok {
+		key := unquote(c.f.key, c.f.keyEscaped)
+		if i, ok = c.index[key]; !ok {
+			if len(c.names) == maxColumns {
+				c.notFlat()
+				return false
+			}
+			i = len(c.names)
+			c.index[key] = i
+			c.names = append(c.names, key)
+		}
+	}
+	c.order.set(k, i)
+	return true
 }
 
 func (c *columns) notFlat() {

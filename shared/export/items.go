@@ -41,6 +41,7 @@ type itemStream struct {
 	first     bool // no item read yet
 	done      bool
 	closed    bool
+	raw       bool   // the last item is as stored: vs.keys are its own
 	tidy      []byte // an item with its invalid UTF-8 replaced
 	compacted []byte // an item without its line breaks
 }
@@ -303,11 +304,14 @@ func (s *itemStream) next(ctx context.Context) (item []byte, ok bool, err error)
 	if item, err = s.value(s.maxItem); err != nil {
 		return nil, false, err
 	}
+	s.raw = true
 	if !utf8.Valid(item) {
+		s.raw = false
 		s.tidy = append(s.tidy[:0], bytes.ToValidUTF8(item, []byte("\uFFFD"))...)
 		item = s.tidy
 	}
 	if s.vs.newline {
+		s.raw = false
 		s.compacted = compact(s.compacted[:0], item)
 		item = s.compacted
 	}
@@ -348,6 +352,7 @@ func (p *packer) writeJSON(ctx context.Context, part Part, path string) (int, *c
 	cols := newColumns()
 	n := 0
 	for {
+		s.vs.topKeys = cols.flat
 		item, ok, err := s.next(ctx)
 		if err != nil {
 			return 0, nil, err
@@ -362,7 +367,11 @@ func (p *packer) writeJSON(ctx context.Context, part Part, path string) (int, *c
 		if _, err := w.Write(item); err != nil {
 			return 0, nil, fmt.Errorf("write %s: %w", path, err)
 		}
-		cols.add(item)
+		if s.raw {
+			cols.addKeys(item, s.vs.keys, s.vs.nested)
+		} else {
+			cols.add(item)
+		}
 		n++
 	}
 	if n > 0 {

@@ -29,6 +29,13 @@ func (e *syntaxError) Error() string { return "invalid JSON" }
 type valueScanner struct {
 	stack   []byte // '{' or '[' of each open container
 	newline bool   // the value holds a line break between its tokens
+
+	// With topKeys set, scan records where the names of the members of a
+	// top-level object are, and whether any member's value is an object or
+	// an array: the CSV columns, found without walking the item again.
+	topKeys bool
+	keys    [][2]int // start and end of each name, with its quotes
+	nested  bool
 }
 
 // strPlain marks the bytes that may stand in a string as they are.
@@ -43,7 +50,7 @@ var strPlain = func() (t [256]bool) {
 // whitespace), errShort when b ends inside it, or a *syntaxError. A number
 // at the very end of b is short: a digit might follow.
 func (v *valueScanner) scan(b []byte) (int, error) {
-	v.stack, v.newline = v.stack[:0], false
+	v.stack, v.newline, v.keys, v.nested = v.stack[:0], false, v.keys[:0], false
 	i := 0
 	var err error
 value:
@@ -54,6 +61,9 @@ value:
 	case '{':
 		if len(v.stack) == maxDepth {
 			return 0, &syntaxError{i}
+		}
+		if len(v.stack) == 1 && v.stack[0] == '{' {
+			v.nested = true
 		}
 		v.stack = append(v.stack, '{')
 		if i = v.space(b, i+1); i >= len(b) {
@@ -71,6 +81,9 @@ value:
 	case '[':
 		if len(v.stack) == maxDepth {
 			return 0, &syntaxError{i}
+		}
+		if len(v.stack) == 1 && v.stack[0] == '{' {
+			v.nested = true
 		}
 		v.stack = append(v.stack, '[')
 		if i = v.space(b, i+1); i >= len(b) {
@@ -138,9 +151,13 @@ func (v *valueScanner) key(b []byte, i int) (int, error) {
 	if b[i] != '"' {
 		return 0, &syntaxError{i}
 	}
+	start := i
 	i, err := str(b, i)
 	if err != nil {
 		return 0, err
+	}
+	if v.topKeys && len(v.stack) == 1 {
+		v.keys = append(v.keys, [2]int{start, i})
 	}
 	if i = v.space(b, i); i >= len(b) {
 		return 0, errShort

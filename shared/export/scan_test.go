@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -217,6 +218,46 @@ func TestSpecial(t *testing.T) {
 					t.Errorf("special(% x) = %v, want %v", word, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestAddKeysMatchesAdd checks the CSV columns found from the scanner's
+// recorded member names against those of flatScanner's walk of each item.
+func TestAddKeysMatchesAdd(t *testing.T) {
+	t.Parallel()
+	wide := make([]string, maxColumns+1)
+	for i := range wide {
+		wide[i] = `"k` + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + `` + strings.Repeat("y", i/26) + `":1`
+	}
+	services := [][]string{
+		{`{"a":1,"b":"x"}`, `{"b":2,"c":null}`, `{"a":true}`},
+		{`{"a":1}`, `{"b":{"c":1}}`},
+		{`{"a":1}`, `{"b":[1]}`, `{"c":1}`},
+		{`{"a":1}`, `"text"`},
+		{`[{"a":1}]`},
+		{`{}`, `{}`},
+		{`{"\u0061":1,"a":2,"b\"c":3}`, `{"b\"c":1,"\/":2}`},
+		{`{"a":1,"a":2}`, `{"b":1}`},
+		{`{"a":{"b":1},"c":2}`},
+		{`{"` + strings.Repeat("k", 100) + `":"` + strings.Repeat("v", 1000) + `"}`},
+		{`{` + strings.Join(wide[:maxColumns], ",") + `}`},
+		{`{` + strings.Join(wide, ",") + `}`},
+		{`{` + strings.Join(wide[:maxColumns/2], ",") + `}`, `{` + strings.Join(wide[maxColumns/2:], ",") + `}`},
+	}
+	for n, items := range services {
+		want, got := newColumns(), newColumns()
+		vs := valueScanner{topKeys: true}
+		for _, item := range items {
+			want.add([]byte(item))
+			end, err := vs.scan([]byte(item + " "))
+			if err != nil || end != len(item) {
+				t.Fatalf("service %d: scan %s: %d, %v", n, item, end, err)
+			}
+			got.addKeys([]byte(item), vs.keys, vs.nested)
+		}
+		if want.flat != got.flat || !slices.Equal(want.names, got.names) {
+			t.Errorf("service %d: add gives flat %v, %d columns %.60q; addKeys flat %v, %d columns %.60q", n, want.flat, len(want.names), want.names, got.flat, len(got.names), got.names)
 		}
 	}
 }
