@@ -18,9 +18,6 @@ const slack = 64 << 10
 // readSize is the smallest read from a stored export.
 const readSize = 64 << 10
 
-// errOverLimit: a value is larger than it may be.
-var errOverLimit = errors.New("value over the limit")
-
 // itemStream reads the items of one stored export one at a time, in one pass
 // over its bytes: it finds each item's end and checks its syntax
 // (valueScanner) without decoding it, and hands out the item's bytes where
@@ -37,7 +34,6 @@ type itemStream struct {
 	eof       bool
 	rerr      error // a read's error other than io.EOF, reported once its bytes are used up
 	vs        valueScanner
-	inItems   bool // after the items array's '[': the next value is an item
 	first     bool // no item read yet
 	done      bool
 	closed    bool
@@ -211,7 +207,7 @@ func (s *itemStream) members(seenItems bool) error {
 			if err := s.expect('['); err != nil {
 				return err
 			}
-			s.inItems, s.first = true, true
+			s.first = true
 			return nil
 		}
 		if _, err := s.peek(); err != nil {
