@@ -121,3 +121,16 @@ func TestWriteCSVDecodesEscapesAsEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteCSVKeysInAnyOrder(t *testing.T) {
+	t.Parallel()
+	// Keys in another order, missing, new, escaped, or named twice: each
+	// cell lands under its own column whatever the previous item held.
+	p, _ := part("svc", "Service", `{"items":[{"a":1,"b":2},{"b":3,"a":4},{"c":5,"a":6},{"a":7},{"\u0062":8,"a":9,"a":10},{"a":11,"b":12,"c":13}]}`)
+	pkg, _ := write(t, []export.Part{p}, export.Options{})
+	_, files := unzip(t, pkg)
+	want := [][]string{{"a", "b", "c"}, {"1", "2", ""}, {"4", "3", ""}, {"6", "", "5"}, {"7", "", ""}, {"10", "8", ""}, {"11", "12", "13"}}
+	if diff := cmp.Diff(want, readCSV(t, files["services/svc.csv"])); diff != "" {
+		t.Errorf("csv (-want +got):\n%s", diff)
+	}
+}

@@ -3,9 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -22,6 +20,7 @@ type columns struct {
 	index map[string]int
 	names []string
 	flat  bool
+	order keyOrder
 	scan  flatScanner
 	f     field
 }
@@ -41,30 +40,82 @@ func (c *columns) add(item []byte) {
 		c.notFlat()
 		return
 	}
-	for c.scan.next(&c.f) {
-		if !c.f.keyEscaped {
-			if _, ok := c.index[string(inner(c.f.key))]; ok {
-				continue // the common case, without allocating
-			}
-		}
-		key := unquote(c.f.key, c.f.keyEscaped)
-		if _, ok := c.index[key]; ok {
-			continue
-		}
-		if len(c.names) == maxColumns {
-			c.notFlat()
+	for k := 0; c.scan.next(&c.f); k++ {
+		if !c.addKey(k) {
 			return
 		}
-		c.index[key] = len(c.names)
-		c.names = append(c.names, key)
 	}
 	if c.scan.nested {
 		c.notFlat()
 	}
 }
 
+// keyOrder remembers the column of each member of the previous item: items
+// of one service mostly have the same keys in the same order, and comparing
+// a key with the column there is cheaper than hashing it.
+type keyOrder []int
+
+// same reports whether the k-th member's key is the k-th of the previous item.
+func (o keyOrder) same(k int, f *field, names []string) bool {
+	return !f.keyEscaped && k < len(o) && string(inner(f.key)) == names[o[k]]
+}
+
+func (o *keyOrder) set(k, column int) {
+	if k < len(*o) {
+		(*o)[k] = column
+	} else {
+		*o = append(*o, column)
+	}
+}
+
+// addKeys does what add does, for an item whose member names valueScanner
+// recorded (topKeys): keys are their spans in item, nested whether a member
+// is an object or an array.
+func (c *columns) addKeys(item []byte, keys [][2]int, nested bool) {
+	if !c.flat {
+		return
+	}
+	if len(item) == 0 || item[0] != '{' || nested {
+		c.notFlat()
+		return
+	}
+	for k, span := range keys {
+		c.f.key = item[span[0]:span[1]]
+		c.f.keyEscaped = bytes.IndexByte(c.f.key, '\\') >= 0
+		if !c.addKey(k) {
+			return
+		}
+	}
+}
+
+// addKey takes in c.f.key, the k-th member's name of an item; false when
+// that makes too many columns (and the service not flat).
+func (c *columns) addKey(k int) bool {
+	if c.order.same(k, &c.f, c.names) {
+		return true // the previous item's key at this place: no map lookup
+	}
+	i, ok := 0, false
+	if !c.f.keyEscaped {
+		i, ok = c.index[string(inner(c.f.key))] // without allocating
+	}
+	if !ok {
+		key := unquote(c.f.key, c.f.keyEscaped)
+		if i, ok = c.index[key]; !ok {
+			if len(c.names) == maxColumns {
+				c.notFlat()
+				return false
+			}
+			i = len(c.names)
+			c.index[key] = i
+			c.names = append(c.names, key)
+		}
+	}
+	c.order.set(k, i)
+	return true
+}
+
 func (c *columns) notFlat() {
-	c.flat, c.index, c.names = false, nil, nil
+	c.flat, c.index, c.names, c.order = false, nil, nil, nil
 }
 
 // field is one member of a flat object, as encoded.
@@ -76,7 +127,7 @@ type field struct {
 	valEscaped bool
 }
 
-// flatScanner walks the members of an encoded JSON object. The decoder has
+// flatScanner walks the members of an encoded JSON object. The item reader has
 // already checked the syntax, so it only finds boundaries.
 type flatScanner struct {
 	b      []byte
@@ -157,7 +208,11 @@ func (s *flatScanner) space() {
 // str reads the string at s.i and returns it with its quotes.
 func (s *flatScanner) str() (quoted []byte, escaped bool) {
 	j := s.i + 1
-	for j < len(s.b) && s.b[j] != '"' {
+	for {
+		j = plainRun(s.b, j)
+		if j >= len(s.b) || s.b[j] == '"' {
+			break
+		}
 		if s.b[j] == '\\' {
 			escaped = true
 			j++
@@ -190,9 +245,16 @@ func unquote(quoted []byte, escaped bool) string {
 	return b.String()
 }
 
+// textWriter is what unescape writes to: a strings.Builder or a bytes.Buffer.
+type textWriter interface {
+	Write([]byte) (int, error)
+	WriteByte(byte) error
+	WriteRune(rune) (int, error)
+}
+
 // unescape writes the text of the content of an encoded JSON string to b,
 // decoding escapes as encoding/json does (a lone surrogate becomes U+FFFD).
-func unescape(b *strings.Builder, s []byte) {
+func unescape(b textWriter, s []byte) {
 	for {
 		i := bytes.IndexByte(s, '\\')
 		if i < 0 || i+1 == len(s) {
@@ -256,19 +318,6 @@ func hex4(s []byte) rune {
 	return r
 }
 
-// cell formats a value for CSV: strings as their text, numbers as written in
-// the JSON, booleans as true or false, null as an empty cell.
-func cell(f *field) string {
-	switch f.kind {
-	case 'n':
-		return ""
-	case '"':
-		return defuse(unquote(f.val, f.valEscaped))
-	default:
-		return string(f.val)
-	}
-}
-
 // defuse keeps a spreadsheet from running a cell as a formula, as OWASP's
 // "CSV Injection" advice says: a text starting with =, +, -, @, tab or
 // carriage return gets a leading single quote. The data comes from the
@@ -301,19 +350,18 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 	if err := p.create(path); err != nil {
 		return err
 	}
-	cw := csv.NewWriter(p.buf)
-	header := make([]string, len(cols.names))
+	row := newCSVRow(len(cols.names))
 	for i, name := range cols.names {
-		header[i] = defuse(name)
+		row.cells[i] = []byte(defuse(name))
 	}
-	if err := writeRecord(cw, p.buf, header); err != nil {
+	if _, err := p.buf.Write(row.record()); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	var (
-		row  = make([]string, len(cols.names))
-		scan flatScanner
-		f    field
-		n    int
+		scan  flatScanner
+		f     field
+		n     int
+		order keyOrder
 	)
 	for {
 		item, ok, err := s.next(ctx)
@@ -326,8 +374,12 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 		if n++; n > items || !scan.start(item) {
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
-		clear(row)
-		for scan.next(&f) {
+		row.reset(len(item))
+		for k := 0; scan.next(&f); k++ {
+			if order.same(k, &f, cols.names) {
+				row.set(order[k], &f)
+				continue
+			}
 			i, found := cols.index[string(inner(f.key))]
 			if f.keyEscaped {
 				i, found = cols.index[unquote(f.key, true)]
@@ -335,21 +387,18 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 			if !found {
 				return fmt.Errorf("%w: item %d", ErrChanged, n)
 			}
-			row[i] = cell(&f)
+			order.set(k, i)
+			row.set(i, &f)
 		}
 		if scan.nested {
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
-		if err := writeRecord(cw, p.buf, row); err != nil {
+		if _, err := p.buf.Write(row.record()); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
 	if n != items {
 		return fmt.Errorf("%w: %d items, then %d", ErrChanged, items, n)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := p.finish(path); err != nil {
 		return err
@@ -358,19 +407,4 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 		return fmt.Errorf("close stored export: %w", err)
 	}
 	return nil
-}
-
-// writeRecord writes one CSV record. encoding/csv writes a record of one
-// empty field as an empty line, which CSV readers skip: that row would be
-// lost, so it is written as "" instead.
-func writeRecord(cw *csv.Writer, w io.Writer, record []string) error {
-	if len(record) != 1 || record[0] != "" {
-		return cw.Write(record)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\"\"\n")
-	return err
 }

@@ -11,49 +11,35 @@ import (
 	"unicode/utf8"
 )
 
-// slack is how far past MaxItemBytes the decoder may read before an item is
-// declared too large: room for the whitespace and separators around an item.
+// slack is how far past MaxItemBytes a member of the top-level object other
+// than "items" may reach before it is declared too large.
 const slack = 64 << 10
 
-// errOverLimit is returned by limiter when the decoder asks for more than one
-// item's worth of input.
-var errOverLimit = errors.New("read past the item limit")
+// readSize is the smallest read from a stored export.
+const readSize = 64 << 10
 
-// limiter bounds how far the JSON decoder may read ahead of the current
-// token. The decoder buffers a whole value before returning it, so without
-// this one huge item would be read into memory before its size is checked.
-type limiter struct {
-	r       io.Reader
-	read    int64 // bytes returned so far
-	limit   int64 // read may not pass this offset
-	tripped bool  // a read hit the limit: whatever error the decoder makes of it
-}
-
-func (l *limiter) Read(b []byte) (int, error) {
-	room := l.limit - l.read
-	if room <= 0 {
-		l.tripped = true
-		return 0, errOverLimit
-	}
-	if int64(len(b)) > room {
-		b = b[:room]
-	}
-	n, err := l.r.Read(b)
-	l.read += int64(n)
-	return n, err
-}
-
-// itemStream reads the items of one stored export one at a time. Keys of the
-// top-level object other than "items" are skipped, each bounded like an item.
+// itemStream reads the items of one stored export one at a time, in one pass
+// over its bytes: it finds each item's end and checks its syntax
+// (valueScanner) without decoding it, and hands out the item's bytes where
+// they lie in its buffer. The buffer holds at most one item (MaxItemBytes)
+// and the read after it, so memory stays bounded and a huge item is refused
+// without being read whole. Keys of the top-level object other than "items"
+// are checked and skipped, each bounded like an item plus slack.
 type itemStream struct {
-	rc      io.ReadCloser
-	lim     *limiter
-	dec     *json.Decoder
-	maxItem int
-	raw     json.RawMessage
-	tidy    bytes.Buffer
-	done    bool
-	closed  bool
+	rc        io.ReadCloser
+	maxItem   int
+	buf       []byte
+	r, w      int   // buf[r:w] is read and not yet consumed
+	off       int64 // offset in the stored export of buf[0]
+	eof       bool
+	rerr      error // a read's error other than io.EOF, reported once its bytes are used up
+	vs        valueScanner
+	first     bool // no item read yet
+	done      bool
+	closed    bool
+	raw       bool   // the last item is as stored: vs.keys are its own
+	tidy      []byte // an item with its invalid UTF-8 replaced
+	compacted []byte // an item without its line breaks
 }
 
 // openItems opens a stored export and reads up to its first item.
@@ -62,8 +48,7 @@ func openItems(ctx context.Context, open func(context.Context) (io.ReadCloser, e
 	if err != nil {
 		return nil, fmt.Errorf("open stored export: %w", err)
 	}
-	lim := &limiter{r: bufio.NewReaderSize(rc, 64<<10)}
-	s := &itemStream{rc: rc, lim: lim, dec: json.NewDecoder(lim), maxItem: maxItem}
+	s := &itemStream{rc: rc, maxItem: maxItem, buf: make([]byte, readSize)}
 	if err := s.head(); err != nil {
 		rc.Close()
 		return nil, err
@@ -80,62 +65,201 @@ func (s *itemStream) Close() error {
 	return s.rc.Close()
 }
 
-// arm lets the decoder read one item's worth past its current position.
-func (s *itemStream) arm() {
-	s.lim.limit = s.dec.InputOffset() + int64(s.maxItem) + slack
+// fill reads until at least n bytes are unconsumed or the export ends, and
+// reports false at its end. The buffer grows to n if it must, and never
+// past it: reading stays within one item's worth of the current position.
+func (s *itemStream) fill(n int) (bool, error) {
+	for s.w-s.r < n {
+		if s.eof {
+			return false, nil
+		}
+		if s.rerr != nil {
+			return false, s.rerr
+		}
+		if len(s.buf)-s.r < n || s.w == len(s.buf) {
+			if len(s.buf) < n {
+				grown := make([]byte, n)
+				s.w = copy(grown, s.buf[s.r:s.w])
+				s.buf = grown
+			} else {
+				s.w = copy(s.buf, s.buf[s.r:s.w])
+			}
+			s.off += int64(s.r)
+			s.r = 0
+		}
+		k, err := s.rc.Read(s.buf[s.w:])
+		s.w += k
+		switch {
+		case err == io.EOF:
+			s.eof = true
+		case err != nil:
+			s.rerr = err
+		}
+	}
+	return true, nil
+}
+
+// peek skips whitespace and returns the next byte without consuming it.
+func (s *itemStream) peek() (byte, error) {
+	for {
+		for ; s.r < s.w; s.r++ {
+			switch c := s.buf[s.r]; c {
+			case ' ', '\t', '\n', '\r':
+			default:
+				return c, nil
+			}
+		}
+		more, err := s.fill(1)
+		if err != nil {
+			return 0, s.readFail(err)
+		}
+		if !more {
+			return 0, s.malformed(s.r)
+		}
+	}
+}
+
+// expect consumes the next byte, after whitespace, which must be c.
+func (s *itemStream) expect(c byte) error {
+	got, err := s.peek()
+	if err != nil {
+		return err
+	}
+	if got != c {
+		return s.malformed(s.r)
+	}
+	s.r++
+	return nil
+}
+
+// value consumes the value at s.r (after peek) and returns its bytes, valid
+// until the next read; one larger than limit fails with ErrItemTooLarge.
+func (s *itemStream) value(limit int) ([]byte, error) {
+	for {
+		n, err := s.vs.scan(s.buf[s.r:s.w])
+		if err == nil {
+			if n > limit {
+				return nil, s.tooLarge()
+			}
+			v := s.buf[s.r : s.r+n]
+			s.r += n
+			return v, nil
+		}
+		var syntax *syntaxError
+		if errors.As(err, &syntax) {
+			return nil, s.malformed(s.r + syntax.pos)
+		}
+		// Short: the value is at least as long as what is buffered.
+		have := s.w - s.r
+		if s.eof {
+			return nil, s.malformed(s.w) // truncated
+		}
+		if have > limit {
+			return nil, s.tooLarge()
+		}
+		more, err := s.fill(min(max(2*have, readSize), limit+1))
+		if err != nil {
+			return nil, s.readFail(err)
+		}
+		if !more && s.w-s.r == have {
+			return nil, s.malformed(s.w)
+		}
+	}
 }
 
 // head reads up to the opening bracket of the items array.
 func (s *itemStream) head() error {
-	s.arm()
-	if tok, err := s.dec.Token(); err != nil || tok != json.Delim('{') {
-		return s.fail(err)
+	if err := s.expect('{'); err != nil {
+		return err
 	}
-	found, err := s.members(false)
+	c, err := s.peek()
 	if err != nil {
 		return err
 	}
-	if !found {
-		return s.fail(nil)
+	if c == '}' {
+		return s.malformed(s.r) // {}: no items
 	}
-	return nil
+	return s.members(false)
 }
 
-// members reads members of the top-level object. Before the items array
-// (seenItems false) it stops after the array's opening bracket and reports
-// true; after it, it reads to the end of the document and reports false.
-func (s *itemStream) members(seenItems bool) (bool, error) {
+// members reads members of the top-level object from a name on. Before the
+// items array (seenItems false) it stops after the array's opening bracket;
+// after it, it reads to the end of the document.
+func (s *itemStream) members(seenItems bool) error {
 	for {
-		s.arm()
-		tok, err := s.dec.Token()
+		if c, err := s.peek(); err != nil {
+			return err
+		} else if c != '"' {
+			return s.malformed(s.r)
+		}
+		at := s.r
+		name, err := s.value(s.maxItem + slack)
 		if err != nil {
-			return false, s.fail(err)
+			return err
 		}
-		if tok == json.Delim('}') {
-			break
+		if err := s.expect(':'); err != nil {
+			return err
 		}
-		if tok == "items" {
+		if unquote(name, bytes.IndexByte(name, '\\') >= 0) == "items" {
 			if seenItems {
-				return false, s.fail(nil) // twice: which one would the service mean?
+				return s.malformed(at) // twice: which one would the service mean?
 			}
-			s.arm()
-			if tok, err := s.dec.Token(); err != nil || tok != json.Delim('[') {
-				return false, s.fail(err)
+			if err := s.expect('['); err != nil {
+				return err
 			}
-			return true, nil
+			s.first = true
+			return nil
 		}
-		s.arm()
-		var skip json.RawMessage
-		if err := s.dec.Decode(&skip); err != nil {
-			return false, s.fail(err)
+		if _, err := s.peek(); err != nil {
+			return err
 		}
+		if _, err := s.value(s.maxItem + slack); err != nil {
+			return err
+		}
+		c, err := s.peek()
+		if err != nil {
+			return err
+		}
+		s.r++
+		switch c {
+		case ',':
+			continue
+		case '}':
+		default:
+			return s.malformed(s.r - 1)
+		}
+		if !seenItems {
+			return s.malformed(s.r - 1) // the object ended without items
+		}
+		// Nothing may follow the document.
+		if _, err := s.peek(); err == nil {
+			return s.malformed(s.r)
+		} else if !errors.Is(err, ErrMalformed) {
+			return err
+		}
+		return nil
 	}
-	// Nothing may follow the document.
-	s.arm()
-	if _, err := s.dec.Token(); err != io.EOF {
-		return false, s.fail(err)
+}
+
+// afterItems reads what follows the items array's ']' to the end.
+func (s *itemStream) afterItems() error {
+	c, err := s.peek()
+	if err != nil {
+		return err
 	}
-	return false, nil
+	s.r++
+	switch c {
+	case ',':
+		return s.members(true)
+	case '}':
+		if _, err := s.peek(); err == nil {
+			return s.malformed(s.r)
+		} else if !errors.Is(err, ErrMalformed) {
+			return err
+		}
+		return nil
+	}
+	return s.malformed(s.r - 1)
 }
 
 // next returns the next item, valid until the following call, or ok false
@@ -148,51 +272,60 @@ func (s *itemStream) next(ctx context.Context) (item []byte, ok bool, err error)
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	s.arm()
-	if !s.dec.More() {
-		if tok, err := s.dec.Token(); err != nil || tok != json.Delim(']') {
-			return nil, false, s.fail(err)
+	c, err := s.peek()
+	if err != nil {
+		return nil, false, err
+	}
+	if !s.first && c != ']' {
+		if c != ',' {
+			return nil, false, s.malformed(s.r)
 		}
-		if _, err := s.members(true); err != nil {
+		s.r++
+		if c, err = s.peek(); err != nil {
+			return nil, false, err
+		}
+		if c == ']' {
+			return nil, false, s.malformed(s.r) // [1,]
+		}
+	}
+	if c == ']' {
+		s.r++
+		if err := s.afterItems(); err != nil {
 			return nil, false, err
 		}
 		s.done = true
 		return nil, false, nil
 	}
-	s.raw = s.raw[:0]
-	if err := s.dec.Decode(&s.raw); err != nil {
-		return nil, false, s.fail(err)
+	s.first = false
+	if item, err = s.value(s.maxItem); err != nil {
+		return nil, false, err
 	}
-	if len(s.raw) > s.maxItem {
-		return nil, false, s.fail(errOverLimit)
-	}
-	item = s.raw
+	s.raw = true
 	if !utf8.Valid(item) {
-		item = bytes.ToValidUTF8(item, []byte("\uFFFD"))
+		s.raw = false
+		s.tidy = append(s.tidy[:0], bytes.ToValidUTF8(item, []byte("\uFFFD"))...)
+		item = s.tidy
 	}
-	if bytes.IndexByte(item, '\n') >= 0 || bytes.IndexByte(item, '\r') >= 0 {
-		s.tidy.Reset()
-		if err := json.Compact(&s.tidy, item); err != nil {
-			return nil, false, s.fail(err)
-		}
-		item = s.tidy.Bytes()
+	if s.vs.newline {
+		s.raw = false
+		s.compacted = compact(s.compacted[:0], item)
+		item = s.compacted
 	}
 	return item, true, nil
 }
 
-// fail classifies a decoding error. Syntax errors are reported by offset only:
-// their text quotes the data, which is personal. A nil err means the
-// document was well-formed JSON of the wrong shape.
-func (s *itemStream) fail(err error) error {
-	var syntax *json.SyntaxError
-	switch {
-	case errors.Is(err, errOverLimit), s.lim.tripped:
-		return fmt.Errorf("%w: item at byte %d is over %d bytes", ErrItemTooLarge, s.dec.InputOffset(), s.maxItem)
-	case err == nil, err == io.EOF, errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &syntax):
-		return fmt.Errorf("%w (at byte %d)", ErrMalformed, s.dec.InputOffset())
-	default:
-		return fmt.Errorf("read stored export: %w", err)
-	}
+// malformed reports the stored export as not the expected JSON, by offset
+// only: the bytes are personal data.
+func (s *itemStream) malformed(at int) error {
+	return fmt.Errorf("%w (at byte %d)", ErrMalformed, s.off+int64(at))
+}
+
+func (s *itemStream) tooLarge() error {
+	return fmt.Errorf("%w: item at byte %d is over %d bytes", ErrItemTooLarge, s.off+int64(s.r), s.maxItem)
+}
+
+func (s *itemStream) readFail(err error) error {
+	return fmt.Errorf("read stored export: %w", err)
 }
 
 // writeJSON writes the service's items to path and returns how many there
@@ -215,6 +348,7 @@ func (p *packer) writeJSON(ctx context.Context, part Part, path string) (int, *c
 	cols := newColumns()
 	n := 0
 	for {
+		s.vs.topKeys = cols.flat
 		item, ok, err := s.next(ctx)
 		if err != nil {
 			return 0, nil, err
@@ -229,7 +363,11 @@ func (p *packer) writeJSON(ctx context.Context, part Part, path string) (int, *c
 		if _, err := w.Write(item); err != nil {
 			return 0, nil, fmt.Errorf("write %s: %w", path, err)
 		}
-		cols.add(item)
+		if s.raw {
+			cols.addKeys(item, s.vs.keys, s.vs.nested)
+		} else {
+			cols.add(item)
+		}
 		n++
 	}
 	if n > 0 {

@@ -8,17 +8,18 @@ import (
 	"sync"
 )
 
-// Chunks in flight between the goroutine that decodes and the one that
+// Chunks in flight between the goroutine that reads items and the one that
 // compresses: this much memory buys the overlap.
 const (
 	chunkSize = 64 << 10
 	chunks    = 4
 )
 
-// overlap passes the bytes of one zip entry to a goroutine that hashes,
-// counts and compresses them, so that compressing runs beside decoding the
-// next items instead of after it. Writes copy into one of a few fixed
-// chunks, so memory stays bounded however fast the writer is.
+// overlap passes the bytes of one zip entry to a goroutine that hashes and
+// counts them and hands them to the entry's deflater (parallelDeflater), so
+// that this runs beside reading the next items instead of after it. Writes
+// copy into one of a few fixed chunks, so memory stays bounded however fast
+// the writer is.
 type overlap struct {
 	full chan []byte
 	free chan []byte
