@@ -151,7 +151,7 @@ func (sub *Submission) Validate() error {
 	if sub.ExternalRef != "" && !externalRefRe().MatchString(sub.ExternalRef) {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-external-ref", "externalRef must be 1-128 printable ASCII characters")
 	}
-	if sub.Language != "" && !privacy.ValidLanguage(sub.Language) {
+	if _, ok := privacy.CanonicalLanguage(sub.Language); sub.Language != "" && !ok {
 		return privacy.Errorf(privacy.KindInvalid, "invalid-language", "language must be one of en, zh-Hans (or zh, zh-CN, zh-SG)")
 	}
 	for _, c := range sub.Changes {
