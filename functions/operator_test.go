@@ -333,3 +333,24 @@ func TestSuspendedTenantRejectsInboundRequests(t *testing.T) {
 		t.Errorf("a request was opened: %v → %v", before, after)
 	}
 }
+
+// TestOperatorCreateRetriedWithItsKey: an onboarding sent again with its
+// Idempotency-Key after a lost answer gets 201 and the tenant, as the first
+// call did; without the key it is 409 tenant-exists.
+func TestOperatorCreateRetriedWithItsKey(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t)
+	op := ta.operatorToken(t, auth.RoleOperatorAdmin)
+	h := bearer(op)
+	h["Idempotency-Key"] = "onboard-initech"
+	body := `{"id":"initech","name":"Initech Ltd"}`
+	first := ta.do(t, call{method: "POST", path: "/api/operator/tenants", header: h, body: body})
+	again := ta.do(t, call{method: "POST", path: "/api/operator/tenants", header: h, body: body})
+	if first.status != http.StatusCreated || again.status != http.StatusCreated || again.header.Get("ETag") != first.header.Get("ETag") ||
+		again.header.Get("Location") != "/api/operator/tenants/initech" {
+		t.Fatalf("create %d %v, again %d %v: want 201 twice with the same ETag", first.status, first.header, again.status, again.header)
+	}
+	if r := ta.do(t, call{method: "POST", path: "/api/operator/tenants", header: bearer(op), body: body}); r.status != http.StatusConflict || r.body["code"] != "tenant-exists" {
+		t.Errorf("without the key: %d %v, want 409 tenant-exists", r.status, r.body)
+	}
+}

@@ -2,6 +2,7 @@ package dsr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -45,6 +46,14 @@ func (s *Service) CreateTenant(ctx context.Context, in NewTenant, actor Actor) (
 	if slices.Contains(s.cfg.ReservedTenantIDs, in.ID) || in.ID == privacy.OperatorTenant {
 		return nil, privacy.FieldErrorf("id", "reserved-tenant-id", "this id is reserved for the operator")
 	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.idem(ctx, in.ID, actor, "tenant.created", string(body))
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	t := &privacy.Tenant{ID: in.ID, CreatedAt: now, UpdatedAt: now}
 	in.TenantSettings.apply(t)
@@ -53,13 +62,37 @@ func (s *Service) CreateTenant(ctx context.Context, in NewTenant, actor Actor) (
 		return nil, err
 	}
 	t.PendingAudit = s.operatorEvents(t.ID, now, actor, "tenant.created", nil)
+	k.record(&t.AdminOps, "", now)
 	if err := s.d.Store.CreateTenant(ctx, t); err != nil {
 		if errors.Is(err, privacy.ErrConflict) {
-			return nil, privacy.Errorf(privacy.KindConflict, "tenant-exists", "a tenant with this id exists")
+			return s.replayCreate(ctx, in.ID, k)
 		}
 		return nil, fmt.Errorf("create tenant: %w", err)
 	}
 	s.d.Step("tenant-written")
+	return s.flushTenantQuietly(ctx, t), nil
+}
+
+// replayCreate answers a create whose id exists: with the same
+// Idempotency-Key and body as the create that made it (an answer lost in a
+// crash or a timeout, sent again), the tenant as stored, its audit outbox
+// carried out if the first call died before; with the key of another change,
+// idempotency-key-reused; otherwise tenant-exists. Keys are kept 24 hours.
+func (s *Service) replayCreate(ctx context.Context, id string, k *opKey) (*privacy.Tenant, error) {
+	exists := privacy.Errorf(privacy.KindConflict, "tenant-exists", "a tenant with this id exists")
+	if k == nil {
+		return nil, exists
+	}
+	t, err := s.d.Store.GetTenant(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get tenant: %w", err)
+	}
+	if _, err := k.check(t.AdminOps); !errors.Is(err, errReplay) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, exists
+	}
 	return s.flushTenantQuietly(ctx, t), nil
 }
 
