@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -74,30 +73,9 @@ func (s *Sweeper) decideDerived(t *privacy.Tenant, pr *PolicyReport, r *privacy.
 // requests, checkpoint, remove, fold.
 func (s *Sweeper) pageDerived(ctx context.Context, t *privacy.Tenant, st State, owner string) (*privacy.Tenant, error) {
 	run := st.Current
-	pr := &run.Policies[run.Policy]
-	page, purge, err := s.scanDerived(ctx, t, pr, run.Cursor, run.StartedAt)
-	if err != nil {
-		s.d.Logger.Warn("retention derived copies failed", "tenant_id", t.ID, "policy", pr.PolicyID, "error", err.Error())
-		pr.Status, pr.Reason = "failed", "the requests holding derived copies could not be read"
-		s.nextPhase(run)
-		return t, nil
-	}
-	if page.To == "" {
-		s.nextPhase(run)
-		return t, nil
-	}
-	page.Policy = run.Policy
-	run.Pending = page
-	if t, err = s.write(ctx, t, st, owner); err != nil {
-		return t, err
-	}
-	s.d.Step("retention-page-planned")
-	if err := s.removePackages(ctx, t, purge); err != nil {
-		return t, fmt.Errorf("retention derived copies: %w", err)
-	}
-	s.d.Step("retention-page-deleted")
-	if err := s.fold(ctx, t.ID, run); err != nil {
-		return t, err
-	}
-	return t, nil
+	return s.pageOf(ctx, t, st, owner, pageStep{fail: "the requests holding derived copies could not be read", wrap: "retention derived copies"},
+		func(pr *PolicyReport) (*Page, func(*privacy.Tenant) error, error) {
+			page, purge, err := s.scanDerived(ctx, t, pr, run.Cursor, run.StartedAt)
+			return page, func(t *privacy.Tenant) error { return s.removePackages(ctx, t, purge) }, err
+		})
 }

@@ -88,33 +88,11 @@ func (s *Sweeper) stripInbound(ctx context.Context, t *privacy.Tenant, purge []*
 // fold.
 func (s *Sweeper) pageInbound(ctx context.Context, t *privacy.Tenant, st State, owner string) (*privacy.Tenant, error) {
 	run := st.Current
-	pr := &run.Policies[run.Policy]
-	page, purge, err := s.scanInbound(ctx, t, pr, run.Cursor)
-	if err != nil {
-		s.d.Logger.Warn("retention policy failed", "tenant_id", t.ID, "policy", pr.PolicyID, "error", err.Error())
-		pr.Status, pr.Reason = "failed", "the inbound ledger could not be read"
-		s.nextPhase(run)
-		return t, nil
-	}
-	if page.To == "" {
-		pr.Status = "done"
-		s.nextPhase(run)
-		return t, nil
-	}
-	page.Policy = run.Policy
-	run.Pending = page
-	if t, err = s.write(ctx, t, st, owner); err != nil {
-		return t, err
-	}
-	s.d.Step("retention-page-planned")
-	if err := s.stripInbound(ctx, t, purge); err != nil {
-		return t, fmt.Errorf("retention: %w", err)
-	}
-	s.d.Step("retention-page-deleted")
-	if err := s.fold(ctx, t.ID, run); err != nil {
-		return t, err
-	}
-	return t, nil
+	return s.pageOf(ctx, t, st, owner, pageStep{fail: "the inbound ledger could not be read", finish: true},
+		func(pr *PolicyReport) (*Page, func(*privacy.Tenant) error, error) {
+			page, purge, err := s.scanInbound(ctx, t, pr, run.Cursor)
+			return page, func(t *privacy.Tenant) error { return s.stripInbound(ctx, t, purge) }, err
+		})
 }
 
 // redoInbound finishes a pending page of rejected bodies.

@@ -121,16 +121,41 @@ func (s *Sweeper) removePackages(ctx context.Context, t *privacy.Tenant, purge [
 // checkpoint, remove, fold.
 func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State, owner string) (*privacy.Tenant, error) {
 	run := st.Current
+	return s.pageOf(ctx, t, st, owner, pageStep{fail: "the requests could not be read", finish: true},
+		func(pr *PolicyReport) (*Page, func(*privacy.Tenant) error, error) {
+			page, purge, err := s.scanPackages(ctx, t, pr, run.Cursor, run.StartedAt)
+			return page, func(t *privacy.Tenant) error { return s.removeRecords(ctx, t, pr, purge, run.StartedAt) }, err
+		})
+}
+
+// pageStep says how pageOf reports a phase: the reason a policy fails for
+// when its source cannot be read, whether the phase's end ends the policy,
+// and the prefix of its errors.
+type pageStep struct {
+	fail   string
+	finish bool
+	wrap   string
+}
+
+// pageOf runs one page of a suite phase: scan it (a source that cannot be
+// read fails the policy, never the run), checkpoint it as the run's pending
+// page, carry it out, and fold it into the report. A crash after the
+// checkpoint leaves the page pending; the redelivered job redoes it.
+func (s *Sweeper) pageOf(ctx context.Context, t *privacy.Tenant, st State, owner string, step pageStep,
+	scan func(pr *PolicyReport) (*Page, func(*privacy.Tenant) error, error)) (*privacy.Tenant, error) {
+	run := st.Current
 	pr := &run.Policies[run.Policy]
-	page, purge, err := s.scanPackages(ctx, t, pr, run.Cursor, run.StartedAt)
+	page, act, err := scan(pr)
 	if err != nil {
-		s.d.Logger.Warn("retention policy failed", "tenant_id", t.ID, "policy", pr.PolicyID, "error", err.Error())
-		pr.Status, pr.Reason = "failed", "the requests could not be read"
+		s.d.Logger.Warn("retention policy failed", "tenant_id", t.ID, "policy", pr.PolicyID, "reason", step.fail, "error", err.Error())
+		pr.Status, pr.Reason = "failed", step.fail
 		s.nextPhase(run)
 		return t, nil
 	}
 	if page.To == "" {
-		pr.Status = "done"
+		if step.finish {
+			pr.Status = "done"
+		}
 		s.nextPhase(run)
 		return t, nil
 	}
@@ -140,9 +165,12 @@ func (s *Sweeper) pagePackages(ctx context.Context, t *privacy.Tenant, st State,
 		return t, err
 	}
 	s.d.Step("retention-page-planned")
-	if err := s.removeRecords(ctx, t, pr, purge, run.StartedAt); err != nil {
-		// Keep the place: the page stays pending; the redelivered job redoes it.
-		return t, fmt.Errorf("retention: %w", err)
+	if err := act(t); err != nil {
+		wrap := step.wrap
+		if wrap == "" {
+			wrap = "retention"
+		}
+		return t, fmt.Errorf("%s: %w", wrap, err)
 	}
 	s.d.Step("retention-page-deleted")
 	if err := s.fold(ctx, t.ID, run); err != nil {
