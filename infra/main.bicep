@@ -363,6 +363,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TASKS_QUEUE: tasksQueue
     TASK_CALLBACK_TIMEOUT: '24h' // a task whose service answered 202 is called again after this without an answer
     UNVERIFIED_EXPIRY: '168h' // a request whose code was never entered is cancelled and stripped after this
+    CLARIFICATION_WAIT: '720h' // a clock paused for a clarification nobody answered runs again after this
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue

@@ -4,7 +4,8 @@
 // requests, and the audit events a tenant change left in the tenant document;
 // re-drives tasks whose claim, message or service answer did not come; and
 // starts again erasures a released legal hold deferred), cancels requests
-// whose code was never entered within UNVERIFIED_EXPIRY, and it reports how
+// whose code was never entered within UNVERIFIED_EXPIRY, restarts clocks paused
+// for a clarification nobody answered within CLARIFICATION_WAIT, and it reports how
 // many open requests are overdue or due soon — counts, never contents. It also
 // flags a tenant whose nightly retention sweep did not start for an occurrence
 // of the retention schedule more than RetentionGrace ago (a missed night). It

@@ -134,7 +134,10 @@ type Config struct {
 	// UnverifiedExpiry is how long a request waits for its code before the
 	// watch cancels it and removes its personal data.
 	UnverifiedExpiry time.Duration `envconfig:"UNVERIFIED_EXPIRY" default:"168h"`
-	OutboxLease      time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
+	// ClarificationWait is how long a clock paused for a clarification stays
+	// stopped without the subject's answer before the watch restarts it.
+	ClarificationWait time.Duration `envconfig:"CLARIFICATION_WAIT" default:"720h"`
+	OutboxLease       time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
 	// OutboxDispatch says who carries out a request's outbox (its audit
 	// entries and messages) after a write: "inline", the writer itself, right
 	// after its write; or "changefeed" (STORE_BACKEND=cosmos on Azure), the
@@ -290,6 +293,9 @@ func (c *Config) check() error {
 	}
 	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
 		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
+	}
+	if c.ClarificationWait < 24*time.Hour || c.ClarificationWait > 90*24*time.Hour {
+		bad("CLARIFICATION_WAIT", "%s is outside 24h..2160h: a subject must get time to answer, and a stopped clock must not stop for ever", c.ClarificationWait)
 	}
 	if c.UnverifiedExpiry < time.Hour || c.UnverifiedExpiry > 90*24*time.Hour {
 		bad("UNVERIFIED_EXPIRY", "%s is outside 1h..2160h: a subject must get time to find the mail, and an unconfirmed address must not be kept for long", c.UnverifiedExpiry)

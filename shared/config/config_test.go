@@ -136,6 +136,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxExportBytes:           2 << 30,
 		CodeTTL:                  15 * time.Minute,
 		UnverifiedExpiry:         7 * 24 * time.Hour,
+		ClarificationWait:        30 * 24 * time.Hour,
 		CodeMaxAttempts:          5,
 		OutboxLease:              2 * time.Minute,
 		OutboxDispatch:           "inline",

@@ -47,6 +47,7 @@ func DurationBounds() []Bound {
 		{"INBOUND_KEEP_REJECTED", time.Hour, 90 * 24 * time.Hour},
 		{"CODE_TTL", time.Minute, time.Hour},
 		{"UNVERIFIED_EXPIRY", time.Hour, 90 * 24 * time.Hour},
+		{"CLARIFICATION_WAIT", 24 * time.Hour, 90 * 24 * time.Hour},
 		{"OUTBOX_LEASE", time.Second, 0},
 		{"TASK_LEASE", 30 * time.Second, 0},
 		{"TASK_RETRY_BASE", time.Second, 0},

@@ -192,7 +192,8 @@ func (s *Service) Pause(ctx context.Context, tenantID, id string, actor Actor, q
 		case r.OpenPause() != nil:
 			return privacy.Errorf(privacy.KindConflict, "already-paused", "the clock is already stopped")
 		}
-		r.Pauses = append(r.Pauses, privacy.Pause{From: now, Reason: question})
+		r.Pauses = append(r.Pauses, privacy.Pause{From: now, Reason: question, Until: now.Add(s.cfg.ClarificationWait)})
+		r.SetWake(s.cfg.TaskLease) // the watch restarts the clock at Until if no answer came
 		if err := s.schedule(t, r, now); err != nil {
 			return err
 		}
@@ -209,6 +210,7 @@ func (s *Service) Resume(ctx context.Context, tenantID, id string, actor Actor) 
 			return privacy.Errorf(privacy.KindConflict, "not-paused", "the clock is running")
 		}
 		p.To = now
+		r.SetWake(s.cfg.TaskLease) // drops the pause's own wake
 		if err := s.schedule(t, r, now); err != nil {
 			return err
 		}

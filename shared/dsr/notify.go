@@ -96,6 +96,8 @@ func (s *Service) noticeText(t *privacy.Tenant, r *privacy.Request, notice strin
 		b.WriteString(say(lang, notice, reason, s.extendedDue(t, r)))
 	case privacy.NoticeCancelled:
 		b.WriteString(say(lang, notice))
+	case privacy.NoticeClarificationLapsed:
+		b.WriteString(say(lang, notice, humanDurationIn(lang, s.cfg.ClarificationWait), due))
 	case privacy.NoticeClarification:
 		question := ""
 		if p := r.OpenPause(); p != nil {
@@ -178,6 +180,21 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 				flushed++
 			}
 			continue
+		}
+		if p := r.OpenPause(); p != nil && !p.Until.IsZero() && !now.Before(p.Until) {
+			if t == nil {
+				if t, err = s.tenant(ctx, tenantID); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			if lapsed, err := s.lapseClarification(ctx, t, r, now); err != nil {
+				errs = append(errs, err)
+				continue
+			} else if lapsed {
+				flushed++
+				continue // its tasks, if any, are looked at on the next run
+			}
 		}
 		if !r.WakeAt.IsZero() && r.WakeAt.Before(now) {
 			if t == nil {

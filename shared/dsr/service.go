@@ -43,7 +43,11 @@ type Config struct {
 	// then the watch cancels it and removes the personal data it carries
 	// (unverified.go).
 	UnverifiedExpiry time.Duration
-	OutboxLease      time.Duration // after this, the watch re-drives an unflushed outbox
+	// ClarificationWait is how long a clock paused for a clarification stays
+	// stopped without an answer (30 days): then the watch restarts it
+	// (clarification.go).
+	ClarificationWait time.Duration
+	OutboxLease       time.Duration // after this, the watch re-drives an unflushed outbox
 	// DeferOutbox leaves a write's outbox to a change-feed consumer (the
 	// outbox function calls FlushRequest) instead of flushing it inline, so
 	// the caller answers after its own write. The watch is the fallback.
@@ -127,6 +131,9 @@ func New(cfg Config, keys Keys, d Deps) (*Service, error) {
 	}
 	if cfg.UnverifiedExpiry <= 0 {
 		cfg.UnverifiedExpiry = 7 * 24 * time.Hour
+	}
+	if cfg.ClarificationWait <= 0 {
+		cfg.ClarificationWait = 30 * 24 * time.Hour
 	}
 	if cfg.TasksQueue == "" {
 		cfg.TasksQueue = "privops-tasks"

@@ -49,6 +49,9 @@ const (
 	// NoticeClarification asks the subject to clarify the request; the clock
 	// may stop until they answer (UK GDPR Art. 12A).
 	NoticeClarification = "clarification"
+	// NoticeClarificationLapsed: no answer came within the wait, so the
+	// clock runs again and the request is answered as it stands.
+	NoticeClarificationLapsed = "clarification-lapsed"
 )
 
 // NewEvent builds an envelope with data marshalled to JSON.

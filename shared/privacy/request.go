@@ -142,11 +142,15 @@ type Verification struct {
 }
 
 // Pause is a stopped-clock interval (UK Art. 12A: clarification requested until
-// received). To is zero while the clock is stopped.
+// received). To is zero while the clock is stopped. Until is when the watch
+// restarts a clock still stopped (no answer came); it then sets To and
+// Unanswered.
 type Pause struct {
-	From   time.Time `json:"from"`
-	To     time.Time `json:"to,omitzero"`
-	Reason string    `json:"reason"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to,omitzero"`
+	Reason     string    `json:"reason"`
+	Until      time.Time `json:"until,omitzero"`
+	Unanswered bool      `json:"unanswered,omitempty"`
 }
 
 // Extension is a deadline extension with its reason and the notice to the subject.

@@ -148,14 +148,21 @@ func (r *Request) TasksDone() bool {
 	return len(r.Tasks) > 0 && !slices.ContainsFunc(r.Tasks, func(t Task) bool { return !t.Status.Terminal() })
 }
 
-// SetWake recomputes WakeAt from the tasks.
+// SetWake recomputes WakeAt from the tasks and from an open pause's end.
 func (r *Request) SetWake(lease time.Duration) {
 	r.WakeAt = time.Time{}
 	for i := range r.Tasks {
-		w := r.Tasks[i].Wake(lease)
-		if !w.IsZero() && (r.WakeAt.IsZero() || w.Before(r.WakeAt)) {
-			r.WakeAt = w
-		}
+		r.WakeBy(r.Tasks[i].Wake(lease))
+	}
+	if p := r.OpenPause(); p != nil {
+		r.WakeBy(p.Until)
+	}
+}
+
+// WakeBy brings WakeAt forward to w (a zero w changes nothing).
+func (r *Request) WakeBy(w time.Time) {
+	if !w.IsZero() && (r.WakeAt.IsZero() || w.Before(r.WakeAt)) {
+		r.WakeAt = w
 	}
 }
 

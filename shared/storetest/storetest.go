@@ -157,8 +157,9 @@ func fullRequest(tenantID, id string, created time.Time) *privacy.Request {
 		ReceivedAt:         created,
 		IdentityVerifiedAt: created.Add(3 * time.Minute),
 		Pauses: []privacy.Pause{
-			{From: created.Add(time.Hour), To: created.Add(26 * time.Hour), Reason: "clarification requested"},
-			{From: created.Add(48 * time.Hour), Reason: "clarification requested again"}, // still open
+			{From: created.Add(time.Hour), To: created.Add(26 * time.Hour), Reason: "clarification requested",
+				Until: created.Add(25 * time.Hour), Unanswered: true},
+			{From: created.Add(48 * time.Hour), Reason: "clarification requested again", Until: created.Add(30 * 24 * time.Hour)}, // still open
 		},
 		Extension: &privacy.Extension{Reason: "complex request", By: "admin:bob", At: created.Add(72 * time.Hour),
 			NoticedAt: created.Add(73 * time.Hour)},
