@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/privops/privops/shared/deadline"
 )
 
 //go:embed clocks.json
@@ -24,11 +26,14 @@ type Rule struct {
 	// Exactly one of Hours, Days (calendar days in Zone), BusinessDays
 	// (Monday to Friday in Zone, counted from the day after the trigger, due
 	// at the end of the last one) or SLA (the tenant's contractual hours).
-	Hours             int    `json:"hours,omitempty"`
-	Days              int    `json:"days,omitempty"`
-	BusinessDays      int    `json:"businessDays,omitempty"`
-	SLA               bool   `json:"sla,omitempty"`
-	Zone              string `json:"zone,omitempty"`
+	Hours        int    `json:"hours,omitempty"`
+	Days         int    `json:"days,omitempty"`
+	BusinessDays int    `json:"businessDays,omitempty"`
+	SLA          bool   `json:"sla,omitempty"`
+	Zone         string `json:"zone,omitempty"`
+	// Calendar names the holiday calendar (shared/deadline's rules.json)
+	// whose holidays BusinessDays also skip; empty: Monday to Friday only.
+	Calendar          string `json:"calendar,omitempty"`
 	SmallAgentDoubles bool   `json:"smallAgentDoubles,omitempty"`
 	// Conditions: minimum risk, CAC grade and operator class, the residents
 	// threshold (inclusive), and the incident dates the rule is in force for
@@ -90,6 +95,8 @@ func LoadRules(b []byte) (*Rules, error) {
 			return nil, fmt.Errorf("breach clocks: rule %s: unknown trigger %q", r.ID, r.Trigger)
 		case !slices.Contains([]string{PartyController, PartyProcessor, PartyOperator}, r.Party):
 			return nil, fmt.Errorf("breach clocks: rule %s: unknown party %q", r.ID, r.Party)
+		case r.Calendar != "" && (r.BusinessDays == 0 || !deadline.Default().HasCalendar(r.Calendar)):
+			return nil, fmt.Errorf("breach clocks: rule %s: calendar %q needs businessDays and a calendar of the deadline rules", r.ID, r.Calendar)
 		}
 		r.loc = time.UTC
 		if r.Zone != "" {
@@ -269,6 +276,12 @@ func (r *Rule) clock(inc *Incident, ci ClockInput, now time.Time) Clock {
 		c.DueAt = c.TriggerAt.Add(time.Duration(r.Hours) * time.Hour)
 	case r.Days > 0:
 		c.DueAt = c.TriggerAt.In(r.loc).AddDate(0, 0, r.Days*mult).UTC()
+	case r.Calendar != "":
+		due, err := deadline.Default().WorkingDayEnd(r.Calendar, c.TriggerAt, r.BusinessDays*mult, r.loc)
+		if err != nil { // LoadRules checked the calendar exists
+			due = AddBusinessDays(c.TriggerAt, r.BusinessDays*mult, r.loc)
+		}
+		c.DueAt = due
 	default:
 		c.DueAt = AddBusinessDays(c.TriggerAt, r.BusinessDays*mult, r.loc)
 	}
@@ -325,8 +338,8 @@ func metAt(r *Rule, inc *Incident, ci ClockInput) time.Time {
 // AddBusinessDays returns the end (23:59:59 local) of the n-th business day
 // (Monday to Friday) after the local day of t in loc, in UTC. The trigger's
 // own day does not count, whatever its hour (LGPD: prazo em dias úteis,
-// excluding the day of the start). No holiday calendar is applied yet
-// (privacy-rules E.4 asks for per-jurisdiction calendars).
+// excluding the day of the start). It knows no holidays: a rule naming a
+// Calendar counts that calendar's working days instead (privacy-rules E.4).
 func AddBusinessDays(t time.Time, n int, loc *time.Location) time.Time {
 	l := t.In(loc)
 	d := time.Date(l.Year(), l.Month(), l.Day(), 12, 0, 0, 0, loc)

@@ -107,6 +107,14 @@ func TestClocks(t *testing.T) {
 			// end Fri 8 Feb; the supplement (not doubled) 20 end Thu 28 Feb.
 			want: []want{{"br-lgpd-anpd", ClockRunning, "2030-02-09T02:59:59Z"}, {"br-lgpd-subjects", ClockRunning, "2030-02-09T02:59:59Z"},
 				{"br-lgpd-supplement", ClockRunning, "2030-03-01T02:59:59Z"}}},
+		{name: "LGPD business days skip Brazil's national holidays (20 Nov 2026, a Friday)",
+			inc: func(i *Incident) {
+				i.Jurisdictions = []string{"br-lgpd"}
+				i.DetectedAt = time.Date(2026, 11, 18, 14, 0, 0, 0, time.UTC)
+			},
+			// Notified Wed 18 Nov 12:00 in Sao Paulo: Thu 19, Mon 23, Tue 24.
+			notice: &Notice{NotifiedAt: time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)}, now: time.Date(2026, 11, 18, 16, 0, 0, 0, time.UTC),
+			want: []want{{"br-lgpd-anpd", ClockRunning, "2026-11-25T02:59:59Z"}}},
 		// Notified 30 Jan 23:00 CST; 60 days later is 31 Mar 23:00 CDT (DST from 10 Mar).
 		{name: "Texas AG at 250 residents (inclusive); residents across DST",
 			inc: func(i *Incident) {

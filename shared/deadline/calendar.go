@@ -63,13 +63,17 @@ const (
 	// calendarUSFederal: US federal holidays (5 U.S.C. §6103), with the
 	// Saturday → Friday and Sunday → Monday observance of EO 11582.
 	calendarUSFederal = "us-federal"
+	// calendarBRNational: Brazil's national holidays, the days the federal
+	// administration (the ANPD among it) does not work by law.
+	calendarBRNational = "br-national"
 )
 
 // holidayRules computes a calendar's regular holidays for a year; one-off
 // changes (jubilees, moved days) come from the data as additions and removals.
 var holidayRules = map[string]func(year int) []date{
-	calendarGBEAW:     gbHolidays,
-	calendarUSFederal: usHolidays,
+	calendarGBEAW:      gbHolidays,
+	calendarUSFederal:  usHolidays,
+	calendarBRNational: brHolidays,
 }
 
 // calendar is a holiday calendar: weekends and holidays are not working days.
@@ -212,6 +216,33 @@ func usHolidays(y int) []date {
 	}
 	if ny := observedUS(date{y + 1, time.January, 1}); ny.y == y {
 		hs = append(hs, ny)
+	}
+	return hs
+}
+
+// brHolidays are Brazil's national holidays in year y: Lei 662/1949 as
+// amended by Lei 10.607/2002 (1 Jan, 21 Apr, 1 May, 7 Sep, 2 Nov, 15 Nov,
+// 25 Dec), Lei 6.802/1980 (12 Oct), Good Friday (Lei 9.093/1995; on the
+// federal government's yearly list of national holidays) and, from 2024, the
+// Dia Nacional de Zumbi e da Consciência Negra (Lei 14.759/2023, 20 Nov).
+// Holidays are not moved off weekends. The federal "pontos facultativos"
+// (Carnival Monday and Tuesday, Ash Wednesday morning, Corpus Christi) are
+// not holidays and count as working days: a deadline counted without them
+// can only come earlier, never later, than the ANPD's own count.
+func brHolidays(y int) []date {
+	hs := []date{
+		{y, time.January, 1},
+		easter(y).addDays(-2), // Paixão de Cristo
+		{y, time.April, 21},   // Tiradentes
+		{y, time.May, 1},
+		{y, time.September, 7},
+		{y, time.October, 12},
+		{y, time.November, 2},
+		{y, time.November, 15},
+		{y, time.December, 25},
+	}
+	if y >= 2024 {
+		hs = append(hs, date{y, time.November, 20})
 	}
 	return hs
 }

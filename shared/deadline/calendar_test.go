@@ -84,6 +84,10 @@ func TestHolidays(t *testing.T) {
 		{"us 2027: weekend observance and next New Year", usHolidays(2027), []string{
 			"2027-01-01", "2027-01-18", "2027-02-15", "2027-05-31", "2027-06-18", "2027-07-05", "2027-09-06",
 			"2027-10-11", "2027-11-11", "2027-11-25", "2027-12-24", "2027-12-31"}},
+		{"br 2026: Good Friday 3 Apr, Consciência Negra", brHolidays(2026), []string{
+			"2026-01-01", "2026-04-03", "2026-04-21", "2026-05-01", "2026-09-07", "2026-10-12", "2026-11-02", "2026-11-15", "2026-11-20", "2026-12-25"}},
+		{"br 2023: no 20 November yet", brHolidays(2023), []string{
+			"2023-01-01", "2023-04-07", "2023-04-21", "2023-05-01", "2023-09-07", "2023-10-12", "2023-11-02", "2023-11-15", "2023-12-25"}},
 		{"us 2020: no Juneteenth yet", usHolidays(2020), []string{
 			"2020-01-01", "2020-01-20", "2020-02-17", "2020-05-25", "2020-07-03", "2020-09-07",
 			"2020-10-12", "2020-11-11", "2020-11-26", "2020-12-25"}},
@@ -102,6 +106,7 @@ func TestCalendarWorkingDays(t *testing.T) {
 	t.Parallel()
 	gb := Default().calendars[calendarGBEAW]
 	us := Default().calendars[calendarUSFederal]
+	br := Default().calendars[calendarBRNational]
 	tests := []struct {
 		name string
 		got  date
@@ -114,6 +119,9 @@ func TestCalendarWorkingDays(t *testing.T) {
 		{"us 15 days across Thanksgiving", us.addWorkingDays(dates(t, "2030-11-20")[0], 15), "2030-12-12"},
 		{"us from a Saturday", us.addWorkingDays(dates(t, "2030-01-05")[0], 1), "2030-01-07"},
 		{"us observed 31 Dec 2027", us.addWorkingDays(dates(t, "2027-12-30")[0], 1), "2028-01-03"},
+		{"br 3 days across Good Friday 2027", br.addWorkingDays(dates(t, "2027-03-25")[0], 3), "2027-03-31"},
+		{"br Carnival Monday 2027 is a working day", br.addWorkingDays(dates(t, "2027-02-05")[0], 1), "2027-02-08"},
+		{"br 3 days across 20 Nov 2026 (Friday)", br.addWorkingDays(dates(t, "2026-11-18")[0], 3), "2026-11-24"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

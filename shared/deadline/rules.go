@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"time"
 )
 
 // ErrInvalidRules wraps every reason Parse refuses rule data.
@@ -342,4 +343,20 @@ func (rs *Rules) ruleFor(regime, t string, d date) *rule {
 
 func (rs *Rules) knownRegime(code string) bool {
 	return slices.ContainsFunc(rs.regimes, func(g regimeData) bool { return g.Code == code })
+}
+
+// HasCalendar reports whether name is one of the rules' holiday calendars.
+func (rs *Rules) HasCalendar(name string) bool { return rs.calendars[name] != nil }
+
+// WorkingDayEnd returns the end (23:59:59 in loc, as UTC) of the n-th working
+// day of the named calendar after the local day of t in loc. The day of t
+// does not count, whatever its hour (a deadline in days excludes the day it
+// starts: Lei 9.784/1999 Art. 66 for the ANPD). An unknown calendar is an
+// error.
+func (rs *Rules) WorkingDayEnd(name string, t time.Time, n int, loc *time.Location) (time.Time, error) {
+	c := rs.calendars[name]
+	if c == nil {
+		return time.Time{}, fmt.Errorf("%w: calendar %q is not defined", ErrInvalidInput, name)
+	}
+	return c.addWorkingDays(dateOf(t, loc), n).end(loc).UTC(), nil
 }
