@@ -16,6 +16,7 @@ import (
 
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/logging"
+	"github.com/privops/privops/shared/web"
 )
 
 // httpRequestData is Data.<triggerName> of an HTTP trigger (reference §3.3).
@@ -47,15 +48,15 @@ func (h *Handler) invokeHTTP(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	req.RemoteAddr = r.RemoteAddr
 
-	rec := &recorder{header: http.Header{}, limit: h.maxBody}
+	rec := web.NewCapture(h.maxBody)
 	if err := safeServe(e.fn.HTTP, rec, req); err != nil {
 		log.Error("http function failed", "error", err)
 		h.fail(w, e)
 		return false
 	}
-	out, err := rec.output()
+	out, err := output(rec)
 	if err != nil {
-		log.Error("encode http response", "error", err, "status", rec.statusOr200())
+		log.Error("encode http response", "error", err, "status", rec.Status())
 		h.fail(w, e)
 		return false
 	}
@@ -173,57 +174,19 @@ func requestBody(raw json.RawMessage, contentType string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// recorder captures a function's response in payload mode.
-type recorder struct {
-	header   http.Header
-	status   int
-	body     bytes.Buffer
-	limit    int64
-	overflow bool
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
-		r.status = code
-	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	if int64(r.body.Len()+len(b)) > r.limit {
-		r.overflow = true
-		return 0, fmt.Errorf("response body exceeds %d bytes", r.limit)
-	}
-	return r.body.Write(b)
-}
-
-func (r *recorder) statusOr200() int {
-	if r.status == 0 {
-		return http.StatusOK
-	}
-	return r.status
-}
-
 // output turns the captured response into the http output binding. Payload
 // mode carries the body as a JSON string, so a body that is not UTF-8 (a zip
 // download) cannot travel: serve such routes with enableForwardingHttpRequest.
-func (r *recorder) output() (httpOutput, error) {
-	if r.overflow {
-		return httpOutput{}, fmt.Errorf("response body exceeds %d bytes", r.limit)
+func output(c *web.Capture) (httpOutput, error) {
+	header, body, err := c.Result()
+	if err != nil {
+		return httpOutput{}, err
 	}
-	body := r.body.Bytes()
 	if !utf8.Valid(body) {
 		return httpOutput{}, fmt.Errorf("response body is not UTF-8 and cannot travel in payload mode (enable enableForwardingHttpRequest)")
 	}
-	out := httpOutput{StatusCode: r.statusOr200(), Headers: map[string]string{}, Body: string(body)}
-	for k, v := range r.header {
-		if hopHeaders[k] {
-			continue
-		}
+	out := httpOutput{StatusCode: c.Status(), Headers: map[string]string{}, Body: string(body)}
+	for k, v := range header {
 		if len(v) > 0 {
 			// The host takes one string per header; repeated values are
 			// comma-joined as RFC 9110 §5.3 allows (not for Set-Cookie,
@@ -231,13 +194,8 @@ func (r *recorder) output() (httpOutput, error) {
 			out.Headers[k] = strings.Join(v, ", ")
 		}
 	}
-	if _, ok := r.header["Content-Type"]; !ok && len(body) > 0 {
+	if _, ok := header["Content-Type"]; !ok && len(body) > 0 {
 		out.Headers["Content-Type"] = http.DetectContentType(body)
 	}
 	return out, nil
-}
-
-// hopHeaders are left for the host to set: it frames the response itself.
-var hopHeaders = map[string]bool{
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true, "Trailer": true,
 }

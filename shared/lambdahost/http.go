@@ -68,14 +68,14 @@ func (h *Host) serveHTTP(ctx context.Context, raw json.RawMessage) (events.APIGa
 	}
 
 	req := buildRequest(ctx, &ev, method, u, body)
-	rec := &recorder{header: http.Header{}, limit: h.maxBody}
+	rec := web.NewCapture(h.maxBody)
 	if err := safeServe(h.byName[strings.ToLower(s.Name)].fn.HTTP, rec, req); err != nil {
 		log.Error("http function panicked", "error", err)
 		return errorResponse(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil
 	}
-	res, err := rec.response()
+	res, err := response(rec)
 	if err != nil {
-		log.Error("encode http response", "error", err, "status", rec.statusOr200())
+		log.Error("encode http response", "error", err, "status", rec.Status())
 		return errorResponse(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged"), nil
 	}
 	log.Debug("http request served", "method", method, "status", res.StatusCode,
@@ -162,66 +162,26 @@ func errorResponse(status int, code, detail string) events.APIGatewayV2HTTPRespo
 		Body:    string(web.ProblemDocument(status, code, detail))}
 }
 
-// recorder captures a function's response.
-type recorder struct {
-	header   http.Header
-	status   int
-	body     bytes.Buffer
-	limit    int64
-	overflow bool
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
-		r.status = code
-	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	if int64(r.body.Len()+len(b)) > r.limit {
-		r.overflow = true
-		return 0, fmt.Errorf("response body exceeds %d bytes", r.limit)
-	}
-	return r.body.Write(b)
-}
-
-func (r *recorder) statusOr200() int {
-	if r.status == 0 {
-		return http.StatusOK
-	}
-	return r.status
-}
-
 // response turns the captured response into the 2.0 response. Format 2.0 has
 // one string per header (multiValueHeaders is format 1.0 only): repeated
 // values are comma-joined as RFC 9110 §5.3 allows, except Set-Cookie, whose
 // values go in Cookies and each become a set-cookie header. The body is
 // base64 unless it is UTF-8 text of a textual content type.
-func (r *recorder) response() (events.APIGatewayV2HTTPResponse, error) {
-	if r.overflow {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("response body exceeds %d bytes", r.limit)
+func response(c *web.Capture) (events.APIGatewayV2HTTPResponse, error) {
+	merged, body, err := c.Result()
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	merged := map[string][]string{}
-	for k, v := range r.header {
-		k = textproto.CanonicalMIMEHeaderKey(k)
-		merged[k] = append(merged[k], v...)
-	}
-	res := events.APIGatewayV2HTTPResponse{StatusCode: r.statusOr200(), Headers: map[string]string{}}
+	res := events.APIGatewayV2HTTPResponse{StatusCode: c.Status(), Headers: map[string]string{}}
 	for k, v := range merged {
 		switch {
-		case hopHeaders[k] || len(v) == 0:
+		case len(v) == 0:
 		case k == "Set-Cookie":
 			res.Cookies = append(res.Cookies, v...)
 		default:
 			res.Headers[k] = strings.Join(v, ", ")
 		}
 	}
-	body := r.body.Bytes()
 	if len(body) == 0 {
 		return res, nil
 	}
@@ -256,11 +216,6 @@ func textual(contentType string) bool {
 		return true
 	}
 	return false
-}
-
-// hopHeaders are left for API Gateway to set: it frames the response itself.
-var hopHeaders = map[string]bool{
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true, "Trailer": true,
 }
 
 // safeServe runs an HTTP handler and turns a panic into an error. The response
