@@ -74,7 +74,14 @@ func start(tb testing.TB, env []string) *proc {
 // startWith is start with the binary at bin.
 func startWith(tb testing.TB, bin string, env []string) *proc {
 	tb.Helper()
+	return startIn(tb, bin, "", env)
+}
+
+// startIn is startWith in the working directory dir ("" for the test's own).
+func startIn(tb testing.TB, bin, dir string, env []string) *proc {
+	tb.Helper()
 	p := &proc{cmd: exec.Command(bin), done: make(chan error, 1), out: &syncBuffer{}}
+	p.cmd.Dir = dir
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(tb))
 	p.cmd.Env = append(slices.Clone(env), "HTTP_ADDR="+addr) // the last value wins
 	stdout, err := p.cmd.StdoutPipe()
