@@ -370,7 +370,7 @@ func (a *app) wire(ad adapters) error {
 		publicURL = "http://" + cfg.HTTPAddr
 	}
 	a.svc, err = dsr.New(dsr.Config{
-		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, UnverifiedExpiry: cfg.UnverifiedExpiry, ClarificationWait: cfg.ClarificationWait, MaxAttempts: cfg.CodeMaxAttempts,
+		NoticesQueue: cfg.NoticesQueue, CodeTTL: cfg.CodeTTL, UnverifiedExpiry: cfg.UnverifiedExpiry, ClarificationWait: cfg.ClarificationWait, DigestHour: cfg.DeadlineDigestHour, MaxAttempts: cfg.CodeMaxAttempts,
 		OutboxLease: cfg.OutboxLease, PortalBaseURL: cfg.PortalBaseURL, PublicURL: strings.TrimRight(publicURL, "/"),
 		TasksQueue: cfg.TasksQueue, TaskLease: cfg.TaskLease, RetryBase: cfg.TaskRetryBase, RetryCap: cfg.TaskRetryCap,
 		TaskMaxAttempts: cfg.TaskMaxAttempts, CallbackTimeout: cfg.TaskCallbackTimeout, DeferOutbox: cfg.OutboxDispatch == "changefeed",

@@ -364,6 +364,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TASK_CALLBACK_TIMEOUT: '24h' // a task whose service answered 202 is called again after this without an answer
     UNVERIFIED_EXPIRY: '168h' // a request whose code was never entered is cancelled and stripped after this
     CLARIFICATION_WAIT: '720h' // a clock paused for a clarification nobody answered runs again after this
+    DEADLINE_DIGEST_HOUR: '8' // tenant-local hour of the daily digest of due requests to the privacy contact; -1: none
     INBOUND_QUEUE: inboundQueue
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue

@@ -5,7 +5,9 @@
 // re-drives tasks whose claim, message or service answer did not come; and
 // starts again erasures a released legal hold deferred), cancels requests
 // whose code was never entered within UNVERIFIED_EXPIRY, restarts clocks paused
-// for a clarification nobody answered within CLARIFICATION_WAIT, and it reports how
+// for a clarification nobody answered within CLARIFICATION_WAIT, mails each
+// tenant's privacy contact a daily digest of the requests overdue or due
+// soon (ids and dates, from DEADLINE_DIGEST_HOUR local), and it reports how
 // many open requests are overdue or due soon — counts, never contents. It also
 // flags a tenant whose nightly retention sweep did not start for an occurrence
 // of the retention schedule more than RetentionGrace ago (a missed night). It
@@ -43,6 +45,9 @@ type Service interface {
 	// ResumeReleased starts again the erasures released holds deferred; it
 	// reads and writes nothing unless a release was cut short.
 	ResumeReleased(ctx context.Context, t *privacy.Tenant) (int, error)
+	// Digest mails the tenant's privacy contact the day's deadline digest
+	// (requests overdue or due within warn: ids and dates), once a day.
+	Digest(ctx context.Context, t *privacy.Tenant, warn time.Duration) (bool, error)
 }
 
 // Breach is the breach flow's watch step (shared/breach).
@@ -119,6 +124,8 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			tenantFlushed, terr := d.Service.RedriveTenant(tctx, tn)
 			flushed, overdue, soon, err := d.Service.Redrive(tctx, tn.ID, cfg.Warn, cfg.Limit)
 			resumed, rerr := d.Service.ResumeReleased(tctx, tn)
+			digest, derr := d.Service.Digest(tctx, tn, cfg.Warn)
+			rerr = errors.Join(rerr, derr)
 			cancel()
 			if tn.IsOffboarding() && d.Offboarder != nil {
 				budget := cfg.OffboardTimeout
@@ -133,7 +140,7 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			}
 			flushed += resumed
 			err = errors.Join(terr, err, rerr)
-			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "past_due_run", t.IsPastDue)
+			log.InfoContext(ctx, "deadline watch", "tenant_id", tn.ID, "redriven", flushed, "overdue", overdue, "due_soon", soon, "digest_mailed", digest, "past_due_run", t.IsPastDue)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", tn.ID, err))
 			} else if d.Counts != nil {

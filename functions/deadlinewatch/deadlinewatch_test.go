@@ -37,6 +37,11 @@ func (f *fakeService) ResumeReleased(_ context.Context, t *privacy.Tenant) (int,
 	return 1, nil
 }
 
+func (f *fakeService) Digest(_ context.Context, t *privacy.Tenant, _ time.Duration) (bool, error) {
+	f.calls = append(f.calls, "digest "+t.ID)
+	return false, nil
+}
+
 type tenants []*privacy.Tenant
 
 func (ts tenants) ListTenants(context.Context) ([]*privacy.Tenant, error) { return ts, nil }
@@ -53,7 +58,7 @@ func TestWatchResumesReleasedHoldsOfEveryTenant(t *testing.T) {
 	if err == nil {
 		t.Error("acme's failure is not reported")
 	}
-	want := []string{"tenant outbox acme", "redrive acme", "resume acme", "tenant outbox globex", "redrive globex", "resume globex"}
+	want := []string{"tenant outbox acme", "redrive acme", "resume acme", "digest acme", "tenant outbox globex", "redrive globex", "resume globex", "digest globex"}
 	if diff := cmp.Diff(want, svc.calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}

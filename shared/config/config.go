@@ -137,7 +137,10 @@ type Config struct {
 	// ClarificationWait is how long a clock paused for a clarification stays
 	// stopped without the subject's answer before the watch restarts it.
 	ClarificationWait time.Duration `envconfig:"CLARIFICATION_WAIT" default:"720h"`
-	OutboxLease       time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
+	// DeadlineDigestHour is the tenant-local hour from which the hourly watch
+	// mails the day's deadline digest to a tenant's privacy contact; -1: never.
+	DeadlineDigestHour int           `envconfig:"DEADLINE_DIGEST_HOUR" default:"8"`
+	OutboxLease        time.Duration `envconfig:"OUTBOX_LEASE" default:"2m"`
 	// OutboxDispatch says who carries out a request's outbox (its audit
 	// entries and messages) after a write: "inline", the writer itself, right
 	// after its write; or "changefeed" (STORE_BACKEND=cosmos on Azure), the
@@ -293,6 +296,9 @@ func (c *Config) check() error {
 	}
 	if c.TaskLease < 30*time.Second || c.TaskRetryBase < time.Second || c.TaskMaxAttempts < 1 || c.WebhookTimeout < time.Second {
 		bad("TASK_LEASE/TASK_RETRY_BASE/TASK_MAX_ATTEMPTS/WEBHOOK_TIMEOUT", "lease at least 30s, retry base at least 1s, at least 1 attempt, timeout at least 1s")
+	}
+	if c.DeadlineDigestHour < -1 || c.DeadlineDigestHour > 23 {
+		bad("DEADLINE_DIGEST_HOUR", "%d is outside -1..23 (an hour of the tenant's day, or -1 for no digest)", c.DeadlineDigestHour)
 	}
 	if c.ClarificationWait < 24*time.Hour || c.ClarificationWait > 90*24*time.Hour {
 		bad("CLARIFICATION_WAIT", "%s is outside 24h..2160h: a subject must get time to answer, and a stopped clock must not stop for ever", c.ClarificationWait)

@@ -137,6 +137,7 @@ func TestLoadDefaults(t *testing.T) {
 		CodeTTL:                  15 * time.Minute,
 		UnverifiedExpiry:         7 * 24 * time.Hour,
 		ClarificationWait:        30 * 24 * time.Hour,
+		DeadlineDigestHour:       8,
 		CodeMaxAttempts:          5,
 		OutboxLease:              2 * time.Minute,
 		OutboxDispatch:           "inline",

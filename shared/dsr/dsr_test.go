@@ -25,7 +25,8 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -101,11 +102,22 @@ const queueName = "notices"
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
+	return newFixtureWith(tb, nil)
+}
+
+// newFixtureWith is newFixture with its service's configuration changed by
+// with (nil: as is).
+func newFixtureWith(tb testing.TB, with func(*dsr.Config)) *fixture {
+	tb.Helper()
 	f := &fixture{store: inmem.NewStore(), mail: &mailbox{}, logs: &bytes.Buffer{},
 		clock: &clock{t: time.Date(2030, 1, 31, 10, 0, 0, 0, time.UTC)}}
 	f.queue = inmem.NewQueue(inmem.QueueOptions{Now: f.clock.Now})
 	f.pub = &failingPublisher{Publisher: f.queue}
-	svc, err := dsr.New(dsr.Config{NoticesQueue: queueName, CodeTTL: 15 * time.Minute, MaxAttempts: 5, MaxCodeSends: 3, OutboxLease: time.Minute},
+	cfg := dsr.Config{NoticesQueue: queueName, CodeTTL: 15 * time.Minute, MaxAttempts: 5, MaxCodeSends: 3, OutboxLease: time.Minute}
+	if with != nil {
+		with(&cfg)
+	}
+	svc, err := dsr.New(cfg,
 		dsr.Keys{Subject: bytes.Repeat([]byte{1}, 32), Token: bytes.Repeat([]byte{2}, 32)},
 		dsr.Deps{Store: f.store, Publisher: f.pub, Mailer: f.mail, Now: f.clock.Now,
 			Logger: slog.New(slog.NewJSONHandler(&syncWriter{b: f.logs}, nil))})

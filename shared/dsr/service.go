@@ -47,7 +47,11 @@ type Config struct {
 	// stopped without an answer (30 days): then the watch restarts it
 	// (clarification.go).
 	ClarificationWait time.Duration
-	OutboxLease       time.Duration // after this, the watch re-drives an unflushed outbox
+	// DigestHour is the tenant-local hour from which the watch mails the
+	// day's deadline digest to the tenant's privacy contact (digest.go); -1
+	// turns it off.
+	DigestHour  int
+	OutboxLease time.Duration // after this, the watch re-drives an unflushed outbox
 	// DeferOutbox leaves a write's outbox to a change-feed consumer (the
 	// outbox function calls FlushRequest) instead of flushing it inline, so
 	// the caller answers after its own write. The watch is the fallback.

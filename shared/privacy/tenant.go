@@ -69,6 +69,9 @@ type Tenant struct {
 	// Breach holds the tenant's breach-notification settings (security
 	// contacts, webhook, platform scope, subject-notice policy); nil: none.
 	Breach *BreachSettings `json:"breach,omitempty"`
+	// DigestSentOn is the tenant-local day ("2006-01-02") whose deadline
+	// digest went to Contact (shared/dsr/digest.go).
+	DigestSentOn string `json:"digestSentOn,omitempty"`
 	// AdminOps records the admin changes of the tenant document (legal
 	// holds) made with an Idempotency-Key, in the change's own write.
 	AdminOps []IdempotentOp `json:"adminOps,omitempty"`

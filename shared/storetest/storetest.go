@@ -126,9 +126,10 @@ func fullTenant(id string) *privacy.Tenant {
 			Purge:   &privacy.OffboardPurge{StartedAt: t0, Found: map[string]int{"requests": 3}, Done: []string{"blobs"}}},
 		PendingAudit: []privacy.AuditEvent{{ID: "aud-1", TenantID: privacy.OperatorTenant, At: t0, Actor: "operator:olga",
 			Action: "tenant.suspended", Target: "tenant/" + id, Details: map[string]string{"reason": "unpaid invoices"}}},
-		AdminOps:  []privacy.IdempotentOp{{KeyHash: "kh-1", Hash: "h-1", Ref: "h1", At: t0}},
-		CreatedAt: t0,
-		UpdatedAt: t0.Add(time.Hour),
+		DigestSentOn: "2030-01-01",
+		AdminOps:     []privacy.IdempotentOp{{KeyHash: "kh-1", Hash: "h-1", Ref: "h1", At: t0}},
+		CreatedAt:    t0,
+		UpdatedAt:    t0.Add(time.Hour),
 	}
 }
 
