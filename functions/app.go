@@ -434,7 +434,7 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
-	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim,
+	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim, RolesClaim: cfg.AuthRolesClaim,
 		OIDC: console.OIDC{Issuer: strings.TrimRight(cfg.ConsoleOIDCIssuer, "/"), ClientID: cfg.ConsoleOIDCClientID, Scope: cfg.ConsoleOIDCScope}})
 	if err != nil {
 		return err

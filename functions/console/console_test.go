@@ -21,8 +21,9 @@ func TestConsoleServesItsFilesOnly(t *testing.T) {
 		wantStatus int
 		want       string
 	}{
-		{"/api/console/", 200, `<script src="console.js" defer></script>`},
-		{"/api/console/console.js", 200, "/api/admin/"},
+		{"/api/console/", 200, `<script type="module" src="main.js"></script>`},
+		{"/api/console/core.js", 200, "/api/admin/"},
+		{"/api/console/operator.js", 200, "/health"},
 		{"/api/console/console.css", 200, ":focus-visible"},
 		{"/api/console", 301, ""},
 		{"/api/console/admin.json", 404, ""},
