@@ -161,7 +161,7 @@ export function options(values, selected) {
 export function val(id) { return (state.values[id] == null ? '' : String(state.values[id])).trim(); }
 export function table(caption, heads, rows) {
   return h('table', {}, h('caption', { class: 'sr' }, caption),
-    h('thead', {}, h('tr', {}, heads.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows));
+    h('thead', {}, h('tr', {}, heads.map((c) => h('th', { scope: 'col' }, c || h('span', { class: 'sr' }, 'Actions'))))), h('tbody', {}, rows));
 }
 // download saves text as a file.
 export function download(text, name, type) {

@@ -63,7 +63,9 @@ views.incidents = function () {
 
 function openIncident(id, note) {
   const base = '/incidents/' + encodeURIComponent(id);
-  return Promise.all([call('GET', base), call('GET', base + '/campaign')]).then(([res, camp]) => {
+  // The campaign exists only once notifying the subjects was approved.
+  return call('GET', base).then((res) => Promise.resolve(res.ok && res.body.subjectApproved ? call('GET', base + '/campaign') : { ok: false }).then((camp) => [res, camp]))
+    .then(([res, camp]) => {
     if (!res.ok) { fail([problem(res)]); return; }
     state.incident = res.body; state.campaign = camp.ok ? camp.body : null; state.report = state.report && state.report.id === id ? state.report : null;
     state.errors = []; state.note = note || ''; state.arg = id;

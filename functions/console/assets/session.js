@@ -9,7 +9,7 @@
    provider's one-time code does arrive in the URL, as the flow requires: it
    is removed from the address bar at once, and is useless without the PKCE
    verifier this tab kept. */
-import { KEY, OPERATOR_ROLES, state, views, hooks, keep, h, go, render, fail, problem, request, summary, input } from './core.js';
+import { KEY, DAY, OPERATOR_ROLES, state, views, hooks, keep, h, go, render, fail, problem, request, summary, input } from './core.js';
 
 const PKCE = KEY + ':pkce';
 const RESUME = KEY + ':resume';
@@ -130,7 +130,10 @@ export function schedule() {
   clearTimeout(timer);
   const exp = expiresAt();
   if (!exp || !state.token) return;
-  timer = setTimeout(renew, Math.max(0, exp - RENEW_BEFORE - Date.now()));
+  const wait = Math.max(0, exp - RENEW_BEFORE - Date.now());
+  // setTimeout fires at once past 2^31-1 ms (24.8 days): a long-lived token
+  // is looked at again daily instead.
+  timer = wait > DAY ? setTimeout(schedule, DAY) : setTimeout(renew, wait);
 }
 // renew trades the refresh token for a new access token, silently; without
 // one (or when the provider refuses it) the banner asks to sign in again.
