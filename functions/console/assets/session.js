@@ -103,6 +103,7 @@ function useToken(tok, tenant, field, grant, resume) {
   if (!tenant && !operator) { fail(['The token names no tenant (claim ' + (state.config.tenantClaim || 'tid') + '); paste it with the tenant instead.']); return; }
   state.tenant = operator ? '' : tenant; state.token = tok; state.operator = operator;
   state.refresh = (grant && grant.refresh_token) || '';
+  state.expiring = false;
   const check = operator ? '/api/operator/tenants?limit=1' : '/api/admin/' + encodeURIComponent(tenant) + '/requests?limit=1';
   request('GET', check).then((res) => {
     if (!res.ok) { state.token = ''; fail([problem(res)], field); return; }
