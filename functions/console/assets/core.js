@@ -1,6 +1,8 @@
 /* The console's core: the page state, the element builder, the admin and
    operator API calls, the error summary and the router every page
    registers with (views). Pages are ES modules; this one imports none. */
+// Module code runs after every import is evaluated: core.js runs first.
+performance.mark('privops-start');
 export const KEY = 'privops:console';
 export const DAY = 86400000;
 export const TERMINAL = /^(completed|partially-completed|denied|cancelled)$/;

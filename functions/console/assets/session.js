@@ -199,5 +199,7 @@ export function start() {
     const params = new URLSearchParams(location.search);
     if (state.config.oidc && (params.has('code') || params.has('error'))) { state.view = 'signin'; render(); finishOIDC(params); return; }
     if (state.token) { schedule(); hooks.home(); } else go('signin');
+    // The sign-in form (or the first page) is on screen: e2e/measure.mjs reads this mark.
+    performance.mark('privops-interactive');
   });
 }
