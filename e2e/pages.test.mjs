@@ -230,3 +230,51 @@ test('operator: the tenant list and a tenant\'s health, never a subject', async 
   await check(page, 'console-operator-health');
   await page.context().close();
 });
+
+test('retention runs: the list and a run\'s report (a suite whose timer fires every 2 seconds)', async () => {
+  const fast = await startSuite({ RETENTION_SCHEDULE: '*/2 * * * * *' });
+  try {
+    const put = await fetch(`${fast.base}/api/admin/demo/retention/policies/codes`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${fast.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ category: 'verification-codes', scope: 'suite', maxAgeDays: 30, from: 'created', action: 'delete' }),
+    });
+    assert.ok(put.status === 201 || put.status === 200, `policy: ${put.status} ${await put.text()}`);
+    let run;
+    for (let i = 0; i < 100 && !run; i++) {
+      const r = await (await fetch(`${fast.base}/api/admin/demo/retention/runs`, { headers: { Authorization: `Bearer ${fast.token}` } })).json();
+      run = (r.runs || []).find((x) => x.finishedAt);
+      if (!run) await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.ok(run, 'a run finished');
+    const page = await newPage(browser);
+    await signIn(page, fast);
+    await nav(page, 'Retention');
+    await page.getByRole('link', { name: run.id }).click();
+    await page.getByRole('heading', { name: `Run ${run.id}` }).waitFor();
+    const rows = await page.getByRole('table', { name: 'Run report, per policy' }).locator('tbody tr').allInnerTexts();
+    assert.match(rows.join('\n'), /^codes\s+done/m);
+    await check(page, 'console-retention-run');
+    await page.context().close();
+  } finally {
+    await fast.stop();
+  }
+});
+
+test('a pasted token about to expire: the banner takes a new one in place', async () => {
+  const page = await newPage(browser);
+  await page.clock.install();
+  await signIn(page, suite, suite.mint('--ttl', '3m'));
+  await nav(page, 'Services');
+  await page.clock.fastForward(121000);
+  await page.getByRole('heading', { name: 'Your sign-in ends soon' }).waitFor();
+  await check(page, 'console-renew-paste');
+  await page.getByLabel('Paste a new token').fill(suite.mint('--operator'));
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  await page.getByText('Paste a token for the same tenant and role').first().waitFor();
+  await page.getByLabel('Paste a new token').fill(suite.mint('--ttl', '8h'));
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  await page.getByRole('heading', { name: /Your sign-in/ }).waitFor({ state: 'detached' });
+  assert.equal(await page.getByRole('heading', { name: 'Services', level: 1 }).count(), 1, 'still on the same page');
+  await nav(page, 'Legal holds');
+  await page.context().close();
+});
