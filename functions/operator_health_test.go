@@ -35,7 +35,8 @@ func (ta *testApp) backdate(tb testing.TB, tenant, id string, failedTask bool) {
 
 // TestOperatorTenantHealth: a tenant's health holds counts of its own
 // requests only (another tenant's overdue request and failed task never
-// show), every operator role may read it, a tenant token gets 404, and the
+// show, nor its dead-lettered message; an incident of acme's does not count
+// for demo), every operator role may read it, a tenant token gets 404, and the
 // answer names no subject.
 func TestOperatorTenantHealth(t *testing.T) {
 	t.Parallel()
@@ -45,6 +46,24 @@ func TestOperatorTenantHealth(t *testing.T) {
 	ta.backdate(t, "acme", late, true)
 	other, _ := ta.submit(t, "globex", "other@example.com")
 	ta.backdate(t, "globex", other, true)
+	// An incident reaching acme only; inbound messages: acme has one
+	// rejected and one accepted, globex one rejected.
+	ta.breachContacts(t)
+	if r := ta.do(t, call{method: "POST", path: "/api/operator/incidents", header: bearer(ta.operatorToken(t, auth.RoleSecurityOfficer)),
+		body: incidentJSON(`,"tenants":["acme"]`)}); r.status != http.StatusCreated {
+		t.Fatalf("declare: %d %s", r.status, r.text)
+	}
+	now := time.Now().UTC()
+	for i, rec := range []privacy.InboundRecord{
+		{TenantID: "acme", ID: "rj-1", Status: privacy.InboundRejected, Code: "bad-signature"},
+		{TenantID: "acme", ID: "ce-1", Status: privacy.InboundAccepted},
+		{TenantID: "globex", ID: "rj-2", Status: privacy.InboundRejected, Code: "bad-signature"},
+	} {
+		rec.ReceivedAt, rec.ExpiresAt = now.Add(time.Duration(-i)*time.Minute), now.Add(24*time.Hour)
+		if err := ta.store.CreateInbound(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	type health struct {
 		TenantID     string         `json:"tenantId"`
@@ -64,7 +83,7 @@ func TestOperatorTenantHealth(t *testing.T) {
 		want         health
 	}{
 		{"acme counts its own", "acme", health{TenantID: "acme", Status: "active",
-			OpenRequests: map[string]int{"awaiting-verification": 2}, Overdue: 1, FailedTasks: 1, Truncated: []string{}}},
+			OpenRequests: map[string]int{"awaiting-verification": 2}, Overdue: 1, FailedTasks: 1, OpenIncidents: 1, DeadLettered: 1, Truncated: []string{}}},
 		{"demo has nothing open", "demo", health{TenantID: "demo", Status: "active", OpenRequests: map[string]int{}, Truncated: []string{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
