@@ -144,7 +144,9 @@ export async function newPage(browser, { locale = 'en-GB', allow = [] } = {}) {
   page.allow = allow;
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    const text = m.text();
+    // The resource's address follows the text, so an allowance can name
+    // the one call it excuses.
+    const text = m.text() + (m.location()?.url ? ' ' + m.location().url : '');
     if (page.allow.some((re) => re.test(text))) return;
     page.errors.push(text);
   });

@@ -95,7 +95,9 @@ views.incident = function () {
       h('tr', { class: c.status === 'overdue' ? 'overdue' : null }, h('td', {}, c.obligation), h('td', {}, c.jurisdiction), h('td', {}, c.party),
         h('td', {}, c.dueAt ? fmt(c.dueAt) : ''), clockCell(c)))) : h('p', {}, 'No clocks apply.')),
   h('div', { class: 'box' }, h('h2', {}, 'Notifying the data subjects'),
-    !camp || camp.state === 'none' ? h('p', {}, n.subjectApproved ? 'Approved; no recipient list uploaded yet.' : 'Not started.')
+    n.subjectApproved ? h('p', {}, 'Approved by ' + n.subjectApprovedBy + ', ' + fmt(n.subjectApprovedAt) + '.')
+      : h('p', {}, h('button', { type: 'button', class: 'secondary', disabled: state.busy, onclick: approveSubjectNotice }, 'Approve notifying the data subjects')),
+    !camp || camp.state === 'none' ? h('p', {}, n.subjectApproved ? 'No recipient list uploaded yet.' : 'Not started.')
       : [h('p', {}, 'State: ' + camp.state + (camp.public ? ' (public notice published)' : '')),
         p ? [h('progress', { max: String(p.total || 0), value: String((p.sent || 0) + (p.failed || 0) + (p.bounced || 0)), 'aria-label': 'Subjects notified' }),
           h('dl', {}, ['total', 'sent', 'failed', 'bounced', 'pending'].map((k) => [h('dt', {}, k), h('dd', {}, String(p[k] || 0))]))] : null]),
@@ -123,5 +125,17 @@ function showReport() {
     state.report = { id, text: typeof res.body === 'string' ? res.body : JSON.stringify(res.body, null, 2) };
     render();
     const t = document.getElementById('i-report-title'); if (t) t.focus();
+  });
+}
+// approveSubjectNotice records the tenant's decision to tell the data
+// subjects (GDPR Art. 34(1)); the recipient list and the start follow.
+function approveSubjectNotice() {
+  if (state.busy) return;
+  const n = state.incident;
+  state.busy = true; render();
+  call('POST', '/incidents/' + encodeURIComponent(n.incidentId) + '/approve-subject-notice').then((res) => {
+    state.busy = false;
+    if (!res.ok) { fail(['Approve notifying the subjects: ' + problem(res)]); return; }
+    openIncident(n.incidentId, 'Notifying the data subjects approved.');
   });
 }
