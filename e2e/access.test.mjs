@@ -17,7 +17,7 @@ before(async () => {
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="${suite.base}/api/center/demo/center.css">
 <script src="${suite.base}/api/center/demo/i18n.js" defer></script>
-<script src="${suite.base}/api/center/demo/app.js" defer></script>
+<script type="module" src="${suite.base}/api/center/demo/app.js"></script>
 </head><body><main>
 <div id="privops-center" data-tenant="demo" data-api="${suite.base}/api/portal/demo" data-name="Demo Tenant" data-lang="en"></div>
 </main></body></html>`);

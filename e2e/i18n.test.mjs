@@ -1,9 +1,9 @@
 // Every string the privacy center shows exists in English and in Simplified
-// Chinese: the two catalogues have the same keys, and every key app.js asks
+// Chinese: the two catalogues have the same keys, and every key its scripts ask
 // for (t('…'), FIELD_MSG, 'e.' + an API code it maps) is in them. No browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import { repo } from './harness.mjs';
@@ -12,7 +12,8 @@ const dir = join(repo, 'functions', 'center', 'assets');
 const sandbox = { window: {} };
 vm.runInNewContext(readFileSync(join(dir, 'i18n.js'), 'utf8'), sandbox);
 const { en, 'zh-Hans': zh } = sandbox.window.PRIVOPS_I18N;
-const app = readFileSync(join(dir, 'app.js'), 'utf8');
+// Every script of the center but the catalogue itself.
+const app = readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'i18n.js').map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
 
 test('both languages have the same strings', () => {
   assert.deepEqual(Object.keys(zh).sort(), Object.keys(en).sort());

@@ -12,6 +12,10 @@ import { startSuite, launch, newPage, check } from './harness.mjs';
 let suite, browser, idp;
 const codes = new Map(); // code → {challenge, redirect}
 const seen = [];
+const grants = []; // every token-endpoint body
+// idp.mode: 'long' issues the suite's 30-day token; 'refresh' a 3-minute one
+// with a refresh token; 'short' a 3-minute one without.
+const mode = { issue: 'long' };
 before(async () => {
   idp = createServer((req, res) => {
     const u = new URL(req.url, 'http://idp');
@@ -37,6 +41,13 @@ before(async () => {
       req.on('data', (c) => { body += c; });
       req.on('end', () => {
         const p = new URLSearchParams(body);
+        grants.push(Object.fromEntries(p));
+        res.setHeader('Content-Type', 'application/json');
+        if (p.get('grant_type') === 'refresh_token') {
+          if (p.get('refresh_token') !== 'rt-1' || p.get('client_id') !== 'privops-console') { res.statusCode = 400; res.end('{"error":"invalid_grant"}'); return; }
+          res.end(JSON.stringify({ access_token: suite.token, token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-2' }));
+          return;
+        }
         const grant = codes.get(p.get('code'));
         codes.delete(p.get('code'));
         const challenge = createHash('sha256').update(p.get('code_verifier') || '').digest('base64url');
@@ -45,7 +56,9 @@ before(async () => {
             p.get('grant_type') !== 'authorization_code') {
           res.statusCode = 400; res.end('{"error":"invalid_grant"}'); return;
         }
-        res.end(JSON.stringify({ access_token: suite.token, token_type: 'Bearer', expires_in: 3600 }));
+        if (mode.issue === 'long') { res.end(JSON.stringify({ access_token: suite.token, token_type: 'Bearer', expires_in: 3600 })); return; }
+        res.end(JSON.stringify({ access_token: suite.mint('--ttl', '3m'), token_type: 'Bearer', expires_in: 120,
+          ...(mode.issue === 'refresh' ? { refresh_token: 'rt-1' } : {}) }));
       });
       return;
     }
@@ -86,5 +99,48 @@ test('an answer this tab did not ask for is refused', async () => {
   assert.match(await alert.innerText(), /does not belong to this tab/);
   assert.equal(new URL(page.url()).search, '');
   await check(page, 'console-signin-oidc-refused');
+  await page.context().close();
+});
+
+test('renewal: the refresh token buys a new access token before the old one expires', async () => {
+  mode.issue = 'refresh';
+  const page = await newPage(browser);
+  await page.clock.install();
+  await page.goto(`${suite.base}/api/console/`);
+  await page.getByRole('button', { name: 'Sign in with your organisation' }).click();
+  await page.getByRole('heading', { name: 'Requests', exact: true }).waitFor();
+  const before = grants.length;
+  await page.clock.fastForward(121000); // the 3-minute token has a minute left: renew
+  await page.waitForFunction(() => JSON.parse(sessionStorage.getItem('privops:console')).refresh === 'rt-2');
+  const g = grants.slice(before);
+  assert.deepEqual(g.map((x) => [x.grant_type, x.refresh_token, x.client_id]), [['refresh_token', 'rt-1', 'privops-console']]);
+  assert.equal(await page.evaluate(() => JSON.parse(sessionStorage.getItem('privops:console')).token), suite.token, 'the new access token is in use');
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Services' }).click();
+  await page.getByRole('heading', { name: 'Services', exact: true }).waitFor();
+  assert.equal(await page.getByRole('heading', { name: /Your sign-in/ }).count(), 0, 'renewed silently');
+  await page.context().close();
+});
+
+test('renewal without a refresh token: sign in again, the page and its form come back', async () => {
+  mode.issue = 'short';
+  const page = await newPage(browser);
+  await page.clock.install();
+  await page.goto(`${suite.base}/api/console/`);
+  await page.getByRole('button', { name: 'Sign in with your organisation' }).click();
+  await page.getByRole('heading', { name: 'Requests', exact: true }).waitFor();
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Services' }).click();
+  await page.getByRole('button', { name: 'Register a webhook service' }).click();
+  await page.getByLabel('Name').fill('Billing (typed before the sign-in ended)');
+  await page.clock.fastForward(121000);
+  await page.getByRole('heading', { name: 'Your sign-in ends soon' }).waitFor();
+  await check(page, 'console-renew-banner');
+  const before = grants.length;
+  mode.issue = 'long'; // the page's clock is two minutes ahead now: a fresh short token would look old at once
+  await page.getByRole('button', { name: 'Sign in again' }).click();
+  await page.getByRole('heading', { name: 'Register a webhook service' }).waitFor();
+  assert.equal(await page.getByLabel('Name').inputValue(), 'Billing (typed before the sign-in ended)');
+  assert.equal(grants.slice(before).map((x) => x.grant_type).join(), 'authorization_code', 'a new code flow, no refresh');
+  assert.equal(new URL(page.url()).search, '');
+  assert.equal(await page.getByRole('heading', { name: /Your sign-in/ }).count(), 0);
   await page.context().close();
 });

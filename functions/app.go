@@ -428,13 +428,13 @@ func (a *app) wire(ad adapters) error {
 	adm := admin.New(admin.Config{MaxBody: cfg.AdminMaxBody}, admin.Deps{Service: a.svc, Verifier: ad.verifier, Retention: sweeper,
 		Incidents: notices, Campaigns: campaigns})
 	oper := operator.New(operator.Config{MaxBody: cfg.AdminMaxBody}, operator.Deps{Service: a.svc, Offboardings: a.offboarder,
-		Verifier: ad.verifier, Incidents: incidents, Campaigns: campaigns})
+		Verifier: ad.verifier, Incidents: incidents, Campaigns: campaigns, Requests: a.svc, Inbound: a.svc, Notices: notices, Now: ad.now})
 	a.portal, a.admin, a.oper = p, adm, oper
 	pc, err := center.New(center.Deps{Tenants: a.svc})
 	if err != nil {
 		return err
 	}
-	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim,
+	cons, err := console.New(console.Config{TenantClaim: cfg.AuthTenantClaim, RolesClaim: cfg.AuthRolesClaim,
 		OIDC: console.OIDC{Issuer: strings.TrimRight(cfg.ConsoleOIDCIssuer, "/"), ClientID: cfg.ConsoleOIDCClientID, Scope: cfg.ConsoleOIDCScope}})
 	if err != nil {
 		return err

@@ -59,6 +59,7 @@ func TestOpenAPISchemasListEveryField(t *testing.T) {
 		"Campaign":         reflect.TypeFor[admin.CampaignView](),
 		"CampaignProgress": reflect.TypeFor[breachsend.Progress](),
 		"CampaignCounts":   reflect.TypeFor[operator.CampaignCounts](),
+		"TenantHealth":     reflect.TypeFor[operator.Health](),
 		"PublicNotice":     reflect.TypeFor[notice.View](),
 	}
 	names := make([]string, 0, len(types))

@@ -104,7 +104,10 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <link rel="stylesheet" href="center.css">
 <link rel="stylesheet" href="brand.css">
 <script src="i18n.js" defer></script>
-<script src="app.js" defer></script>
+<script type="module" src="app.js"></script>
+<link rel="modulepreload" href="core.js">
+<link rel="modulepreload" href="form.js">
+<link rel="modulepreload" href="status.js">
 </head>
 <body>
 <a class="skip" href="#privops-center" data-i18n="skip">Skip to content</a>

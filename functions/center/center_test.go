@@ -55,7 +55,7 @@ func TestPrivacyCenterPages(t *testing.T) {
 	}{
 		{"page in the tenant's brand", "/api/center/acme/", nil, 200,
 			[]string{`<title>Acme &lt;script&gt;alert(1)&lt;/script&gt;</title>`, `src="https://cdn.acme.example/logo.svg"`,
-				`data-api="/api/portal/acme"`, `<html lang="en">`, `<script src="app.js" defer>`}, "img-src 'self' https://cdn.acme.example;"},
+				`data-api="/api/portal/acme"`, `<html lang="en">`, `<script type="module" src="app.js">`}, "img-src 'self' https://cdn.acme.example;"},
 		{"chinese for a chinese browser", "/api/center/plain/", []string{"Accept-Language", "zh-CN,zh;q=0.9"}, 200,
 			[]string{`<html lang="zh-Hans">`, `data-lang="zh-Hans"`}, "img-src 'self';"},
 		{"no logo, no logo element", "/api/center/plain/", nil, 200, []string{`<span class="brand-name">Plain</span>`}, "script-src 'self';"},

@@ -1,7 +1,9 @@
 // Package console is the admin console (HTTP trigger, route console/{*path},
 // public pages; every call they make goes to the admin API with the admin's
-// bearer token): tenant privacy admins sign in, work the request queue and
-// decide requests. GET /api/console/ serves the page; its script and styles
+// bearer token): tenant privacy admins sign in, work the request queue,
+// decide requests and look after services, legal holds, inbound keys,
+// retention and breach incidents; operators see the tenant list and each
+// tenant's health (counts only, through the operator API). GET /api/console/ serves the page; its script and styles
 // are embedded in the binary (no build step, no CDN); GET
 // /api/console/config.json tells the page how to sign in (pasting a token, or
 // the identity provider's authorization code flow with PKCE). No side effects
@@ -36,6 +38,9 @@ type Config struct {
 	OIDC OIDC
 	// TenantClaim is the access-token claim naming the tenant (AUTH_TENANT_CLAIM).
 	TenantClaim string
+	// RolesClaim is the claim listing the token's roles (AUTH_ROLES_CLAIM):
+	// an operator role shows the operator's pages instead of a tenant's.
+	RolesClaim string
 }
 
 // Console serves the admin console's files.
@@ -59,7 +64,8 @@ func New(cfg Config) (*Console, error) {
 	body := struct {
 		OIDC        *OIDC  `json:"oidc,omitempty"`
 		TenantClaim string `json:"tenantClaim"`
-	}{TenantClaim: cfg.TenantClaim}
+		RolesClaim  string `json:"rolesClaim,omitempty"`
+	}{TenantClaim: cfg.TenantClaim, RolesClaim: cfg.RolesClaim}
 	if cfg.OIDC.Issuer != "" {
 		o := cfg.OIDC
 		body.OIDC = &o

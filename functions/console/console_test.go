@@ -3,6 +3,7 @@ package console_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -21,8 +22,9 @@ func TestConsoleServesItsFilesOnly(t *testing.T) {
 		wantStatus int
 		want       string
 	}{
-		{"/api/console/", 200, `<script src="console.js" defer></script>`},
-		{"/api/console/console.js", 200, "/api/admin/"},
+		{"/api/console/", 200, `<script type="module" src="main.js"></script>`},
+		{"/api/console/core.js", 200, "/api/admin/"},
+		{"/api/console/operator.js", 200, "/health"},
 		{"/api/console/console.css", 200, ":focus-visible"},
 		{"/api/console", 301, ""},
 		{"/api/console/admin.json", 404, ""},
@@ -74,5 +76,47 @@ func TestConsoleConfigNamesTheProvider(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConsoleModulesAreServed: every module the page loads or preloads, and
+// every module those import, is one of the console's files: a module left
+// out of the embed, or misnamed, would break the page for every admin.
+func TestConsoleModulesAreServed(t *testing.T) {
+	t.Parallel()
+	c, err := console.New(console.Config{TenantClaim: "tid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		w := httptest.NewRecorder()
+		c.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w.Code, w.Body.String()
+	}
+	_, page := get("/api/console/")
+	ref := regexp.MustCompile(`(?:src|href)="([\w-]+\.js)"|from '\./([\w-]+\.js)'|import '\./([\w-]+\.js)'`)
+	seen := map[string]bool{}
+	queue := []string{page}
+	for len(queue) > 0 {
+		body := queue[0]
+		queue = queue[1:]
+		for _, m := range ref.FindAllStringSubmatch(body, -1) {
+			name := m[1] + m[2] + m[3]
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			code, js := get("/api/console/" + name)
+			if code != http.StatusOK {
+				t.Errorf("%s: %d", name, code)
+				continue
+			}
+			queue = append(queue, js)
+		}
+	}
+	for _, want := range []string{"main.js", "core.js", "session.js", "queue.js", "request.js", "services.js", "holds.js", "keys.js", "retention.js", "incidents.js", "operator.js"} {
+		if !seen[want] {
+			t.Errorf("the page never loads %s", want)
+		}
 	}
 }

@@ -3,8 +3,8 @@
 // and read them, change their settings (JSON Merge Patch with If-Match),
 // suspend and resume them, offboard them (GDPR Art. 28(3)(g): the request,
 // its cancel, its progress and certificate, and the controller's return
-// package behind a signed link), and read and verify the operator's audit
-// chain. A tenant token never reaches it: it
+// package behind a signed link), read a tenant's health as counts, and read
+// and verify the operator's audit chain. A tenant token never reaches it: it
 // gets 404, as if the API did not exist; an operator role that does not allow
 // the action gets 403. Every change is audited in the operator's chain and in
 // the tenant's own.
@@ -64,6 +64,13 @@ type Deps struct {
 	Incidents Incidents
 	// Campaigns reads breach subject campaigns as counts; nil answers 501.
 	Campaigns Campaigns
+	// Requests, Inbound and Notices feed a tenant's health counts
+	// (GET .../health); a nil Inbound or Notices leaves its count at 0.
+	Requests Requests
+	Inbound  InboundLog
+	Notices  Notices
+	// Now is the clock (overdue counts); nil: time.Now.
+	Now func() time.Time
 }
 
 // Operator serves the operator routes.
@@ -74,6 +81,11 @@ type Operator struct {
 	ver Verifier
 	inc Incidents
 	bs  Campaigns
+
+	reqs    Requests
+	inbound InboundLog
+	notices Notices
+	now     func() time.Time
 }
 
 // New returns the operator API.
@@ -81,7 +93,11 @@ func New(cfg Config, d Deps) *Operator {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 10
 	}
-	return &Operator{cfg: cfg, svc: d.Service, off: d.Offboardings, ver: d.Verifier, inc: d.Incidents, bs: d.Campaigns}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Operator{cfg: cfg, svc: d.Service, off: d.Offboardings, ver: d.Verifier, inc: d.Incidents, bs: d.Campaigns,
+		reqs: d.Requests, inbound: d.Inbound, notices: d.Notices, now: d.Now}
 }
 
 // Routes lists the operator operations (the OpenAPI document lists the same).
@@ -99,6 +115,7 @@ func (o *Operator) Routes() []web.Route {
 		// The return package is fetched with its signed link, no token: the
 		// operator hands the link to the controller.
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/offboarding/package", Handler: o.offboardingPackage},
+		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/health", Handler: o.with(auth.ActionOperatorRead, o.health)},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/retention/runs", Handler: o.with(auth.ActionOperatorRead, o.retentionRuns)},
 		{Method: "GET", Pattern: "/api/operator/tenants/{tenant}/incidents/{incident}/campaign", Handler: o.with(auth.ActionOperatorRead, o.campaign)},
 		{Method: "GET", Pattern: "/api/operator/audit", Handler: o.with(auth.ActionOperatorRead, o.audit)},
