@@ -136,6 +136,29 @@ type PurgeCall struct {
 	Cutoff   time.Time // data whose event is before it goes
 	// AllowPrivate is the tenant's AllowPrivateConnectors.
 	AllowPrivate bool
+	// RunID names the run (or preview) the purge belongs to; a Service Bus
+	// service's answer names it and PolicyID back.
+	RunID string
+	// DryRun asks the service for the counts of what it would purge,
+	// deleting nothing (a preview).
+	DryRun bool
+	// AnswerBy is when the run stops waiting for a Service Bus service's
+	// answer (reported no-answer then).
+	AnswerBy time.Time
+	// Exclusions are the subjects of active subject holds the service must
+	// spare, as salted hashes (nil: none).
+	Exclusions *PurgeExclusions
+	// SigningKeys are the tenant's active inbound keys: a Service Bus purge
+	// command is signed with each (the service answers with one of them).
+	SigningKeys []ServiceSecret
+}
+
+// PurgeExclusions name the held subjects a purge must spare without naming
+// them: a fresh random Salt per purge command and, per held subject,
+// hex(HMAC-SHA256(Salt, NormalizeEmail(email))), sorted.
+type PurgeExclusions struct {
+	Salt   []byte
+	Hashes []string
 }
 
 // PurgeResult is a service's answer to a purge: counts, never contents.
@@ -145,6 +168,10 @@ type PurgeResult struct {
 	NotSupported bool
 	Purged       int64 // items deleted
 	Kept         int64 // items past the cutoff the service keeps for its own legal reasons
+	KeptByHold   int64 // items past the cutoff spared because their subject is excluded (held)
+	// Sent: the command went to the service's queue and the counts come
+	// later, as an answer over the inbound queue (a Service Bus service).
+	Sent bool
 }
 
 // Purger runs retention purges at one kind of service. Errors: an error

@@ -123,8 +123,8 @@ func TestServicePurgeCountsLandInTheReport(t *testing.T) {
 		t.Error("the not-supported policy carries no reason")
 	}
 	wantCalls := []privacy.PurgeCall{
-		{TenantID: "acme", PurgeID: run.ID + "-crm-customers", PolicyID: "crm-customers", Category: CategoryCustomer, From: FromLastModified, Cutoff: sweepNow.AddDate(0, 0, -400)},
-		{TenantID: "acme", PurgeID: run.ID + "-crm-logs", PolicyID: "crm-logs", Category: CategorySystemLogs, From: FromCreated, Cutoff: time.Date(2029, 12, 30, 2, 0, 0, 0, time.UTC)},
+		{TenantID: "acme", RunID: run.ID, PurgeID: run.ID + "-crm-customers", PolicyID: "crm-customers", Category: CategoryCustomer, From: FromLastModified, Cutoff: sweepNow.AddDate(0, 0, -400)},
+		{TenantID: "acme", RunID: run.ID, PurgeID: run.ID + "-crm-logs", PolicyID: "crm-logs", Category: CategorySystemLogs, From: FromCreated, Cutoff: time.Date(2029, 12, 30, 2, 0, 0, 0, time.UTC)},
 	}
 	if diff := cmp.Diff(wantCalls, p.callsMade()); diff != "" {
 		t.Errorf("purge calls (-want +got):\n%s", diff)
