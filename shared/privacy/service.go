@@ -195,7 +195,7 @@ type Hold struct {
 	// answered by the API (Public), dropped when the hold is released.
 	// Empty on holds placed before it existed.
 	SealedEmail string `json:"sealedEmail,omitempty"`
-	Service     string    `json:"service,omitempty"`     // service scope
+	Service     string `json:"service,omitempty"` // service scope
 	// DataCategory is the retention category a data-category hold keeps.
 	DataCategory string    `json:"dataCategory,omitempty"`
 	Reason       string    `json:"reason"`
