@@ -189,12 +189,6 @@ type Hold struct {
 	ID          string    `json:"id"`
 	Scope       HoldScope `json:"scope"`
 	SubjectHash string    `json:"subjectHash,omitempty"` // subject scope
-	// SealedEmail is a subject hold's normalised email, sealed (AES-GCM)
-	// with a key derived from SECRET_KEY: a service's retention purge needs
-	// it to put the subject on its exclusion list as a salted hash. Never
-	// answered by the API (Public), dropped when the hold is released.
-	// Empty on holds placed before it existed.
-	SealedEmail string `json:"sealedEmail,omitempty"`
 	Service     string `json:"service,omitempty"` // service scope
 	// DataCategory is the retention category a data-category hold keeps.
 	DataCategory string    `json:"dataCategory,omitempty"`
@@ -210,6 +204,13 @@ type Hold struct {
 	// RedrivenAt is when the erasures the hold deferred were started again
 	// after its release (zero until then: the deadline watch finishes it).
 	RedrivenAt time.Time `json:"redrivenAt,omitzero"`
+
+	// SealedEmail is a subject hold's normalised email, sealed (AES-GCM)
+	// with a key derived from SECRET_KEY: a service's retention purge needs
+	// it to put the subject on its exclusion list as a salted hash. Never
+	// answered by the API (Public), dropped when the hold is released.
+	// Empty on holds placed before it existed.
+	SealedEmail string `json:"sealedEmail,omitempty"`
 }
 
 // Public is the hold as the API shows it: without its sealed email.
