@@ -189,7 +189,7 @@ type Hold struct {
 	ID          string    `json:"id"`
 	Scope       HoldScope `json:"scope"`
 	SubjectHash string    `json:"subjectHash,omitempty"` // subject scope
-	Service     string `json:"service,omitempty"` // service scope
+	Service     string    `json:"service,omitempty"`     // service scope
 	// DataCategory is the retention category a data-category hold keeps.
 	DataCategory string    `json:"dataCategory,omitempty"`
 	Reason       string    `json:"reason"`
