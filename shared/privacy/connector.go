@@ -118,9 +118,15 @@ type DataItems interface {
 // retention category is past a cutoff and answer with counts.
 const ActionPurge Action = "purge"
 
+// ActionPurgeDryRun is not a task's action either: a service lists it
+// (besides purge) to say it honours a purge's dryRun flag, counting what it
+// would purge and deleting nothing. A preview sends a dry run only to such a
+// service: one that ignored the flag would delete.
+const ActionPurgeDryRun Action = "purge-dry-run"
+
 // ServiceActions lists what a service may declare it supports: every task
-// action and purge.
-var ServiceActions = append(append([]Action(nil), Actions...), ActionPurge)
+// action, purge and purge-dry-run.
+var ServiceActions = append(append([]Action(nil), Actions...), ActionPurge, ActionPurgeDryRun)
 
 // PurgeCall asks one service to delete its data of a retention category whose
 // event (From) is before Cutoff. It names no subject and carries no personal
