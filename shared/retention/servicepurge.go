@@ -347,10 +347,3 @@ func exclusionCount(x *privacy.PurgeExclusions) int {
 	}
 	return len(x.Hashes)
 }
-
-// recordPreviewAnswer takes a dry run's answer. A preview sends a Service
-// Bus service no dry run (it answers later than a preview waits), so no
-// dry run's answer is awaited.
-func (s *Sweeper) recordPreviewAnswer(ctx context.Context, tenantID string, a PurgeAnswer) error {
-	return privacy.Errorf(privacy.KindNotFound, "unknown-purge", "no preview of this tenant waits for a dry run's answer")
-}
