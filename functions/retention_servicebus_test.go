@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -123,5 +125,73 @@ func TestServiceBusServicePurgedBySweep(t *testing.T) {
 		if strings.Contains(strings.ToLower(text), "subject@example.org") {
 			t.Errorf("the %s holds the held subject's email", name)
 		}
+	}
+}
+
+// TestServiceBusDryRunThroughThePreview: POST …/retention/preview sends a
+// Service Bus service that lists purge-dry-run a dry-run command, waits for
+// its answer over the inbound queue and reports the counts; no run starts.
+func TestServiceBusDryRunThroughThePreview(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ta := newTestApp(t)
+	admin := ta.token(t, "acme", auth.RoleAdmin, time.Hour, devKey)
+	for _, c := range []call{
+		{method: "PUT", path: "/api/admin/acme/services/erp", header: bearer(admin),
+			body: `{"name":"ERP","kind":"servicebus","queue":"erp-in","actions":["erase","purge","purge-dry-run"],"categories":["billing"],"identifiers":["email"]}`},
+		{method: "PUT", path: "/api/admin/acme/retention/policies/erp-orders", header: bearer(admin),
+			body: `{"category":"payment","scope":"service","service":"erp","maxAgeDays":400,"from":"created","action":"delete"}`},
+	} {
+		if r := ta.do(t, c); r.status != http.StatusCreated {
+			t.Fatalf("%s %s: %d %v", c.method, c.path, r.status, r.body)
+		}
+	}
+	r := ta.do(t, call{method: "POST", path: "/api/admin/acme/inbound-keys", header: bearer(admin)})
+	secret, _ := base64.StdEncoding.DecodeString(r.body["secret"].(string))
+	key := sender.Key{ID: r.body["id"].(string), Secret: secret}
+
+	// The service: answers the dry-run command it finds on its queue.
+	served := make(chan error, 1)
+	go func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			d, err := ta.queue.Receive(ctx, "erp-in", time.Minute)
+			if err != nil || d == nil {
+				continue
+			}
+			var ev struct{ Data sender.PurgeCommand }
+			if err := json.Unmarshal(d.Body, &ev); err != nil || !ev.Data.DryRun {
+				served <- fmt.Errorf("not a dry run: %s", d.Body)
+				return
+			}
+			e, err := sender.NewPurgeCompleted("acme", "/services/erp", sender.PurgeCompleted{RunID: ev.Data.RunID, PolicyID: ev.Data.PolicyID,
+				DryRun: true, Outcome: sender.PurgeDone, Purged: 17, Kept: 1})
+			if err != nil {
+				served <- err
+				return
+			}
+			m, _ := e.Message(key, time.Now())
+			out, err := ta.inbound.Handle(ctx, inbound.Delivery{MessageID: m.MessageID, Body: m.Body, ContentType: m.ContentType, Properties: m.Properties, At: time.Now()})
+			if err == nil && out.Status != inbound.Accepted {
+				err = fmt.Errorf("answer %+v", out)
+			}
+			served <- err
+			return
+		}
+		served <- errors.New("no dry-run command came")
+	}()
+	r = ta.do(t, call{method: "POST", path: "/api/admin/acme/retention/preview", header: bearer(admin)})
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := r.body["policies"].([]any)
+	if r.status != http.StatusOK || len(pol) != 1 {
+		t.Fatalf("preview: %d %v", r.status, r.body)
+	}
+	if got := pick(pol[0], "status", "scanned", "purged", "keptByService"); !cmp.Equal(got, []any{"done", 18.0, 17.0, 1.0}) {
+		t.Errorf("preview: status, scanned, purged, keptByService = %v", got)
+	}
+	r = ta.do(t, call{method: "GET", path: "/api/admin/acme/retention/runs", header: bearer(admin)})
+	if runs, _ := r.body["runs"].([]any); len(runs) != 0 {
+		t.Errorf("the preview started a run: %v", r.body)
 	}
 }

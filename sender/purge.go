@@ -38,7 +38,10 @@ type PurgeCommand struct {
 	// Cutoff (RFC 3339, UTC): delete the category's data whose From time is
 	// before it.
 	Cutoff string `json:"cutoff"`
-	// DryRun: count what you would delete, delete nothing.
+	// DryRun (a preview's command; RunID is then preview_<unix
+	// deadline>_<random>, and only a service listing purge-dry-run gets
+	// one): count what you would delete, delete nothing, answer with
+	// DryRun set.
 	DryRun bool `json:"dryRun"`
 	// AnswerBy (RFC 3339, UTC): privops reports the policy no-answer if your
 	// answer has not arrived by then.
