@@ -72,19 +72,19 @@ type Deps struct {
 	// bodies for a replay (suite policies of category rejected-inbound);
 	// nil: those policies are not swept.
 	Inbound InboundRecords
-	// Purgers call a service's purge action, per connector kind (webhook);
+	// Purgers call a service's purge action, per connector kind (webhook, servicebus);
 	// a policy on a service of a kind without one fails, reported.
 	Purgers map[privacy.ConnectorKind]privacy.Purger
+	Now     func() time.Time
+	NewID   func() string
+	Step    func(name string) // crash points for tests
+	Logger  *slog.Logger
+	// Sleep pauses for d or until ctx ends (default: a timer).
+	Sleep func(ctx context.Context, d time.Duration)
 	// HeldEmail opens the sealed email of a subject hold (for a purge's
 	// exclusion list; it never leaves the sweep); false for a hold without
 	// one. Nil: every subject hold keeps a service's whole purge back.
 	HeldEmail func(tenantID string, h *privacy.Hold) (string, bool)
-	Now       func() time.Time
-	NewID     func() string
-	Step      func(name string) // crash points for tests
-	Logger    *slog.Logger
-	// Sleep pauses for d or until ctx ends (default: a timer).
-	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // Sweeper runs retention sweeps, one tenant at a time.
