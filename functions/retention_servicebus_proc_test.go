@@ -33,12 +33,19 @@ func TestServiceBusPurgeSurvivesSIGKILL(t *testing.T) {
 	}
 	p := start(t, env)
 	admin := devToken(t, env, "acme")
+	var svcKey sender.Key // the service's secret: what its commands are signed with
 	for _, c := range []struct{ method, path, body string }{
 		{"PUT", "/api/admin/acme/services/erp", `{"name":"ERP","kind":"servicebus","queue":"erp-in","actions":["erase","purge"],"categories":["billing"],"identifiers":["email"]}`},
 		{"PUT", "/api/admin/acme/retention/policies/erp-orders", `{"category":"payment","scope":"service","service":"erp","maxAgeDays":400,"from":"created","action":"delete"}`},
 	} {
-		if status, body := send(c.method, p.addr+c.path, admin, c.body, nil); status != 200 && status != 201 {
+		status, body := send(c.method, p.addr+c.path, admin, c.body, nil)
+		if status != 200 && status != 201 {
 			t.Fatalf("%s %s: %d %v", c.method, c.path, status, body)
+		}
+		if sec, ok := body["newSecret"].(string); ok {
+			b, _ := base64.StdEncoding.DecodeString(sec)
+			secrets, _ := body["secrets"].([]any)
+			svcKey = sender.Key{ID: fmt.Sprint(secrets[len(secrets)-1].(map[string]any)["id"]), Secret: b}
 		}
 	}
 	status, body := send("POST", p.addr+"/api/admin/acme/inbound-keys", admin, "", nil)
@@ -89,7 +96,7 @@ func TestServiceBusPurgeSurvivesSIGKILL(t *testing.T) {
 	if again, err := q.Receive(ctx, "erp-in", time.Minute); err != nil || again != nil {
 		t.Errorf("a second command on the queue: %+v, %v", again, err)
 	}
-	if err := sender.VerifyCommand([]sender.Key{key}, d.Body, d.Properties[sender.SignatureProperty], time.Now(), 0); err != nil {
+	if err := sender.VerifyCommand([]sender.Key{svcKey}, d.Body, d.Properties[sender.SignatureProperty], time.Now(), 0); err != nil {
 		t.Errorf("the command does not verify: %v", err)
 	}
 	var ev struct{ Data sender.PurgeCommand }

@@ -21,7 +21,7 @@ import (
 // TestServiceBusServicePurgedBySweep (issue 12, items 4-5), through the
 // README's public surface: a policy on a Service Bus service is accepted;
 // the sweep sends the service's queue a purge command signed with the
-// tenant's inbound key (command key), naming the subject of a subject hold
+// service's secret (command key), naming the subject of a subject hold
 // only as a salted hash; the run report shows the policy awaiting its
 // answer; the service's com.privops.purge.completed.v1 over the inbound
 // queue lands its counts (keptByHold included) and ends the run; a second
@@ -41,9 +41,16 @@ func TestServiceBusServicePurgedBySweep(t *testing.T) {
 		{method: "POST", path: "/api/admin/acme/holds", header: bearer(admin),
 			body: `{"scope":"subject","email":"` + held + `","reason":"litigation","category":"legal-claims"}`},
 	}
+	var svcKey sender.Key // the service's secret: what the command is signed with
 	for _, c := range steps {
-		if r := ta.do(t, c); r.status != http.StatusCreated && r.status != http.StatusOK {
+		r := ta.do(t, c)
+		if r.status != http.StatusCreated && r.status != http.StatusOK {
 			t.Fatalf("%s %s: %d %v", c.method, c.path, r.status, r.body)
+		}
+		if sec, ok := r.body["newSecret"].(string); ok {
+			b, _ := base64.StdEncoding.DecodeString(sec)
+			secrets, _ := r.body["secrets"].([]any)
+			svcKey = sender.Key{ID: secrets[len(secrets)-1].(map[string]any)["id"].(string), Secret: b}
 		}
 	}
 	r := ta.do(t, call{method: "POST", path: "/api/admin/acme/inbound-keys", header: bearer(admin)})
@@ -61,8 +68,11 @@ func TestServiceBusServicePurgedBySweep(t *testing.T) {
 	if err != nil || d == nil {
 		t.Fatalf("no purge command on the service's queue: %v", err)
 	}
-	if err := sender.VerifyCommand([]sender.Key{key}, d.Body, d.Properties[sender.SignatureProperty], time.Now(), 0); err != nil {
-		t.Errorf("the command does not verify with the tenant's key: %v", err)
+	if err := sender.VerifyCommand([]sender.Key{svcKey}, d.Body, d.Properties[sender.SignatureProperty], time.Now(), 0); err != nil {
+		t.Errorf("the command does not verify with the service's secret: %v", err)
+	}
+	if err := sender.VerifyCommand([]sender.Key{key}, d.Body, d.Properties[sender.SignatureProperty], time.Now(), 0); err == nil {
+		t.Error("the command verifies with the tenant's inbound key, which all its systems hold")
 	}
 	var ev struct {
 		Type string

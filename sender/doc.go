@@ -44,9 +44,9 @@
 //
 // A Service Bus service that lists the purge action gets, on its own queue, a
 // purge command (PurgeCommandType, data PurgeCommand) for each retention
-// policy on it. Check it with VerifyCommand against the tenant's keys: it is
-// signed with each active key's command key (CommandKey), never with the key
-// itself. Delete the category's data past the cutoff, sparing every subject
+// policy on it. Check it with VerifyCommand against the service's own
+// secrets (newSecret when the service was saved): it is signed with each
+// active secret's command key (CommandKey), never with the secret itself. Delete the category's data past the cutoff, sparing every subject
 // whose ExclusionHash under the command's salt is listed (NormalizeEmail
 // states the normalisation exactly), and answer before AnswerBy with
 // NewPurgeCompleted, signed like any message. A second answer to the same

@@ -23,9 +23,10 @@ import (
 const PurgeCommandType = "io.privops.retention.purge.v1"
 
 // CommandKeyLabel derives the key privops signs commands to a service's
-// queue with from an inbound key's secret: HMAC-SHA256(secret, label). A
-// command is signed with a key of its own, so it can never pass as a message
-// to privops, nor a message to privops as a command.
+// queue with from the service's secret (newSecret of PUT …/services/{id},
+// base64-decoded): HMAC-SHA256(secret, label). The secret is the service's
+// and privops's alone (not the tenant's inbound keys, which all its systems
+// hold), and the command key is a key of its own, used for nothing else.
 const CommandKeyLabel = "privops-servicebus/command"
 
 // PurgeCommand is the data of a purge command. It names no subject.
@@ -73,8 +74,8 @@ func ExclusionHash(salt []byte, email string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// CommandKey is the key commands are signed with for an inbound key's
-// secret (the decoded bytes).
+// CommandKey is the key commands are signed with for a service secret (the
+// decoded bytes).
 func CommandKey(secret []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(CommandKeyLabel))
@@ -86,7 +87,8 @@ func CommandKey(secret []byte) []byte {
 //
 //	t=<unix seconds>,k=<key id>,v1=<hex HMAC-SHA256(CommandKey(secret), "<t>." + body)>[,k=<key id>,v1=<…>]
 //
-// one k, v1 pair per active key (two while the tenant rolls one).
+// one k, v1 pair per active secret of the service (two while it rolls one),
+// k the secret's id.
 func SignCommand(keys []Key, body []byte, now time.Time) string {
 	t := strconv.FormatInt(now.Unix(), 10)
 	var b strings.Builder
@@ -108,8 +110,9 @@ func commandMAC(secret []byte, t string, body []byte) []byte {
 // privops's: unsigned, signed with no key given, stale, or altered.
 var ErrBadCommand = errors.New("sender: the command's signature does not verify")
 
-// VerifyCommand checks a command's signature property against the tenant's
-// keys (any one matching suffices) and that its t is within window of now
+// VerifyCommand checks a command's signature property against the
+// service's secrets (Key{ID: secret id, Secret: decoded bytes}; any one
+// matching suffices) and that its t is within window of now
 // (five minutes if window <= 0). Compare before acting on the body.
 func VerifyCommand(keys []Key, body []byte, signature string, now time.Time, window time.Duration) error {
 	if window <= 0 {

@@ -15,9 +15,9 @@ import (
 var _ privacy.Purger = Queue{}
 
 // ErrNoCommandKey: a Service Bus service's purge command cannot be signed,
-// because the tenant has no active inbound key (the service answers with
-// one too, so it could not answer either).
-var ErrNoCommandKey = errors.New("the tenant has no active inbound key to sign a purge command with (POST …/inbound-keys)")
+// because the service has no secret (one is made when it is saved; rotate
+// it with …/rotate-secret).
+var ErrNoCommandKey = errors.New("the service has no secret to sign a purge command with (rotate-secret makes one)")
 
 // PurgeMessageID is the broker message id of a purge command: the same for
 // every send of one purge (a crash between the checkpoint and the send, a
@@ -29,7 +29,7 @@ func PurgeMessageID(purgeID string) string { return purgeID + ".purge" }
 // answer deadline, the salted exclusion list; never an email) to the
 // service's queue as a CloudEvent io.privops.retention.purge.v1, signed in
 // the privops-signature property with the command key of each of the
-// tenant's active inbound keys (sender.SignCommand), and answers Sent: the
+// service's active secrets (sender.SignCommand), and answers Sent: the
 // counts come back as a com.privops.purge.completed.v1 message on the
 // inbound queue. Publish errors are returned as they are (ErrUnavailable:
 // transient).

@@ -154,8 +154,8 @@ type PurgeCall struct {
 	// Exclusions are the subjects of active subject holds the service must
 	// spare, as salted hashes (nil: none).
 	Exclusions *PurgeExclusions
-	// SigningKeys are the tenant's active inbound keys: a Service Bus purge
-	// command is signed with each (the service answers with one of them).
+	// SigningKeys are the service's active secrets: a Service Bus purge
+	// command is signed with the command key of each.
 	SigningKeys []ServiceSecret
 }
 

@@ -269,7 +269,7 @@ func (s *Sweeper) sendPurge(ctx context.Context, t *privacy.Tenant, st State, ow
 	}
 	_, err = s.d.Purgers[svc.Kind].Purge(ctx, svc, privacy.PurgeCall{TenantID: t.ID, PurgeID: purgeID(run, pr), RunID: run.ID,
 		PolicyID: pr.PolicyID, Category: pr.Category, From: pr.From, Cutoff: purgeCutoff(pr), AnswerBy: pr.AnswerBy,
-		Exclusions: x, SigningKeys: t.InboundKeys})
+		Exclusions: x, SigningKeys: svc.Secrets})
 	switch {
 	case errors.Is(err, privacy.ErrUnavailable):
 		// Keep the place: the redelivered job sends it again.

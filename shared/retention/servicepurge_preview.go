@@ -177,7 +177,7 @@ func (s *Sweeper) previewServiceBus(ctx context.Context, t *privacy.Tenant, pr *
 	id := previewID(deadline)
 	if _, err := purger.Purge(ctx, svc, privacy.PurgeCall{TenantID: t.ID, PurgeID: id + "-" + pr.PolicyID, RunID: id, PolicyID: pr.PolicyID,
 		Category: pr.Category, From: pr.From, Cutoff: purgeCutoff(pr), DryRun: true, AnswerBy: deadline, Exclusions: x,
-		SigningKeys: t.InboundKeys}); err != nil {
+		SigningKeys: svc.Secrets}); err != nil {
 		pr.Status, pr.Reason = "not-previewed", "the dry-run command could not be sent: "+err.Error()
 		return
 	}

@@ -53,7 +53,7 @@ func (q *fakeQueue) published() []privacy.OutMessage {
 	return slices.Clone(q.msgs)
 }
 
-var inboundSecret = bytes.Repeat([]byte{7}, 32)
+var serviceSecret = bytes.Repeat([]byte{7}, 32)
 
 // busFixture: acme with a Service Bus service "erp" (purge supported), a
 // webhook service "crm" and a policy on each; the Service Bus policy comes
@@ -64,9 +64,9 @@ func busFixture(tb testing.TB, edit func(*privacy.Tenant)) (*sweepFixture, *fake
 	f := newSweepFixture(tb)
 	f.tenants.change("acme", func(t *privacy.Tenant) {
 		t.Holds = nil
-		t.InboundKeys = []privacy.ServiceSecret{{ID: "k1", Value: base64.StdEncoding.EncodeToString(inboundSecret)}}
 		t.Services = []privacy.Service{
-			{ID: "erp", Kind: privacy.KindServiceBus, Queue: "erp-in", Actions: []privacy.Action{privacy.ActionErase, privacy.ActionPurge}},
+			{ID: "erp", Kind: privacy.KindServiceBus, Queue: "erp-in", Actions: []privacy.Action{privacy.ActionErase, privacy.ActionPurge},
+				Secrets: []privacy.ServiceSecret{{ID: "k1", Value: base64.StdEncoding.EncodeToString(serviceSecret)}}},
 			{ID: "crm", Kind: privacy.KindWebhook, URL: "https://crm.example", Actions: []privacy.Action{privacy.ActionPurge}},
 		}
 		t.RetentionPolicies = []Policy{
@@ -109,8 +109,8 @@ func (f *sweepFixture) state(tb testing.TB) State {
 }
 
 // TestServiceBusPurgeSendsACommandAndCountsTheAnswer: the command goes to the
-// service's queue with the purge's message id, signed with the tenant's
-// inbound key (command key), no personal data in it; the run goes on with
+// service's queue with the purge's message id, signed with the service's
+// secret (command key), no personal data in it; the run goes on with
 // the webhook policy and then waits, paused, until the answer's deadline;
 // the answer's counts land in the report and end the run.
 func TestServiceBusPurgeSendsACommandAndCountsTheAnswer(t *testing.T) {
@@ -135,10 +135,10 @@ func TestServiceBusPurgeSendsACommandAndCountsTheAnswer(t *testing.T) {
 		t.Fatalf("published %+v", msgs)
 	}
 	m := msgs[0]
-	if err := sender.VerifyCommand([]sender.Key{{ID: "k1", Secret: inboundSecret}}, m.Body, m.Properties[sender.SignatureProperty], sweepNow, 0); err != nil {
+	if err := sender.VerifyCommand([]sender.Key{{ID: "k1", Secret: serviceSecret}}, m.Body, m.Properties[sender.SignatureProperty], sweepNow, 0); err != nil {
 		t.Errorf("the command's signature: %v", err)
 	}
-	if err := sender.VerifyCommand([]sender.Key{{ID: "k1", Secret: inboundSecret}}, append(m.Body, ' '), m.Properties[sender.SignatureProperty], sweepNow, 0); err == nil {
+	if err := sender.VerifyCommand([]sender.Key{{ID: "k1", Secret: serviceSecret}}, append(m.Body, ' '), m.Properties[sender.SignatureProperty], sweepNow, 0); err == nil {
 		t.Error("an altered command verifies")
 	}
 	var ev struct {
@@ -364,16 +364,16 @@ func TestServiceBusAnswerWhileTheSweepRuns(t *testing.T) {
 	}
 }
 
-// TestServiceBusPurgeWithoutAnInboundKey: a command that cannot be signed
-// is not sent; the policy fails with the reason and the run goes on.
-func TestServiceBusPurgeWithoutAnInboundKey(t *testing.T) {
+// TestServiceBusPurgeWithoutASecret: a command that cannot be signed is not
+// sent; the policy fails with the reason and the run goes on.
+func TestServiceBusPurgeWithoutASecret(t *testing.T) {
 	t.Parallel()
-	_, q, s := busFixture(t, func(t *privacy.Tenant) { t.InboundKeys = nil })
+	_, q, s := busFixture(t, func(t *privacy.Tenant) { t.Services[0].Secrets = nil })
 	run, err := s.Run(t.Context(), "acme", "a", time.Hour)
 	if err != nil || !run.Finished() {
 		t.Fatalf("run %+v, %v", run, err)
 	}
-	if pr := run.Policies[0]; pr.Status != "failed" || !strings.Contains(pr.Reason, "inbound key") || len(q.published()) != 0 {
+	if pr := run.Policies[0]; pr.Status != "failed" || !strings.Contains(pr.Reason, "no secret") || len(q.published()) != 0 {
 		t.Errorf("report %+v", pr)
 	}
 }
