@@ -6,8 +6,10 @@
 // The function checks the signature with the named tenant's key, drops a
 // message whose CloudEvents id it already carried out, and runs the same
 // domain operation the HTTP API runs. Side effects: a request created, a task
-// completed or failed, and one inbound record per message (accepted, or
-// rejected with its code and reason, which the tenant's admins list).
+// completed or failed, a Service Bus service's answer to a retention purge
+// command counted in its run (shared/retention), and one inbound record per
+// message (accepted, or rejected with its code and reason, which the
+// tenant's admins list).
 //
 // A permanently bad message (forged, malformed, unknown type, tenant or task)
 // is recorded as rejected and acknowledged, never retried; a transient failure
