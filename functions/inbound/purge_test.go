@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -28,7 +29,8 @@ func (f *fixture) purgeRun(tb testing.TB) (*retention.Sweeper, string) {
 		tb.Fatal(err)
 	}
 	t.Services = append(t.Services, privacy.Service{ID: "erp", Name: "ERP", Kind: privacy.KindServiceBus, Queue: "erp-in",
-		Actions: []privacy.Action{privacy.ActionErase, privacy.ActionPurge}, Categories: []privacy.Category{privacy.CategoryBilling}, Identifiers: []string{"email"}})
+		Actions: []privacy.Action{privacy.ActionErase, privacy.ActionPurge}, Categories: []privacy.Category{privacy.CategoryBilling}, Identifiers: []string{"email"},
+		Secrets: []privacy.ServiceSecret{{ID: "s1", Value: base64.StdEncoding.EncodeToString([]byte(strings.Repeat("s", 32)))}}})
 	t.RetentionPolicies = []privacy.RetentionPolicy{{ID: "erp-orders", Category: retention.CategoryPayment, Scope: retention.ScopeService,
 		Service: "erp", MaxAgeDays: 400, From: retention.FromCreated, Action: retention.ActionDelete}}
 	if err := f.store.UpdateTenant(ctx, t); err != nil {
