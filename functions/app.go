@@ -392,8 +392,6 @@ func (a *app) wire(ad adapters) error {
 	if a.breach != nil {
 		breachIntake = a.breach
 	}
-	a.inbound = inbound.New(inbound.Config{Window: cfg.InboundWindow, KeepRejected: cfg.InboundKeepRejected},
-		inbound.Deps{Service: a.svc, Breach: breachIntake, Logger: log, Now: ad.now})
 	p := portal.New(portal.Config{MaxBody: cfg.PortalMaxBody, SubmitsPerIP: cfg.RateSubmitPerIP,
 		SubmitsPerMail: cfg.RateSubmitPerEmail, VerifiesPerIP: cfg.RateVerifyPerIP, TrustForwarded: cfg.TrustForwardedFor},
 		portal.Deps{Service: a.svc, Now: ad.now})
@@ -402,6 +400,9 @@ func (a *app) wire(ad adapters) error {
 		return err
 	}
 	a.sweeper = sweeper
+	// Service Bus services answer retention purge commands over the inbound queue.
+	a.inbound = inbound.New(inbound.Config{Window: cfg.InboundWindow, KeepRejected: cfg.InboundKeepRejected},
+		inbound.Deps{Service: a.svc, Breach: breachIntake, Retention: sweeper, Logger: log, Now: ad.now})
 	retentionSchedule, err := ncrontab.Parse(cfg.RetentionSchedule)
 	if err != nil {
 		return fmt.Errorf("RETENTION_SCHEDULE: %w", err)
@@ -519,7 +520,8 @@ func (noBreach) AcknowledgeByLink(context.Context, string, string, int, string) 
 func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 	items, _ := ad.store.(retention.Items)
 	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
-	// Services are purged through their connector's purge action (webhook).
+	// Services are purged through their connector's purge action (webhook;
+	// Service Bus: a command to the service's queue, answered later).
 	purgers := map[privacy.ConnectorKind]privacy.Purger{}
 	for kind, c := range a.connectors(ad) {
 		if p, ok := c.(privacy.Purger); ok {
@@ -527,8 +529,8 @@ func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 		}
 	}
 	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
-		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond},
-		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Inbound: inboundLog(ad.store), Purgers: purgers, Audit: ad.store.AppendAudit, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond, AnswerWait: a.cfg.RetentionServiceAnswerWait},
+		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Inbound: inboundLog(ad.store), Purgers: purgers, HeldEmail: a.svc.OpenHoldEmail, Audit: ad.store.AppendAudit, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
 }
 

@@ -124,6 +124,10 @@ func TestRetentionPolicyBadInputChangesNothing(t *testing.T) {
 		body: `{"name":"ERP","kind":"servicebus","actions":["erase"],"categories":["profile"],"identifiers":["email"],"queue":"erp-tasks"}`}); r.status != http.StatusCreated {
 		t.Fatalf("put service bus service: %d %v", r.status, r.body)
 	}
+	if r := ta.do(t, call{method: "PUT", path: "/api/admin/acme/services/desk", header: bearer(admin),
+		body: `{"name":"Desk","kind":"manual","actions":["erase"],"categories":["profile"],"identifiers":["email"]}`}); r.status != http.StatusCreated {
+		t.Fatalf("put manual service: %d %v", r.status, r.body)
+	}
 	if r := ta.do(t, call{method: "PUT", path: "/api/admin/acme/retention/policies/orders", header: bearer(admin),
 		body: `{"category":"payment","scope":"service","service":"shop","maxAgeDays":400,"from":"created","timestampPath":"/createdAt","action":"delete"}`}); r.status != http.StatusCreated {
 		t.Fatalf("put policy: %d %v", r.status, r.body)
@@ -154,8 +158,10 @@ func TestRetentionPolicyBadInputChangesNothing(t *testing.T) {
 			422, "retention-action-not-available", "action", "nothing would be left"},
 		{"webhook service with a timestampPath", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"crm"`, 1)},
 			422, "invalid-retention-policy", "timestampPath", ""},
-		{"service bus service", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"erp"`, 1)},
-			422, "retention-scope-not-available", "service", ""},
+		{"service bus service with a timestampPath", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"erp"`, 1)},
+			422, "invalid-retention-policy", "timestampPath", ""},
+		{"manual service", call{method: "PUT", path: path, header: bearer(admin), body: `{"category":"payment","scope":"service","service":"desk","from":"created","action":"delete","maxAgeDays":30}`},
+			422, "retention-scope-not-available", "service", "manual"},
 		{"unknown service", call{method: "PUT", path: path, header: bearer(admin), body: strings.Replace(`{"category":"payment",`+svc+`,"maxAgeDays":30}`, `"shop"`, `"nope"`, 1)},
 			422, "unknown-service", "service", ""},
 		{"unknown category", call{method: "PUT", path: path, header: bearer(admin), body: `{"category":"profile",` + svc + `,"maxAgeDays":30}`}, 422, "invalid-retention-policy", "category", ""},

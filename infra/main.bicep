@@ -369,6 +369,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DEADLINE_WATCH_SCHEDULE: deadlineWatchSchedule
     RETENTION_QUEUE: retentionQueue
     RETENTION_SCHEDULE: retentionSchedule
+    RETENTION_SERVICE_ANSWER_WAIT: '6h' // how long a run waits for a Service Bus service's answer to a purge command (1m-20h), then reports it no-answer
     OFFBOARD_NOTICE: '720h' // 30 days between an operator's offboarding request and the purge of the tenant (1s-4320h)
     BREACH_SEND_QUEUE: breachSendQueue
     OUTBOX_DISPATCH: outboxDispatch

@@ -17,6 +17,7 @@
 //	com.privops.dsr.task.completed.v1  a task privops gave the service is done (TaskCompleted)
 //	com.privops.dsr.task.failed.v1     a task privops gave the service failed (TaskFailed)
 //	com.privops.breach.reported.v1     a sub-processor reports a breach touching the tenant (BreachReported)
+//	com.privops.purge.completed.v1     a Service Bus service answers a retention purge command (PurgeCompleted)
 //
 // The JSON Schemas and the AsyncAPI document in the repository's contract/
 // folder are the reference; this package follows them and its tests check it.
@@ -38,6 +39,19 @@
 // rolling a key, a tenant has two active keys and signs with either.
 //
 // The body is signed as sent: do not re-serialise it after Message.
+//
+// # Retention purge commands (Service Bus services)
+//
+// A Service Bus service that lists the purge action gets, on its own queue, a
+// purge command (PurgeCommandType, data PurgeCommand) for each retention
+// policy on it. Check it with VerifyCommand against the service's own
+// secrets (newSecret when the service was saved): it is signed with each
+// active secret's command key (CommandKey), never with the secret itself. Delete the category's data past the cutoff, sparing every subject
+// whose ExclusionHash under the command's salt is listed (NormalizeEmail
+// states the normalisation exactly), and answer before AnswerBy with
+// NewPurgeCompleted, signed like any message. A second answer to the same
+// command is refused; an answer after AnswerBy comes too late (the policy was
+// reported no-answer).
 //
 // # Delivery and duplicates
 //

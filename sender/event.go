@@ -19,10 +19,13 @@ const (
 	// TypeBreachReported: a sub-processor reports a personal data breach
 	// touching the signing tenant's data.
 	TypeBreachReported = "com.privops.breach.reported.v1"
+	// TypePurgeCompleted: a Service Bus service answers a retention purge
+	// command privops sent to its queue, with counts (see PurgeCommand).
+	TypePurgeCompleted = "com.privops.purge.completed.v1"
 )
 
 // Types lists every event type privops accepts.
-var Types = []string{TypeDSRRequested, TypeTaskCompleted, TypeTaskFailed, TypeBreachReported}
+var Types = []string{TypeDSRRequested, TypeTaskCompleted, TypeTaskFailed, TypeBreachReported, TypePurgeCompleted}
 
 const (
 	// SpecVersion is the CloudEvents version of the envelope.

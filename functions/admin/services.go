@@ -119,10 +119,7 @@ func (a *Admin) listHolds(w http.ResponseWriter, r *http.Request) {
 		web.Problem(w, r, err)
 		return
 	}
-	holds := t.Holds
-	if holds == nil {
-		holds = []privacy.Hold{}
-	}
+	holds := privacy.PublicHolds(t.Holds) // without their sealed emails
 	web.JSON(w, http.StatusOK, struct {
 		Holds []privacy.Hold `json:"holds"`
 	}{holds})

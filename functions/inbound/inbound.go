@@ -6,8 +6,10 @@
 // The function checks the signature with the named tenant's key, drops a
 // message whose CloudEvents id it already carried out, and runs the same
 // domain operation the HTTP API runs. Side effects: a request created, a task
-// completed or failed, and one inbound record per message (accepted, or
-// rejected with its code and reason, which the tenant's admins list).
+// completed or failed, a Service Bus service's answer to a retention purge
+// command counted in its run (shared/retention), and one inbound record per
+// message (accepted, or rejected with its code and reason, which the
+// tenant's admins list).
 //
 // A permanently bad message (forged, malformed, unknown type, tenant or task)
 // is recorded as rejected and acknowledged, never retried; a transient failure
@@ -26,10 +28,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/privops/privops/sender"
 	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/dsr"
 	msgs "github.com/privops/privops/shared/inbound"
 	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/trigger"
 )
 
@@ -52,6 +56,13 @@ type Breach interface {
 	Declare(ctx context.Context, d breach.Declaration, o breach.Origin) (*breach.Incident, bool, error)
 }
 
+// Retention counts a Service Bus service's answer to a retention purge
+// command (shared/retention); refusals are *privacy.Error (unknown-purge,
+// purge-not-awaited, purge-answered) and change nothing.
+type Retention interface {
+	RecordPurgeAnswer(ctx context.Context, tenantID string, a retention.PurgeAnswer) error
+}
+
 // Config holds the function's policy.
 type Config struct {
 	Window       time.Duration // replay window of a signature (msgs.DefaultWindow)
@@ -63,8 +74,10 @@ type Deps struct {
 	Service Service
 	// Breach takes com.privops.breach.reported.v1; nil refuses it as unknown-type.
 	Breach Breach
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Retention takes com.privops.purge.completed.v1; nil refuses it as unknown-type.
+	Retention Retention
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Processor runs the inbound pipeline for the queue function and for replays.
@@ -247,6 +260,15 @@ func (p *Processor) carryOut(ctx context.Context, m *msgs.Message) (string, erro
 		}
 		// The record's request id names the incident.
 		return inc.ID, nil
+	case m.PurgeCompleted != nil && p.d.Retention != nil:
+		// The tenant is the signer's: an answer about another tenant's
+		// run finds no such run under this one (unknown-purge).
+		c := m.PurgeCompleted
+		err := p.d.Retention.RecordPurgeAnswer(ctx, m.TenantID, retention.PurgeAnswer{ID: acceptedID(m), RunID: c.RunID,
+			PolicyID: c.PolicyID, DryRun: c.DryRun, NotSupported: c.Outcome == sender.PurgeNotSupported,
+			Purged: c.Purged, Kept: c.Kept, KeptByHold: c.KeptByHold})
+		// The record's request id names the run.
+		return c.RunID, err
 	}
 	return "", privacy.Errorf(privacy.KindInvalid, "unknown-type", "the message carries no data this suite handles")
 }

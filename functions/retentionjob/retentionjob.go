@@ -4,7 +4,10 @@
 // RETENTION_BUDGET and checkpoints after each page; if the run is not done it
 // enqueues the job again (a new message id per invocation), and if another
 // invocation holds the tenant's run it schedules a check for when that lease
-// runs out (the owner finished, or died and is taken over). A malformed
+// runs out (the owner finished, or died and is taken over), and for a run
+// that waits for Service Bus services' answers to purge commands, a check at
+// the earliest answer deadline (unanswered policies are then reported
+// no-answer and the run ends). A malformed
 // message is logged and acknowledged; a transient failure is returned so the
 // message is redelivered, and the redelivery resumes from the checkpoint.
 package retentionjob

@@ -106,6 +106,10 @@ type Config struct {
 	// milliseconds, which leaves the embedded store's one writer to the
 	// portal between pages (0: none).
 	RetentionPagePauseMS int `envconfig:"RETENTION_PAGE_PAUSE_MS" default:"0"`
+	// RetentionServiceAnswerWait is how long a run waits for a Service Bus
+	// service's answer to a purge command before it reports the policy
+	// no-answer (a failed policy).
+	RetentionServiceAnswerWait time.Duration `envconfig:"RETENTION_SERVICE_ANSWER_WAIT" default:"6h"`
 	// OffboardNotice is the wait between an operator's offboarding request
 	// and the purge of everything of the tenant: the controller's time to
 	// download its return package (GDPR Art. 28(3)(g)).
@@ -358,6 +362,11 @@ func (c *Config) check() error {
 	}
 	if c.RetentionPagePauseMS < 0 || c.RetentionPagePauseMS > 10000 {
 		bad("RETENTION_PAGE_PAUSE_MS", "%d is outside 0..10000", c.RetentionPagePauseMS)
+	}
+	// A service gets at least a minute to answer; at most 20 hours, so a
+	// nightly run has ended before the next night's begins.
+	if c.RetentionServiceAnswerWait < time.Minute || c.RetentionServiceAnswerWait > 20*time.Hour {
+		bad("RETENTION_SERVICE_ANSWER_WAIT", "%s is outside 1m..20h", c.RetentionServiceAnswerWait)
 	}
 	// Past 180 days after the end of the contract the processor would keep
 	// data it has no instructions for (GDPR Art. 28(3)(g), Art. 5(1)(e));

@@ -161,6 +161,8 @@ func TestLoadDefaults(t *testing.T) {
 		BreachRecipientsKeep:     720 * time.Hour,
 		BreachRecipientsMax:      5_000_000,
 		BreachRecipientsMaxBytes: 1 << 30,
+
+		RetentionServiceAnswerWait: 6 * time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load() defaults (-want +got):\n%s", diff)
@@ -308,6 +310,8 @@ func TestLoadRefusesUnsafeSettings(t *testing.T) {
 		{"RETENTION_BUDGET below 1s", on(nil, "RETENTION_BUDGET", "500ms"), []string{"RETENTION_BUDGET"}},
 		{"RETENTION_BUDGET above 10m", on(nil, "RETENTION_BUDGET", "11m", "RETENTION_LEASE", "20m"), []string{"RETENTION_BUDGET"}},
 		{"RETENTION_LEASE not past the budget", on(nil, "RETENTION_BUDGET", "1m", "RETENTION_LEASE", "65s"), []string{"RETENTION_LEASE"}},
+		{"RETENTION_SERVICE_ANSWER_WAIT below 1m", on(nil, "RETENTION_SERVICE_ANSWER_WAIT", "30s"), []string{"RETENTION_SERVICE_ANSWER_WAIT"}},
+		{"RETENTION_SERVICE_ANSWER_WAIT above 20h", on(nil, "RETENTION_SERVICE_ANSWER_WAIT", "21h"), []string{"RETENTION_SERVICE_ANSWER_WAIT"}},
 		{"RETENTION_PAGE_SIZE 0", on(nil, "RETENTION_PAGE_SIZE", "0"), []string{"RETENTION_PAGE_SIZE"}},
 		{"RETENTION_QUEUE not a queue name", on(nil, "RETENTION_QUEUE", "-x"), []string{"RETENTION_QUEUE"}},
 		{"otlp endpoint without a scheme", on(nil, "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},

@@ -55,6 +55,7 @@ func DurationBounds() []Bound {
 		{"WEBHOOK_TIMEOUT", time.Second, 0},
 		{"TASK_CALLBACK_TIMEOUT", 30 * time.Second, 30 * 24 * time.Hour},
 		{"RETENTION_BUDGET", time.Second, 10 * time.Minute},
+		{"RETENTION_SERVICE_ANSWER_WAIT", time.Minute, 20 * time.Hour},
 		{"RETENTION_LEASE", 11 * time.Second, 0}, // and at least RETENTION_BUDGET + 10s
 		{"OFFBOARD_NOTICE", time.Second, 180 * 24 * time.Hour},
 		{"BREACH_SEND_RETRY_BASE", time.Second, time.Hour},

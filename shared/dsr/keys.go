@@ -17,6 +17,7 @@ import (
 //	idempotency ids  HMAC(Token, "privops/key/idempotency")
 //	download links   HMAC(Token, "privops/key/download")
 //	certificates     Ed25519 key from the seed HMAC(Token, "privops/key/certificate")
+//	hold emails      HMAC(Token, "privops/key/hold-email"), an AES-256-GCM key
 //
 // so a value made for one purpose can never be checked as another's, and each
 // can be rotated on its own later. Before this, Keys.Token itself made all
@@ -31,6 +32,7 @@ import (
 type purposeKeys struct {
 	token, code, idempotency, link []byte
 	certificate                    ed25519.PrivateKey
+	holdEmail                      []byte // seals a subject hold's email (holdemail.go)
 }
 
 func derivePurposes(root []byte) purposeKeys {
@@ -40,7 +42,7 @@ func derivePurposes(root []byte) purposeKeys {
 		return m.Sum(nil)
 	}
 	return purposeKeys{token: d("request-token"), code: d("otp"), idempotency: d("idempotency"), link: d("download"),
-		certificate: ed25519.NewKeyFromSeed(d("certificate"))}
+		certificate: ed25519.NewKeyFromSeed(d("certificate")), holdEmail: d("hold-email")}
 }
 
 // Version tags of values made with the per-purpose keys.

@@ -195,6 +195,9 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-email", "a subject hold needs the subject's email")
 		}
 		h.SubjectHash = s.hasher.Hash(tenantID, email)
+		if h.SealedEmail, err = s.sealHoldEmail(tenantID, h.ID, email); err != nil {
+			return nil, err
+		}
 	case privacy.HoldService:
 		if !privacy.ValidServiceID(in.Service) {
 			return nil, privacy.Errorf(privacy.KindInvalid, "invalid-service", "a service hold needs a service id")
@@ -235,7 +238,8 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 	if err != nil {
 		return nil, err
 	}
-	return &h, nil
+	pub := h.Public()
+	return &pub, nil
 }
 
 // replayHold answers a keyed hold change that was already made: the hold as
@@ -247,7 +251,8 @@ func (s *Service) replayHold(ctx context.Context, tenantID, id string) (*privacy
 	}
 	for i := range t.Holds {
 		if t.Holds[i].ID == id {
-			return &t.Holds[i], nil
+			pub := t.Holds[i].Public()
+			return &pub, nil
 		}
 	}
 	return nil, privacy.Errorf(privacy.KindNotFound, "unknown-hold", "no such hold")
@@ -272,6 +277,7 @@ func (s *Service) ReleaseHold(ctx context.Context, tenantID, id string, actor Ac
 					return privacy.Errorf(privacy.KindConflict, "hold-released", "the hold was already released")
 				}
 				t.Holds[i].ReleasedAt = now
+				t.Holds[i].SealedEmail = "" // needed only while it holds
 				out = t.Holds[i]
 				k.record(&t.AdminOps, id, now)
 				return nil

@@ -106,6 +106,18 @@ var failedFields = []field{
 	{name: "permanent", kind: kindBoolean, required: true},
 }
 
+var purgeCompletedFields = []field{
+	{name: "runId", kind: kindString, required: true, maxLen: 64, pattern: lazy(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`),
+		want: "the command's runId"},
+	{name: "policyId", kind: kindString, required: true, minLen: 3, maxLen: 40, pattern: lazy(`^[a-z][a-z0-9-]{2,39}$`),
+		want: "the command's policyId"},
+	{name: "dryRun", kind: kindBoolean, required: true},
+	{name: "outcome", kind: kindString, required: true, enum: sender.PurgeOutcomes},
+	{name: "purged", kind: kindInteger, required: true, min: 0, max: maxItems},
+	{name: "kept", kind: kindInteger, required: true, min: 0, max: maxItems},
+	{name: "keptByHold", kind: kindInteger, required: true, min: 0, max: maxItems},
+}
+
 // breachText is a free-text member of a breach report.
 func breachText(name string, required bool, max int) field {
 	f := field{name: name, kind: kindString, required: required, maxLen: max}
@@ -201,6 +213,8 @@ func (e envelope) message() (*Message, error) {
 		m.TaskFailed, err = decodeFailed(e["data"])
 	case sender.TypeBreachReported:
 		m.BreachReported, err = decodeBreach(e["data"])
+	case sender.TypePurgeCompleted:
+		m.PurgeCompleted, err = decodePurgeCompleted(e["data"])
 	}
 	if err != nil {
 		return nil, err
@@ -303,6 +317,20 @@ func decodeFailed(raw json.RawMessage) (*TaskFailed, error) {
 		return nil, refuse(CodeSchema, "data cannot be decoded") // unreachable: checked above
 	}
 	return &f, nil
+}
+
+func decodePurgeCompleted(raw json.RawMessage) (*PurgeCompleted, error) {
+	if _, err := dataObject(raw, purgeCompletedFields); err != nil {
+		return nil, err
+	}
+	var p PurgeCompleted
+	if json.Unmarshal(raw, &p) != nil {
+		return nil, refuse(CodeSchema, "data cannot be decoded") // unreachable: checked above
+	}
+	if p.Outcome == sender.PurgeNotSupported && (p.Purged != 0 || p.Kept != 0 || p.KeptByHold != 0) {
+		return nil, schemaErr("data.purged", "a not-supported answer counts nothing: purged, kept and keptByHold must be 0")
+	}
+	return &p, nil
 }
 
 func decodeBreach(raw json.RawMessage) (*BreachReported, error) {

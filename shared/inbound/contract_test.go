@@ -33,7 +33,8 @@ var contractDir = filepath.Join("..", "..", "contract")
 
 // schemaFiles are the contract's schemas; each one's $id is schemaBase + its name.
 var schemaFiles = []string{"envelope.schema.json", "dsr.requested.v1.schema.json",
-	"dsr.task.completed.v1.schema.json", "dsr.task.failed.v1.schema.json", "breach.reported.v1.schema.json"}
+	"dsr.task.completed.v1.schema.json", "dsr.task.failed.v1.schema.json", "breach.reported.v1.schema.json",
+	"purge.completed.v1.schema.json"}
 
 // envelopeSchema compiles the schemas once, asserting formats, as a strict
 // validator a tenant might use would.
@@ -157,6 +158,7 @@ func TestSchemaMatchesCode(t *testing.T) {
 		{"dsr.task.completed.v1.schema.json", completedFields},
 		{"dsr.task.failed.v1.schema.json", failedFields},
 		{"breach.reported.v1.schema.json", breachFields},
+		{"purge.completed.v1.schema.json", purgeCompletedFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

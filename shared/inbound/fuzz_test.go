@@ -87,7 +87,7 @@ func checkRefusal(t *testing.T, body []byte, m *Message, err error) {
 func checkWhole(t *testing.T, body []byte, m *Message) {
 	t.Helper()
 	n := 0
-	for _, set := range []bool{m.Requested != nil, m.TaskCompleted != nil, m.TaskFailed != nil, m.BreachReported != nil} {
+	for _, set := range []bool{m.Requested != nil, m.TaskCompleted != nil, m.TaskFailed != nil, m.BreachReported != nil, m.PurgeCompleted != nil} {
 		if set {
 			n++
 		}
@@ -124,6 +124,8 @@ func reencode(t *testing.T, m *Message) []byte {
 		data = m.TaskCompleted
 	case m.BreachReported != nil:
 		data = m.BreachReported
+	case m.PurgeCompleted != nil:
+		data = m.PurgeCompleted
 	default:
 		data = m.TaskFailed
 	}

@@ -1,7 +1,9 @@
 // Package inbound decodes and authenticates the messages tenants' own systems
 // send privops over Service Bus (or SQS): data subject requests to open
 // (com.privops.dsr.requested.v1) and results of tasks privops gave a service
-// (com.privops.dsr.task.completed.v1, com.privops.dsr.task.failed.v1). The
+// (com.privops.dsr.task.completed.v1, com.privops.dsr.task.failed.v1),
+// breach reports and answers to retention purge commands
+// (com.privops.purge.completed.v1). The
 // contract is in the repository's contract/ folder; the sender kit that builds
 // such messages is package sender.
 //
@@ -94,6 +96,21 @@ type Message struct {
 	TaskFailed    *TaskFailed
 	// BreachReported: a sub-processor's breach report about the tenant.
 	BreachReported *BreachReported
+	// PurgeCompleted: a Service Bus service's answer to a purge command.
+	PurgeCompleted *PurgeCompleted
+}
+
+// PurgeCompleted is the data of a com.privops.purge.completed.v1 message: a
+// Service Bus service's counts for the purge command of run RunID and policy
+// PolicyID. Counts only; not-supported counts nothing.
+type PurgeCompleted struct {
+	RunID      string `json:"runId"`
+	PolicyID   string `json:"policyId"`
+	DryRun     bool   `json:"dryRun"`
+	Outcome    string `json:"outcome"`
+	Purged     int64  `json:"purged"`
+	Kept       int64  `json:"kept"`
+	KeptByHold int64  `json:"keptByHold"`
 }
 
 // LogValue keeps the data, which may hold personal data, out of logs.

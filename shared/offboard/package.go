@@ -79,7 +79,7 @@ func (o *Offboarder) parts(t *privacy.Tenant) []export.Part {
 	return []export.Part{
 		{Service: "settings", Name: "Tenant settings", Open: fixed([]any{settings})},
 		{Service: "services", Name: "Services (without signing secrets)", Open: fixed(services)},
-		{Service: "legal-holds", Name: "Legal holds", Open: fixed(t.Holds)},
+		{Service: "legal-holds", Name: "Legal holds", Open: fixed(privacy.PublicHolds(t.Holds))},
 		{Service: "retention-policies", Name: "Retention policies", Open: fixed(t.RetentionPolicies)},
 		{Service: "retention-runs", Name: "Retention runs", Open: fixed(retention)},
 		{Service: "requests", Name: "Data subject requests", Open: o.stream(func(ctx context.Context, emit func(any) error) error {

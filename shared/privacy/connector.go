@@ -118,9 +118,15 @@ type DataItems interface {
 // retention category is past a cutoff and answer with counts.
 const ActionPurge Action = "purge"
 
+// ActionPurgeDryRun is not a task's action either: a service lists it
+// (besides purge) to say it honours a purge's dryRun flag, counting what it
+// would purge and deleting nothing. A preview sends a dry run only to such a
+// service: one that ignored the flag would delete.
+const ActionPurgeDryRun Action = "purge-dry-run"
+
 // ServiceActions lists what a service may declare it supports: every task
-// action and purge.
-var ServiceActions = append(append([]Action(nil), Actions...), ActionPurge)
+// action, purge and purge-dry-run.
+var ServiceActions = append(append([]Action(nil), Actions...), ActionPurge, ActionPurgeDryRun)
 
 // PurgeCall asks one service to delete its data of a retention category whose
 // event (From) is before Cutoff. It names no subject and carries no personal
@@ -136,6 +142,29 @@ type PurgeCall struct {
 	Cutoff   time.Time // data whose event is before it goes
 	// AllowPrivate is the tenant's AllowPrivateConnectors.
 	AllowPrivate bool
+	// RunID names the run (or preview) the purge belongs to; a Service Bus
+	// service's answer names it and PolicyID back.
+	RunID string
+	// DryRun asks the service for the counts of what it would purge,
+	// deleting nothing (a preview).
+	DryRun bool
+	// AnswerBy is when the run stops waiting for a Service Bus service's
+	// answer (reported no-answer then).
+	AnswerBy time.Time
+	// Exclusions are the subjects of active subject holds the service must
+	// spare, as salted hashes (nil: none).
+	Exclusions *PurgeExclusions
+	// SigningKeys are the service's active secrets: a Service Bus purge
+	// command is signed with the command key of each.
+	SigningKeys []ServiceSecret
+}
+
+// PurgeExclusions name the held subjects a purge must spare without naming
+// them: a fresh random Salt per purge command and, per held subject,
+// hex(HMAC-SHA256(Salt, NormalizeEmail(email))), sorted.
+type PurgeExclusions struct {
+	Salt   []byte
+	Hashes []string
 }
 
 // PurgeResult is a service's answer to a purge: counts, never contents.
@@ -145,6 +174,10 @@ type PurgeResult struct {
 	NotSupported bool
 	Purged       int64 // items deleted
 	Kept         int64 // items past the cutoff the service keeps for its own legal reasons
+	KeptByHold   int64 // items past the cutoff spared because their subject is excluded (held)
+	// Sent: the command went to the service's queue and the counts come
+	// later, as an answer over the inbound queue (a Service Bus service).
+	Sent bool
 }
 
 // Purger runs retention purges at one kind of service. Errors: an error

@@ -204,6 +204,28 @@ type Hold struct {
 	// RedrivenAt is when the erasures the hold deferred were started again
 	// after its release (zero until then: the deadline watch finishes it).
 	RedrivenAt time.Time `json:"redrivenAt,omitzero"`
+
+	// SealedEmail is a subject hold's normalised email, sealed (AES-GCM)
+	// with a key derived from SECRET_KEY: a service's retention purge needs
+	// it to put the subject on its exclusion list as a salted hash. Never
+	// answered by the API (Public), dropped when the hold is released.
+	// Empty on holds placed before it existed.
+	SealedEmail string `json:"sealedEmail,omitempty"`
+}
+
+// Public is the hold as the API shows it: without its sealed email.
+func (h Hold) Public() Hold {
+	h.SealedEmail = ""
+	return h
+}
+
+// PublicHolds is hs as the API shows them.
+func PublicHolds(hs []Hold) []Hold {
+	out := make([]Hold, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, h.Public())
+	}
+	return out
 }
 
 // HoldCategory is the ground on which a legal hold keeps data whose erasure

@@ -116,7 +116,8 @@ func (s *Sweeper) writeWith(ctx context.Context, t *privacy.Tenant, st State, ow
 			return t, errors.New("retention: checkpoint: the run was taken over (its lease ran out)")
 		}
 		// Keep the holds, policies and settings as they are now; the next
-		// page decides by them.
+		// page decides by them. Keep the services' answers recorded since.
+		mergeAnswers(st.Current, stored.Current)
 		t = fresh
 	}
 }
@@ -132,7 +133,7 @@ func (s *Sweeper) finish(ctx context.Context, t *privacy.Tenant, st State, owner
 	for _, p := range run.Policies {
 		tot.Add(Counts{Scanned: p.Scanned, Purged: p.Purged, KeptByHold: p.KeptByHold, KeptByFloor: p.KeptByFloor, Failed: p.Failed,
 			Anonymised: p.Anonymised, StorageOnly: p.StorageOnly, Derived: p.Derived})
-		if p.Status == "failed" {
+		if p.Status == "failed" || p.Status == StatusNoAnswer {
 			failed++
 		}
 	}

@@ -17,9 +17,9 @@ const MaxPolicies = 200
 // Validate checks policy p of tenant t at now, and that no legal floor binding
 // t forbids it. Every refusal is a 422 *privacy.Error naming the field:
 //   - invalid-retention-policy: a malformed or unknown value;
-//   - retention-scope-not-available: a Service Bus or manual service (only
-//     built-in containers and webhook services, through the purge action,
-//     can be swept);
+//   - retention-scope-not-available: a manual service (built-in containers
+//     are swept directly, webhook and Service Bus services through the purge
+//     action; a manual service has nothing privops can call);
 //   - retention-action-not-available: anonymise or storage-only where no sweep
 //     can carry it out (see checkAction);
 //   - below-legal-floor: maxAgeDays is shorter than a floor; the message names
@@ -61,16 +61,16 @@ func Validate(t *privacy.Tenant, p *Policy, floors *Floors, now time.Time) error
 			if !validPath(p.TimestampPath) {
 				return bad("timestampPath", "timestampPath must be the JSON path (like /a/b) of the item's %s time", p.From)
 			}
-		case privacy.KindWebhook:
+		case privacy.KindWebhook, privacy.KindServiceBus:
 			// Swept through the purge action: the service applies the
 			// cutoff to its own timestamps. A service that does not
 			// support purge is reported not-supported by the run.
 			if p.TimestampPath != "" {
-				return bad("timestampPath", "a webhook service applies the cutoff to its own %s times; leave timestampPath out", p.From)
+				return bad("timestampPath", "a %s service applies the cutoff to its own %s times; leave timestampPath out", svc.Kind, p.From)
 			}
 		default:
 			return privacy.FieldErrorf("service", "retention-scope-not-available",
-				"%s services cannot be swept yet: the purge action exists for webhook services and built-in containers are swept directly", svc.Kind)
+				"%s services cannot be swept: privops has no purge to call there (built-in containers are swept directly, webhook and servicebus services through the purge action)", svc.Kind)
 		}
 	default:
 		return bad("scope", "scope must be service or suite")

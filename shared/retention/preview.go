@@ -45,8 +45,8 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 			continue
 		}
 		if svc != nil && svc.Kind != privacy.KindCosmos {
-			// A service's purge has no dry run: calling it would delete.
-			pr.Status, pr.Reason = "not-previewed", "a preview does not call a service's purge; the run reports the service's counts"
+			// A service's purge is previewed by its dry run, if it has one.
+			s.previewPurge(ctx, t, &pr, svc, start, budget)
 		}
 		cursor := ""
 		for pr.Status == "pending" {

@@ -42,17 +42,26 @@ func purgeCutoff(pr *PolicyReport) time.Time {
 }
 
 // purgeHold returns the active hold that keeps the whole service's data of
-// the policy from a purge: a tenant, service or data-category hold, and any
-// subject hold. A service's purge names no subject, and privops keeps only
-// the keyed hash of a held subject, which the service cannot match: while a
-// subject hold is active, a purge could delete held data, so none is called.
-func purgeHold(t *privacy.Tenant, pr *PolicyReport) *privacy.Hold {
+// the policy from a purge: a tenant, service or data-category hold, or a
+// subject hold whose email cannot be opened (Deps.HeldEmail: a hold placed
+// before holds kept it sealed). Any other subject hold's subject goes on the
+// purge's exclusion list, which the service spares.
+func (s *Sweeper) purgeHold(t *privacy.Tenant, pr *PolicyReport) *privacy.Hold {
 	for i := range t.Holds {
 		h := &t.Holds[i]
 		if !h.ReleasedAt.IsZero() {
 			continue
 		}
-		if h.Scope == privacy.HoldSubject || h.CoversRetention("", pr.Service, pr.Category) {
+		if h.Scope == privacy.HoldSubject {
+			if s.d.HeldEmail == nil {
+				return h
+			}
+			if _, ok := s.d.HeldEmail(t.ID, h); !ok {
+				return h
+			}
+			continue
+		}
+		if h.CoversRetention("", pr.Service, pr.Category) {
 			return h
 		}
 	}
@@ -72,11 +81,7 @@ func (s *Sweeper) purgeService(ctx context.Context, t *privacy.Tenant, st State,
 	if now.Before(pr.RetryAt) {
 		return t, pr.RetryAt, nil
 	}
-	if h := purgeHold(t, pr); h != nil {
-		pr.Status, pr.Reason = "kept-by-hold", fmt.Sprintf("a legal hold of scope %s keeps this service's data; no purge was called", h.Scope)
-		if h.Scope == privacy.HoldSubject {
-			pr.Reason = "a subject hold is active and a service's purge cannot spare one subject (privops keeps only its keyed hash); no purge was called"
-		}
+	if s.keptWhole(t, pr) {
 		s.nextPhase(run)
 		return t, time.Time{}, nil
 	}
@@ -98,18 +103,26 @@ func (s *Sweeper) purgeService(ctx context.Context, t *privacy.Tenant, st State,
 		return t, time.Time{}, err
 	}
 	s.d.Step("retention-purge-planned")
+	x, err := s.exclusions(t)
+	if err != nil {
+		return t, time.Time{}, err
+	}
+	pr.Excluded = exclusionCount(x)
 	res, err := purger.Purge(ctx, svc, privacy.PurgeCall{TenantID: t.ID, PurgeID: purgeID(run, pr), PolicyID: pr.PolicyID,
-		Category: pr.Category, From: pr.From, Cutoff: purgeCutoff(pr), AllowPrivate: t.AllowPrivateConnectors})
+		Category: pr.Category, From: pr.From, Cutoff: purgeCutoff(pr), AllowPrivate: t.AllowPrivateConnectors, RunID: run.ID,
+		Exclusions: x})
 	switch {
 	case err == nil && res.NotSupported:
 		pr.Status, pr.Reason = "not-supported", "the service answered that it has no purge"
 	case err == nil:
 		pr.Status, pr.Reason = "done", ""
-		pr.Scanned += res.Purged + res.Kept
+		pr.Scanned += res.Purged + res.Kept + res.KeptByHold
 		pr.Purged += res.Purged
 		pr.KeptByService += res.Kept
+		pr.KeptByHold += res.KeptByHold
 		s.d.Step("retention-purge-answered")
-		log.Info("retention purge answered", "policy", pr.PolicyID, "purged", res.Purged, "kept_by_service", res.Kept)
+		log.Info("retention purge answered", "policy", pr.PolicyID, "purged", res.Purged, "kept_by_service", res.Kept,
+			"kept_by_hold", res.KeptByHold, "excluded", pr.Excluded)
 	case errors.Is(err, privacy.ErrUnavailable) && ctx.Err() != nil:
 		// The invocation is ending: keep the place (the checkpoint names the
 		// attempt); the redelivered job calls again with the same key.
@@ -151,10 +164,15 @@ func (s *Sweeper) nextPhase(run *Run) {
 }
 
 // WaitUntil is when the run's next step may be taken: a purge to call again
-// after a transient failure. Zero when it may go on now.
+// after a transient failure, or, once every policy had its turn, the
+// earliest deadline of the Service Bus answers it still waits for. Zero
+// when it may go on now.
 func (r *Run) WaitUntil(now time.Time) time.Time {
-	if r.Finished() || r.Policy >= len(r.Policies) {
+	if r.Finished() {
 		return time.Time{}
+	}
+	if r.Policy >= len(r.Policies) {
+		return r.answerWait()
 	}
 	if at := r.Policies[r.Policy].RetryAt; now.Before(at) {
 		return at

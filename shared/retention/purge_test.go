@@ -54,7 +54,9 @@ func (f *fakePurger) Purge(_ context.Context, _ *privacy.Service, c privacy.Purg
 	}
 	r := privacy.PurgeResult{Purged: 40, Kept: 2}
 	f.answered[c.PurgeID] = r
-	f.purged += r.Purged
+	if !c.DryRun {
+		f.purged += r.Purged
+	}
 	return r, nil
 }
 
@@ -123,8 +125,8 @@ func TestServicePurgeCountsLandInTheReport(t *testing.T) {
 		t.Error("the not-supported policy carries no reason")
 	}
 	wantCalls := []privacy.PurgeCall{
-		{TenantID: "acme", PurgeID: run.ID + "-crm-customers", PolicyID: "crm-customers", Category: CategoryCustomer, From: FromLastModified, Cutoff: sweepNow.AddDate(0, 0, -400)},
-		{TenantID: "acme", PurgeID: run.ID + "-crm-logs", PolicyID: "crm-logs", Category: CategorySystemLogs, From: FromCreated, Cutoff: time.Date(2029, 12, 30, 2, 0, 0, 0, time.UTC)},
+		{TenantID: "acme", RunID: run.ID, PurgeID: run.ID + "-crm-customers", PolicyID: "crm-customers", Category: CategoryCustomer, From: FromLastModified, Cutoff: sweepNow.AddDate(0, 0, -400)},
+		{TenantID: "acme", RunID: run.ID, PurgeID: run.ID + "-crm-logs", PolicyID: "crm-logs", Category: CategorySystemLogs, From: FromCreated, Cutoff: time.Date(2029, 12, 30, 2, 0, 0, 0, time.UTC)},
 	}
 	if diff := cmp.Diff(wantCalls, p.callsMade()); diff != "" {
 		t.Errorf("purge calls (-want +got):\n%s", diff)
@@ -303,9 +305,11 @@ func TestServicePurgeHolds(t *testing.T) {
 	}
 }
 
-// TestPreviewCallsNoPurge: a preview never calls a service's purge (it has no
-// dry run); the policy is reported not-previewed.
-func TestPreviewCallsNoPurge(t *testing.T) {
+// TestPreviewSendsNoDryRunUnlessListed: a preview sends a service a dry run
+// of its purge only if the service lists purge-dry-run (one that ignored
+// the flag would delete); the others are reported not-previewed (or
+// not-supported, as the run would), with the reason.
+func TestPreviewSendsNoDryRunUnlessListed(t *testing.T) {
 	t.Parallel()
 	_, p, s := purgeFixture(t, nil)
 	pv, err := s.Preview(t.Context(), "acme", "", time.Minute)
@@ -315,8 +319,11 @@ func TestPreviewCallsNoPurge(t *testing.T) {
 	var got []string
 	for _, pr := range pv.Policies {
 		got = append(got, pr.Status)
+		if pr.Reason == "" {
+			t.Errorf("%s: no reason", pr.PolicyID)
+		}
 	}
-	if diff := cmp.Diff([]string{"not-previewed", "not-previewed", "not-previewed"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"not-previewed", "not-supported", "not-previewed"}, got); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 	if n := len(p.callsMade()); n != 0 {

@@ -93,13 +93,17 @@ func (pp *PolicyPlan) Decide(t *privacy.Tenant, it Item) (Outcome, *privacy.Hold
 // times, never contents.
 type PolicyReport struct {
 	PolicyPlan
+	PurgeWait // a service's purge: its answer deadline, the answer counted, the exclusions sent
 	// Status is "pending" (not reached yet), "running", "done", "failed"
 	// (with Reason; counted in Failed where items were concerned),
 	// "not-swept" with Reason when nothing of this policy could be swept (its
 	// scope is not reachable yet), "not-supported" (a service without the
 	// purge action, or that answered it has none), "kept-by-hold" (a legal
 	// hold keeps the whole service's data: no purge was called), or
-	// "not-previewed" (a preview does not call a service's purge).
+	// "not-previewed" (a preview does not call a service's purge, or it
+	// answered that it has no dry run), "awaiting-answer" (a Service Bus
+	// service's purge command was sent; its answer has not come yet) or
+	// "no-answer" (it did not come by AnswerBy: a failed policy).
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 	// Scanned counts the items past the policy's cutoff that were looked at.

@@ -90,6 +90,11 @@ func encodeState(t *privacy.Tenant, st State) error {
 	if err != nil {
 		return fmt.Errorf("encode retention state: %w", err)
 	}
+	// The answers to Service Bus dry runs are the inbound queue's, not the
+	// sweep's: carried over as stored (servicepurge_preview.go).
+	if b, err = carryPreviews(t.Retention, b); err != nil {
+		return err
+	}
 	t.Retention = b
 	return nil
 }

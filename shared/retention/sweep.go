@@ -38,6 +38,10 @@ type Config struct {
 	// PagePause is a pause after each page, leaving the store to the live
 	// service (the embedded store has one writer); 0: none.
 	PagePause time.Duration
+	// AnswerWait is how long a run waits for a Service Bus service's answer
+	// to a purge command before it reports the policy no-answer; default
+	// DefaultAnswerWait.
+	AnswerWait time.Duration
 }
 
 // Deps are a sweep's collaborators.
@@ -68,7 +72,7 @@ type Deps struct {
 	// bodies for a replay (suite policies of category rejected-inbound);
 	// nil: those policies are not swept.
 	Inbound InboundRecords
-	// Purgers call a service's purge action, per connector kind (webhook);
+	// Purgers call a service's purge action, per connector kind (webhook, servicebus);
 	// a policy on a service of a kind without one fails, reported.
 	Purgers map[privacy.ConnectorKind]privacy.Purger
 	Now     func() time.Time
@@ -77,6 +81,10 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Sleep pauses for d or until ctx ends (default: a timer).
 	Sleep func(ctx context.Context, d time.Duration)
+	// HeldEmail opens the sealed email of a subject hold (for a purge's
+	// exclusion list; it never leaves the sweep); false for a hold without
+	// one. Nil: every subject hold keeps a service's whole purge back.
+	HeldEmail func(tenantID string, h *privacy.Hold) (string, bool)
 }
 
 // Sweeper runs retention sweeps, one tenant at a time.
@@ -99,6 +107,9 @@ func NewSweeper(cfg Config, d Deps) (*Sweeper, error) {
 	}
 	if cfg.KeepRuns <= 0 {
 		cfg.KeepRuns = 10
+	}
+	if cfg.AnswerWait <= 0 {
+		cfg.AnswerWait = DefaultAnswerWait
 	}
 	if d.Floors == nil {
 		d.Floors = DefaultFloors()
@@ -190,6 +201,17 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 			}
 		}
 		if run.Policy >= len(run.Policies) {
+			if wait := s.expireAnswers(run, log); !wait.IsZero() {
+				// Only Service Bus answers are left: pause until the
+				// earliest deadline (an answer that ends the wait
+				// finishes the run sooner).
+				run.Owner, run.LeaseUntil = "", time.Time{}
+				if t, err = s.write(ctx, t, st, owner); err != nil {
+					return run, err
+				}
+				log.Info("retention run waits for services' answers", "awaiting", awaiting(run), "until", wait)
+				return run, nil
+			}
 			return s.finish(ctx, t, st, owner, log)
 		}
 		if s.d.Now().Sub(start) >= budget {
@@ -223,6 +245,13 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 		if reason != "" {
 			pr.Status, pr.Reason = reason, s.reasonText(pr, svc)
 			s.nextPhase(run)
+			continue
+		}
+		if pr.Scope == ScopeService && svc.Kind == privacy.KindServiceBus {
+			// A command to the service's queue; the answer comes later.
+			if t, err = s.sendPurge(ctx, t, st, owner, svc, log); err != nil {
+				return run, err
+			}
 			continue
 		}
 		pr.Status = "running"
@@ -352,7 +381,7 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 	switch {
 	case svc == nil:
 		return nil, svc, "failed"
-	case svc.Kind == privacy.KindWebhook:
+	case svc.Kind == privacy.KindWebhook || svc.Kind == privacy.KindServiceBus:
 		return nil, svc, "" // through its purge action
 	case svc.Kind != privacy.KindCosmos || s.d.Items == nil:
 		return nil, svc, "failed"

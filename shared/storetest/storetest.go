@@ -104,7 +104,7 @@ func fullTenant(id string) *privacy.Tenant {
 			Instructions: "none", CreatedAt: t0, UpdatedAt: t0}},
 		Holds: []privacy.Hold{{ID: "h1", Scope: privacy.HoldService, Service: "crm", Reason: "litigation",
 			PlacedBy: "admin:bob", PlacedAt: t0, ReleasedAt: t0.Add(time.Hour), SubjectHash: "h", DataCategory: "payment",
-			Category: privacy.HoldLegalClaims, RedrivenAt: t0.Add(2 * time.Hour)}},
+			Category: privacy.HoldLegalClaims, RedrivenAt: t0.Add(2 * time.Hour), SealedEmail: "1:c2VhbGVk"}},
 		RetentionPolicies: []privacy.RetentionPolicy{{ID: "crm-customers", Category: "customer", Scope: "service", Service: "crm",
 			MaxAgeDays: 730, From: "last-modified", TimestampPath: "/updatedAt", Action: "delete", CreatedAt: t0, UpdatedAt: t0}},
 		Retention: json.RawMessage(`{"recent":[{"id":"run-1","policies":[]}]}`),

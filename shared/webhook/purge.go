@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -26,6 +27,27 @@ type PurgePayload struct {
 	Category    string         `json:"category"`
 	From        string         `json:"from"`
 	Cutoff      time.Time      `json:"cutoff"` // RFC 3339, UTC, whole seconds
+	// DryRun: count what would be purged, delete nothing (a preview).
+	DryRun bool `json:"dryRun,omitempty"`
+	// Exclusions: the held subjects to spare, as salted hashes.
+	Exclusions *PurgeExclusions `json:"exclusions,omitempty"`
+}
+
+// PurgeExclusions is the exclusion list of a purge: salt is the standard
+// base64 of 32 random bytes, fresh per purge command; hashes are
+// hex(HMAC-SHA256(salt bytes, normalised email)), one per held subject,
+// sorted. No email is ever sent.
+type PurgeExclusions struct {
+	Salt   string   `json:"salt"`
+	Hashes []string `json:"hashes"`
+}
+
+// NewPurgeExclusions is the wire form of x (nil when x is nil).
+func NewPurgeExclusions(x *privacy.PurgeExclusions) *PurgeExclusions {
+	if x == nil {
+		return nil
+	}
+	return &PurgeExclusions{Salt: base64.StdEncoding.EncodeToString(x.Salt), Hashes: append([]string{}, x.Hashes...)}
 }
 
 // NewPurgePayload returns the body of call. The cutoff is rounded down to
@@ -33,7 +55,7 @@ type PurgePayload struct {
 func NewPurgePayload(call privacy.PurgeCall) PurgePayload {
 	return PurgePayload{SpecVersion: SpecVersion, Type: PurgeEventType, PurgeID: call.PurgeID, TenantID: call.TenantID,
 		PolicyID: call.PolicyID, Action: privacy.ActionPurge, Category: call.Category, From: call.From,
-		Cutoff: call.Cutoff.UTC().Truncate(time.Second)}
+		Cutoff: call.Cutoff.UTC().Truncate(time.Second), DryRun: call.DryRun, Exclusions: NewPurgeExclusions(call.Exclusions)}
 }
 
 // PurgeIdempotencyKey is the Idempotency-Key of every call of one purge.
@@ -45,7 +67,7 @@ var _ privacy.Purger = (*Connector)(nil)
 // and timeout as a task's call; Idempotency-Key <purgeId>-purge on every
 // call of the purge) and maps the answer:
 //
-//	200 {"purged":N[,"kept":M]}  done: counts only; anything else is malformed-response
+//	200 {"purged":N[,"kept":M][,"keptByHold":H]}  done: counts only; anything else is malformed-response
 //	404, 405, 501                NotSupported: the service has no purge
 //	408, 425, 429, 5xx           transient *Error with RetryAfter, as are timeouts and network failures
 //	3xx, other                   permanent *Error
@@ -99,8 +121,9 @@ func (c *Connector) purge(parent context.Context, svc *privacy.Service, call pri
 	}
 }
 
-// purgeCounts reads a purge's answer, {"purged":N} with an optional
-// "kept":M (other members are ignored), at most 64 KiB, counts not negative.
+// purgeCounts reads a purge's answer, {"purged":N} with optional "kept":M
+// and "keptByHold":H (other members are ignored), at most 64 KiB, counts not
+// negative.
 func purgeCounts(body io.Reader, classify func(error) *Error) (privacy.PurgeResult, *Error) {
 	data, err := io.ReadAll(io.LimitReader(body, maxResultBody+1))
 	if err != nil {
@@ -112,14 +135,18 @@ func purgeCounts(body io.Reader, classify func(error) *Error) (privacy.PurgeResu
 	var v struct {
 		Purged *int64 `json:"purged"`
 		Kept   *int64 `json:"kept"`
+		Held   *int64 `json:"keptByHold"`
 	}
 	data = bytes.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &v) != nil || v.Purged == nil || *v.Purged < 0 || v.Kept != nil && *v.Kept < 0 {
+	if len(data) == 0 || data[0] != '{' || json.Unmarshal(data, &v) != nil || v.Purged == nil || *v.Purged < 0 || v.Kept != nil && *v.Kept < 0 || v.Held != nil && *v.Held < 0 {
 		return privacy.PurgeResult{}, permanent("malformed-response", "a purge answers {\"purged\":N}")
 	}
 	res := privacy.PurgeResult{Purged: *v.Purged}
 	if v.Kept != nil {
 		res.Kept = *v.Kept
+	}
+	if v.Held != nil {
+		res.KeptByHold = *v.Held
 	}
 	return res, nil
 }

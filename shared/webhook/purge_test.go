@@ -106,6 +106,8 @@ func TestPurgeAnswers(t *testing.T) {
 	}{
 		{name: "counts", status: 200, body: `{"purged":7}`, want: privacy.PurgeResult{Purged: 7}},
 		{name: "counts and kept, other members ignored", status: 200, body: `{"purged":0,"kept":2,"took":"3s"}`, want: privacy.PurgeResult{Kept: 2}},
+		{name: "counts, kept and kept by hold", status: 200, body: `{"purged":5,"kept":1,"keptByHold":2}`, want: privacy.PurgeResult{Purged: 5, Kept: 1, KeptByHold: 2}},
+		{name: "negative kept by hold", status: 200, body: `{"purged":5,"keptByHold":-2}`, code: "malformed-response"},
 		{name: "not found: no purge", status: 404, want: privacy.PurgeResult{NotSupported: true}},
 		{name: "method not allowed: no purge", status: 405, want: privacy.PurgeResult{NotSupported: true}},
 		{name: "not implemented: no purge", status: 501, want: privacy.PurgeResult{NotSupported: true}},
@@ -138,6 +140,33 @@ func TestPurgeAnswers(t *testing.T) {
 				t.Errorf("error %+v (%v), want code %s, temporary %v, retry after %s, action purge", e, err, tc.code, tc.temporary, tc.after)
 			}
 		})
+	}
+}
+
+// TestPurgeDryRunWithExclusions: a dry run with an exclusion list is the
+// recorded body of testdata/purge_call_dry_run.json (dryRun, the salt in
+// standard base64, the hashes), never an email; a real purge without
+// exclusions keeps the earlier body (both members left out).
+func TestPurgeDryRunWithExclusions(t *testing.T) {
+	t.Parallel()
+	want, err := os.ReadFile("testdata/purge_call_dry_run.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPurgeService(t, answer(200, `{"purged":9,"keptByHold":1}`))
+	call := recordedPurgeCall()
+	call.PurgeID, call.DryRun = "preview_01-old-orders", true
+	salt := bytes.Repeat([]byte{1}, 32)
+	call.Exclusions = &privacy.PurgeExclusions{Salt: salt, Hashes: []string{"5b2a4d1c0f3e8a7b6c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"}}
+	got, err := connector(webhook.Options{}).Purge(t.Context(), service(p.srv.URL, secretOld), call)
+	if err != nil || got != (privacy.PurgeResult{Purged: 9, KeptByHold: 1}) {
+		t.Fatalf("Purge = %+v, %v", got, err)
+	}
+	if !bytes.Equal(p.bodies[0], bytes.TrimSpace(want)) {
+		t.Errorf("privops sent\n%s\nthe recording is\n%s", p.bodies[0], want)
+	}
+	if k := p.heads[0].Get("Idempotency-Key"); k != "preview_01-old-orders-purge" {
+		t.Errorf("Idempotency-Key %q", k)
 	}
 }
 
