@@ -459,7 +459,7 @@ func (a *app) wire(ad adapters) error {
 			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Offboarder: a.offboarder, Logger: log, Counts: a.deadlineCounts(), Now: ad.now,
 				Breach: breachWatch, PurgeBreachLists: a.purgeBreachLists()})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
-			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
+			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Lease: timerLease(ad.store), Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
 			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
 		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breachSend), Logger: log})},
