@@ -2,6 +2,9 @@ package main
 
 import (
 	retentiontimer "github.com/privops/privops/functions/retention"
+	"github.com/privops/privops/shared/breach"
+	"github.com/privops/privops/shared/breachrecords"
+	"github.com/privops/privops/shared/retention"
 )
 
 // timerLease returns the store's operator-level leases for the retention
@@ -11,4 +14,15 @@ import (
 func timerLease(store any) retentiontimer.Lease {
 	l, _ := store.(retentiontimer.Lease)
 	return l
+}
+
+// breachRecords adapts the store's breach notices and the fan-out's
+// campaigns to the sweep of breach-records policies; nil (policies reported
+// not-swept) where the store has no breach adapter or no fan-out store.
+func breachRecords(ad adapters) retention.BreachRecords {
+	bs, ok := ad.store.(breach.Store)
+	if !ok || ad.breachStore == nil {
+		return nil
+	}
+	return &breachrecords.Records{Notices: bs, Campaigns: ad.breachStore}
 }

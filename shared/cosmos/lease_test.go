@@ -13,3 +13,11 @@ func TestLeases(t *testing.T) {
 	s, _ := newTestStore(t)
 	storetest.RunLeases(t, s)
 }
+
+// TestBreachRecords runs what a retention sweep of breach records needs of
+// the breach stores against Cosmos DB.
+func TestBreachRecords(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t)
+	storetest.RunBreachRecords(t, s, s.BreachSend())
+}
