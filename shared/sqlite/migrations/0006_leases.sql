@@ -8,3 +8,7 @@ CREATE TABLE leases (
     until INTEGER NOT NULL, -- Unix ns
     etag  TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- Dead letters whose body the operator-level dead-letter sweep emptied
+-- (DEADLETTER_KEEP): the row stays as evidence, never requeued.
+ALTER TABLE messages ADD COLUMN body_purged_at INTEGER; -- Unix ns; NULL: the body is there
