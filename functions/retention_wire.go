@@ -4,7 +4,9 @@ import (
 	retentiontimer "github.com/privops/privops/functions/retention"
 	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/breachrecords"
+	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/retention"
+	"github.com/privops/privops/shared/servicebus"
 )
 
 // timerLease returns the store's operator-level leases for the retention
@@ -25,4 +27,24 @@ func breachRecords(ad adapters) retention.BreachRecords {
 		return nil
 	}
 	return &breachrecords.Records{Notices: bs, Campaigns: ad.breachStore}
+}
+
+// deadLetterConfig is the retention timer's dead-letter step: every queue the
+// app uses, kept DEADLETTER_KEEP; the inbound queue's no longer than
+// INBOUND_KEEP_REJECTED either.
+func deadLetterConfig(cfg *config.Config) retentiontimer.DeadLetterConfig {
+	return retentiontimer.DeadLetterConfig{Keep: cfg.DeadLetterKeep, InboundQueue: cfg.InboundQueue, InboundKeep: cfg.InboundKeepRejected,
+		Queues: []string{cfg.NoticesQueue, cfg.TasksQueue, cfg.InboundQueue, cfg.RetentionQueue, cfg.BreachSendQueue}}
+}
+
+// deadLetters is what removes dead-lettered bodies on the queue backend:
+// Service Bus dead-letter queues, or the built-in queue's dead-letter rows;
+// nil for a backend without (SQS, whose dead-letter queue's own retention
+// period applies; the in-memory test queue).
+func (a *app) deadLetters(ad adapters) retentiontimer.DeadLetters {
+	if a.sb != nil {
+		return &servicebus.DeadLetterKeeper{Client: a.sb}
+	}
+	d, _ := ad.publisher.(retentiontimer.DeadLetters)
+	return d
 }

@@ -12,6 +12,11 @@
 // lease is kept until it expires, so a duplicate of the same occurrence skips
 // too; a holder that crashed loses it when it expires; an invocation that
 // failed releases it so the host's retry can run.
+//
+// Under the same lease, after the jobs, it sweeps the dead letters of every
+// queue (an operator-level step: dead-letter queues are not per tenant):
+// bodies enqueued longer ago than DEADLETTER_KEEP are removed (the inbound
+// queue's sooner still, see deadletter.go), and the log reports the counts.
 package retention
 
 import (
@@ -56,6 +61,8 @@ const DefaultLease = 15 * time.Minute
 type Config struct {
 	Queue string        // RETENTION_QUEUE
 	Lease time.Duration // the timer lease's length; default DefaultLease
+	// DeadLetters configures the timer's dead-letter step (deadletter.go).
+	DeadLetters DeadLetterConfig
 }
 
 // Deps are the timer's collaborators.
@@ -69,6 +76,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// NewID names this invocation as the lease's owner (default: random).
 	NewID func() string
+	// DeadLetters removes dead-lettered bodies past DEADLETTER_KEEP after
+	// the jobs are enqueued; nil: no dead-letter step (a queue backend
+	// without one).
+	DeadLetters DeadLetters
 }
 
 // New returns the timer function.
@@ -146,6 +157,9 @@ func enqueue(ctx context.Context, cfg Config, d Deps, due time.Time, pastDue boo
 		jobs++
 	}
 	log.InfoContext(ctx, "retention sweep enqueued", "tenants", len(tenants), "jobs", jobs, "failed", len(errs), "past_due", pastDue)
+	if purged, failed := sweepDeadLetters(ctx, cfg.DeadLetters, d.DeadLetters, tenants, d.Now().UTC(), log); d.DeadLetters != nil {
+		log.InfoContext(ctx, "dead-letter sweep finished", "queues", len(cfg.DeadLetters.Queues), "purged", purged, "failed_queues", failed)
+	}
 	return errors.Join(errs...)
 }
 
