@@ -26,7 +26,7 @@ type e2eClock struct {
 	now time.Time
 }
 
-func (c *e2eClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *e2eClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *e2eClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
 // e2eCrash is the panic of a crash point.
@@ -88,7 +88,7 @@ func TestRetentionSweepEndToEnd(t *testing.T) {
 	}
 	if err := s.CreateNotice(ctx, &breach.Notice{TenantID: tenant, ID: inc.ID, IncidentID: inc.ID, Status: breach.StatusClosed, AcknowledgedBy: "admin:sub-9",
 		Deliveries: []breach.Delivery{{Key: "k", Channel: breach.ChannelMail, Role: "primary", To: "security@acme.example", Status: breach.DeliverySent}},
-		CreatedAt: now.AddDate(0, 0, -2100), UpdatedAt: now.AddDate(0, 0, -2000)}); err != nil {
+		CreatedAt:  now.AddDate(0, 0, -2100), UpdatedAt: now.AddDate(0, 0, -2000)}); err != nil {
 		t.Fatal(err)
 	}
 	bs := s.BreachSend()

@@ -27,7 +27,7 @@ func TestPurgeDeadLettersOlderThanTheKeep(t *testing.T) {
 		wantCompleted []string
 		wantAbandoned []string
 	}{
-		{"all old, two batches", [][]*azservicebus.ReceivedMessage{{msg("a", at(-72 * time.Hour)), msg("b", at(-time.Second))}, {msg("c", at(-time.Hour))}},
+		{"all old, two batches", [][]*azservicebus.ReceivedMessage{{msg("a", at(-72*time.Hour)), msg("b", at(-time.Second))}, {msg("c", at(-time.Hour))}},
 			3, []string{"a", "b", "c"}, nil},
 		{"stops at the first younger one", [][]*azservicebus.ReceivedMessage{{msg("a", at(-time.Hour)), msg("b", at(0)), msg("c", at(-time.Hour))},
 			{msg("d", at(-time.Hour))}}, 1, []string{"a"}, []string{"b", "c"}},
