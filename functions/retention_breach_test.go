@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/breach"
+	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/sqlite"
+	"github.com/privops/privops/shared/trigger"
 )
 
 // TestBreachRecordsSweptThroughTheApp: the app wires the breach-records
@@ -107,5 +112,104 @@ func TestBreachRecordsSweptThroughTheApp(t *testing.T) {
 	}
 	if after, err := bs.GetNotice(ctx, "globex", in.ID); err != nil || after.ETag != theirs.ETag || !after.StrippedAt.IsZero() {
 		t.Errorf("another tenant's notice was written: %v", err)
+	}
+}
+
+// TestRetentionTimerSweepsDeadLetters: on the built-in queue, the nightly
+// timer (as the app wires it) empties the bodies of dead letters enqueued
+// longer ago than DEADLETTER_KEEP (14 days) and keeps their rows; the inbound
+// queue's go sooner when a tenant's rejected-inbound policy is shorter;
+// younger ones stay.
+func TestRetentionTimerSweepsDeadLetters(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	t0 := time.Date(2030, 3, 1, 2, 0, 0, 0, time.UTC)
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	at := func(days int) { mu.Lock(); defer mu.Unlock(); now = t0.AddDate(0, 0, days) }
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "privops.db"), sqlite.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	q := db.Queue()
+	ta := newTestAppWith(t, func(ad *adapters) { ad.now, ad.publisher = clock, q })
+	ctx := context.Background()
+	tasks, inboundQ := ta.cfg.TasksQueue, ta.cfg.InboundQueue
+	const body = `{"email":"ada@example.com"}`
+	deadLetter := func(queue, id string) {
+		t.Helper()
+		if err := q.Publish(ctx, queue, privacy.OutMessage{ID: id, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := q.Receive(ctx, queue, time.Minute)
+		if err != nil || d == nil {
+			t.Fatalf("receive %s: %v", id, err)
+		}
+		if err := q.DeadLetter(ctx, d, "schema"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var timer trigger.TimerFunc
+	for _, f := range ta.funcs {
+		if f.Name == "retention" {
+			timer = f.Timer
+		}
+	}
+	runTimer := func() {
+		t.Helper()
+		if err := timer(ctx, trigger.TimerInfo{ScheduledAt: clock()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bodies := func(queue string) map[string]string {
+		t.Helper()
+		ds, err := q.DeadLetters(ctx, queue, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, d := range ds {
+			out[d.ID] = string(d.Body)
+		}
+		return out
+	}
+	check := func(when string, want map[string]map[string]string) {
+		t.Helper()
+		for queue, w := range want {
+			if diff := cmp.Diff(w, bodies(queue)); diff != "" {
+				t.Errorf("%s: dead letters of %s (-want +got):\n%s", when, queue, diff)
+			}
+		}
+	}
+
+	deadLetter(tasks, "task-old")
+	deadLetter(inboundQ, "inbound-old")
+	at(5)
+	deadLetter(tasks, "task-young")
+	deadLetter(inboundQ, "inbound-young")
+	tn, err := ta.store.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.RetentionPolicies = append(tn.RetentionPolicies, privacy.RetentionPolicy{ID: "bodies", Category: "rejected-inbound", Scope: "suite",
+		MaxAgeDays: 3, From: "created", Action: "delete"})
+	if err := ta.store.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	at(6) // acme's 3-day policy binds the inbound queue's dead letters
+	runTimer()
+	check("day 6", map[string]map[string]string{
+		tasks:    {"task-old": body, "task-young": body},
+		inboundQ: {"inbound-old": "", "inbound-young": body},
+	})
+	at(15) // past DEADLETTER_KEEP for task-old
+	runTimer()
+	check("day 15", map[string]map[string]string{
+		tasks:    {"task-old": "", "task-young": body},
+		inboundQ: {"inbound-old": "", "inbound-young": ""},
+	})
+	if !strings.Contains(ta.logs.String(), "dead-letter sweep finished") {
+		t.Error("no dead-letter count in the log")
 	}
 }
