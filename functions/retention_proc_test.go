@@ -392,3 +392,33 @@ func TestRetentionPurgeSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("Idempotency-Keys %v: want every call with %s-crm-purge, called again after the kill", keys, id)
 	}
 }
+
+// TestTwoTimersOnTwoProcessesOneRuns starts two real binaries on one data
+// folder whose retention timers fire at the same seconds: across both, one
+// invocation takes the timer lease and enqueues the night's jobs, every
+// other invocation (of either process, at that tick or later while the lease
+// holds) skips, logged.
+func TestTwoTimersOnTwoProcessesOneRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary twice; skipped with -short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	env := baseEnv(dir, "DEMO_TENANT=false", "RETENTION_SCHEDULE=0 0 0 1 1 *")
+	setUpRetention(t, env)
+	timers := append(slices.Clone(env), "RETENTION_SCHEDULE=*/2 * * * * *")
+	a, b := start(t, timers), start(t, timers)
+	const skipped = "retention sweep skipped: another invocation holds the timer lease"
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(a.out.String(), skipped) < 2 || strings.Count(b.out.String(), skipped) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not both processes skipped twice within 30s:\n--- a\n%s\n--- b\n%s", a.out.String(), b.out.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	a.stop(t)
+	b.stop(t)
+	if n := strings.Count(a.out.String()+b.out.String(), "retention sweep enqueued"); n != 1 {
+		t.Errorf("%d timer invocations enqueued across both processes, want 1:\n--- a\n%s\n--- b\n%s", n, a.out.String(), b.out.String())
+	}
+}
