@@ -123,9 +123,10 @@ func TestTwoTimersAtOnceOneRunsOneSkips(t *testing.T) {
 	}
 }
 
-// TestTimerLeaseOfACrashedHolderExpires: a holder that died keeps the lease
-// until it expires; a timer then runs. A timer whose enqueue failed releases
-// the lease, so the host's retry runs at once.
+// TestTimerLeaseOfACrashedHolderExpires: a holder that died keeps the
+// occurrence's lease until it expires; a timer then runs. A timer whose
+// enqueue failed releases the lease, so the host's retry runs at once; a
+// duplicate after it skips; the next occurrence runs under its own lease.
 func TestTimerLeaseOfACrashedHolderExpires(t *testing.T) {
 	t.Parallel()
 	db, _ := openShared(t)
@@ -133,7 +134,7 @@ func TestTimerLeaseOfACrashedHolderExpires(t *testing.T) {
 	ts := tenants{{ID: "acme", RetentionPolicies: []privacy.RetentionPolicy{{ID: "p"}}}}
 	due := time.Date(2030, 3, 31, 2, 0, 0, 0, time.UTC)
 	// The crashed holder took the lease at the occurrence and never came back.
-	if ok, err := store.AcquireLease(t.Context(), LeaseName, "crashed", due, due.Add(DefaultLease)); err != nil || !ok {
+	if ok, err := store.AcquireLease(t.Context(), LeaseName(due), "crashed", due, due.Add(DefaultLease)); err != nil || !ok {
 		t.Fatalf("crashed holder's acquire = %v, %v", ok, err)
 	}
 	cases := []struct {
@@ -147,13 +148,18 @@ func TestTimerLeaseOfACrashedHolderExpires(t *testing.T) {
 		{"once it expired: run", due.Add(DefaultLease + time.Second), errors.New("queue down"), true, 0},
 		{"the retry after a failed enqueue runs at once", due.Add(DefaultLease + 2*time.Second), nil, false, 1},
 		{"a duplicate of the occurrence within the new lease skips", due.Add(DefaultLease + 3*time.Second), nil, false, 1},
+		{"the next occurrence has a lease of its own", due.Add(DefaultLease + 4*time.Second), nil, false, 2},
 	}
 	pub := &blockingPublisher{}
 	for i, c := range cases {
 		pub.fail = c.fail
 		fn := New(Config{Queue: "q"}, Deps{Tenants: ts, Publisher: pub, Lease: store, Now: func() time.Time { return c.at },
 			Logger: slog.New(slog.DiscardHandler), NewID: func() string { return "host-" + string(rune('a'+i)) }})
-		err := fn(t.Context(), trigger.TimerInfo{ScheduledAt: due})
+		occurrence := due
+		if i == len(cases)-1 {
+			occurrence = due.Add(DefaultLease + 4*time.Second)
+		}
+		err := fn(t.Context(), trigger.TimerInfo{ScheduledAt: occurrence})
 		if (err != nil) != c.wantErr {
 			t.Fatalf("%s: err = %v, want error %v", c.name, err, c.wantErr)
 		}

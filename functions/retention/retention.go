@@ -5,13 +5,14 @@
 // (or a retried one) enqueues nothing new; the retentionjob function does the
 // sweeping. A late occurrence (the host missed it) is flagged in the log.
 //
-// The timer first takes the global timer lease (LeaseName, a document in the
-// operator's partition, guarded, with an expiry): of two invocations started
-// at once (two hosts, a standalone scheduler beside a Functions host, a
-// retry racing the original) one enqueues and the other skips, logged. The
-// lease is kept until it expires, so a duplicate of the same occurrence skips
-// too; a holder that crashed loses it when it expires; an invocation that
-// failed releases it so the host's retry can run.
+// The timer first takes the occurrence's timer lease (LeaseName, a document
+// in the operator's partition, guarded, with an expiry): of two invocations
+// of one occurrence started at once (two hosts, a standalone scheduler
+// beside a Functions host, a retry racing the original) one enqueues and the
+// other skips, logged. The lease is kept until it expires, so a duplicate of
+// the same occurrence skips too, while the next occurrence has a lease of
+// its own; a holder that crashed loses it when it expires; an invocation
+// that failed releases it so the host's retry can run.
 //
 // Under the same lease, after the jobs, it sweeps the dead letters of every
 // queue (an operator-level step: dead-letter queues are not per tenant):
@@ -49,8 +50,10 @@ type Lease interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
-// LeaseName names the timer's lease document.
-const LeaseName = "retention-timer"
+// LeaseName names the timer's lease document of occurrence due.
+func LeaseName(due time.Time) string {
+	return "retention-timer-" + strconv.FormatInt(due.Unix(), 10)
+}
 
 // DefaultLease is how long the timer's lease holds: far longer than listing
 // the tenants and enqueueing their jobs takes, far shorter than the time
@@ -96,7 +99,7 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 		if d.Lease != nil {
 			owner := newID(d.NewID)
 			now := d.Now().UTC()
-			ok, err := d.Lease.AcquireLease(ctx, LeaseName, owner, now, now.Add(cmpOr(cfg.Lease, DefaultLease)))
+			ok, err := d.Lease.AcquireLease(ctx, LeaseName(due), owner, now, now.Add(cmpOr(cfg.Lease, DefaultLease)))
 			if err != nil {
 				return fmt.Errorf("retention timer lease: %w", err)
 			}
@@ -108,7 +111,7 @@ func New(cfg Config, d Deps) trigger.TimerFunc {
 			if err != nil {
 				// Let the host's retry run now rather than when the lease
 				// expires (what it enqueued is deduplicated by message id).
-				if rerr := d.Lease.ReleaseLease(context.WithoutCancel(ctx), LeaseName, owner); rerr != nil {
+				if rerr := d.Lease.ReleaseLease(context.WithoutCancel(ctx), LeaseName(due), owner); rerr != nil {
 					log.WarnContext(ctx, "retention timer lease not released; it expires", "error", rerr.Error())
 				}
 			}
@@ -156,7 +159,7 @@ func enqueue(ctx context.Context, cfg Config, d Deps, due time.Time, pastDue boo
 		}
 		jobs++
 	}
-	log.InfoContext(ctx, "retention sweep enqueued", "tenants", len(tenants), "jobs", jobs, "failed", len(errs), "past_due", pastDue)
+	log.InfoContext(ctx, "retention sweep enqueued", "due", due, "tenants", len(tenants), "jobs", jobs, "failed", len(errs), "past_due", pastDue)
 	if purged, failed := sweepDeadLetters(ctx, cfg.DeadLetters, d.DeadLetters, tenants, d.Now().UTC(), log); d.DeadLetters != nil {
 		log.InfoContext(ctx, "dead-letter sweep finished", "queues", len(cfg.DeadLetters.Queues), "purged", purged, "failed_queues", failed)
 	}

@@ -12,11 +12,16 @@ import (
 	"github.com/privops/privops/shared/privacy"
 )
 
-// Operator-level leases (the retention timer's "retention-timer"): one
-// document per lease in the tenants container, in the operator's partition
-// (privacy.OperatorTenant), id "lease-" + name, docType "lease". ListTenants
-// reads docType "tenant" only, so a lease is never taken for a tenant.
+// Operator-level leases (the retention timer's, one per occurrence): one
+// document per lease in the requests container, in the operator's partition
+// (privacy.OperatorTenant), id "lease:" + name, docType "lease"; every
+// request and inbound query names its own docType, so a lease is never read
+// as one. A lease document carries a ttl of a day past its expiry, so the
+// container's TTL removes the leases of past occurrences.
 const docLease = "lease"
+
+// leaseKeep is how long a lease document outlives its expiry.
+const leaseKeep = 24 * time.Hour
 
 type leaseDoc struct {
 	ID       string    `json:"id"`
@@ -24,6 +29,7 @@ type leaseDoc struct {
 	DocType  string    `json:"docType"`
 	Owner    string    `json:"owner"`
 	Until    time.Time `json:"until"`
+	TTL      int32     `json:"ttl,omitempty"`
 }
 
 // AcquireLease gives the lease name to owner until then, unless another owner
@@ -32,15 +38,16 @@ type leaseDoc struct {
 // other reads again and sees the winner's lease.
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error) {
 	pk := azcosmos.NewPartitionKeyString(privacy.OperatorTenant)
-	id := "lease-" + name
-	doc, err := json.Marshal(leaseDoc{ID: id, TenantID: privacy.OperatorTenant, DocType: docLease, Owner: owner, Until: until.UTC()})
+	id := "lease:" + name
+	doc, err := json.Marshal(leaseDoc{ID: id, TenantID: privacy.OperatorTenant, DocType: docLease, Owner: owner, Until: until.UTC(),
+		TTL: ttlUntil(until.Add(leaseKeep), now)})
 	if err != nil {
 		return false, fmt.Errorf("acquire lease %s: %w", name, err)
 	}
 	for range 10 {
-		resp, err := s.tenants.ReadItem(ctx, pk, id, nil)
+		resp, err := s.requests.ReadItem(ctx, pk, id, nil)
 		if statusOf(err) == http.StatusNotFound {
-			_, err = s.tenants.CreateItem(ctx, pk, doc, nil)
+			_, err = s.requests.CreateItem(ctx, pk, doc, nil)
 			if statusOf(err) == http.StatusConflict {
 				continue
 			}
@@ -60,7 +67,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, now, until
 			return false, nil
 		}
 		etag := resp.ETag
-		_, err = s.tenants.ReplaceItem(ctx, pk, id, doc, &azcosmos.ItemOptions{IfMatchEtag: &etag})
+		_, err = s.requests.ReplaceItem(ctx, pk, id, doc, &azcosmos.ItemOptions{IfMatchEtag: &etag})
 		if statusOf(err) == http.StatusPreconditionFailed || statusOf(err) == http.StatusNotFound {
 			continue
 		}
@@ -76,8 +83,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, now, until
 // of the document it read). Idempotent.
 func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 	pk := azcosmos.NewPartitionKeyString(privacy.OperatorTenant)
-	id := "lease-" + name
-	resp, err := s.tenants.ReadItem(ctx, pk, id, nil)
+	id := "lease:" + name
+	resp, err := s.requests.ReadItem(ctx, pk, id, nil)
 	if statusOf(err) == http.StatusNotFound {
 		return nil
 	}
@@ -92,7 +99,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 		return nil
 	}
 	etag := resp.ETag
-	_, err = s.tenants.DeleteItem(ctx, pk, id, &azcosmos.ItemOptions{IfMatchEtag: &etag})
+	_, err = s.requests.DeleteItem(ctx, pk, id, &azcosmos.ItemOptions{IfMatchEtag: &etag})
 	if err != nil && statusOf(err) != http.StatusNotFound && statusOf(err) != http.StatusPreconditionFailed {
 		return fmt.Errorf("release lease %s: %w", name, translate(err))
 	}

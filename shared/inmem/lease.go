@@ -19,6 +19,11 @@ func (s *Store) AcquireLease(_ context.Context, name, owner string, now, until t
 	if s.leases == nil {
 		s.leases = map[string]lease{}
 	}
+	for n, l := range s.leases { // past occurrences' leases go a day after they expired
+		if l.until.Before(now.Add(-24 * time.Hour)) {
+			delete(s.leases, n)
+		}
+	}
 	if cur, ok := s.leases[name]; ok && cur.owner != owner && cur.until.After(now) {
 		return false, nil
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// leaseKeep is how long a lease row outlives its expiry.
+const leaseKeep = 24 * time.Hour
+
 // AcquireLease gives the lease name to owner until then, unless another owner
 // holds it past now; a renewal by the holder always succeeds. It reports
 // whether owner holds the lease. One conditional upsert: two callers at once
@@ -14,6 +17,10 @@ import (
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error) {
 	var ok bool
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		// The leases of past occurrences go a day after they expired.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM leases WHERE until < ?", nanos(now.Add(-leaseKeep))); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO leases (name, owner, until, etag) VALUES (?, ?, ?, ?)
 			ON CONFLICT DO UPDATE SET owner = excluded.owner, until = excluded.until, etag = excluded.etag
 			WHERE leases.owner = excluded.owner OR leases.until <= ?`,

@@ -1,7 +1,8 @@
 -- Operator-level leases (issue 12): one row per named lease, e.g. the
--- retention timer's "retention-timer", so two timer invocations started at
--- once never both enqueue; a holder that died loses it at until. The etag
--- changes with every write (the lease document is ETag-guarded, as on Cosmos).
+-- retention timer's "retention-timer-<occurrence>", so two timer invocations
+-- of one occurrence never both enqueue; a holder that died loses it at until;
+-- a row goes a day after it expired. The etag changes with every write (the
+-- lease document is ETag-guarded, as on Cosmos DB).
 CREATE TABLE leases (
     name  TEXT NOT NULL PRIMARY KEY,
     owner TEXT NOT NULL,
