@@ -55,10 +55,12 @@ func LeaseName(due time.Time) string {
 	return "retention-timer-" + strconv.FormatInt(due.Unix(), 10)
 }
 
-// DefaultLease is how long the timer's lease holds: far longer than listing
-// the tenants and enqueueing their jobs takes, far shorter than the time
-// between two nightly occurrences.
-const DefaultLease = 15 * time.Minute
+// DefaultLease is how long an occurrence's timer lease holds: longer than
+// listing the tenants, enqueueing their jobs and the dead-letter step take,
+// and short, since a host restarted after a crash runs the occurrence again
+// (past due) and skips it while the dead holder's lease lasts (the deadline
+// watch then flags the night as missed).
+const DefaultLease = 5 * time.Minute
 
 // Config holds the timer's settings.
 type Config struct {
