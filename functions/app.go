@@ -459,8 +459,8 @@ func (a *app) wire(ad adapters) error {
 			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour, OffboardTimeout: 5 * time.Minute},
 			deadlinewatch.Deps{Service: a.svc, Tenants: ad.store, Offboarder: a.offboarder, Logger: log, Counts: a.deadlineCounts(), Now: ad.now,
 				Breach: breachWatch, PurgeBreachLists: a.purgeBreachLists()})},
-		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
-			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
+		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue, DeadLetters: deadLetterConfig(cfg)},
+			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Lease: timerLease(ad.store), DeadLetters: a.deadLetters(ad), Now: ad.now, Logger: log})},
 		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
 			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
 		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breachSend), Logger: log})},
@@ -530,7 +530,7 @@ func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
 	}
 	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
 		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond, AnswerWait: a.cfg.RetentionServiceAnswerWait},
-		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Inbound: inboundLog(ad.store), Purgers: purgers, HeldEmail: a.svc.OpenHoldEmail, Audit: ad.store.AppendAudit, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Inbound: inboundLog(ad.store), Breach: breachRecords(ad), Purgers: purgers, HeldEmail: a.svc.OpenHoldEmail, Audit: ad.store.AppendAudit, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
 			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
 }
 

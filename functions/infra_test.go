@@ -75,6 +75,7 @@ var azureOnlyExempt = map[string]string{
 	"MAX_EXPORT_BYTES":            "optional, default 2 GiB",
 	"INBOUND_WINDOW":              "optional, default 5m (signature replay window)",
 	"INBOUND_KEEP_REJECTED":       "optional, default 336h (rejected inbound bodies)",
+	"DEADLETTER_KEEP":             "optional, default 336h (dead-lettered bodies)",
 	"RETENTION_BUDGET":            "optional, default 2m (one retention job invocation)",
 	"RETENTION_LEASE":             "optional, default 5m (a retention run's lease)",
 	"RETENTION_PAGE_SIZE":         "optional, default 500 (items per retention page)",

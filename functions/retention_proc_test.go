@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -390,5 +391,57 @@ func TestRetentionPurgeSurvivesSIGKILL(t *testing.T) {
 	id, _ := runs[0].(map[string]any)["id"].(string)
 	if len(keys) < 2 || slices.ContainsFunc(keys, func(k string) bool { return k != id+"-crm-purge" }) {
 		t.Errorf("Idempotency-Keys %v: want every call with %s-crm-purge, called again after the kill", keys, id)
+	}
+}
+
+// TestTwoTimersOnTwoProcessesOneRuns starts two real binaries on one data
+// folder whose retention timers fire at the same seconds: of each
+// occurrence, one invocation takes the occurrence's timer lease and enqueues
+// the jobs, the other skips, logged; the next occurrence runs again.
+func TestTwoTimersOnTwoProcessesOneRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary twice; skipped with -short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	env := baseEnv(dir, "DEMO_TENANT=false", "RETENTION_SCHEDULE=0 0 0 1 1 *")
+	setUpRetention(t, env)
+	timers := append(slices.Clone(env), "RETENTION_SCHEDULE=*/2 * * * * *")
+	a, b := start(t, timers), start(t, timers)
+	const skipped = "retention sweep skipped: another invocation holds the timer lease"
+	dues := func(msg string) []string {
+		var out []string
+		for _, line := range strings.Split(a.out.String()+"\n"+b.out.String(), "\n") {
+			var v struct{ Msg, Due string }
+			if json.Unmarshal([]byte(line), &v) == nil && v.Msg == msg {
+				out = append(out, v.Due)
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(dues(skipped)) < 3; time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 3 skips within 30s:\n--- a\n%s\n--- b\n%s", a.out.String(), b.out.String())
+		}
+	}
+	a.stop(t)
+	b.stop(t)
+	enqueued := dues("retention sweep enqueued")
+	seen := map[string]int{}
+	for _, d := range enqueued {
+		seen[d]++
+	}
+	for d, n := range seen {
+		if n != 1 {
+			t.Errorf("occurrence %s enqueued %d times, want once", d, n)
+		}
+	}
+	for _, d := range dues(skipped) {
+		if seen[d] != 1 {
+			t.Errorf("occurrence %s was skipped but never enqueued", d)
+		}
+	}
+	if len(seen) < 2 {
+		t.Errorf("%d occurrences enqueued, want each of several", len(seen))
 	}
 }

@@ -53,6 +53,9 @@ type CampaignView struct {
 	Public        bool                `json:"public"`
 	PublicReason  string              `json:"publicReason,omitempty"`
 	PublishedAt   time.Time           `json:"publishedAt,omitzero"`
+	// StrippedAt: a breach-records retention policy deleted the recipients
+	// and who started it; the counts stay.
+	StrippedAt time.Time `json:"strippedAt,omitzero"`
 }
 
 // CampaignViewOf renders c.
@@ -63,7 +66,8 @@ func CampaignViewOf(c *breachsend.Campaign) CampaignView {
 	}
 	return CampaignView{IncidentID: c.IncidentID, State: state, Progress: c.Progress(), Duplicates: c.Duplicates,
 		UploadedAt: c.UploadedAt, NoticeVersion: c.NoticeVersion, StartedAt: c.StartedAt, Batches: c.Batches, Enqueued: c.Enqueued,
-		EndedAt: c.EndedAt, ExpiresAt: c.ExpiresAt, PurgedAt: c.PurgedAt, Public: c.Public, PublicReason: c.PublicReason, PublishedAt: c.PublishedAt}
+		EndedAt: c.EndedAt, ExpiresAt: c.ExpiresAt, PurgedAt: c.PurgedAt, Public: c.Public, PublicReason: c.PublicReason, PublishedAt: c.PublishedAt,
+		StrippedAt: c.StrippedAt}
 }
 
 // campaigns returns the fan-out, or answers 501 when this deployment has none.

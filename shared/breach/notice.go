@@ -53,7 +53,10 @@ type Notice struct {
 	AttentionAt time.Time `json:"attentionAt,omitzero"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
-	ETag        string    `json:"-"`
+	// StrippedAt is when a retention sweep (a breach-records policy) removed
+	// the notice's personal data and kept its documentation (Strip).
+	StrippedAt time.Time `json:"strippedAt,omitzero"`
+	ETag       string    `json:"-"`
 }
 
 // Send is one notice to deliver: to the contacts of Role by Channel, for

@@ -72,6 +72,9 @@ type NoticeView struct {
 	PendingSends      int          `json:"pendingSends"`
 	CreatedAt         time.Time    `json:"createdAt"`
 	UpdatedAt         time.Time    `json:"updatedAt"`
+	// StrippedAt: a breach-records retention policy removed the notice's
+	// personal data and kept its documentation (Notice.Strip).
+	StrippedAt time.Time `json:"strippedAt,omitzero"`
 }
 
 // Durations are the times from the processor's awareness to the first
@@ -88,7 +91,7 @@ func NoticeViewOf(n *Notice, clocks []Clock) NoticeView {
 		AcknowledgedAt: n.AcknowledgedAt, AcknowledgedBy: n.AcknowledgedBy, AckVersion: n.AckVersion,
 		SubjectApproved: n.SubjectApproved, SubjectApprovedAt: n.SubjectApprovedAt, SubjectApprovedBy: n.SubjectApprovedBy,
 		Clocks: clocks, Deliveries: n.Deliveries, Escalations: n.Escalations, PendingSends: len(n.Pending),
-		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, SinceAware: &Durations{}}
+		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, StrippedAt: n.StrippedAt, SinceAware: &Durations{}}
 	if !n.NotifiedAt.IsZero() {
 		v.SinceAware.ToNotice = n.NotifiedAt.Sub(n.AwareAt).String()
 	}

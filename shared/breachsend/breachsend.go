@@ -108,6 +108,9 @@ type Campaign struct {
 	// upload (not started) or the campaign's end, plus the keeping period.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	PurgedAt  time.Time `json:"purgedAt,omitzero"`
+	// StrippedAt is when a retention sweep (a breach-records policy) deleted
+	// the campaign's recipients and who started it; the counts stay.
+	StrippedAt time.Time `json:"strippedAt,omitzero"`
 
 	// Public notice (GDPR Art. 34(3)(c)).
 	Public       bool      `json:"public"`

@@ -95,6 +95,10 @@ type Config struct {
 	// RetentionQueue receives one job per tenant and occurrence; a job that
 	// runs out of budget enqueues itself again.
 	RetentionQueue string `envconfig:"RETENTION_QUEUE" default:"privops-retention"`
+	// DeadLetterKeep is how long a dead-lettered message's body is kept (the
+	// built-in queue's dead-letter rows, Service Bus dead-letter queues): the
+	// nightly retention timer removes older ones (1 day to 90 days).
+	DeadLetterKeep time.Duration `envconfig:"DEADLETTER_KEEP" default:"336h"`
 	// RetentionBudget bounds one job invocation (checked between pages), so
 	// one large tenant cannot starve the others; RetentionLease is how long
 	// a run stays its invocation's without a checkpoint (after a crash, the
@@ -284,6 +288,9 @@ func (c *Config) check() error {
 	}
 	if c.InboundWindow < 30*time.Second || c.InboundWindow > time.Hour {
 		bad("INBOUND_WINDOW", "%s is outside 30s..1h", c.InboundWindow)
+	}
+	if c.DeadLetterKeep < 24*time.Hour || c.DeadLetterKeep > 90*24*time.Hour {
+		bad("DEADLETTER_KEEP", "%s is outside 24h..2160h (1 to 90 days): dead-lettered bodies may hold personal data", c.DeadLetterKeep)
 	}
 	if c.InboundKeepRejected < time.Hour || c.InboundKeepRejected > 90*24*time.Hour {
 		bad("INBOUND_KEEP_REJECTED", "%s is outside 1h..2160h (90 days): rejected bodies may hold personal data", c.InboundKeepRejected)

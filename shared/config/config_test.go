@@ -118,6 +118,7 @@ func TestLoadDefaults(t *testing.T) {
 		DeadlineWatchSchedule:    "0 5 * * * *",
 		RetentionSchedule:        "0 0 2 * * *",
 		RetentionQueue:           "privops-retention",
+		DeadLetterKeep:           336 * time.Hour,
 		RetentionBudget:          2 * time.Minute,
 		RetentionLease:           5 * time.Minute,
 		RetentionPageSize:        500,

@@ -60,6 +60,7 @@ func DurationBounds() []Bound {
 		{"OFFBOARD_NOTICE", time.Second, 180 * 24 * time.Hour},
 		{"BREACH_SEND_RETRY_BASE", time.Second, time.Hour},
 		{"BREACH_RECIPIENTS_KEEP", 24 * time.Hour, 90 * 24 * time.Hour},
+		{"DEADLETTER_KEEP", 24 * time.Hour, 90 * 24 * time.Hour},
 	}
 }
 

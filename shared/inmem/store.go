@@ -37,6 +37,7 @@ type Store struct {
 	auditIDs map[docKey]int                  // (tenant, event id) → index in audit
 	inbound  map[docKey]*privacy.InboundRecord
 	breach   map[string]map[docKey]*breachDoc // incidents and notices, by kind
+	leases   map[string]lease                 // operator-level leases by name (lease.go)
 
 	// Now is the clock inbound records expire by (default time.Now). Set it
 	// before the store is used.

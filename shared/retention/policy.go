@@ -93,8 +93,11 @@ func Validate(t *privacy.Tenant, p *Policy, floors *Floors, now time.Time) error
 
 // suiteEvent is the event the age of privops's own records counts from.
 func suiteEvent(c Category) string {
-	if c == CategoryDSRRecords {
+	switch c {
+	case CategoryDSRRecords:
 		return FromRequestClosed
+	case CategoryBreachRecords:
+		return FromIncidentClosed
 	}
 	return FromCreated
 }

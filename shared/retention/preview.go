@@ -58,6 +58,8 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 			var err error
 			if pr.Scope == ScopeSuite && pr.Category == CategoryRejectedInbound {
 				page, _, err = s.scanInbound(ctx, t, &pr, cursor)
+			} else if pr.Scope == ScopeSuite && pr.Category == CategoryBreachRecords {
+				page, _, err = s.scanBreach(ctx, t, &pr, cursor)
 			} else if pr.Scope == ScopeSuite {
 				page, _, err = s.scanPackages(ctx, t, &pr, cursor, start.UTC())
 			} else {

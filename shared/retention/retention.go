@@ -55,7 +55,7 @@ const (
 )
 
 // Events lists every event an age can count from.
-var Events = []string{FromCreated, FromLastModified, FromAccountClosed, FromRequestClosed}
+var Events = []string{FromCreated, FromLastModified, FromAccountClosed, FromRequestClosed, FromIncidentClosed}
 
 // Actions a policy can take on what is past its time.
 const (

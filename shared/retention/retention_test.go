@@ -166,7 +166,7 @@ func TestValidate(t *testing.T) {
 			code: "below-legal-floor", field: "maxAgeDays", inMessage: []string{"us-ca-ccpa-dsr-log", "us-ca-ccpa", "11 CCR §7101", "731 days"}},
 		{name: "csl floor", p: good(), edit: func(p *Policy) { p.Category, p.MaxAgeDays = CategorySystemLogs, 90 },
 			code: "below-legal-floor", field: "maxAgeDays", inMessage: []string{"cn-csl-network-logs", "cn-pipl", "Art. 21(3)"}},
-		{name: "always floor", p: suite(), edit: func(p *Policy) { p.Category, p.From, p.MaxAgeDays = CategoryBreachRecords, FromCreated, 365 },
+		{name: "always floor", p: suite(), edit: func(p *Policy) { p.Category, p.From, p.MaxAgeDays = CategoryBreachRecords, FromIncidentClosed, 365 },
 			code: "below-legal-floor", field: "maxAgeDays", inMessage: []string{"us-md-no-notice-determination", "§14-3504(b)(4)"}},
 		{name: "bad id", p: good(), edit: func(p *Policy) { p.ID = "X" }, code: "invalid-retention-policy", field: "id"},
 		{name: "unknown category", p: good(), edit: func(p *Policy) { p.Category = "profile" }, code: "invalid-retention-policy", field: "category"},

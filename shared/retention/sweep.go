@@ -72,6 +72,9 @@ type Deps struct {
 	// bodies for a replay (suite policies of category rejected-inbound);
 	// nil: those policies are not swept.
 	Inbound InboundRecords
+	// Breach is the tenant's breach notices and subject notification data
+	// (suite policies of category breach-records); nil: not swept.
+	Breach BreachRecords
 	// Purgers call a service's purge action, per connector kind (webhook, servicebus);
 	// a policy on a service of a kind without one fails, reported.
 	Purgers map[privacy.ConnectorKind]privacy.Purger
@@ -287,6 +290,8 @@ func (s *Sweeper) sweep(ctx context.Context, t *privacy.Tenant, st State, owner 
 			defer s.pages.Unlock()
 			if pr.Scope == ScopeSuite && pr.Category == CategoryRejectedInbound {
 				t, err = s.pageInbound(ctx, t, st, owner)
+			} else if pr.Scope == ScopeSuite && pr.Category == CategoryBreachRecords {
+				t, err = s.pageBreach(ctx, t, st, owner)
 			} else if pr.Scope == ScopeSuite {
 				t, err = s.pagePackages(ctx, t, st, owner)
 			} else {
@@ -339,6 +344,10 @@ func (s *Sweeper) redo(ctx context.Context, t *privacy.Tenant, run *Run) (*priva
 		if err := s.redoInbound(ctx, t, run); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
 		}
+	} else if reason == "" && pr.Category == CategoryBreachRecords {
+		if err := s.redoBreach(ctx, t, run); err != nil {
+			return t, fmt.Errorf("retention redo page: %w", err)
+		}
 	} else if reason == "" && pr.Scope == ScopeSuite {
 		if err := s.redoPackages(ctx, t, run); err != nil {
 			return t, fmt.Errorf("retention redo page: %w", err)
@@ -372,7 +381,8 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 	if pr.Scope == ScopeSuite {
 		if pr.Category == CategoryExportPackages && s.d.Requests != nil && s.d.Blobs != nil ||
 			(pr.Category == CategoryDSRRecords || pr.Category == CategoryVerificationCodes) && s.d.Requests != nil ||
-			pr.Category == CategoryRejectedInbound && s.d.Inbound != nil {
+			pr.Category == CategoryRejectedInbound && s.d.Inbound != nil ||
+			pr.Category == CategoryBreachRecords && s.d.Breach != nil {
 			return nil, nil, ""
 		}
 		return nil, nil, "not-swept"
@@ -395,7 +405,7 @@ func (s *Sweeper) target(t *privacy.Tenant, pr *PolicyReport) (Items, *privacy.S
 func (s *Sweeper) reasonText(pr *PolicyReport, svc *privacy.Service) string {
 	switch {
 	case pr.Scope == ScopeSuite:
-		return "these records of privops are not swept yet (export packages, closed requests, verification codes and rejected inbound bodies are)"
+		return "this store does not sweep these records of privops"
 	case svc == nil:
 		return "the service no longer exists"
 	case svc.Kind != privacy.KindCosmos:

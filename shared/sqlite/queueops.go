@@ -54,10 +54,11 @@ func (q *Queue) DeadLetters(ctx context.Context, queue string, limit int) ([]Dea
 // none is given) back to the queue, visible now with a fresh delivery count, and
 // returns how many moved: the operator's replay after fixing a cause. Body,
 // content type and properties move unchanged. Ids that
-// are not dead letters are ignored, so a repeated requeue is harmless.
+// are not dead letters are ignored, so a repeated requeue is harmless. A dead
+// letter whose body the dead-letter sweep emptied (DEADLETTER_KEEP) stays.
 func (q *Queue) Requeue(ctx context.Context, queue string, ids ...string) (int, error) {
 	const set = `UPDATE messages SET state = 'ready', dead_reason = NULL, dead_at = NULL, delivery_count = 0,
-		lease = NULL, visible_at = ? WHERE queue = ? AND state = 'dead'`
+		lease = NULL, visible_at = ? WHERE queue = ? AND state = 'dead' AND body_purged_at IS NULL`
 	now := nanos(q.db.opts.Now())
 	var moved int64
 	err := q.db.write(ctx, func(tx *sql.Tx) error {
