@@ -60,6 +60,19 @@ test('services: register a webhook service, its secret shown once, rotate it', a
   const stored = await admin(suite, 'GET', '/services/crm');
   assert.deepEqual(stored.body.actions, ['export', 'erase', 'lookup']);
   await check(page, 'console-services');
+  // Remove it: a confirmation first, and "Keep it" changes nothing.
+  await page.getByRole('link', { name: 'crm' }).click();
+  await page.getByRole('heading', { name: 'Service crm' }).waitFor();
+  await page.getByRole('button', { name: 'Remove', exact: true }).click();
+  await page.getByRole('heading', { name: 'Remove service crm?' }).waitFor();
+  await check(page, 'console-service-remove-confirm');
+  await page.getByRole('button', { name: 'Keep it' }).click();
+  assert.equal((await admin(suite, 'GET', '/services/crm')).status, 200, 'kept');
+  await page.getByRole('button', { name: 'Remove', exact: true }).click();
+  await page.getByRole('button', { name: 'Remove service crm' }).click();
+  await page.getByText('Service crm removed.').waitFor();
+  assert.equal((await admin(suite, 'GET', '/services/crm')).status, 404, 'removed');
+  await check(page, 'console-service-removed');
   await page.context().close();
 });
 
@@ -140,6 +153,19 @@ test('retention: the legal floor next to the field, a preview with counts, the s
   await page.getByText(/approved: the next run/).waitFor();
   assert.match(await page.locator('tbody').first().innerText(), /approved by admin:/);
   await check(page, 'console-retention-approved');
+  // A second policy, deleted after a confirmation; the first stays.
+  assert.equal((await admin(suite, 'PUT', '/retention/policies/old-codes',
+    { category: 'verification-codes', scope: 'suite', maxAgeDays: 30, from: 'created', action: 'delete' })).status, 201);
+  await nav(page, 'Retention');
+  await page.getByRole('link', { name: 'Edit old-codes' }).click();
+  await page.getByRole('heading', { name: 'Edit policy old-codes' }).waitFor();
+  await page.getByRole('button', { name: 'Delete the policy' }).click();
+  await page.getByRole('heading', { name: 'Delete policy old-codes?' }).waitFor();
+  await check(page, 'console-retention-delete-confirm');
+  await page.getByRole('button', { name: 'Delete policy old-codes' }).click();
+  await page.getByText('Policy old-codes deleted.').waitFor();
+  assert.equal((await admin(suite, 'GET', '/retention/policies/old-codes')).status, 404);
+  assert.equal((await admin(suite, 'GET', '/retention/policies/closed-requests')).status, 200);
   await page.context().close();
 });
 

@@ -6,7 +6,7 @@ import { state, views, open, h, go, render, fail, problem, refused, call, summar
 
 const CATEGORIES = { service: ['customer', 'administrator', 'payment', 'support', 'system-logs'],
   suite: ['dsr-records', 'export-packages', 'breach-records', 'verification-codes', 'rejected-inbound'] };
-const FROM = ['created', 'last-modified', 'account-closed', 'request-closed'];
+const FROM = ['created', 'last-modified', 'account-closed', 'request-closed', 'incident-closed'];
 const ACTIONS = ['delete', 'anonymise', 'storage-only'];
 const FIELDS = { id: 'r-id', category: 'r-category', scope: 'r-scope', service: 'r-service', maxAgeDays: 'r-maxAgeDays', from: 'r-from',
   timestampPath: 'r-timestampPath', action: 'r-action', signOff: 'r-signOff' };
@@ -105,7 +105,7 @@ function editPolicy(p) {
     Object.assign(state.values, { 'r-id': p.id, 'r-scope': p.scope, 'r-category': p.category, 'r-service': p.service || '', 'r-maxAgeDays': String(p.maxAgeDays),
       'r-from': p.from, 'r-timestampPath': p.timestampPath || '', 'r-action': p.action, 'r-signOff': !!p.signOff });
   } else Object.assign(state.values, { 'r-scope': 'suite', 'r-category': 'dsr-records', 'r-from': 'request-closed', 'r-action': 'delete' });
-  state.errors = []; state.note = ''; state.arg = state.editing;
+  state.errors = []; state.note = ''; state.arg = state.editing; state.removing = false;
   return call('GET', '/retention/floors').then((res) => { state.floors = res.ok ? res.body.floors || [] : []; go('policy'); });
 }
 open.policy = (id) => (id ? call('GET', '/retention/policies/' + encodeURIComponent(id)).then((res) => editPolicy(res.ok ? res.body : null)) : editPolicy(null));
@@ -129,8 +129,29 @@ views.policy = function () {
       scope === 'service' ? input('r-timestampPath', 'Timestamp path (built-in container)', h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off' }), 'e.g. /createdAt; empty for a webhook service.') : null,
       input('r-action', 'Action', h('select', {}, options(ACTIONS, state.values['r-action']))),
       input('r-signOff', 'An admin approves its preview before it purges', h('input', { type: 'checkbox' })),
-      h('p', {}, h('button', { type: 'submit', disabled: state.busy }, 'Save the policy'))));
+      h('p', {}, h('button', { type: 'submit', disabled: state.busy }, 'Save the policy'), ' ',
+        state.editing && !state.removing ? h('button', { type: 'button', class: 'secondary', onclick: () => { state.removing = true; render(); focusConfirm(); } }, 'Delete the policy') : null)),
+    state.editing && state.removing ? h('div', { class: 'secret', role: 'region', 'aria-labelledby': 'r-remove-title' },
+      h('h2', { id: 'r-remove-title', tabindex: '-1' }, 'Delete policy ' + state.editing + '?'),
+      h('p', {}, 'Sweeps stop purging by it from the next run; the reports of its past runs stay.'),
+      h('p', {}, h('button', { type: 'button', onclick: removePolicy, disabled: state.busy }, 'Delete policy ' + state.editing), ' ',
+        h('button', { type: 'button', class: 'secondary', onclick: () => { state.removing = false; render(); } }, 'Keep it'))) : null);
 };
+
+function focusConfirm() { const t = document.getElementById('r-remove-title'); if (t) t.focus(); }
+
+// removePolicy deletes the policy after the admin confirmed it on the page.
+function removePolicy() {
+  if (state.busy) return;
+  const id = state.editing;
+  state.busy = true; render();
+  call('DELETE', '/retention/policies/' + encodeURIComponent(id)).then((res) => {
+    state.busy = false; state.removing = false;
+    if (!res.ok) { fail(['Delete: ' + problem(res)]); return; }
+    state.values = {};
+    loadRetention('Policy ' + id + ' deleted.');
+  });
+}
 function savePolicy(ev) {
   ev.preventDefault();
   if (state.busy) return;

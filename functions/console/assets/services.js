@@ -31,7 +31,7 @@ views.services = function () {
 function openService(id, note, secret) {
   return call('GET', '/services/' + encodeURIComponent(id)).then((res) => {
     if (!res.ok) { fail([problem(res)]); return; }
-    state.service = res.body; state.secret = secret || ''; state.errors = []; state.note = note || ''; state.arg = id;
+    state.service = res.body; state.secret = secret || ''; state.errors = []; state.note = note || ''; state.arg = id; state.removing = false;
     go('service');
   });
 }
@@ -55,8 +55,29 @@ views.service = function () {
     (s.secrets || []).length ? table('Signing secrets, newest last', ['Id', 'Created'], s.secrets.map((x) => h('tr', {}, h('td', { class: 'mono' }, x.id), h('td', {}, fmt(x.createdAt)))))
       : h('p', {}, 'None.'),
     h('p', {}, s.kind === 'webhook' ? h('button', { type: 'button', onclick: rotate, disabled: state.busy }, 'Rotate the signing secret') : null, ' ',
-      s.kind === 'webhook' ? h('button', { type: 'button', class: 'secondary', onclick: () => editService(s) }, 'Edit') : null));
+      s.kind === 'webhook' ? h('button', { type: 'button', class: 'secondary', onclick: () => editService(s) }, 'Edit') : null, ' ',
+      state.removing ? null : h('button', { type: 'button', class: 'secondary', onclick: () => { state.removing = true; render(); focusConfirm(); } }, 'Remove')),
+    state.removing ? h('div', { class: 'secret', role: 'region', 'aria-labelledby': 's-remove-title' },
+      h('h2', { id: 's-remove-title', tabindex: '-1' }, 'Remove service ' + s.id + '?'),
+      h('p', {}, 'New requests no longer fan out to it. A service that open requests\' tasks still wait on cannot be removed: finish or retry those first.'),
+      h('p', {}, h('button', { type: 'button', onclick: remove, disabled: state.busy }, 'Remove service ' + s.id), ' ',
+        h('button', { type: 'button', class: 'secondary', onclick: () => { state.removing = false; render(); } }, 'Keep it'))) : null);
 };
+
+function focusConfirm() { const t = document.getElementById('s-remove-title'); if (t) t.focus(); }
+
+// remove deletes the service after the admin confirmed it on the page (a
+// busy flag keeps a double click to one call).
+function remove() {
+  if (state.busy) return;
+  state.busy = true; render();
+  const id = state.service.id;
+  call('DELETE', '/services/' + encodeURIComponent(id)).then((res) => {
+    state.busy = false; state.removing = false;
+    if (!res.ok) { fail(['Remove: ' + problem(res)]); return; }
+    loadServices('Service ' + id + ' removed.');
+  });
+}
 
 function rotate() {
   if (state.busy) return;
