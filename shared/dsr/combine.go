@@ -27,19 +27,21 @@ import (
 // sees the request it is applied to, as update promised before.
 
 // gates holds the gate of every request with a write in progress in this
-// process; a gate is dropped once no caller holds it, and its last committed
-// document is kept a while (recent): the next task of the request starts
-// from it instead of from the copy its caller read, which may be older (its
-// write would lose the ETag race and read the request again).
+// process; a gate is dropped once no caller holds it. recent keeps a copy of
+// the last document this process committed for the requests written lately:
+// the next write of the request starts from it instead of from the copy its
+// caller read, which may be older (that write would lose the ETag race and
+// read the request again), and a task message can be checked against it
+// without a read (peek).
 type gates struct {
 	mu     sync.Mutex
 	m      map[string]*gate
-	recent map[string]*privacy.Request
-	order  []string // keys of recent, oldest first
+	recent map[string]*privacy.Request // never changed once stored: copied out
+	order  []string                    // keys of recent, oldest first; may repeat
 }
 
-// keepRecent bounds the committed documents kept after their gate closed:
-// enough for the requests whose tasks the queue workers run at once.
+// keepRecent bounds the committed documents kept: enough for the requests
+// whose tasks the queue workers run at once.
 const keepRecent = 64
 
 // gate serialises and combines the writes of one request.
@@ -50,6 +52,7 @@ type gate struct {
 	qmu    sync.Mutex // guards queue
 	queue  []*pendingChange
 	latest *privacy.Request // the last document this process committed; only the leader touches it
+	fresh  bool             // latest was written or read by this gate (not a kept copy)
 }
 
 // pendingChange is one caller's change and, once written, its outcome.
@@ -60,6 +63,8 @@ type pendingChange struct {
 	err    error
 }
 
+func requestKey(tenantID, id string) string { return tenantID + "\x00" + id }
+
 func (gs *gates) acquire(key string) *gate {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
@@ -68,8 +73,10 @@ func (gs *gates) acquire(key string) *gate {
 	}
 	g := gs.m[key]
 	if g == nil {
-		g = &gate{latest: gs.recent[key]}
-		delete(gs.recent, key) // the gate owns it now
+		g = &gate{}
+		if c := gs.recent[key]; c != nil {
+			g.latest = c.Clone()
+		}
 		gs.m[key] = g
 	}
 	g.refs++
@@ -79,24 +86,40 @@ func (gs *gates) acquire(key string) *gate {
 func (gs *gates) release(key string, g *gate) {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
-	if g.refs--; g.refs > 0 {
-		return
+	if g.refs--; g.refs == 0 {
+		delete(gs.m, key)
 	}
-	delete(gs.m, key)
-	if g.latest == nil {
-		return
-	}
+}
+
+// committed records a copy of the document this process just committed.
+func (gs *gates) committed(key string, doc *privacy.Request) {
+	c := doc.Clone()
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
 	if gs.recent == nil {
 		gs.recent = map[string]*privacy.Request{}
 	}
 	if _, ok := gs.recent[key]; !ok {
 		gs.order = append(gs.order, key)
 	}
-	gs.recent[key] = g.latest
+	gs.recent[key] = c
 	for len(gs.order) > keepRecent {
 		delete(gs.recent, gs.order[0])
 		gs.order = gs.order[1:]
 	}
+}
+
+// peek returns a copy of the last document of the request this process
+// committed, or nil. It may be older than the stored one (another process
+// wrote since): use it only where a write guarded by its ETag follows.
+func (gs *gates) peek(key string) *privacy.Request {
+	gs.mu.Lock()
+	c := gs.recent[key]
+	gs.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Clone()
 }
 
 // update writes r guarded by its ETag after applying change to it. On a
@@ -107,7 +130,7 @@ func (gs *gates) release(key string, g *gate) {
 // above). It returns the caller's own copy of the committed request, or
 // change's error (nothing of that change is written).
 func (s *Service) update(ctx context.Context, r *privacy.Request, change func(*privacy.Request) error) (*privacy.Request, error) {
-	key := r.TenantID + "\x00" + r.ID
+	key := requestKey(r.TenantID, r.ID)
 	g := s.gates.acquire(key)
 	defer s.gates.release(key, g)
 	me := &pendingChange{change: change}
@@ -145,27 +168,26 @@ func (s *Service) writeBatch(ctx context.Context, g *gate, r *privacy.Request, b
 			p.r = doc.Clone()
 		}
 	}
-	doc, committed := g.latest, true
-	g.latest = nil // until this write commits: doc is about to change
+	doc, fresh := g.latest, g.fresh
+	g.latest, g.fresh = nil, false // until this write commits: doc is about to change
 	if doc == nil {
-		doc, committed = r.Clone(), false // the caller's copy, perhaps older than the stored one
+		doc = r.Clone() // the caller's copy, perhaps older than the stored one
 	}
 	for attempt := 0; ; attempt++ {
-		n, reloaded, err := s.applyAll(ctx, doc, batch)
+		n, err := s.applyAll(ctx, doc, batch, &fresh)
 		if err != nil {
 			finish(nil, err)
 			return
 		}
 		if n == 0 {
-			if committed || reloaded {
-				g.latest = doc // every change refused: doc is as stored
-			}
+			g.latest, g.fresh = doc, fresh // every change refused, on the stored document
 			return
 		}
 		doc.UpdatedAt = s.now()
 		err = s.updateRequest(ctx, doc)
 		if err == nil {
-			g.latest = doc
+			g.latest, g.fresh = doc, true
+			s.gates.committed(requestKey(doc.TenantID, doc.ID), doc)
 			finish(doc, nil)
 			return
 		}
@@ -183,35 +205,42 @@ func (s *Service) writeBatch(ctx context.Context, g *gate, r *privacy.Request, b
 			finish(nil, fmt.Errorf("reload %s: %w", r, err))
 			return
 		}
-		committed = true
+		fresh = true
 	}
 }
 
 // applyAll applies each pending change of batch to doc, in order, and
-// returns how many it applied. A change that fails is done with its error
-// and takes nothing into the write: it may have changed doc before it
-// returned, so doc is read again from the store (reloaded) and the changes
-// still pending are applied to that.
-func (s *Service) applyAll(ctx context.Context, doc *privacy.Request, batch []*pendingChange) (n int, reloaded bool, err error) {
+// returns how many it applied. fresh says whether doc is the stored document
+// as this process last read or wrote it; a kept copy (recent) or the
+// caller's may be older. A change that fails on a document that is not
+// fresh decides again on the stored one: its refusal may come from the old
+// copy. A change that fails on a fresh one is done with its error and takes
+// nothing into the write: it may have changed doc before it returned, so doc
+// is read again and the changes still pending are applied to that.
+func (s *Service) applyAll(ctx context.Context, doc *privacy.Request, batch []*pendingChange, fresh *bool) (int, error) {
 	for {
-		n, failed := 0, false
+		n := 0
+		var failed *pendingChange
 		for _, p := range batch {
 			if p.done {
 				continue
 			}
 			if err := p.change(doc); err != nil {
-				p.done, p.err, failed = true, err, true
+				p.done, p.err, failed = true, err, p
 				break
 			}
 			n++
 		}
-		if !failed {
-			return n, reloaded, nil
+		if failed == nil {
+			return n, nil
 		}
-		fresh, err := s.d.Store.GetRequest(ctx, doc.TenantID, doc.ID)
+		if !*fresh {
+			failed.done, failed.err = false, nil
+		}
+		stored, err := s.d.Store.GetRequest(ctx, doc.TenantID, doc.ID)
 		if err != nil {
-			return 0, false, fmt.Errorf("reload %s: %w", doc, err)
+			return 0, fmt.Errorf("reload %s: %w", doc, err)
 		}
-		*doc, reloaded = *fresh, true
+		*doc, *fresh = *stored, true
 	}
 }

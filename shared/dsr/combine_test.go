@@ -260,3 +260,48 @@ func TestFlushPublishesARunOfMessagesAtOnce(t *testing.T) {
 		t.Errorf("%d outbox events left after Flush", len(stored.Outbox))
 	}
 }
+
+// TestUpdateRefusalOnAKeptCopyIsDecidedAgain: a change refused by the copy
+// this process kept of its last write (older than the stored request, which
+// another process changed since) is applied again to the stored request, and
+// there it succeeds.
+func TestUpdateRefusalOnAKeptCopyIsDecidedAgain(t *testing.T) {
+	t.Parallel()
+	st := &countingStore{Store: inmem.NewStore()}
+	s, r := newCombineService(t, st)
+	r, err := s.update(context.Background(), r, func(r *privacy.Request) error {
+		r.Task("t0").Status = privacy.TaskRunning
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process puts the task back to pending (a redrive).
+	other, err := st.GetRequest(context.Background(), r.TenantID, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Task("t0").Status = privacy.TaskPending
+	if err := st.Store.UpdateRequest(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := st.GetRequest(context.Background(), r.TenantID, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The caller read the stored request; the kept copy still says running.
+	got, err := s.update(context.Background(), fresh, func(r *privacy.Request) error {
+		if r.Task("t0").Status != privacy.TaskPending {
+			return errStale
+		}
+		r.Task("t0").Status = privacy.TaskRunning
+		r.Task("t0").Attempts++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("claim refused: %v", err)
+	}
+	if a := got.Task("t0").Attempts; a != 1 {
+		t.Errorf("attempts %d, want 1", a)
+	}
+}
