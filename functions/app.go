@@ -629,6 +629,7 @@ func (a *app) serveAzure(ctx context.Context) error {
 	a.log.Info("custom handler listening", "addr", addr, "functions", len(a.funcs))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
+	go releaseStartup()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("custom handler: %w", err)
@@ -670,6 +671,7 @@ func (a *app) serveStandalone(ctx context.Context) error {
 	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
 		h.Ready = p.Ping
 	}
+	go releaseStartup() // the listener accepts: start-up is over
 	return h.Run(ctx)
 }
 

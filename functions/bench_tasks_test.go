@@ -26,6 +26,7 @@ import (
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/logging"
 	"github.com/privops/privops/shared/mail"
+	"github.com/privops/privops/shared/offboard"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/sqlite"
 	"github.com/privops/privops/shared/standalone"
@@ -534,6 +535,20 @@ func (w *endWatch) CreateRequestWithAudit(ctx context.Context, r *privacy.Reques
 
 func (w *endWatch) UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error {
 	return w.noteUpdate(r, w.Store.(auditingStore).UpdateRequestWithAudit(ctx, r, events))
+}
+
+// CountTenantData, PurgeTenantData and DeleteTenant forward the store's
+// offboarding purge (offboard.Data), which wiring the app requires.
+func (w *endWatch) CountTenantData(ctx context.Context, tenantID, kind string) (int, error) {
+	return w.Store.(offboard.Data).CountTenantData(ctx, tenantID, kind)
+}
+
+func (w *endWatch) PurgeTenantData(ctx context.Context, tenantID, kind string, limit int) (int, error) {
+	return w.Store.(offboard.Data).PurgeTenantData(ctx, tenantID, kind, limit)
+}
+
+func (w *endWatch) DeleteTenant(ctx context.Context, tenantID string) error {
+	return w.Store.(offboard.Data).DeleteTenant(ctx, tenantID)
 }
 
 func (w *endWatch) count() int      { w.mu.Lock(); defer w.mu.Unlock(); return len(w.ended) }

@@ -14,19 +14,52 @@ import (
 // publishes each message (deduplicated by id), then removes what was done from
 // the stored request. Safe to run twice or concurrently; a crash at any point
 // leaves the rest for the next Flush (the deadline watch re-drives it).
+//
+// Consecutive messages to one queue go out in one Publish: with the built-in
+// queue that is one write of the store's single writer instead of one per
+// message (an approval's ten task messages; issue 16). A batch is published
+// whole or not at all as far as Flush knows: after a failure nothing of it is
+// cleared, and the next Flush publishes it again (the queue drops the copies
+// by id).
 func (s *Service) Flush(ctx context.Context, r *privacy.Request) error {
 	if len(r.Outbox) == 0 {
 		return nil
 	}
 	var done []string
+	var batch []privacy.OutMessage
+	var batchIDs []string
+	batchQueue := ""
+	publish := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.d.Publisher.Publish(ctx, batchQueue, batch...); err != nil {
+			return fmt.Errorf("flush %s: publish: %w", r, err)
+		}
+		for _, id := range batchIDs {
+			s.d.Step("outbox-item-done")
+			done = append(done, id)
+		}
+		batch, batchIDs = batch[:0], batchIDs[:0]
+		return nil
+	}
 	for _, ev := range r.Outbox {
 		switch {
 		case ev.Audit != nil:
+			if err := publish(); err != nil {
+				return err
+			}
 			a := *ev.Audit
 			if err := s.d.Store.AppendAudit(ctx, &a); err != nil {
 				return fmt.Errorf("flush %s: append audit: %w", r, err)
 			}
 		case ev.Message != nil:
+			if ev.Queue != batchQueue {
+				if err := publish(); err != nil {
+					return err
+				}
+				batchQueue = ev.Queue
+			}
 			msg := ev.Message
 			if s.d.TraceContext != nil {
 				if tp, ts := s.d.TraceContext(ctx); tp != "" {
@@ -42,18 +75,25 @@ func (s *Service) Flush(ctx context.Context, r *privacy.Request) error {
 			// NotBefore carries the schedule (a retry's backoff, an erasure's
 			// grace period); without it the message arrives at once, is
 			// acknowledged as "not yet" and the task waits for the watch.
-			if err := s.d.Publisher.Publish(ctx, ev.Queue, privacy.OutMessage{ID: ev.ID, Body: body, NotBefore: ev.NotBefore}); err != nil {
-				return fmt.Errorf("flush %s: publish: %w", r, err)
-			}
+			batch = append(batch, privacy.OutMessage{ID: ev.ID, Body: body, NotBefore: ev.NotBefore})
+			batchIDs = append(batchIDs, ev.ID)
+			continue
 		}
 		s.d.Step("outbox-item-done")
 		done = append(done, ev.ID)
 	}
+	if err := publish(); err != nil {
+		return err
+	}
 	_, err := s.update(ctx, r, func(r *privacy.Request) error {
+		n := len(r.Outbox)
 		r.Outbox = slices.DeleteFunc(r.Outbox, func(ev privacy.OutboxEvent) bool { return slices.Contains(done, ev.ID) })
+		if len(r.Outbox) == n {
+			return errStale // a concurrent flush cleared them: no write
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStale) {
 		return fmt.Errorf("flush %s: clear outbox: %w", r, err)
 	}
 	s.d.Step("outbox-cleared")

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	mathrand "math/rand/v2"
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
@@ -114,6 +113,7 @@ type Service struct {
 	d      Deps
 	hasher privacy.SubjectHasher
 	pk     purposeKeys // one key per purpose, derived from keys.Token (keys.go)
+	gates  gates       // per-request write combining (combine.go)
 }
 
 // New returns a Service. It checks the policy floors.
@@ -257,34 +257,4 @@ func (s *Service) notice(r *privacy.Request, at time.Time, notice string) error 
 	}
 	r.Outbox = append(r.Outbox, privacy.OutboxEvent{ID: id, At: at, Queue: s.cfg.NoticesQueue, Message: &ev})
 	return nil
-}
-
-// update writes r guarded by its ETag. On a conflict it re-reads the request,
-// re-applies change and tries again (a few times): change must be a pure
-// function of the request it is given.
-func (s *Service) update(ctx context.Context, r *privacy.Request, change func(*privacy.Request) error) (*privacy.Request, error) {
-	for attempt := 0; ; attempt++ {
-		if err := change(r); err != nil {
-			return nil, err
-		}
-		r.UpdatedAt = s.now()
-		err := s.updateRequest(ctx, r)
-		if err == nil {
-			return r, nil
-		}
-		// Every conflict means another write of this request committed. The
-		// tasks of one request settle concurrently (fan-in), and five
-		// attempts lost claims and results with only four tasks running at
-		// once (TestConcurrentTasksOfOneRequest): leave room for a wide fan-in.
-		if !errors.Is(err, privacy.ErrConflict) || attempt == 31 {
-			return nil, fmt.Errorf("update %s: %w", r, err)
-		}
-		if attempt >= 2 {
-			// Spread contending writers so they stop colliding in lockstep.
-			time.Sleep(time.Duration(mathrand.Int64N(int64(attempt)*int64(time.Millisecond) + 1)))
-		}
-		if r, err = s.d.Store.GetRequest(ctx, r.TenantID, r.ID); err != nil {
-			return nil, fmt.Errorf("reload %s: %w", r, err)
-		}
-	}
 }

@@ -89,6 +89,11 @@ func appendCSVField(dst, field []byte) []byte {
 	return append(dst, '"')
 }
 
+// csvSpecial marks the bytes that make a CSV field need quotes. A table
+// instead of bytes.IndexAny, which builds its set on every call: this runs
+// for every cell of a package's CSV files.
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
 // csvNeedsQuotes is encoding/csv's fieldNeedsQuotes for a comma.
 func csvNeedsQuotes(field []byte) bool {
 	if len(field) == 0 {
@@ -97,8 +102,10 @@ func csvNeedsQuotes(field []byte) bool {
 	if string(field) == `\.` {
 		return true
 	}
-	if bytes.IndexAny(field, ",\"\r\n") >= 0 {
-		return true
+	for _, c := range field {
+		if csvSpecial[c] {
+			return true
+		}
 	}
 	r, _ := utf8.DecodeRune(field)
 	return unicode.IsSpace(r)
