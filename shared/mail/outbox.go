@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -77,6 +78,13 @@ func (o *Outbox) Send(ctx context.Context, m privacy.Mail) error {
 	if err != nil {
 		return err
 	}
+	// The message is composed in memory and written with one call: go-mail
+	// writes each header line separately, a system call each on an
+	// unbuffered file (7 % of the server's CPU under intake load).
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return fmt.Errorf("send mail %s: compose: %w", m.ID, err)
+	}
 	name := m.ID + ".eml"
 	o.dirMu.Lock()
 	tmp, err := os.CreateTemp(o.dir, "."+m.ID+".*.tmp") // mode 0600
@@ -85,7 +93,7 @@ func (o *Outbox) Send(ctx context.Context, m privacy.Mail) error {
 		return fmt.Errorf("send mail %s: %w", m.ID, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op once renamed
-	if _, err := msg.WriteTo(tmp); err != nil {
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
 		tmp.Close()
 		return fmt.Errorf("send mail %s: write: %w", m.ID, err)
 	}
