@@ -668,6 +668,19 @@ func (a *app) serveStandalone(ctx context.Context) error {
 	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
 		h.Ready = p.Ping
 	}
+	// The code mail spool (with the embedded store): portal submissions are
+	// answered once their request and code mail are committed, and the mail
+	// is sent after the answer. It stops before the store is closed.
+	spoolCtx, stopSpool := context.WithCancel(ctx)
+	spoolDone := make(chan struct{})
+	go func() {
+		defer close(spoolDone)
+		a.svc.RunMailSpool(spoolCtx)
+	}()
+	defer func() {
+		stopSpool()
+		<-spoolDone
+	}()
 	return h.Run(ctx)
 }
 

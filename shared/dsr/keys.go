@@ -17,6 +17,7 @@ import (
 //	idempotency ids  HMAC(Token, "privops/key/idempotency")
 //	download links   HMAC(Token, "privops/key/download")
 //	certificates     Ed25519 key from the seed HMAC(Token, "privops/key/certificate")
+//	spooled mails    AES-256-GCM key HMAC(Token, "privops/key/mail-spool")
 //
 // so a value made for one purpose can never be checked as another's, and each
 // can be rotated on its own later. Before this, Keys.Token itself made all
@@ -30,6 +31,7 @@ import (
 // looks for the request its legacy id names before creating a new one.
 type purposeKeys struct {
 	token, code, idempotency, link []byte
+	spool                          []byte // seals a spooled mail (spool.go)
 	certificate                    ed25519.PrivateKey
 }
 
@@ -40,7 +42,7 @@ func derivePurposes(root []byte) purposeKeys {
 		return m.Sum(nil)
 	}
 	return purposeKeys{token: d("request-token"), code: d("otp"), idempotency: d("idempotency"), link: d("download"),
-		certificate: ed25519.NewKeyFromSeed(d("certificate"))}
+		spool: d("mail-spool"), certificate: ed25519.NewKeyFromSeed(d("certificate"))}
 }
 
 // Version tags of values made with the per-purpose keys.

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/big"
 	mathrand "math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
@@ -106,6 +107,9 @@ type Service struct {
 	d      Deps
 	hasher privacy.SubjectHasher
 	pk     purposeKeys // one key per purpose, derived from keys.Token (keys.go)
+	// spool sends code mails after the answer (spool.go); nil while
+	// RunMailSpool is not running, and then they are sent before it.
+	spool atomic.Pointer[mailSpool]
 }
 
 // New returns a Service. It checks the policy floors.
