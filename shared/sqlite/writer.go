@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Group commit. SQLite has one writer, and with synchronous=full every commit
@@ -18,16 +19,30 @@ import (
 // maxBatch bounds a batch so one slow batch cannot hold many callers.
 const maxBatch = 64
 
+// Bulk writes (a retention page's deletes, an offboarding purge's batch) go
+// through writeBulk: the writer runs one only when no other write waits, or
+// once it has waited bulkMaxWait, and alone, in its own transaction, so a
+// portal submission never waits behind a bulk write it was batched with, and
+// waits behind at most one small one (issue 12 item 7: a sweep must not push
+// intake p99 over its goal). The callers keep each bulk write small
+// (bulkChunk rows) so that one is short.
+const (
+	bulkMaxWait = 20 * time.Millisecond
+	bulkChunk   = 100
+)
+
 var errClosed = errors.New("database is closed")
 
 type job struct {
-	ctx  context.Context
-	fn   func(tx *sql.Tx) error
-	done chan error
+	ctx    context.Context
+	fn     func(tx *sql.Tx) error
+	done   chan error
+	queued time.Time // when a bulk job was queued
 }
 
 type writer struct {
 	jobs   chan *job
+	bulk   chan *job // unbuffered: a bulk job is queued in its sender
 	quit   chan struct{}
 	exited chan struct{} // closed when the writer goroutine has returned
 	once   sync.Once
@@ -35,7 +50,7 @@ type writer struct {
 }
 
 func (db *DB) startWriter() {
-	db.wr = &writer{jobs: make(chan *job, maxBatch), quit: make(chan struct{}), exited: make(chan struct{})}
+	db.wr = &writer{jobs: make(chan *job, maxBatch), bulk: make(chan *job), quit: make(chan struct{}), exited: make(chan struct{})}
 	db.wr.wg.Add(1)
 	go db.runWriter()
 }
@@ -49,9 +64,18 @@ func (db *DB) stopWriter() {
 // concurrent writes, and returns once it is committed (or fn's error, or the
 // commit's). fn must use the given tx only. Errors come back translated.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return db.submit(ctx, db.wr.jobs, &job{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeBulk is write for a bulk write: it yields to every other write (see
+// bulkMaxWait) and is never batched with them.
+func (db *DB) writeBulk(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.submit(ctx, db.wr.bulk, &job{ctx: ctx, fn: fn, done: make(chan error, 1), queued: time.Now()})
+}
+
+func (db *DB) submit(ctx context.Context, queue chan<- *job, j *job) error {
 	select {
-	case db.wr.jobs <- j:
+	case queue <- j:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-db.wr.quit:
@@ -74,17 +98,32 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (db *DB) runWriter() {
 	defer db.wr.wg.Done()
 	defer close(db.wr.exited)
+	var pending *job // a bulk job taken, waiting for its turn
 	for {
+		if p := pending; p != nil && (len(db.wr.jobs) == 0 || time.Since(p.queued) >= bulkMaxWait) {
+			pending = nil
+			p.done <- db.commitOne(p)
+			continue
+		}
 		var first *job
 		select {
 		case first = <-db.wr.jobs:
-		case <-db.wr.quit:
-			for { // fail what is still queued
-				select {
-				case j := <-db.wr.jobs:
-					j.done <- errClosed
-				default:
-					return
+		default:
+			if pending != nil {
+				continue // the next turn runs it
+			}
+			select {
+			case first = <-db.wr.jobs:
+			case pending = <-db.wr.bulk:
+				continue
+			case <-db.wr.quit:
+				for { // fail what is still queued
+					select {
+					case j := <-db.wr.jobs:
+						j.done <- errClosed
+					default:
+						return
+					}
 				}
 			}
 		}

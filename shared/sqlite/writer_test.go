@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -74,5 +75,76 @@ func TestWriteAfterCloseFails(t *testing.T) {
 	err := db.write(context.Background(), func(*sql.Tx) error { return nil })
 	if !errors.Is(err, errClosed) {
 		t.Errorf("got %v, want errClosed", err)
+	}
+}
+
+// A bulk write yields: queued behind a busy writer together with ordinary
+// writes, it runs after them, alone; and ordinary writes that never stop
+// coming do not starve it (it runs once it has waited bulkMaxWait).
+func TestBulkWritesYield(t *testing.T) {
+	t.Parallel()
+	t.Run("after the waiting writes", func(t *testing.T) {
+		t.Parallel()
+		db := openTest(t, Options{})
+		ctx := t.Context()
+		release := make(chan struct{})
+		busy := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_ = db.write(ctx, func(*sql.Tx) error { close(busy); <-release; return nil })
+		})
+		<-busy
+		wg.Go(func() { _ = db.writeBulk(ctx, func(*sql.Tx) error { note("bulk"); return nil }) })
+		time.Sleep(50 * time.Millisecond) // the bulk write is queued first
+		for _, name := range []string{"a", "b"} {
+			wg.Go(func() { _ = db.write(ctx, func(*sql.Tx) error { note(name); return nil }) })
+		}
+		waitUntil(t, func() bool { return len(db.wr.jobs) >= 2 })
+		close(release)
+		wg.Wait()
+		if got := order[len(order)-1]; got != "bulk" || len(order) != 3 {
+			t.Errorf("order %v, want the bulk write last", order)
+		}
+	})
+	t.Run("not starved", func(t *testing.T) {
+		t.Parallel()
+		db := openTest(t, Options{})
+		ctx := t.Context()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 { // ordinary writes, back to back
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = db.write(ctx, func(*sql.Tx) error { time.Sleep(time.Millisecond); return nil })
+				}
+			})
+		}
+		start := time.Now()
+		if err := db.writeBulk(ctx, func(*sql.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		waited := time.Since(start)
+		close(stop)
+		wg.Wait()
+		if waited > 2*time.Second {
+			t.Errorf("the bulk write waited %s behind ordinary writes", waited)
+		}
+	})
+}
+
+func waitUntil(tb testing.TB, cond func() bool) {
+	tb.Helper()
+	for t0 := time.Now(); !cond(); time.Sleep(time.Millisecond) {
+		if time.Since(t0) > 5*time.Second {
+			tb.Fatal("timed out")
+		}
 	}
 }
