@@ -460,8 +460,8 @@ func (a *app) wire(ad adapters) error {
 				Breach: breachWatch, PurgeBreachLists: a.purgeBreachLists()})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Now: ad.now, Logger: log})},
-		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
-			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
+		{Name: "retentionjob", Queue: bulkQueue(retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
+			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log}))},
 		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breachSend), Logger: log})},
 		{Name: "notice", HTTP: web.Logged("notice", log, notice.New(notice.Deps{Notices: campaigns}).Handler())},
 	}
@@ -767,4 +767,11 @@ func tokenCommand(fs *flag.FlagSet) func(context.Context, *config.Config, io.Wri
 		fmt.Fprintln(w, tok)
 		return nil
 	}
+}
+
+// bulkQueue marks each invocation of fn as bulk background work
+// (privacy.Bulk): the embedded store runs its writes after the portal's, so
+// a retention sweep does not hold up submissions (issue 12 item 7).
+func bulkQueue(fn trigger.QueueFunc) trigger.QueueFunc {
+	return func(ctx context.Context, m trigger.Message) error { return fn(privacy.Bulk(ctx), m) }
 }

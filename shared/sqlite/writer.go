@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/privops/privops/shared/privacy"
 )
 
 // Group commit. SQLite has one writer, and with synchronous=full every commit
@@ -62,8 +64,13 @@ func (db *DB) stopWriter() {
 
 // write runs fn in a transaction on the writer connection, batched with other
 // concurrent writes, and returns once it is committed (or fn's error, or the
-// commit's). fn must use the given tx only. Errors come back translated.
+// commit's). fn must use the given tx only. Errors come back translated. A
+// write under a context marked privacy.Bulk (a retention sweep's) is a bulk
+// write (writeBulk).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if privacy.IsBulk(ctx) {
+		return db.writeBulk(ctx, fn)
+	}
 	return db.submit(ctx, db.wr.jobs, &job{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/privops/privops/shared/privacy"
 )
 
 // TestGroupCommitIsolatesFailures: concurrent writes are batched into one
@@ -80,35 +82,21 @@ func TestWriteAfterCloseFails(t *testing.T) {
 
 // A bulk write yields: queued behind a busy writer together with ordinary
 // writes, it runs after them, alone; and ordinary writes that never stop
-// coming do not starve it (it runs once it has waited bulkMaxWait).
+// coming do not starve it (it runs once it has waited bulkMaxWait). A write
+// in a context marked privacy.Bulk is a bulk write.
 func TestBulkWritesYield(t *testing.T) {
 	t.Parallel()
-	t.Run("after the waiting writes", func(t *testing.T) {
-		t.Parallel()
-		db := openTest(t, Options{})
-		ctx := t.Context()
-		release := make(chan struct{})
-		busy := make(chan struct{})
-		var mu sync.Mutex
-		var order []string
-		note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			_ = db.write(ctx, func(*sql.Tx) error { close(busy); <-release; return nil })
+	for name, bulk := range map[string]func(db *DB, ctx context.Context, fn func(*sql.Tx) error) error{
+		"writeBulk": (*DB).writeBulk,
+		"write in a Bulk context": func(db *DB, ctx context.Context, fn func(*sql.Tx) error) error {
+			return db.write(privacy.Bulk(ctx), fn)
+		},
+	} {
+		t.Run("after the waiting writes, "+name, func(t *testing.T) {
+			t.Parallel()
+			bulkAfterWaitingWrites(t, bulk)
 		})
-		<-busy
-		wg.Go(func() { _ = db.writeBulk(ctx, func(*sql.Tx) error { note("bulk"); return nil }) })
-		time.Sleep(50 * time.Millisecond) // the bulk write is queued first
-		for _, name := range []string{"a", "b"} {
-			wg.Go(func() { _ = db.write(ctx, func(*sql.Tx) error { note(name); return nil }) })
-		}
-		waitUntil(t, func() bool { return len(db.wr.jobs) >= 2 })
-		close(release)
-		wg.Wait()
-		if got := order[len(order)-1]; got != "bulk" || len(order) != 3 {
-			t.Errorf("order %v, want the bulk write last", order)
-		}
-	})
+	}
 	t.Run("not starved", func(t *testing.T) {
 		t.Parallel()
 		db := openTest(t, Options{})
@@ -138,6 +126,35 @@ func TestBulkWritesYield(t *testing.T) {
 			t.Errorf("the bulk write waited %s behind ordinary writes", waited)
 		}
 	})
+}
+
+// bulkAfterWaitingWrites queues a bulk write (through bulk) behind a busy
+// writer, then two ordinary writes, and checks that the bulk write runs last.
+func bulkAfterWaitingWrites(t *testing.T, bulk func(db *DB, ctx context.Context, fn func(*sql.Tx) error) error) {
+	t.Helper()
+	db := openTest(t, Options{})
+	ctx := t.Context()
+	release := make(chan struct{})
+	busy := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = db.write(ctx, func(*sql.Tx) error { close(busy); <-release; return nil })
+	})
+	<-busy
+	wg.Go(func() { _ = bulk(db, ctx, func(*sql.Tx) error { note("bulk"); return nil }) })
+	time.Sleep(50 * time.Millisecond) // the bulk write is queued first
+	for _, name := range []string{"a", "b"} {
+		wg.Go(func() { _ = db.write(ctx, func(*sql.Tx) error { note(name); return nil }) })
+	}
+	waitUntil(t, func() bool { return len(db.wr.jobs) >= 2 })
+	close(release)
+	wg.Wait()
+	if got := order[len(order)-1]; got != "bulk" || len(order) != 3 {
+		t.Errorf("order %v, want the bulk write last", order)
+	}
 }
 
 func waitUntil(tb testing.TB, cond func() bool) {
