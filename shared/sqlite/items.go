@@ -131,7 +131,7 @@ func (s *Store) ScanItemsBefore(ctx context.Context, tenantID, container, path s
 // DeleteItemIDs deletes the tenant's items in container with these ids and
 // returns how many it deleted (ids already gone do not count), so a repeated
 // call is harmless. It is a bulk write (a retention page): one transaction
-// per bulkChunk ids, each yielding to the portal's writes; after an error,
+// per bulkChunk ids (500), each yielding to the portal's writes; after an error,
 // the chunks before it stay deleted (a repeated call finds them gone).
 func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, ids []string) (int, error) {
 	total := 0
