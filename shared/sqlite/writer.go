@@ -14,9 +14,11 @@ import (
 // Group commit. SQLite has one writer, and with synchronous=full every commit
 // waits for an fsync. Writes from concurrent callers are therefore queued to one
 // writer goroutine that runs whatever is waiting as a batch inside one
-// transaction, each job under its own SAVEPOINT: a job that fails is rolled back
-// alone and gets its own error, the others commit together, and one fsync serves
-// the whole batch. A caller returns only once its batch is durable.
+// transaction, and one fsync serves the whole batch. If a job fails, the batch
+// is rolled back and run again with each job under its own SAVEPOINT: the job
+// that fails is rolled back alone and gets its own error, the others commit
+// together. A job's fn may thus run twice, and must set (not accumulate) what
+// it reports. A caller returns only once its batch is durable.
 
 // maxBatch bounds a batch so one slow batch cannot hold many callers.
 const maxBatch = 64
@@ -66,7 +68,8 @@ func (db *DB) stopWriter() {
 
 // write runs fn in a transaction on the writer connection, batched with other
 // concurrent writes, and returns once it is committed (or fn's error, or the
-// commit's). fn must use the given tx only. Errors come back translated. A
+// commit's). fn must use the given tx only, and may run twice (see above).
+// Errors come back translated. A
 // write under a context marked privacy.Bulk (a retention sweep's) is a bulk
 // write (writeBulk).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -155,6 +158,41 @@ func (db *DB) commitBatch(batch []*job) {
 		batch[0].done <- db.commitOne(batch[0])
 		return
 	}
+	if db.commitTogether(batch) {
+		return
+	}
+	db.commitSavepoints(batch)
+}
+
+// commitTogether runs a batch in one transaction without savepoints and
+// answers every job, unless one of them fails (or its context ended): then it
+// rolls the whole transaction back, answers none and returns false, and the
+// batch runs again with a savepoint per job. A savepoint makes SQLite copy
+// every page a job touches into the statement journal first: 27 % of the
+// writer's CPU under intake load (pprof, memjrnlWrite), for batches in which
+// nothing fails. A job's fn may therefore run twice; each sets what it
+// reports afresh on every run.
+func (db *DB) commitTogether(batch []*job) bool {
+	tx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		return false
+	}
+	for _, j := range batch {
+		if j.ctx.Err() != nil || j.fn(tx) != nil {
+			_ = tx.Rollback()
+			return false
+		}
+	}
+	err = translate(tx.Commit())
+	for _, j := range batch {
+		j.done <- err
+	}
+	return true
+}
+
+// commitSavepoints runs a batch in one transaction, each job under its own
+// savepoint, so a job that fails is rolled back alone.
+func (db *DB) commitSavepoints(batch []*job) {
 	results := make([]error, len(batch))
 	tx, err := db.w.BeginTx(context.Background(), nil)
 	if err != nil {
