@@ -165,3 +165,47 @@ func waitUntil(tb testing.TB, cond func() bool) {
 		}
 	}
 }
+
+// A batch in which one job fails runs again with a savepoint per job, so the
+// others' fns run twice: what they report is set afresh on each run (a
+// requeue batched with a failing write counts each message once).
+func TestRerunBatchReportsOnce(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 31, 2, 0, 0, 0, time.UTC)
+	db := openTest(t, Options{Now: func() time.Time { return now }, QueueMaxDeliveries: 1})
+	q, ctx := db.Queue(), t.Context()
+	if err := q.Publish(ctx, "work", privacy.OutMessage{ID: "a"}, privacy.OutMessage{ID: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	for { // one delivery allowed: each message is dead-lettered once received again
+		d, err := q.Receive(ctx, "work", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			break
+		}
+		if err := q.Retry(ctx, d, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := q.Counts(ctx, "work"); err != nil || c != (Counts{Dead: 2}) {
+		t.Fatalf("counts %+v, %v; want 2 dead letters", c, err)
+	}
+	release, busy := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = db.write(ctx, func(*sql.Tx) error { close(busy); <-release; return nil }) })
+	<-busy
+	var moved int
+	var requeueErr error
+	wg.Go(func() { moved, requeueErr = q.Requeue(ctx, "work") })
+	waitUntil(t, func() bool { return len(db.wr.jobs) == 1 })
+	errFail := errors.New("fails")
+	wg.Go(func() { _ = db.write(ctx, func(*sql.Tx) error { return errFail }) })
+	waitUntil(t, func() bool { return len(db.wr.jobs) == 2 })
+	close(release)
+	wg.Wait()
+	if requeueErr != nil || moved != 2 {
+		t.Errorf("requeue batched with a failing write: %d moved, %v; want 2", moved, requeueErr)
+	}
+}
