@@ -461,8 +461,8 @@ func (a *app) wire(ad adapters) error {
 				Breach: breachWatch, PurgeBreachLists: a.purgeBreachLists()})},
 		{Name: "retention", Timer: retentiontimer.New(retentiontimer.Config{Queue: cfg.RetentionQueue, DeadLetters: deadLetterConfig(cfg)},
 			retentiontimer.Deps{Tenants: ad.store, Publisher: ad.publisher, Lease: timerLease(ad.store), DeadLetters: a.deadLetters(ad), Now: ad.now, Logger: log})},
-		{Name: "retentionjob", Queue: retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
-			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log})},
+		{Name: "retentionjob", Queue: bulkQueue(retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
+			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log}))},
 		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breachSend), Logger: log})},
 		{Name: "notice", HTTP: web.Logged("notice", log, notice.New(notice.Deps{Notices: campaigns}).Handler())},
 	}
@@ -671,6 +671,19 @@ func (a *app) serveStandalone(ctx context.Context) error {
 	if p, ok := a.store.(interface{ Ping(context.Context) error }); ok {
 		h.Ready = p.Ping
 	}
+	// The code mail spool (with the embedded store): portal submissions are
+	// answered once their request and code mail are committed, and the mail
+	// is sent after the answer. It stops before the store is closed.
+	spoolCtx, stopSpool := context.WithCancel(ctx)
+	spoolDone := make(chan struct{})
+	go func() {
+		defer close(spoolDone)
+		a.svc.RunMailSpool(spoolCtx)
+	}()
+	defer func() {
+		stopSpool()
+		<-spoolDone
+	}()
 	go releaseStartup() // the listener accepts: start-up is over
 	return h.Run(ctx)
 }
@@ -758,4 +771,11 @@ func tokenCommand(fs *flag.FlagSet) func(context.Context, *config.Config, io.Wri
 		fmt.Fprintln(w, tok)
 		return nil
 	}
+}
+
+// bulkQueue marks each invocation of fn as bulk background work
+// (privacy.Bulk): the embedded store runs its writes after the portal's, so
+// a retention sweep does not hold up submissions (issue 12 item 7).
+func bulkQueue(fn trigger.QueueFunc) trigger.QueueFunc {
+	return func(ctx context.Context, m trigger.Message) error { return fn(privacy.Bulk(ctx), m) }
 }

@@ -2,6 +2,7 @@ package dsr
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/privops/privops/shared/privacy"
@@ -61,6 +62,21 @@ func (s *Service) createRequest(ctx context.Context, r *privacy.Request) error {
 	}
 	events, restore := takeAudits(r)
 	if err := a.CreateRequestWithAudit(ctx, r, events); err != nil {
+		restore()
+		return err
+	}
+	return nil
+}
+
+// createRequestSpooling is createRequest for a store that spools: the
+// request, its outbox's audit events and the mail m (sealed) in one write.
+func (s *Service) createRequestSpooling(ctx context.Context, st spoolingStore, r *privacy.Request, m privacy.Mail) error {
+	sealed, err := s.sealMail(m)
+	if err != nil {
+		return fmt.Errorf("seal mail: %w", err)
+	}
+	events, restore := takeAudits(r)
+	if err := st.CreateRequestWithMail(ctx, r, events, []privacy.SpooledMail{{ID: m.ID, TenantID: r.TenantID, CreatedAt: r.CreatedAt, Sealed: sealed}}); err != nil {
 		restore()
 		return err
 	}

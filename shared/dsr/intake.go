@@ -248,7 +248,16 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 			return nil, fmt.Errorf("get request: %w", err)
 		}
 	}
-	if err := s.createRequest(ctx, r); err != nil {
+	// While the mail spool runs, the code mail is stored with the request
+	// and sent after the answer (spool.go); else it is sent before it.
+	sp, spStore := s.spooling()
+	var codeMail privacy.Mail
+	create := func() error { return s.createRequest(ctx, r) }
+	if code != "" && sp != nil {
+		codeMail = s.codeMail(t, r, code)
+		create = func() error { return s.createRequestSpooling(ctx, spStore, r, codeMail) }
+	}
+	if err := create(); err != nil {
 		if errors.Is(err, privacy.ErrConflict) && idemKey != "" {
 			return s.replay(ctx, t.ID, r)
 		}
@@ -256,7 +265,10 @@ func (s *Service) Submit(ctx context.Context, tenantID string, sub Submission, i
 	}
 	s.d.Step("request-created")
 	s.flushQuietly(ctx, r)
-	if code != "" {
+	switch {
+	case code != "" && sp != nil:
+		s.enqueue(ctx, sp, codeMail)
+	case code != "":
 		if err := s.mailCode(ctx, t, r, code); err != nil {
 			return nil, err
 		}
@@ -299,8 +311,18 @@ func (s *Service) replay(ctx context.Context, tenantID string, want *privacy.Req
 	return &Submitted{Request: got, Token: s.Token(tenantID, got.ID), Replay: true}, nil
 }
 
-// mailCode sends the one-time code. The code exists only in this mail.
+// mailCode sends the one-time code. The code exists only in this mail (and,
+// sealed, in the mail spool until it is sent).
 func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Request, code string) error {
+	if err := s.d.Mailer.Send(ctx, s.codeMail(t, r, code)); err != nil {
+		s.d.Logger.WarnContext(ctx, "verification mail not sent", "tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
+		return privacy.Errorf(privacy.KindUnavailable, "mail-unavailable", "the verification code could not be mailed; ask for a new code in a few minutes")
+	}
+	return nil
+}
+
+// codeMail is the mail of r's current one-time code.
+func (s *Service) codeMail(t *privacy.Tenant, r *privacy.Request, code string) privacy.Mail {
 	m := privacy.Mail{
 		ID:      fmt.Sprintf("%s-code-%d", r.ID, r.Verification.Sends),
 		To:      r.Subject.Email,
@@ -310,11 +332,7 @@ func (s *Service) mailCode(ctx context.Context, t *privacy.Tenant, r *privacy.Re
 	if link := s.privacyPage(t); link != "" {
 		m.Text += say(r.LanguageOf(), "code.link", link)
 	}
-	if err := s.d.Mailer.Send(ctx, m); err != nil {
-		s.d.Logger.WarnContext(ctx, "verification mail not sent", "tenant_id", r.TenantID, "request_id", r.ID, "error", err.Error())
-		return privacy.Errorf(privacy.KindUnavailable, "mail-unavailable", "the verification code could not be mailed; ask for a new code in a few minutes")
-	}
-	return nil
+	return m
 }
 
 // Verify checks a one-time code. A wrong code counts an attempt; after

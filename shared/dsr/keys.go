@@ -18,6 +18,7 @@ import (
 //	download links   HMAC(Token, "privops/key/download")
 //	certificates     Ed25519 key from the seed HMAC(Token, "privops/key/certificate")
 //	hold emails      HMAC(Token, "privops/key/hold-email"), an AES-256-GCM key
+//	spooled mails    AES-256-GCM key HMAC(Token, "privops/key/mail-spool")
 //
 // so a value made for one purpose can never be checked as another's, and each
 // can be rotated on its own later. Before this, Keys.Token itself made all
@@ -31,6 +32,7 @@ import (
 // looks for the request its legacy id names before creating a new one.
 type purposeKeys struct {
 	token, code, idempotency, link []byte
+	spool                          []byte // seals a spooled mail (spool.go)
 	certificate                    ed25519.PrivateKey
 	holdEmail                      []byte // seals a subject hold's email (holdemail.go)
 }
@@ -42,7 +44,7 @@ func derivePurposes(root []byte) purposeKeys {
 		return m.Sum(nil)
 	}
 	return purposeKeys{token: d("request-token"), code: d("otp"), idempotency: d("idempotency"), link: d("download"),
-		certificate: ed25519.NewKeyFromSeed(d("certificate")), holdEmail: d("hold-email")}
+		spool: d("mail-spool"), certificate: ed25519.NewKeyFromSeed(d("certificate")), holdEmail: d("hold-email")}
 }
 
 // Version tags of values made with the per-purpose keys.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sync/atomic"
 	"time"
 
 	"github.com/privops/privops/shared/privacy"
@@ -114,6 +115,9 @@ type Service struct {
 	hasher privacy.SubjectHasher
 	pk     purposeKeys // one key per purpose, derived from keys.Token (keys.go)
 	gates  gates       // per-request write combining (combine.go)
+	// spool sends code mails after the answer (spool.go); nil while
+	// RunMailSpool is not running, and then they are sent before it.
+	spool atomic.Pointer[mailSpool]
 }
 
 // New returns a Service. It checks the policy floors.

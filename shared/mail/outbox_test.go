@@ -265,3 +265,30 @@ func TestNewOutbox(t *testing.T) {
 		})
 	}
 }
+
+// Sync fsyncs the files written since the last Sync (and the folder), then
+// forgets them; a file removed meanwhile is no error.
+func TestOutboxSync(t *testing.T) {
+	t.Parallel()
+	o, dir, _ := newTestOutbox(t)
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if err := o.Send(t.Context(), privacy.Mail{ID: id, To: "subject@example.org", Subject: "s", Text: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"m1.eml", "m2.eml", "m3.eml"}, o.unsynced); diff != "" {
+		t.Errorf("unsynced before Sync (-want +got):\n%s", diff)
+	}
+	if err := os.Remove(filepath.Join(dir, "m2.eml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Sync(); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if len(o.unsynced) != 0 {
+		t.Errorf("unsynced after Sync: %v", o.unsynced)
+	}
+	if err := o.Sync(); err != nil {
+		t.Errorf("Sync with nothing written: %v", err)
+	}
+}

@@ -109,3 +109,15 @@ type Receiver interface {
 	// DeadLetter moves the message to the queue's dead-letter list with reason.
 	DeadLetter(ctx context.Context, d *Delivery, reason string) error
 }
+
+// SpooledMail is a mail stored, sealed, in the same write as the state change
+// it follows (a submission's code mail), until it has been sent: a crash after
+// the write leaves it to be sent by the next process. Sealed is opaque to the
+// store (the service seals it with its own key): the store never sees the
+// address or the code.
+type SpooledMail struct {
+	ID        string // the mail's id, its Message-ID
+	TenantID  string
+	CreatedAt time.Time
+	Sealed    []byte
+}

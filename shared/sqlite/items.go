@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -127,15 +128,26 @@ func (s *Store) ScanItemsBefore(ctx context.Context, tenantID, container, path s
 	return translate(rows.Err())
 }
 
-// DeleteItemIDs deletes the tenant's items in container with these ids, in
-// one transaction, and returns how many it deleted (ids already gone do not
-// count), so a repeated call is harmless.
+// DeleteItemIDs deletes the tenant's items in container with these ids and
+// returns how many it deleted (ids already gone do not count), so a repeated
+// call is harmless. It is a bulk write (a retention page): one transaction
+// per bulkChunk ids (500), each yielding to the portal's writes; after an error,
+// the chunks before it stay deleted (a repeated call finds them gone).
 func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, ids []string) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
+	total := 0
+	for chunk := range slices.Chunk(ids, bulkChunk) {
+		n, err := s.deleteItemIDs(ctx, tenantID, container, chunk)
+		total += n
+		if err != nil {
+			return total, err
+		}
 	}
+	return total, nil
+}
+
+func (s *Store) deleteItemIDs(ctx context.Context, tenantID, container string, ids []string) (int, error) {
 	var n int64
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	err := s.db.writeBulk(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `DELETE FROM data_items WHERE tenant_id = ? AND container = ? AND id = ?`)
 		if err != nil {
 			return err
@@ -161,14 +173,24 @@ func (s *Store) DeleteItemIDs(ctx context.Context, tenantID, container string, i
 }
 
 // MarkItemsStorageOnly sets the property privopsStorageOnly to at on the
-// tenant's items in container with these ids that do not have it yet, in
-// one transaction, and counts those it changed (retention.Marker).
+// tenant's items in container with these ids that do not have it yet, and
+// counts those it changed (retention.Marker). A bulk write, as
+// DeleteItemIDs: one transaction per bulkChunk ids.
 func (s *Store) MarkItemsStorageOnly(ctx context.Context, tenantID, container string, ids []string, at time.Time) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
+	total := 0
+	for chunk := range slices.Chunk(ids, bulkChunk) {
+		n, err := s.markItemsStorageOnly(ctx, tenantID, container, chunk, at)
+		total += n
+		if err != nil {
+			return total, err
+		}
 	}
+	return total, nil
+}
+
+func (s *Store) markItemsStorageOnly(ctx context.Context, tenantID, container string, ids []string, at time.Time) (int, error) {
 	var n int64
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	err := s.db.writeBulk(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE data_items SET doc = json_set(doc, '$.privopsStorageOnly', ?)
 			WHERE tenant_id = ? AND container = ? AND id = ? AND json_extract(doc, '$.privopsStorageOnly') IS NULL`)
 		if err != nil {

@@ -116,3 +116,23 @@ func TestUpdateRequestKeepsIndexedColumns(t *testing.T) {
 		}
 	}
 }
+
+// The writer keeps its temporary files (the statement journal of each
+// batched job's savepoint) in memory: temp_store 2 (MEMORY).
+func TestWriterTempStoreInMemory(t *testing.T) {
+	t.Parallel()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "t.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got int
+	if err := db.write(t.Context(), func(tx *sql.Tx) error {
+		return tx.QueryRow("PRAGMA temp_store").Scan(&got)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != 2 {
+		t.Errorf("temp_store = %d, want 2 (memory)", got)
+	}
+}

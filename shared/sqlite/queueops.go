@@ -62,6 +62,7 @@ func (q *Queue) Requeue(ctx context.Context, queue string, ids ...string) (int, 
 	now := nanos(q.db.opts.Now())
 	var moved int64
 	err := q.db.write(ctx, func(tx *sql.Tx) error {
+		moved = 0 // a batched write may run twice (writer.go)
 		exec := func(stmt string, args ...any) error {
 			res, err := tx.ExecContext(ctx, stmt, args...)
 			if err != nil {

@@ -129,6 +129,14 @@ func (s *Store) CreateRequest(ctx context.Context, r *privacy.Request) error {
 // clear the outbox); dsr uses it when the store has it. Each event is filled
 // from what was stored.
 func (s *Store) CreateRequestWithAudit(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent) error {
+	return s.CreateRequestWithMail(ctx, r, events, nil)
+}
+
+// CreateRequestWithMail is CreateRequestWithAudit that also spools mails (a
+// submission's code mail) in the same transaction: the request, its audit
+// entries and the mails that must follow it are stored together or not at
+// all. A spooled mail with an id already in the spool is a conflict.
+func (s *Store) CreateRequestWithMail(ctx context.Context, r *privacy.Request, events []*privacy.AuditEvent, mails []privacy.SpooledMail) error {
 	if r.TenantID == "" || r.ID == "" {
 		return errors.New("create request: tenant id and request id are required")
 	}
@@ -143,6 +151,9 @@ func (s *Store) CreateRequestWithAudit(ctx context.Context, r *privacy.Request, 
 		(tenant_id, id, etag, status, type, created_at, open_due_at, outbox_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.TenantID, r.ID, etag, status, typ, created, due, outbox, string(doc))
 		if err != nil {
+			return err
+		}
+		if err := spoolMails(ctx, tx, mails); err != nil {
 			return err
 		}
 		return appendAudits(ctx, tx, events)
