@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"time"
+
 	retentiontimer "github.com/privops/privops/functions/retention"
 	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/breachrecords"
 	"github.com/privops/privops/shared/config"
+	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
 	"github.com/privops/privops/shared/servicebus"
+	"github.com/privops/privops/shared/trigger"
 )
 
 // timerLease returns the store's operator-level leases for the retention
@@ -47,4 +52,32 @@ func (a *app) deadLetters(ad adapters) retentiontimer.DeadLetters {
 	}
 	d, _ := ad.publisher.(retentiontimer.DeadLetters)
 	return d
+}
+
+// newSweeper builds the retention sweep on the store: its tenant documents carry
+// the policies, holds and run state; its built-in data containers are swept
+// where the store can page them by age (SQLite and Cosmos DB; the in-memory
+// test store cannot, and its policies are reported failed with that reason).
+func (a *app) newSweeper(ad adapters) (*retention.Sweeper, error) {
+	items, _ := ad.store.(retention.Items)
+	hasher := privacy.SubjectHasher{Key: derive(a.secrets.Root, "subject-hash")}
+	// Services are purged through their connector's purge action (webhook;
+	// Service Bus: a command to the service's queue, answered later).
+	purgers := map[privacy.ConnectorKind]privacy.Purger{}
+	for kind, c := range a.connectors(ad) {
+		if p, ok := c.(privacy.Purger); ok {
+			purgers[kind] = p
+		}
+	}
+	return retention.NewSweeper(retention.Config{PageSize: a.cfg.RetentionPageSize, Lease: a.cfg.RetentionLease,
+		PagePause: time.Duration(a.cfg.RetentionPagePauseMS) * time.Millisecond, AnswerWait: a.cfg.RetentionServiceAnswerWait},
+		retention.Deps{Tenants: ad.store, Items: items, Requests: ad.store, Blobs: ad.blobs, Inbound: inboundLog(ad.store), Breach: breachRecords(ad), Purgers: purgers, HeldEmail: a.svc.OpenHoldEmail, Audit: ad.store.AppendAudit, Hash: hasher.Hash, Flush: a.svc.FlushTenant, Now: ad.now,
+			NewID: func() string { return "run_" + randomHex(8) }, Step: a.crashPoint(), Logger: a.log})
+}
+
+// bulkQueue marks each invocation of fn as bulk background work
+// (privacy.Bulk): the embedded store runs its writes after the portal's, so
+// a retention sweep does not hold up submissions (issue 12 item 7).
+func bulkQueue(fn trigger.QueueFunc) trigger.QueueFunc {
+	return func(ctx context.Context, m trigger.Message) error { return fn(privacy.Bulk(ctx), m) }
 }
