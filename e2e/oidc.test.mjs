@@ -137,6 +137,10 @@ test('renewal without a refresh token: sign in again, the page and its form come
   const before = grants.length;
   mode.issue = 'long'; // the page's clock is two minutes ahead now: a fresh short token would look old at once
   await page.getByRole('button', { name: 'Sign in again' }).click();
+  // The form's heading is on the page before the click too: wait for the
+  // code flow's token call, then for the page it restores.
+  for (let i = 0; i < 400 && grants.length === before; i++) await new Promise((r) => setTimeout(r, 25));
+  await page.getByRole('heading', { name: 'Your sign-in ends soon' }).waitFor({ state: 'detached' });
   await page.getByRole('heading', { name: 'Register a webhook service' }).waitFor();
   assert.equal(await page.getByLabel('Name').inputValue(), 'Billing (typed before the sign-in ended)');
   assert.equal(grants.slice(before).map((x) => x.grant_type).join(), 'authorization_code', 'a new code flow, no refresh');
