@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,4 +220,53 @@ func (s *Service) Redrive(ctx context.Context, tenantID string, warn time.Durati
 		}
 	}
 	return flushed, overdue, dueSoon, errors.Join(errs...)
+}
+
+// outcomeText tells the subject what was done at each service, and what
+// was not and why: an accurate account (GDPR Art. 12(1), 17(3)). A legal
+// hold is explained by its category, never by the admin's internal text.
+func (s *Service) outcomeText(b *strings.Builder, t *privacy.Tenant, r *privacy.Request) {
+	lang := r.LanguageOf()
+	all := !slices.ContainsFunc(r.Tasks, func(task privacy.Task) bool { return !task.Status.Succeeded() })
+	switch r.Type {
+	case privacy.TypeAccess, privacy.TypeExport:
+		if link := s.DownloadLink(r); link != "" {
+			b.WriteString(say(lang, "outcome.ready", dateIn(lang, t, r.Package.ExpiresAt), link))
+		} else {
+			b.WriteString(say(lang, "outcome.none"))
+		}
+	default:
+		if all {
+			b.WriteString(say(lang, "outcome.all", typeIn(lang, r.Type)))
+		} else {
+			b.WriteString(say(lang, "outcome.part", typeIn(lang, r.Type)))
+		}
+	}
+	done, notDone := say(lang, "done"), say(lang, "notDone")
+	if r.Type == privacy.TypeErase {
+		done, notDone = say(lang, "erased"), say(lang, "notErased")
+	}
+	for _, task := range r.Tasks {
+		if task.Action == privacy.ActionRestrict && r.Type == privacy.TypeErase {
+			continue // the grace-period restriction is a step, not an outcome
+		}
+		switch task.Status {
+		case privacy.TaskDone:
+			b.WriteString(say(lang, "task.done", task.ServiceName, done))
+		case privacy.TaskNoData:
+			b.WriteString(say(lang, "task.noData", task.ServiceName))
+		case privacy.TaskHeld:
+			// GDPR Art. 17(3): the subject is told what is kept and on
+			// which ground; the hold's own text is internal.
+			why := say(lang, "task.heldWhy")
+			if legallyHeld(&task) {
+				why = say(lang, "task.heldBecause", holdGround(lang, task.HoldCategory))
+			}
+			b.WriteString(say(lang, "task.held", task.ServiceName, notDone, why))
+		case privacy.TaskSkipped:
+			b.WriteString(say(lang, "task.skipped", task.ServiceName, task.Reason))
+		case privacy.TaskFailed:
+			b.WriteString(say(lang, "task.failed", task.ServiceName, notDone))
+		}
+	}
 }
