@@ -95,30 +95,7 @@ func RunTenantData(t *testing.T, s TenantData) {
 		if diff := cmp.Diff(wantA, counts(a)); diff != "" {
 			t.Fatalf("counts of the tenant before the purge (-want +got):\n%s", diff)
 		}
-		for _, kind := range dataKinds {
-			deleted := 0
-			for range 20 {
-				n, err := s.PurgeTenantData(ctx, a, kind, 2)
-				requireNoError(t, err, "purge "+kind)
-				if n > 2 {
-					t.Fatalf("purge %s with limit 2 deleted %d", kind, n)
-				}
-				if n == 0 {
-					break
-				}
-				deleted += n
-			}
-			if deleted != wantA[kind] {
-				t.Errorf("purge %s deleted %d in all, want %d", kind, deleted, wantA[kind])
-			}
-		}
-		zero := map[string]int{}
-		for _, kind := range dataKinds {
-			zero[kind] = 0
-		}
-		if diff := cmp.Diff(zero, counts(a)); diff != "" {
-			t.Errorf("counts of the purged tenant (-want +got):\n%s", diff)
-		}
+		purgeInBatches(t, s, a, dataKinds, wantA, counts)
 		requireNoError(t, s.DeleteTenant(ctx, a), "delete tenant")
 		requireNoError(t, s.DeleteTenant(ctx, a), "delete an absent tenant")
 		_, err := s.GetTenant(ctx, a)
@@ -214,4 +191,37 @@ func RunTenantMessages(t *testing.T, q TenantMessages) {
 			t.Errorf("purged %d messages, left %d of the tenant and %d of the other; want 5, 0, 4", deleted, count(a), count(b))
 		}
 	})
+}
+
+// purgeInBatches purges tenant's data kind by kind, at most two documents a
+// call, until a call deletes none; each kind must lose exactly want[kind],
+// and counts must then find none of kinds left.
+func purgeInBatches(t *testing.T, s interface {
+	PurgeTenantData(ctx context.Context, tenantID, kind string, limit int) (int, error)
+}, tenant string, kinds []string, want map[string]int, counts func(string) map[string]int) {
+	t.Helper()
+	for _, kind := range kinds {
+		deleted := 0
+		for range 20 {
+			n, err := s.PurgeTenantData(t.Context(), tenant, kind, 2)
+			requireNoError(t, err, "purge "+kind)
+			if n > 2 {
+				t.Fatalf("purge %s with limit 2 deleted %d", kind, n)
+			}
+			if n == 0 {
+				break
+			}
+			deleted += n
+		}
+		if deleted != want[kind] {
+			t.Errorf("purge %s deleted %d in all, want %d", kind, deleted, want[kind])
+		}
+	}
+	zero := map[string]int{}
+	for _, kind := range kinds {
+		zero[kind] = 0
+	}
+	if diff := cmp.Diff(zero, counts(tenant)); diff != "" {
+		t.Errorf("counts of the purged tenant (-want +got):\n%s", diff)
+	}
 }
