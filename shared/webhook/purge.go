@@ -102,22 +102,8 @@ func (c *Connector) purge(parent context.Context, svc *privacy.Service, call pri
 		return purgeCounts(resp.Body, func(err error) *Error { return transportError(parent, c.opts.Timeout, err) })
 	case s == http.StatusNotFound || s == http.StatusMethodNotAllowed || s == http.StatusNotImplemented:
 		return privacy.PurgeResult{NotSupported: true}, nil
-	case s == http.StatusRequestTimeout || s == http.StatusTooEarly || s == http.StatusTooManyRequests || s >= 500 && s < 600:
-		e := transient("unavailable", "service answered %d", s)
-		e.Status = s
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.opts.Now())
-		if e.RetryAfter > 0 {
-			e.phrase += " (retry after " + e.RetryAfter.String() + ")"
-		}
-		return privacy.PurgeResult{}, e
-	case s >= 300 && s < 400:
-		e := permanent("redirect", "redirects are not followed (service answered %d)", s)
-		e.Status = s
-		return privacy.PurgeResult{}, e
 	default:
-		e := permanent("status", "service answered %d", s)
-		e.Status = s
-		return privacy.PurgeResult{}, e
+		return privacy.PurgeResult{}, c.statusError(resp)
 	}
 }
 

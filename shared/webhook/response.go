@@ -45,27 +45,32 @@ func (c *Connector) answer(ctx context.Context, call privacy.ConnectorCall, resp
 		return privacy.ConnectorResult{Outcome: privacy.OutcomeNoData}, nil
 	case s == http.StatusConflict:
 		return privacy.ConnectorResult{Outcome: privacy.OutcomeHeld, Reason: heldReason(resp.Body)}, nil
+	default:
+		return privacy.ConnectorResult{}, c.statusError(resp)
+	}
+}
+
+// statusError is the error of a status a call does not take as an answer: a
+// redirect (never followed) and any other 4xx are permanent; 408, 425, 429
+// and 5xx are transient, with the service's Retry-After when it sent one.
+func (c *Connector) statusError(resp *http.Response) *Error {
+	var e *Error
+	switch s := resp.StatusCode; {
 	case s >= 300 && s < 400:
-		e := permanent("redirect", "redirects are not followed (service answered %d)", s)
-		e.Status = s
-		return privacy.ConnectorResult{}, e
+		e = permanent("redirect", "redirects are not followed (service answered %d)", s)
 	case s == http.StatusRequestTimeout || s == http.StatusTooEarly || s == http.StatusTooManyRequests || s >= 500 && s < 600:
-		e := transient("unavailable", "service answered %d", s)
-		e.Status = s
+		e = transient("unavailable", "service answered %d", s)
 		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.opts.Now())
 		if e.RetryAfter > 0 {
 			e.phrase += " (retry after " + e.RetryAfter.String() + ")"
 		}
-		return privacy.ConnectorResult{}, e
 	case s >= 400 && s < 500:
-		e := permanent("status", "service answered %d", s)
-		e.Status = s
-		return privacy.ConnectorResult{}, e
+		e = permanent("status", "service answered %d", s)
 	default:
-		e := permanent("status", "unexpected status %d", s)
-		e.Status = s
-		return privacy.ConnectorResult{}, e
+		e = permanent("status", "unexpected status %d", s)
 	}
+	e.Status = resp.StatusCode
+	return e
 }
 
 // resultItems reads the optional {"items":N} of a 200 answer to anything but
