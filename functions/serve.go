@@ -57,6 +57,7 @@ func (a *app) serveStandalone(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace) // runtime/trace: where a request's tail goes
 		go func() { _ = http.Serve(pl, mux) }()
 		a.log.Info("pprof listening", "addr", pl.Addr().String())
 	}
