@@ -71,6 +71,9 @@ func (s *Store) PurgeTenantData(ctx context.Context, tenantID, kind string, limi
 		key := map[string]string{"requests": "id", "inbound": "id", "data_items": "container || char(0) || id", "audit": "seq",
 			"breach_docs": "id"}[table]
 		where := tenantFilter(table)
+		if table == "audit" {
+			s.db.heads.forget(tenantID) // the chain's head may be among the rows deleted
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+where+" AND "+key+" IN (SELECT "+key+
 			" FROM "+table+" WHERE "+where+" ORDER BY "+key+" LIMIT ?)", tenantID, tenantID, limit)
 		if err != nil {

@@ -71,10 +71,12 @@ func (o Options) withDefaults() (Options, error) {
 
 // DB is an open database file. It is safe for concurrent use.
 type DB struct {
-	w    *sql.DB // exactly one connection: every write, serialized
-	r    *sql.DB // read-only pool
-	wr   *writer // the group-commit writer that owns w after Open
-	opts Options
+	w  *sql.DB // exactly one connection: every write, serialized
+	r  *sql.DB // read-only pool
+	wr *writer // the group-commit writer that owns w after Open
+	// heads caches the audit chain heads; only the writer goroutine uses it.
+	heads *headCache
+	opts  Options
 }
 
 // Open opens (creating if needed) the database file at path, creating its
@@ -105,7 +107,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// to a temporary file past 64 KiB (eight 8 KiB pages): a write system
 	// call per page, 8 % of the server's CPU under intake load (pprof).
 	busy := "busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")"
-	db := &DB{opts: opts}
+	db := &DB{opts: opts, heads: newHeadCache()}
 	db.w, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"},
 		"_pragma": {busy, "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)", "temp_store(2)"}}))
 	if err != nil {

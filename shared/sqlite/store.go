@@ -156,7 +156,7 @@ func (s *Store) CreateRequestWithMail(ctx context.Context, r *privacy.Request, e
 		if err := spoolMails(ctx, tx, mails); err != nil {
 			return err
 		}
-		return appendAudits(ctx, tx, events)
+		return appendAudits(ctx, tx, s.db.heads, events)
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
@@ -240,7 +240,7 @@ func (s *Store) UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, 
 			append(args, r.TenantID, r.ID)...); err != nil {
 			return err
 		}
-		return appendAudits(ctx, tx, events)
+		return appendAudits(ctx, tx, s.db.heads, events)
 	})
 	if err != nil {
 		return fmt.Errorf("update request %s: %w", r.ID, err)

@@ -177,13 +177,17 @@ func (db *DB) commitTogether(batch []*job) bool {
 	if err != nil {
 		return false
 	}
+	db.heads.begin(context.Background(), tx)
 	for _, j := range batch {
 		if j.ctx.Err() != nil || j.fn(tx) != nil {
 			_ = tx.Rollback()
+			db.heads.reset()
 			return false
 		}
+		db.heads.jobDone(true)
 	}
 	err = translate(tx.Commit())
+	db.heads.afterCommit(err)
 	for _, j := range batch {
 		j.done <- err
 	}
@@ -201,6 +205,8 @@ func (db *DB) commitSavepoints(batch []*job) {
 		}
 		return
 	}
+	db.heads.begin(context.Background(), tx)
+	released := true // every savepoint released or rolled back as asked
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
@@ -212,9 +218,11 @@ func (db *DB) commitSavepoints(batch []*job) {
 		}
 		if err := j.fn(tx); err != nil {
 			results[i] = translate(err)
+			db.heads.jobDone(false)
 			if _, rerr := tx.Exec("ROLLBACK TO job"); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
 				_ = tx.Rollback()
+				db.heads.reset()
 				for k, j := range batch {
 					if k != i {
 						results[k] = translate(fmt.Errorf("batch rolled back: %w", rerr))
@@ -224,11 +232,21 @@ func (db *DB) commitSavepoints(batch []*job) {
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE job"); err != nil && results[i] == nil {
-			results[i] = translate(err)
+		db.heads.jobDone(results[i] == nil)
+		if _, err := tx.Exec("RELEASE job"); err != nil {
+			released = false
+			if results[i] == nil {
+				results[i] = translate(err)
+			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if released {
+		db.heads.afterCommit(err)
+	} else {
+		db.heads.reset() // what a job whose savepoint stayed open changed is unknown
+	}
+	if err != nil {
 		for i := range results {
 			if results[i] == nil {
 				results[i] = translate(err)
@@ -249,9 +267,14 @@ func (db *DB) commitOne(j *job) error {
 	if err != nil {
 		return translate(err)
 	}
+	db.heads.begin(context.Background(), tx)
 	if err := j.fn(tx); err != nil {
 		_ = tx.Rollback()
+		db.heads.reset()
 		return translate(err)
 	}
-	return translate(tx.Commit())
+	db.heads.jobDone(true)
+	err = tx.Commit()
+	db.heads.afterCommit(err)
+	return translate(err)
 }
