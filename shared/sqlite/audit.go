@@ -41,7 +41,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *privacy.AuditEvent) error {
 // each one saved is a prepare saved).
 func appendAudit(ctx context.Context, tx *sql.Tx, heads *headCache, e *privacy.AuditEvent) (privacy.AuditEvent, error) {
 	var prev *privacy.AuditEvent // nil for the first event
-	if h, ok := heads.head(e.TenantID); ok {
+	if h, ok := heads.head(ctx, tx, e.TenantID); ok {
 		prev = &privacy.AuditEvent{Seq: h.seq, Hash: h.hash}
 	} else {
 		head, err := auditRow(tx.QueryRowContext(ctx,

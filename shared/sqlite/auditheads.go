@@ -20,8 +20,10 @@ import (
 //   - another connection's commit (a second process on the same file, such
 //     as a CLI command, or a second Open in this one): SQLite's
 //     PRAGMA data_version changes on this connection when any other
-//     connection commits, and each transaction of the writer checks it first
-//     and clears the cache when it moved;
+//     connection commits, and each transaction of the writer that appends
+//     checks it before its first use of the cache and clears the cache when
+//     it moved (the writer holds the write lock from BEGIN IMMEDIATE, so no
+//     other commit can come between the check and its own commit);
 //   - this writer deleting audit rows (a tenant's offboarding purge): the
 //     purge forgets the tenant's head, staged like an append.
 //
@@ -44,6 +46,7 @@ type headCache struct {
 	job       map[string]auditHead // changed by the running job
 	version   int64                // PRAGMA data_version when committed was last valid
 	versionOK bool
+	checked   bool // data_version was checked in the open transaction
 }
 
 func newHeadCache() *headCache {
@@ -51,8 +54,11 @@ func newHeadCache() *headCache {
 }
 
 // head returns the cached head of tenant's chain; ok is false when it is not
-// cached (read it from the file).
-func (c *headCache) head(tenant string) (h auditHead, ok bool) {
+// cached (read it from the file). tx is the writer's open transaction.
+func (c *headCache) head(ctx context.Context, tx *sql.Tx, tenant string) (h auditHead, ok bool) {
+	if !c.checked {
+		c.check(ctx, tx)
+	}
 	if h, ok := c.job[tenant]; ok {
 		return h, h.known
 	}
@@ -73,11 +79,18 @@ func (c *headCache) appended(tenant string, seq int64, hash string) {
 func (c *headCache) forget(tenant string) { c.job[tenant] = auditHead{} }
 
 // begin starts a transaction on the writer connection: it clears what an
-// earlier one left staged, and the whole cache if another connection has
-// committed since (data_version moved) or the version cannot be read.
-func (c *headCache) begin(ctx context.Context, tx *sql.Tx) {
+// earlier one left staged. Transactions that append no audit event (queue
+// operations, most of a fan-out's writes) never pay for the check below.
+func (c *headCache) begin() {
 	clear(c.tx)
 	clear(c.job)
+	c.checked = false
+}
+
+// check clears the whole cache if another connection has committed since the
+// cache was last valid (data_version moved) or the version cannot be read.
+func (c *headCache) check(ctx context.Context, tx *sql.Tx) {
+	c.checked = true
 	var v int64
 	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 		c.reset()

@@ -177,7 +177,7 @@ func (db *DB) commitTogether(batch []*job) bool {
 	if err != nil {
 		return false
 	}
-	db.heads.begin(context.Background(), tx)
+	db.heads.begin()
 	for _, j := range batch {
 		if j.ctx.Err() != nil || j.fn(tx) != nil {
 			_ = tx.Rollback()
@@ -205,7 +205,7 @@ func (db *DB) commitSavepoints(batch []*job) {
 		}
 		return
 	}
-	db.heads.begin(context.Background(), tx)
+	db.heads.begin()
 	released := true // every savepoint released or rolled back as asked
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -267,7 +267,7 @@ func (db *DB) commitOne(j *job) error {
 	if err != nil {
 		return translate(err)
 	}
-	db.heads.begin(context.Background(), tx)
+	db.heads.begin()
 	if err := j.fn(tx); err != nil {
 		_ = tx.Rollback()
 		db.heads.reset()
