@@ -537,6 +537,14 @@ func (w *endWatch) UpdateRequestWithAudit(ctx context.Context, r *privacy.Reques
 	return w.noteUpdate(r, w.Store.(auditingStore).UpdateRequestWithAudit(ctx, r, events))
 }
 
+// TenantETag forwards the store's ETag read, with which dsr checks the
+// tenants it keeps (shared/dsr/tenantcache.go), as in the binary.
+func (w *endWatch) TenantETag(ctx context.Context, id string) (string, error) {
+	return w.Store.(interface {
+		TenantETag(ctx context.Context, id string) (string, error)
+	}).TenantETag(ctx, id)
+}
+
 // CountTenantData, PurgeTenantData and DeleteTenant forward the store's
 // offboarding purge (offboard.Data), which wiring the app requires.
 func (w *endWatch) CountTenantData(ctx context.Context, tenantID, kind string) (int, error) {

@@ -230,6 +230,14 @@ func TestTaskOutcomesAreCounted(t *testing.T) {
 		t.Fatalf("submit: %d %v", status, filed)
 	}
 	id, _ := filed["id"].(string)
+	// The submission's receipt is mailed first. Otherwise the notify worker
+	// may record it (a write combined with the approval's: shared/dsr/
+	// combine.go) while the approval commits, and then flush the approval's
+	// task message from the submission's trace before the approval flushes
+	// it; the queue keeps whichever copy came first (by id), so the task
+	// worker's trace depended on that race. Waiting for the receipt leaves the
+	// approval's trace as the only one that can publish the task message.
+	ts.waitSpan(t, "process "+ts.app.cfg.NoticesQueue)
 	if status, body := ts.send(t, "POST", "/api/admin/demo/requests/"+id+"/approve", ""); status != 200 {
 		t.Fatalf("approve: %d %v", status, body)
 	}

@@ -115,6 +115,8 @@ type Service struct {
 	hasher privacy.SubjectHasher
 	pk     purposeKeys // one key per purpose, derived from keys.Token (keys.go)
 	gates  gates       // per-request write combining (combine.go)
+	// tenants are the tenants read lately, checked by ETag (tenantcache.go).
+	tenants tenantCache
 	// spool sends code mails after the answer (spool.go); nil while
 	// RunMailSpool is not running, and then they are sent before it.
 	spool atomic.Pointer[mailSpool]
@@ -215,7 +217,7 @@ func (s *Service) tenant(ctx context.Context, id string) (*privacy.Tenant, error
 	if !privacy.ValidTenantID(id) {
 		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-tenant", "no such tenant")
 	}
-	t, err := s.d.Store.GetTenant(ctx, id)
+	t, err := s.getTenant(ctx, id)
 	if errors.Is(err, privacy.ErrNotFound) {
 		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-tenant", "no such tenant")
 	}

@@ -31,6 +31,7 @@ const (
 type taskFixture struct {
 	*fixture
 	conn    *fakeConnector
+	tenants *tenantReads // the store as the service sees it, counting tenant reads
 	blobs   *blob.Local
 	blobDir string // where blobs keeps its files
 
@@ -45,6 +46,7 @@ func newTaskFixture(tb testing.TB, change ...func(*dsr.Config)) *taskFixture {
 	tb.Helper()
 	f := &taskFixture{fixture: &fixture{store: inmem.NewStore(), mail: &mailbox{}, logs: &bytes.Buffer{},
 		clock: &clock{t: time.Date(2030, 1, 31, 10, 0, 0, 0, time.UTC)}}, conn: newFakeConnector()}
+	f.tenants = &tenantReads{Store: f.store}
 	f.queue = inmem.NewQueue(inmem.QueueOptions{Now: f.clock.Now})
 	f.pub = &failingPublisher{Publisher: f.queue}
 	f.blobDir = tb.TempDir()
@@ -59,7 +61,7 @@ func newTaskFixture(tb testing.TB, change ...func(*dsr.Config)) *taskFixture {
 		c(&cfg)
 	}
 	svc, err := dsr.New(cfg, dsr.Keys{Subject: bytes.Repeat([]byte{1}, 32), Token: bytes.Repeat([]byte{2}, 32)},
-		dsr.Deps{Store: f.store, Publisher: f.pub, Mailer: f.mail, Blobs: blobs, Now: f.clock.Now,
+		dsr.Deps{Store: f.tenants, Publisher: f.pub, Mailer: f.mail, Blobs: blobs, Now: f.clock.Now,
 			Connectors: map[privacy.ConnectorKind]privacy.Connector{privacy.KindWebhook: f.conn, privacy.KindManual: f.conn},
 			Logger:     slog.New(slog.NewJSONHandler(&syncWriter{b: f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Step:       f.step})

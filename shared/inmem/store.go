@@ -392,3 +392,18 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// TenantETag returns the ETag of tenant id, as the SQLite store does. It
+// returns a wrapped privacy.ErrNotFound if absent.
+func (s *Store) TenantETag(ctx context.Context, id string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("tenant etag %s: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[id]
+	if !ok {
+		return "", fmt.Errorf("tenant etag %s: %w", id, privacy.ErrNotFound)
+	}
+	return t.ETag, nil
+}

@@ -23,6 +23,18 @@ func TestCloneSharesNothing(t *testing.T) {
 	shared(t, "Request", reflect.ValueOf(r).Elem(), reflect.ValueOf(c).Elem())
 }
 
+// TestTenantCloneSharesNothing is TestCloneSharesNothing for a tenant.
+func TestTenantCloneSharesNothing(t *testing.T) {
+	t.Parallel()
+	tn := new(Tenant)
+	fill(reflect.ValueOf(tn).Elem())
+	c := tn.Clone()
+	if diff := cmp.Diff(tn, c); diff != "" {
+		t.Fatalf("clone differs (-orig +clone):\n%s", diff)
+	}
+	shared(t, "Tenant", reflect.ValueOf(tn).Elem(), reflect.ValueOf(c).Elem())
+}
+
 // fill sets v and everything it holds to non-zero values.
 func fill(v reflect.Value) {
 	if v.Type() == reflect.TypeFor[time.Time]() {
