@@ -339,30 +339,74 @@ func risky(c byte) bool {
 	return false
 }
 
-// writeCSV reads the service's items a second time and writes them to path as
-// rows under cols. items is the count of the first read.
+// csvTable renders the CSV records of a flat service under its columns.
+type csvTable struct {
+	cols  *columns
+	row   *csvRow
+	scan  flatScanner
+	f     field
+	order keyOrder // the column of each member of the previous item
+}
+
+// newCSVTable renders under the columns cols has now.
+func newCSVTable(cols *columns) *csvTable {
+	return &csvTable{cols: cols, row: newCSVRow(len(cols.names))}
+}
+
+// header returns the record of the column names, valid until the next call.
+func (t *csvTable) header() []byte {
+	for i, name := range t.cols.names[:len(t.row.cells)] {
+		t.row.cells[i] = []byte(defuse(name))
+	}
+	return t.row.record()
+}
+
+// record returns the record of item, valid until the next call, or false
+// when item is not a flat object whose keys are all columns.
+func (t *csvTable) record(item []byte) ([]byte, bool) {
+	if !t.scan.start(item) {
+		return nil, false
+	}
+	t.row.reset(len(item))
+	for k := 0; t.scan.next(&t.f); k++ {
+		if t.order.same(k, &t.f, t.cols.names) {
+			t.row.set(t.order[k], &t.f)
+			continue
+		}
+		i, found := t.cols.index[string(inner(t.f.key))]
+		if t.f.keyEscaped {
+			i, found = t.cols.index[unquote(t.f.key, true)]
+		}
+		if !found || i >= len(t.row.cells) {
+			return nil, false
+		}
+		t.order.set(k, i)
+		t.row.set(i, &t.f)
+	}
+	if t.scan.nested {
+		return nil, false
+	}
+	return t.row.record(), true
+}
+
+// writeCSV reads the service's items a second time and writes them to path
+// as rows under cols; csvPass does this when the columns grew after it had
+// started writing rows. items is the count of the first read.
 func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items int, path string) error {
 	s, err := openItems(ctx, part.Open, p.maxItem)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := p.create(path); err != nil {
+	e, err := p.create(path)
+	if err != nil {
 		return err
 	}
-	row := newCSVRow(len(cols.names))
-	for i, name := range cols.names {
-		row.cells[i] = []byte(defuse(name))
-	}
-	if _, err := p.buf.Write(row.record()); err != nil {
+	t := newCSVTable(cols)
+	if _, err := e.s.Write(t.header()); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	var (
-		scan  flatScanner
-		f     field
-		n     int
-		order keyOrder
-	)
+	n := 0
 	for {
 		item, ok, err := s.next(ctx)
 		if err != nil {
@@ -371,36 +415,21 @@ func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items i
 		if !ok {
 			break
 		}
-		if n++; n > items || !scan.start(item) {
+		if n++; n > items {
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
-		row.reset(len(item))
-		for k := 0; scan.next(&f); k++ {
-			if order.same(k, &f, cols.names) {
-				row.set(order[k], &f)
-				continue
-			}
-			i, found := cols.index[string(inner(f.key))]
-			if f.keyEscaped {
-				i, found = cols.index[unquote(f.key, true)]
-			}
-			if !found {
-				return fmt.Errorf("%w: item %d", ErrChanged, n)
-			}
-			order.set(k, i)
-			row.set(i, &f)
-		}
-		if scan.nested {
+		rec, ok := t.record(item)
+		if !ok {
 			return fmt.Errorf("%w: item %d", ErrChanged, n)
 		}
-		if _, err := p.buf.Write(row.record()); err != nil {
+		if _, err := e.s.Write(rec); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
 	if n != items {
 		return fmt.Errorf("%w: %d items, then %d", ErrChanged, items, n)
 	}
-	if err := p.finish(path); err != nil {
+	if err := p.finish(e); err != nil {
 		return err
 	}
 	if err := s.Close(); err != nil {
