@@ -131,6 +131,20 @@ type Manifest struct {
 // items). On error the bytes already written to w are not a valid zip and must
 // be discarded: close the pipe into blob storage with the error.
 func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Options) (Manifest, error) {
+	return write(ctx, w, m, parts, opts, tuning{pending: pendingBytes, spoolMemory: spoolMemory})
+}
+
+// tuning holds the bounds tests change to reach every path with small
+// inputs.
+type tuning struct {
+	// pending bounds the items a flat service's CSV holds back (csvPass);
+	// below 0, every CSV file is written from a second read.
+	pending int
+	// spoolMemory bounds the memory of a spooled CSV file (spool).
+	spoolMemory int
+}
+
+func write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Options, tune tuning) (Manifest, error) {
 	if err := checkHeader(m); err != nil {
 		return Manifest{}, err
 	}
@@ -155,6 +169,7 @@ func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Opti
 		headers:  zip.NewWriter(io.Discard),
 		maxItem:  maxItem,
 		spoolDir: opts.SpoolDir,
+		tune:     tune,
 		blocks:   newBlockPool(),
 	}
 	defer p.abort()
@@ -234,6 +249,7 @@ type packer struct {
 	modified time.Time
 	maxItem  int
 	spoolDir string
+	tune     tuning
 	blocks   *blockPool
 	streams  []*stream // every stream started, so abort can stop their sinks
 	files    []FileEntry
@@ -329,7 +345,7 @@ func (p *packer) writePart(ctx context.Context, part Part) (ServiceEntry, error)
 		return se, nil
 	}
 	jsonPath := "services/" + part.Service + ".json"
-	csv := newCSVPass(p, pendingBytes)
+	csv := newCSVPass(p, p.tune.pending)
 	defer csv.drop()
 	items, err := p.writeJSON(ctx, part, jsonPath, csv)
 	if err != nil {

@@ -65,34 +65,30 @@ func (b *block) compress() {
 // blockPool bounds the blocks of one package: those being filled, compressed
 // or written out, over all its streams. The limit is what bounds memory
 // (each block holds up to a MiB in and about as much out) and what lets the
-// reader run ahead of the compressors; when every block is taken, the
-// reader waits for the oldest to be written.
+// reader run ahead of the compressors; when every block is taken, a writer
+// waits for the oldest to be written. Any goroutine may use it.
 type blockPool struct {
-	free    chan *block
-	limit   int
-	created int // only the goroutine that calls get touches it
+	free  chan *block // nil: a block not made yet
+	limit int
 }
 
 // newBlockPool holds 4 blocks more than there are CPUs (up to 8), enough
-// for each CPU to compress one while the reader fills the next of each of
-// two streams and the sinks write out the oldest.
+// for each CPU to compress one while the JSON and CSV files of a service
+// fill theirs and the sinks write out the oldest.
 func newBlockPool() *blockPool {
 	limit := 4 + min(max(runtime.GOMAXPROCS(0), 2), 8)
-	return &blockPool{free: make(chan *block, limit), limit: limit}
+	p := &blockPool{free: make(chan *block, limit), limit: limit}
+	for range limit {
+		p.free <- nil
+	}
+	return p
 }
 
 // get returns an empty block, waiting for one when all are taken.
 func (p *blockPool) get() *block {
-	var b *block
-	select {
-	case b = <-p.free:
-	default:
-		if p.created < p.limit {
-			p.created++
-			b = &block{in: make([]byte, 0, blockSize)}
-		} else {
-			b = <-p.free
-		}
+	b := <-p.free
+	if b == nil {
+		b = &block{in: make([]byte, 0, blockSize)}
 	}
 	b.in, b.dict, b.last, b.err = b.in[:0], b.dict[:0], false, nil
 	b.out.Reset()
@@ -100,7 +96,7 @@ func (p *blockPool) get() *block {
 	return b
 }
 
-// put gives a block back; any goroutine may call it.
+// put gives a block back.
 func (p *blockPool) put(b *block) { p.free <- b }
 
 // digest is what a stream counted of a file: its uncompressed size and

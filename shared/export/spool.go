@@ -14,26 +14,41 @@ import (
 // memory; the rest goes to a temporary file.
 const spoolMemory = 8 << 20
 
+// spoolChunk is the unit of a spool's memory: chunks are filled one after
+// the other, never copied to grow.
+const spoolChunk = 1 << 20
+
 // spool holds the compressed form of a file that is produced while another
 // file is being written to the zip (a service's CSV beside its JSON), until
 // it can be added: in memory up to a cap, then in a temporary file that is
 // removed as soon as it is created where the system allows (Linux, macOS),
 // and at the latest by close.
 type spool struct {
-	dir string
-	cap int
-	mem []byte
-	f   *os.File
-	n   int64
+	dir    string
+	cap    int
+	chunks [][]byte
+	size   int // bytes in chunks
+	f      *os.File
+	n      int64
 }
 
 func newSpool(dir string, capacity int) *spool { return &spool{dir: dir, cap: capacity} }
 
 func (s *spool) Write(p []byte) (int, error) {
-	if s.f == nil && len(s.mem)+len(p) <= s.cap {
-		s.mem = append(s.mem, p...)
-		s.n += int64(len(p))
-		return len(p), nil
+	if s.f == nil && s.size+len(p) <= s.cap {
+		n := len(p)
+		s.n += int64(n)
+		s.size += n
+		for len(p) > 0 {
+			if len(s.chunks) == 0 || len(s.chunks[len(s.chunks)-1]) == spoolChunk {
+				s.chunks = append(s.chunks, make([]byte, 0, spoolChunk))
+			}
+			last := &s.chunks[len(s.chunks)-1]
+			k := min(len(p), spoolChunk-len(*last))
+			*last = append(*last, p[:k]...)
+			p = p[k:]
+		}
+		return n, nil
 	}
 	if s.f == nil {
 		f, err := os.CreateTemp(s.dir, "privops-export-*.spool")
@@ -42,10 +57,12 @@ func (s *spool) Write(p []byte) (int, error) {
 		}
 		s.f = f
 		os.Remove(f.Name()) // open files outlive their name where the system allows; close retries
-		if _, err := f.Write(s.mem); err != nil {
-			return 0, fmt.Errorf("spool: %w", err)
+		for _, c := range s.chunks {
+			if _, err := f.Write(c); err != nil {
+				return 0, fmt.Errorf("spool: %w", err)
+			}
 		}
-		s.mem = nil
+		s.chunks, s.size = nil, 0
 	}
 	n, err := s.f.Write(p)
 	s.n += int64(n)
@@ -58,8 +75,12 @@ func (s *spool) Write(p []byte) (int, error) {
 // copyTo writes everything spooled to w.
 func (s *spool) copyTo(w io.Writer) error {
 	if s.f == nil {
-		_, err := w.Write(s.mem)
-		return err
+		for _, c := range s.chunks {
+			if _, err := w.Write(c); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("spool: %w", err)
@@ -72,9 +93,12 @@ func (s *spool) copyTo(w io.Writer) error {
 	return err
 }
 
+// onDisk reports whether the spool went to a temporary file.
+func (s *spool) onDisk() bool { return s.f != nil }
+
 // close frees the memory and removes the temporary file.
 func (s *spool) close() {
-	s.mem = nil
+	s.chunks = nil
 	if s.f != nil {
 		s.f.Close()
 		os.Remove(s.f.Name())
