@@ -36,8 +36,7 @@ type csvPass struct {
 	p       *packer
 	cols    *columns // the reader's, growing
 	limit   int      // of pending
-	pending []byte   // the items held back, back to back
-	ends    []int    // where each item in pending ends
+	pending batch    // the items held back
 	w       *csvWriter
 	width   int  // the columns when they were fixed
 	again   bool // the columns grew after they were fixed: read again
@@ -50,8 +49,9 @@ func newCSVPass(p *packer, limit int) *csvPass {
 	return &csvPass{p: p, cols: newColumns(), limit: limit, again: limit < 0}
 }
 
-// add takes the next item, after c.cols has taken in its keys.
-func (c *csvPass) add(item []byte) error {
+// add takes the next item, after c.cols has taken in its keys; vs is the
+// scanner that found it, if the item is as it found it (else nil).
+func (c *csvPass) add(item []byte, vs *valueScanner) error {
 	switch {
 	case c.dropped || c.again:
 		return nil
@@ -59,9 +59,8 @@ func (c *csvPass) add(item []byte) error {
 		c.drop()
 		return nil
 	case c.w == nil:
-		if len(c.pending)+len(item) <= c.limit {
-			c.pending = append(c.pending, item...)
-			c.ends = append(c.ends, len(c.pending))
+		if len(c.pending.items)+len(item) <= c.limit {
+			c.pending.push(item, vs)
 			return nil
 		}
 		if err := c.fix(); err != nil {
@@ -72,7 +71,7 @@ func (c *csvPass) add(item []byte) error {
 		c.dropped, c.again = false, true
 		return nil
 	}
-	return c.w.add(item)
+	return c.w.add(item, vs)
 }
 
 // fix takes the columns seen so far as final and hands the items held back
@@ -80,15 +79,9 @@ func (c *csvPass) add(item []byte) error {
 func (c *csvPass) fix() error {
 	c.width = len(c.cols.names)
 	c.w = newCSVWriter(c.p, c.cols)
-	start := 0
-	for _, end := range c.ends {
-		if err := c.w.add(c.pending[start:end]); err != nil {
-			return err
-		}
-		start = end
-	}
-	c.pending, c.ends = nil, nil
-	return nil
+	err := c.pending.each(func(item []byte, vs *valueScanner) error { return c.w.add(item, vs) })
+	c.pending = batch{}
+	return err
 }
 
 // finish adds the CSV file path after the service's JSON file, if the
@@ -119,7 +112,7 @@ func (c *csvPass) finish(ctx context.Context, part Part, items int, path string)
 // after finish, does nothing more.
 func (c *csvPass) drop() {
 	c.dropped = true
-	c.pending, c.ends = nil, nil
+	c.pending = batch{}
 	if c.w != nil {
 		c.w.abort()
 		c.w = nil
@@ -144,10 +137,55 @@ type csvWriter struct {
 	err    error       // the goroutine's; read after done
 }
 
-// batch is items back to back, and where each ends.
+// batch is items back to back, with where their members are when the
+// scanner found them.
 type batch struct {
 	items []byte
-	ends  []int
+	spans [][2]int // name and value of each member, in turn
+	ends  []batchEnd
+	vs    valueScanner // each's keys and vals, for an item with spans
+}
+
+type batchEnd struct {
+	item, spans int // where the item and its spans end
+	scanned     bool
+}
+
+// push appends item, and its members' places if vs is not nil.
+func (b *batch) push(item []byte, vs *valueScanner) {
+	b.items = append(b.items, item...)
+	if vs != nil {
+		for k := range vs.keys {
+			b.spans = append(b.spans, vs.keys[k], vs.vals[k])
+		}
+	}
+	b.ends = append(b.ends, batchEnd{item: len(b.items), spans: len(b.spans), scanned: vs != nil})
+}
+
+// each calls f with each item, and a scanner holding its members' places
+// or nil, in order, until f fails.
+func (b *batch) each(f func(item []byte, vs *valueScanner) error) error {
+	item, span := 0, 0
+	for _, e := range b.ends {
+		var vs *valueScanner
+		if e.scanned {
+			vs = &b.vs
+			vs.keys, vs.vals = vs.keys[:0], vs.vals[:0]
+			for k := span; k < e.spans; k += 2 {
+				vs.keys = append(vs.keys, b.spans[k])
+				vs.vals = append(vs.vals, b.spans[k+1])
+			}
+		}
+		if err := f(b.items[item:e.item], vs); err != nil {
+			return err
+		}
+		item, span = e.item, e.spans
+	}
+	return nil
+}
+
+func (b *batch) reset() {
+	b.items, b.spans, b.ends = b.items[:0], b.spans[:0], b.ends[:0]
 }
 
 func newCSVWriter(p *packer, cols *columns) *csvWriter {
@@ -179,22 +217,12 @@ func (w *csvWriter) run() {
 		w.fail(err)
 	}
 	for b := range w.full {
-		start := 0
-		for _, end := range b.ends {
-			if w.err != nil || w.stop.Load() {
-				break
-			}
-			rec, ok := w.t.record(b.items[start:end])
-			if !ok {
-				w.fail(errRowMismatch)
-				break
-			}
-			if _, err := w.s.Write(rec); err != nil {
+		if w.err == nil {
+			if err := b.each(w.row); err != nil {
 				w.fail(err)
 			}
-			start = end
 		}
-		b.items, b.ends = b.items[:0], b.ends[:0]
+		b.reset()
 		if cap(b.items) > 2*batchBytes {
 			b.items = nil // after a huge item
 		}
@@ -202,22 +230,40 @@ func (w *csvWriter) run() {
 	}
 }
 
+// row writes the record of item.
+func (w *csvWriter) row(item []byte, vs *valueScanner) error {
+	if w.stop.Load() {
+		return errAborted
+	}
+	var rec []byte
+	ok := false
+	if vs != nil {
+		rec, ok = w.t.recordSpans(item, vs.keys, vs.vals)
+	} else {
+		rec, ok = w.t.record(item)
+	}
+	if !ok {
+		return errRowMismatch
+	}
+	_, err := w.s.Write(rec)
+	return err
+}
+
 func (w *csvWriter) fail(err error) {
 	w.err = err
 	w.failed.Store(true)
 }
 
-// add queues item for its row. Once the goroutine has failed it returns
-// the goroutine's error.
-func (w *csvWriter) add(item []byte) error {
+// add queues item for its row; vs, if not nil, holds its members' places.
+// Once the goroutine has failed it returns the goroutine's error.
+func (w *csvWriter) add(item []byte, vs *valueScanner) error {
 	if w.failed.Load() {
 		return fmt.Errorf("spool csv: %w", w.wait())
 	}
 	if w.cur.items == nil {
 		w.cur.items = make([]byte, 0, batchBytes)
 	}
-	w.cur.items = append(w.cur.items, item...)
-	w.cur.ends = append(w.cur.ends, len(w.cur.items))
+	w.cur.push(item, vs)
 	if len(w.cur.items) >= batchBytes {
 		w.full <- w.cur
 		w.cur = <-w.free

@@ -369,24 +369,66 @@ func (t *csvTable) record(item []byte) ([]byte, bool) {
 	}
 	t.row.reset(len(item))
 	for k := 0; t.scan.next(&t.f); k++ {
-		if t.order.same(k, &t.f, t.cols.names) {
-			t.row.set(t.order[k], &t.f)
-			continue
-		}
-		i, found := t.cols.index[string(inner(t.f.key))]
-		if t.f.keyEscaped {
-			i, found = t.cols.index[unquote(t.f.key, true)]
-		}
-		if !found || i >= len(t.row.cells) {
+		if !t.put(k) {
 			return nil, false
 		}
-		t.order.set(k, i)
-		t.row.set(i, &t.f)
 	}
 	if t.scan.nested {
 		return nil, false
 	}
 	return t.row.record(), true
+}
+
+// recordSpans is record for an item whose members valueScanner found
+// (topKeys): keys and vals are where their names and values lie in item,
+// so the item is not walked again.
+func (t *csvTable) recordSpans(item []byte, keys, vals [][2]int) ([]byte, bool) {
+	if len(item) == 0 || item[0] != '{' || len(keys) != len(vals) {
+		return nil, false
+	}
+	t.row.reset(len(item))
+	f := &t.f
+	for k, span := range keys {
+		f.key = item[span[0]:span[1]]
+		f.keyEscaped = bytes.IndexByte(f.key, '\\') >= 0
+		v := item[vals[k][0]:vals[k][1]]
+		if len(v) == 0 {
+			return nil, false
+		}
+		switch v[0] {
+		case '"':
+			f.kind, f.val, f.valEscaped = '"', v, bytes.IndexByte(v, '\\') >= 0
+		case 'n':
+			f.kind, f.val = 'n', nil
+		case '{', '[':
+			return nil, false
+		default: // a number, true or false
+			f.kind, f.val = '0', v
+		}
+		if !t.put(k) {
+			return nil, false
+		}
+	}
+	return t.row.record(), true
+}
+
+// put sets the cell of t.f, the k-th member of an item; false when its key
+// is not a column.
+func (t *csvTable) put(k int) bool {
+	if t.order.same(k, &t.f, t.cols.names) {
+		t.row.set(t.order[k], &t.f)
+		return true
+	}
+	i, found := t.cols.index[string(inner(t.f.key))]
+	if t.f.keyEscaped {
+		i, found = t.cols.index[unquote(t.f.key, true)]
+	}
+	if !found || i >= len(t.row.cells) {
+		return false
+	}
+	t.order.set(k, i)
+	t.row.set(i, &t.f)
+	return true
 }
 
 // writeCSV reads the service's items a second time and writes them to path

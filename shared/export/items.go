@@ -370,7 +370,11 @@ func (p *packer) writeJSON(ctx context.Context, part Part, path string, csv *csv
 			} else {
 				cols.add(item)
 			}
-			if err := csv.add(item); err != nil {
+			var vs *valueScanner
+			if s.raw {
+				vs = &s.vs
+			}
+			if err := csv.add(item, vs); err != nil {
 				return 0, err
 			}
 		}
