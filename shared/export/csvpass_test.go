@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -308,4 +309,58 @@ func checkSums(tb testing.TB, m Manifest, files map[string][]byte) {
 			tb.Errorf("manifest says %+v, file is %+v", f, got)
 		}
 	}
+}
+
+// TestWriteLeavesNoGoroutine ends packages in each way a flat service's
+// CSV goroutine, its stream and the compressors can be running, and checks
+// that every goroutine Write started has ended when it returns. It does
+// not run in parallel: it counts the process's goroutines.
+func TestWriteLeavesNoGoroutine(t *testing.T) {
+	doc := flatDoc(40_000, 40_000, 12)
+	failing := func(after int) Part {
+		return Part{Service: "svc", Open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(strings.NewReader(doc[:after]), iotestErrReader{})), nil
+		}}
+	}
+	tests := []struct {
+		name  string
+		parts []Part
+		w     io.Writer
+		tune  tuning
+	}{
+		{"done", []Part{fixedPart("svc", doc)}, io.Discard, tuning{pending: 4096, spoolMemory: 1 << 10}},
+		{"read fails after the columns are fixed", []Part{failing(len(doc) / 2)}, io.Discard, tuning{pending: 4096, spoolMemory: 1 << 10}},
+		{"read fails before", []Part{failing(100)}, io.Discard, tuning{pending: 4096, spoolMemory: 1 << 10}},
+		{"not flat after the columns are fixed", []Part{fixedPart("svc", nestedLate(doc))}, io.Discard, tuning{pending: 4096, spoolMemory: 1 << 10}},
+		{"a key after the columns are fixed", []Part{fixedPart("svc", flatDoc(20_000, 15_000, 13))}, io.Discard, tuning{pending: pendingBytes, spoolMemory: 1 << 10}},
+		{"the writer fails", []Part{fixedPart("svc", doc)}, &failAfterN{n: 1000}, tuning{pending: 4096, spoolMemory: 1 << 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			write(context.Background(), tt.w, Manifest{TenantID: "acme", RequestID: "req-1", CreatedAt: packDate}, tt.parts, Options{SpoolDir: t.TempDir()}, tt.tune)
+			deadline := time.Now().Add(2 * time.Second)
+			for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > before {
+				t.Errorf("%d goroutines after Write, %d before", n, before)
+			}
+		})
+	}
+}
+
+type iotestErrReader struct{}
+
+func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// failAfterN accepts n bytes, then fails.
+type failAfterN struct{ n int }
+
+func (f *failAfterN) Write(b []byte) (int, error) {
+	if len(b) > f.n {
+		return 0, errors.New("disk full")
+	}
+	f.n -= len(b)
+	return len(b), nil
 }
