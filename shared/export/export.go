@@ -77,10 +77,13 @@ type Options struct {
 	// a larger item fails the package with ErrItemTooLarge. It also bounds
 	// memory: the reader holds the largest item once in its buffer (twice
 	// more when it must be repaired or put on one line), the CSV pass one
-	// cell of it, plus the garbage collector's headroom. Besides items, a
-	// package holds at most 4 MiB-blocks more than there are CPUs (up to 12)
-	// being compressed, up to a MiB of a flat service's first items, and
-	// 8 MiB of its compressed CSV file (the rest goes to SpoolDir).
+	// cell of it, plus the garbage collector's headroom; a flat service's
+	// CSV goroutine holds up to three batches of items (256 KiB, or one
+	// larger item, each). Besides that, a package holds at most 4 blocks of
+	// 1 MiB more than there are CPUs (12 in all at most) and their
+	// compressed forms, up to a MiB of a flat service's first items, and
+	// 8 MiB of its compressed CSV file (the rest goes to SpoolDir). The
+	// 1 GiB benchmark of items of a few hundred bytes peaks near 50 MB of RSS.
 	MaxItemBytes int
 	// SpoolDir is where the compressed CSV file of a flat service waits,
 	// beyond its first 8 MiB, while the service's JSON file is written
