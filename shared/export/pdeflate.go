@@ -226,7 +226,10 @@ func (s *stream) dispatch() {
 // close compresses what is left as the final block, waits until the sink
 // has written every block, and returns the file's digest or the first error.
 func (s *stream) close() (digest, error) {
-	if s.ended {
+	if s.ended { // closed before, or failed
+		if err := s.wait(); err != nil {
+			return digest{}, err
+		}
 		return digest{}, errors.New("deflate: closed twice")
 	}
 	b := s.cur

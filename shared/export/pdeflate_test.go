@@ -85,6 +85,10 @@ func TestStreamWriteFails(t *testing.T) {
 	if !errors.Is(err, errFull) {
 		t.Errorf("error %v, want %v", err, errFull)
 	}
+	// A caller that ignored the failed write still gets the error.
+	if _, err := s.close(); !errors.Is(err, errFull) {
+		t.Errorf("close after the failure: %v, want %v", err, errFull)
+	}
 }
 
 // TestStreamsShareThePool writes two files at once through one pool, as a
