@@ -12,17 +12,25 @@ import (
 // of one empty field written as "" (writeRecord), as csvrow_test.go checks.
 type csvRow struct {
 	cells [][]byte // nil: an empty cell
+	// plain marks cells that cannot hold a quote, CR, LF or other control
+	// character: text of a JSON string without escapes (JSON has none of
+	// them raw in a string), a number or a literal. Only a comma or a
+	// leading space makes such a cell need quotes, which is quicker to see.
+	plain []bool
 	arena bytes.Buffer
 	out   []byte
 }
 
-func newCSVRow(columns int) *csvRow { return &csvRow{cells: make([][]byte, columns)} }
+func newCSVRow(columns int) *csvRow {
+	return &csvRow{cells: make([][]byte, columns), plain: make([]bool, columns)}
+}
 
 // reset clears the cells for an item of n bytes: the arena then holds every
 // cell's text (never longer than its encoding, plus a quote for defuse)
 // without growing, so cells taken from it stay valid.
 func (r *csvRow) reset(n int) {
 	clear(r.cells)
+	clear(r.plain)
 	r.arena.Reset()
 	r.arena.Grow(2*n + 16)
 }
@@ -47,9 +55,9 @@ func (r *csvRow) set(i int, f *field) {
 			r.arena.Write(text)
 			text = r.arena.Bytes()[start:]
 		}
-		r.cells[i] = text
+		r.cells[i], r.plain[i] = text, !f.valEscaped
 	default:
-		r.cells[i] = f.val
+		r.cells[i], r.plain[i] = f.val, true
 	}
 }
 
@@ -64,7 +72,11 @@ func (r *csvRow) record() []byte {
 		if i > 0 {
 			r.out = append(r.out, ',')
 		}
-		r.out = appendCSVField(r.out, c)
+		if r.plain[i] {
+			r.out = appendPlainCSVField(r.out, c)
+		} else {
+			r.out = appendCSVField(r.out, c)
+		}
 	}
 	r.out = append(r.out, '\n')
 	return r.out
@@ -87,6 +99,28 @@ func appendCSVField(dst, field []byte) []byte {
 		field = field[i+1:]
 	}
 	return append(dst, '"')
+}
+
+// appendPlainCSVField is appendCSVField for a plain cell (csvRow.plain):
+// the same output, found with a search for a comma instead of a look at
+// every byte.
+func appendPlainCSVField(dst, field []byte) []byte {
+	if len(field) == 0 || bytes.IndexByte(field, ',') < 0 && !leadingSpace(field) {
+		return append(dst, field...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, field...) // a plain cell holds no quote to double
+	return append(dst, '"')
+}
+
+// leadingSpace reports whether field starts with a Unicode space, which
+// makes encoding/csv quote it.
+func leadingSpace(field []byte) bool {
+	if c := field[0]; c < utf8.RuneSelf {
+		return c == ' ' || '\t' <= c && c <= '\r'
+	}
+	r, _ := utf8.DecodeRune(field)
+	return unicode.IsSpace(r)
 }
 
 // csvSpecial marks the bytes that make a CSV field need quotes. A table

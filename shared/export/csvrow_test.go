@@ -34,6 +34,14 @@ func TestCSVRowMatchesEncodingCSV(t *testing.T) {
 		if got := string(row.record()); got != want {
 			t.Fatalf("record %q: wrote %q, encoding/csv %q", record, got, want)
 		}
+		// The same cells marked plain, where they could be: text without
+		// the characters a JSON string must escape.
+		for i, f := range record {
+			row.plain[i] = !strings.ContainsAny(f, "\"\\\r\n\t")
+		}
+		if got := string(row.record()); got != want {
+			t.Fatalf("record %q, plain cells: wrote %q, encoding/csv %q", record, got, want)
+		}
 	}
 }
 

@@ -3,7 +3,9 @@ package export_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -65,9 +67,11 @@ func TestWriteErrors(t *testing.T) {
 			wantErr: errRead, wantIn: "svc",
 		},
 		{
+			// A second read happens only when a key appears after the
+			// first MiB of items (see grown).
 			name: "changed between reads",
 			parts: func(testing.TB) []export.Part {
-				src := &source{bodies: []string{`{"items":[{"a":1},{"a":2}]}`, `{"items":[{"a":1}]}`}}
+				src := &source{bodies: []string{grown(`{"a":1},{"b":2}`), grown(`{"a":1}`)}}
 				return []export.Part{{Service: "svc", Open: src.open}}
 			},
 			wantErr: export.ErrChanged, wantIn: "svc",
@@ -75,7 +79,7 @@ func TestWriteErrors(t *testing.T) {
 		{
 			name: "new key on the second read",
 			parts: func(testing.TB) []export.Part {
-				src := &source{bodies: []string{`{"items":[{"a":1}]}`, `{"items":[{"b":1}]}`}}
+				src := &source{bodies: []string{grown(`{"b":1}`), grown(`{"c":1}`)}}
 				return []export.Part{{Service: "svc", Open: src.open}}
 			},
 			wantErr: export.ErrChanged,
@@ -114,6 +118,14 @@ func TestWriteErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// grown returns a stored export of flat items whose first MiB has only the
+// key "a", followed by the items in more: a key there makes the CSV file
+// be written from a second read.
+func grown(more string) string {
+	big := `{"a":"` + strings.Repeat("x", 1<<20) + `"}`
+	return `{"items":[{"a":0},` + big + `,` + more + `]}`
 }
 
 // body returns parts of one service, svc, whose stored export is doc.
@@ -206,7 +218,19 @@ func (c *cancelAfter) Read(b []byte) (int, error) {
 func TestWriteStopsWhenTheWriterFails(t *testing.T) {
 	t.Parallel()
 	errFull := errors.New("disk full")
-	src := &source{bodies: []string{`{"items":[` + strings.Repeat(`{"a":"`+strings.Repeat("y", 500)+`"},`, 20_000) + `{}]}`}}
+	// Items that hardly compress, so that the compressed bytes reach the
+	// writer early, and many more than the blocks in flight.
+	rng := rand.New(rand.NewPCG(1, 2))
+	var doc strings.Builder
+	doc.WriteString(`{"items":[`)
+	for range 20_000 {
+		fmt.Fprintf(&doc, `{"a":"%x"},`, rng.Uint64()) // about 30 bytes
+		for range 30 {
+			fmt.Fprintf(&doc, `{"b":"%x%x"},`, rng.Uint64(), rng.Uint64())
+		}
+	}
+	doc.WriteString(`{}]}`)
+	src := &source{bodies: []string{doc.String()}}
 	_, err := export.Write(context.Background(), &failAfter{n: 4096, err: errFull}, header(), []export.Part{{Service: "svc", Open: src.open}}, export.Options{})
 	if !errors.Is(err, errFull) {
 		t.Errorf("error %v, want %v", err, errFull)

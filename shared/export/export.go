@@ -5,10 +5,11 @@
 //
 // It has no trigger of its own: the delivery step of an access or export
 // request calls Write with each service's stored export and pipes the zip into
-// blob storage. Its only side effects are the bytes written to w and the calls
-// to each Part's Open. The package is streamed, never built in memory: items
-// are read and written one at a time, hashes are computed on the way through,
-// and w never needs to Seek.
+// blob storage. Its only side effects are the bytes written to w, the calls
+// to each Part's Open, and a temporary file in Options.SpoolDir while a large
+// flat service's CSV file waits for its JSON file. The package is streamed,
+// never built in memory: items are read and written one at a time, hashes are
+// computed on the way through, and w never needs to Seek.
 package export
 
 import (
@@ -63,8 +64,9 @@ type Part struct {
 	Note string
 	// Open opens the service's stored export, the JSON document {"items":[...]}
 	// the service returned. It is called once, or twice when the items form a
-	// table (a first pass finds the CSV columns), and must return the same bytes
-	// each time. Nil means the service has no export (held or failed): it is
+	// table whose columns grow after its first MiB of items (a second pass
+	// writes the CSV file; see csvPass), and must return the same bytes each
+	// time. Nil means the service has no export (held or failed): it is
 	// listed in the manifest with its Note and no files.
 	Open func(ctx context.Context) (io.ReadCloser, error)
 }
@@ -75,9 +77,19 @@ type Options struct {
 	// a larger item fails the package with ErrItemTooLarge. It also bounds
 	// memory: the reader holds the largest item once in its buffer (twice
 	// more when it must be repaired or put on one line), the CSV pass one
-	// cell of it, plus the garbage collector's headroom. Items of a few
-	// kilobytes keep a process under 15 MB of RSS.
+	// cell of it, plus the garbage collector's headroom; a flat service's
+	// CSV goroutine holds up to three batches of items (256 KiB, or one
+	// larger item, each). Besides that, a package holds at most 4 blocks of
+	// 1 MiB more than there are CPUs (12 in all at most) and their
+	// compressed forms, up to a MiB of a flat service's first items, and
+	// 8 MiB of its compressed CSV file (the rest goes to SpoolDir). The
+	// 1 GiB benchmark of items of a few hundred bytes peaks near 50 MB of RSS.
 	MaxItemBytes int
+	// SpoolDir is where the compressed CSV file of a flat service waits,
+	// beyond its first 8 MiB, while the service's JSON file is written
+	// (default os.TempDir()). The file is removed as soon as it is opened
+	// where the system allows, and when the service is done in any case.
+	SpoolDir string
 }
 
 // FileEntry describes one file of the package.
@@ -122,6 +134,20 @@ type Manifest struct {
 // items). On error the bytes already written to w are not a valid zip and must
 // be discarded: close the pipe into blob storage with the error.
 func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Options) (Manifest, error) {
+	return write(ctx, w, m, parts, opts, tuning{pending: pendingBytes, spoolMemory: spoolMemory})
+}
+
+// tuning holds the bounds tests change to reach every path with small
+// inputs.
+type tuning struct {
+	// pending bounds the items a flat service's CSV holds back (csvPass);
+	// below 0, every CSV file is written from a second read.
+	pending int
+	// spoolMemory bounds the memory of a spooled CSV file (spool).
+	spoolMemory int
+}
+
+func write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Options, tune tuning) (Manifest, error) {
 	if err := checkHeader(m); err != nil {
 		return Manifest{}, err
 	}
@@ -143,10 +169,12 @@ func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Opti
 		// storage). Close flushes it.
 		zw:       zip.NewWriter(bufio.NewWriterSize(w, outBuffer)),
 		modified: m.CreatedAt,
+		headers:  zip.NewWriter(io.Discard),
 		maxItem:  maxItem,
-		buf:      bufio.NewWriterSize(nil, 64<<10),
+		spoolDir: opts.SpoolDir,
+		tune:     tune,
+		blocks:   newBlockPool(),
 	}
-	p.zw.RegisterCompressor(zip.Deflate, newDeflater)
 	defer p.abort()
 
 	for _, part := range parts {
@@ -174,18 +202,6 @@ func Write(ctx context.Context, w io.Writer, m Manifest, parts []Part, opts Opti
 		return Manifest{}, fmt.Errorf("finish zip: %w", err)
 	}
 	return m, nil
-}
-
-// newDeflater compresses at flate.BestSpeed, in blocks on as many goroutines
-// as there are CPUs (parallelDeflater). On generated service JSON it
-// made files about a fifth larger than the default level (ratio 4.2 against
-// 5.0) at three times the speed or more; compressing is half the CPU time of
-// a package, and packages expire within days, so speed wins. The deflate is
-// github.com/klauspost/compress/flate, a drop-in for compress/flate: with its
-// level 1 a 128 MiB Package1GB run took 3.3 CPU-seconds instead of 4.5 for a
-// zip of the same size (44.4 MB against 44.8); any zip reader reads it.
-func newDeflater(w io.Writer) (io.WriteCloser, error) {
-	return newParallelDeflater(w), nil
 }
 
 func checkHeader(m Manifest) error {
@@ -232,56 +248,97 @@ func validID(id string) bool {
 // packer writes the files of one package, recording each file's size and hash.
 type packer struct {
 	zw       *zip.Writer
+	headers  *zip.Writer // on io.Discard: fills file headers (fileHeader)
 	modified time.Time
 	maxItem  int
-	buf      *bufio.Writer // buffers the file being written; reset per file
-	cur      *overlap      // compresses the file being written
+	spoolDir string
+	tune     tuning
+	blocks   *blockPool
+	streams  []*stream // every stream started, so abort can stop their sinks
 	files    []FileEntry
 }
 
-// create starts the file path; write it through p.buf, then call finish.
-func (p *packer) create(path string) error {
-	fh := &zip.FileHeader{Name: path, Method: zip.Deflate, Modified: p.modified}
-	fh.SetMode(0o644)
-	w, err := p.zw.CreateHeader(fh)
+// entry is a file being written straight into the zip.
+type entry struct {
+	path string
+	fh   *zip.FileHeader
+	s    *stream
+}
+
+// newStream starts a stream into w and remembers it for abort.
+func (p *packer) newStream(w io.Writer) *stream {
+	s := newStream(p.blocks, w)
+	p.streams = append(p.streams, s)
+	return s
+}
+
+// create starts the file path in the zip; write it through e.s, then call
+// finish.
+func (p *packer) create(path string) (*entry, error) {
+	fh, err := fileHeader(p.headers, path, p.modified)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+		return nil, err
 	}
-	p.cur = newOverlap(w)
-	p.buf.Reset(p.cur)
-	return nil
+	w, err := p.zw.CreateRaw(fh)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &entry{path: path, fh: fh, s: p.newStream(w)}, nil
 }
 
 // finish ends the file started by create and records it.
-func (p *packer) finish(path string) error {
-	err := p.buf.Flush()
-	d, cerr := p.cur.close()
-	p.cur = nil
-	if err = cmp.Or(err, cerr); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+func (p *packer) finish(e *entry) error {
+	d, err := e.s.close()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", e.path, err)
 	}
-	p.files = append(p.files, FileEntry{Path: path, Bytes: d.n, SHA256: hex.EncodeToString(d.h.Sum(nil))})
+	setSizes(e.fh, d)
+	p.record(e.path, d)
 	return nil
 }
 
-// abort stops the goroutine of a file left unfinished by an error, without
-// writing what it still holds: the package is lost anyway.
-func (p *packer) abort() {
-	if p.cur != nil {
-		p.cur.abort()
-		p.cur = nil
+func (p *packer) record(path string, d digest) {
+	p.files = append(p.files, FileEntry{Path: path, Bytes: d.n, SHA256: hex.EncodeToString(d.sha)})
+}
+
+// addSpooled adds the file path, compressed into sp while another file was
+// being written, with its digest d.
+func (p *packer) addSpooled(path string, sp *spool, d digest) error {
+	fh, err := fileHeader(p.headers, path, p.modified)
+	if err != nil {
+		return err
 	}
+	w, err := p.zw.CreateRaw(fh)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := sp.copyTo(w); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	setSizes(fh, d)
+	p.record(path, d)
+	return nil
+}
+
+// abort stops the goroutines of files left unfinished by an error, without
+// writing what they still hold: the package is lost anyway.
+func (p *packer) abort() {
+	for _, s := range p.streams {
+		s.abort()
+	}
+	p.streams = nil
 }
 
 // writeFile writes a small file held in memory.
 func (p *packer) writeFile(path string, content []byte) error {
-	if err := p.create(path); err != nil {
+	e, err := p.create(path)
+	if err != nil {
 		return err
 	}
-	if _, err := p.buf.Write(content); err != nil {
+	if _, err := e.s.Write(content); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return p.finish(path)
+	return p.finish(e)
 }
 
 // writePart writes the files of one service.
@@ -291,19 +348,21 @@ func (p *packer) writePart(ctx context.Context, part Part) (ServiceEntry, error)
 		return se, nil
 	}
 	jsonPath := "services/" + part.Service + ".json"
-	items, cols, err := p.writeJSON(ctx, part, jsonPath)
+	csv := newCSVPass(p, p.tune.pending)
+	defer csv.drop()
+	items, err := p.writeJSON(ctx, part, jsonPath, csv)
 	if err != nil {
 		return se, err
 	}
 	se.Items = items
 	se.Files = append(se.Files, jsonPath)
-	if !cols.tabular() {
-		return se, nil
-	}
 	csvPath := "services/" + part.Service + ".csv"
-	if err := p.writeCSV(ctx, part, cols, items, csvPath); err != nil {
+	ok, err := csv.finish(ctx, part, items, csvPath)
+	if err != nil {
 		return se, err
 	}
-	se.Files = append(se.Files, csvPath)
+	if ok {
+		se.Files = append(se.Files, csvPath)
+	}
 	return se, nil
 }

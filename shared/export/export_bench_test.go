@@ -28,9 +28,9 @@ import (
 //	go test -run '^$' -bench 'Package1GB' -benchtime 1x -count 3 ./shared/export/
 //	go test -run '^$' -bench 'FileCopy1GB' -benchtime 1x -count 3 ./shared/export/
 
-// BenchmarkPackage1GB writes the package of four services (two flat, so read
-// twice for their CSV, two nested) to a file. MB/s counts the stored exports
-// once.
+// BenchmarkPackage1GB writes the package of four services (two flat, each
+// with a CSV file beside its JSON file, two nested) to a file. MB/s counts
+// the stored exports once.
 func BenchmarkPackage1GB(b *testing.B) {
 	total := benchBytes(b)
 	parts := synthParts(total)

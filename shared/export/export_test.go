@@ -405,18 +405,21 @@ func TestWriteOpensOnceOrTwice(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		file      string
+		body      string
 		wantOpens int
 	}{
-		{"flat: a pass for the columns, one for the rows", "crm.json", 2},
-		{"nested: one pass", "tickets.json", 1},
-		{"empty: one pass", "empty.json", 1},
-		{"malformed: closed after the error", "garbage.json", 1},
+		{"flat: one pass for JSON and CSV", readTestdata(t, "crm.json"), 1},
+		{"flat, a key after the first MiB of items: a second pass for the CSV", grown(`{"b":1}`), 2},
+		{"flat, items over a MiB with no new key later: one pass", grown(`{"a":1}`), 1},
+		{"nested: one pass", readTestdata(t, "tickets.json"), 1},
+		{"nested after the first MiB: one pass", grown(`{"a":[1]}`), 1},
+		{"empty: one pass", readTestdata(t, "empty.json"), 1},
+		{"malformed: closed after the error", readTestdata(t, "garbage.json"), 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p, src := part("svc", "Service", readTestdata(t, tt.file))
+			p, src := part("svc", "Service", tt.body)
 			export.Write(context.Background(), io.Discard, header(), []export.Part{p}, export.Options{})
 			opens, closes := src.counts()
 			if opens != tt.wantOpens || closes != opens {

@@ -2,8 +2,6 @@ package export
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -337,74 +335,4 @@ func risky(c byte) bool {
 		return true
 	}
 	return false
-}
-
-// writeCSV reads the service's items a second time and writes them to path as
-// rows under cols. items is the count of the first read.
-func (p *packer) writeCSV(ctx context.Context, part Part, cols *columns, items int, path string) error {
-	s, err := openItems(ctx, part.Open, p.maxItem)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := p.create(path); err != nil {
-		return err
-	}
-	row := newCSVRow(len(cols.names))
-	for i, name := range cols.names {
-		row.cells[i] = []byte(defuse(name))
-	}
-	if _, err := p.buf.Write(row.record()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	var (
-		scan  flatScanner
-		f     field
-		n     int
-		order keyOrder
-	)
-	for {
-		item, ok, err := s.next(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		if n++; n > items || !scan.start(item) {
-			return fmt.Errorf("%w: item %d", ErrChanged, n)
-		}
-		row.reset(len(item))
-		for k := 0; scan.next(&f); k++ {
-			if order.same(k, &f, cols.names) {
-				row.set(order[k], &f)
-				continue
-			}
-			i, found := cols.index[string(inner(f.key))]
-			if f.keyEscaped {
-				i, found = cols.index[unquote(f.key, true)]
-			}
-			if !found {
-				return fmt.Errorf("%w: item %d", ErrChanged, n)
-			}
-			order.set(k, i)
-			row.set(i, &f)
-		}
-		if scan.nested {
-			return fmt.Errorf("%w: item %d", ErrChanged, n)
-		}
-		if _, err := p.buf.Write(row.record()); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if n != items {
-		return fmt.Errorf("%w: %d items, then %d", ErrChanged, items, n)
-	}
-	if err := p.finish(path); err != nil {
-		return err
-	}
-	if err := s.Close(); err != nil {
-		return fmt.Errorf("close stored export: %w", err)
-	}
-	return nil
 }

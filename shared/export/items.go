@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -328,45 +327,56 @@ func (s *itemStream) readFail(err error) error {
 	return fmt.Errorf("read stored export: %w", err)
 }
 
-// writeJSON writes the service's items to path and returns how many there
-// were and the CSV columns they would make.
-func (p *packer) writeJSON(ctx context.Context, part Part, path string) (int, *columns, error) {
+// writeJSON writes the service's items to path, passes each to csv (which
+// also collects their columns), and returns how many there were.
+func (p *packer) writeJSON(ctx context.Context, part Part, path string, csv *csvPass) (int, error) {
 	s, err := openItems(ctx, part.Open, p.maxItem)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	defer s.Close()
-	if err := p.create(path); err != nil {
-		return 0, nil, err
+	e, err := p.create(path)
+	if err != nil {
+		return 0, err
 	}
-	w := p.buf
+	w := e.s
 	w.WriteString("{\n  \"service\": ")
 	writeString(w, part.Service)
 	w.WriteString(",\n  \"name\": ")
 	writeString(w, part.Name)
 	w.WriteString(",\n  \"items\": [")
-	cols := newColumns()
+	cols := csv.cols
 	n := 0
 	for {
 		s.vs.topKeys = cols.flat
 		item, ok, err := s.next(ctx)
 		if err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if !ok {
 			break
 		}
 		if n > 0 {
-			w.WriteByte(',')
-		}
-		w.WriteString("\n    ")
-		if _, err := w.Write(item); err != nil {
-			return 0, nil, fmt.Errorf("write %s: %w", path, err)
-		}
-		if s.raw {
-			cols.addKeys(item, s.vs.keys, s.vs.nested)
+			w.WriteString(",\n    ")
 		} else {
-			cols.add(item)
+			w.WriteString("\n    ")
+		}
+		if _, err := w.Write(item); err != nil {
+			return 0, fmt.Errorf("write %s: %w", path, err)
+		}
+		if cols.flat {
+			if s.raw {
+				cols.addKeys(item, s.vs.keys, s.vs.nested)
+			} else {
+				cols.add(item)
+			}
+			var vs *valueScanner
+			if s.raw {
+				vs = &s.vs
+			}
+			if err := csv.add(item, vs); err != nil {
+				return 0, err
+			}
 		}
 		n++
 	}
@@ -374,17 +384,17 @@ func (p *packer) writeJSON(ctx context.Context, part Part, path string) (int, *c
 		w.WriteString("\n  ")
 	}
 	w.WriteString("]\n}\n")
-	if err := p.finish(path); err != nil {
-		return 0, nil, err
+	if err := p.finish(e); err != nil {
+		return 0, err
 	}
 	if err := s.Close(); err != nil {
-		return 0, nil, fmt.Errorf("close stored export: %w", err)
+		return 0, fmt.Errorf("close stored export: %w", err)
 	}
-	return n, cols, nil
+	return n, nil
 }
 
 // writeString writes s as a JSON string.
-func writeString(w *bufio.Writer, s string) {
+func writeString(w io.Writer, s string) {
 	b, _ := json.Marshal(s) // a string always marshals
 	w.Write(b)
 }

@@ -3,16 +3,20 @@ package export
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
-// TestParallelDeflaterRoundTrip compresses entries around the block size and
-// reads them back with the standard library's inflate.
-func TestParallelDeflaterRoundTrip(t *testing.T) {
+// TestStreamRoundTrip compresses files around the block size, reads them
+// back with the standard library's inflate, and checks the digest.
+func TestStreamRoundTrip(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	text := make([]byte, 0, 4*blockSize)
@@ -24,7 +28,7 @@ func TestParallelDeflaterRoundTrip(t *testing.T) {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			t.Parallel()
 			in := text[:size]
-			first := deflateInParts(t, in)
+			first, d := deflateInParts(t, in)
 			got, err := io.ReadAll(flate.NewReader(bytes.NewReader(first)))
 			if err != nil {
 				t.Fatalf("inflate: %v", err)
@@ -32,48 +36,88 @@ func TestParallelDeflaterRoundTrip(t *testing.T) {
 			if !bytes.Equal(got, in) {
 				t.Errorf("inflated %d bytes differ from the %d written", len(got), len(in))
 			}
-			if again := deflateInParts(t, in); !bytes.Equal(again, first) {
+			if again, _ := deflateInParts(t, in); !bytes.Equal(again, first) {
 				t.Error("the same input gave different output")
+			}
+			sum := sha256.Sum256(in)
+			want := digest{n: int64(len(in)), out: int64(len(first)), sha: sum[:], crc: crc32.ChecksumIEEE(in)}
+			if diff := cmp.Diff(want, d, cmp.AllowUnexported(digest{})); diff != "" {
+				t.Errorf("digest (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-// deflateInParts writes in through a parallelDeflater in uneven writes.
-func deflateInParts(tb testing.TB, in []byte) []byte {
+// deflateInParts writes in through a stream in uneven writes.
+func deflateInParts(tb testing.TB, in []byte) ([]byte, digest) {
 	tb.Helper()
 	var out bytes.Buffer
-	d := newParallelDeflater(&out)
+	s := newStream(newBlockPool(), &out)
 	for i, step := 0, 1; i < len(in); i, step = i+step, step*3+7 {
-		if _, err := d.Write(in[i:min(i+step, len(in))]); err != nil {
+		if _, err := s.Write(in[i:min(i+step, len(in))]); err != nil {
 			tb.Fatalf("write: %v", err)
 		}
 	}
-	if err := d.Close(); err != nil {
+	d, err := s.close()
+	if err != nil {
 		tb.Fatalf("close: %v", err)
 	}
-	if err := d.Close(); err == nil {
-		tb.Error("a second Close succeeded")
+	if _, err := s.close(); err == nil {
+		tb.Error("a second close succeeded")
 	}
-	return out.Bytes()
+	return out.Bytes(), d
 }
 
-func TestParallelDeflaterWriteFails(t *testing.T) {
+func TestStreamWriteFails(t *testing.T) {
 	t.Parallel()
 	errFull := errors.New("disk full")
-	d := newParallelDeflater(errWriter{errFull})
+	s := newStream(newBlockPool(), errWriter{errFull})
 	buf := bytes.Repeat([]byte("abc"), blockSize)
 	var err error
 	for range 20 {
-		if _, err = d.Write(buf); err != nil {
+		if _, err = s.Write(buf); err != nil {
 			break
 		}
 	}
 	if err == nil {
-		err = d.Close()
+		_, err = s.close()
 	}
 	if !errors.Is(err, errFull) {
 		t.Errorf("error %v, want %v", err, errFull)
+	}
+	// A caller that ignored the failed write still gets the error.
+	if _, err := s.close(); !errors.Is(err, errFull) {
+		t.Errorf("close after the failure: %v, want %v", err, errFull)
+	}
+}
+
+// TestStreamsShareThePool writes two files at once through one pool, as a
+// flat service's JSON and CSV files are, and aborts a third midway: no
+// stream waits forever for a block.
+func TestStreamsShareThePool(t *testing.T) {
+	t.Parallel()
+	pool := newBlockPool()
+	var a, b, c bytes.Buffer
+	sa, sb, sc := newStream(pool, &a), newStream(pool, &b), newStream(pool, &c)
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	for range 3 * pool.limit * blockSize / len(chunk) {
+		for _, s := range []*stream{sa, sb, sc} {
+			if _, err := s.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sc.abort()
+	for _, s := range []*stream{sa, sb} {
+		if _, err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("the same bytes through two streams at once differ")
+	}
+	if _, err := sc.close(); err == nil {
+		t.Error("close after abort succeeded")
 	}
 }
 

@@ -30,11 +30,13 @@ type valueScanner struct {
 	stack   []byte // '{' or '[' of each open container
 	newline bool   // the value holds a line break between its tokens
 
-	// With topKeys set, scan records where the names of the members of a
-	// top-level object are, and whether any member's value is an object or
-	// an array: the CSV columns, found without walking the item again.
+	// With topKeys set, scan records where the names and values of the
+	// members of a top-level object are, and whether any member's value is
+	// an object or an array: the CSV columns and cells, found without
+	// walking the item again.
 	topKeys bool
 	keys    [][2]int // start and end of each name, with its quotes
+	vals    [][2]int // start and end of each value, as encoded
 	nested  bool
 }
 
@@ -50,7 +52,7 @@ var strPlain = func() (t [256]bool) {
 // whitespace), errShort when b ends inside it, or a *syntaxError. A number
 // at the very end of b is short: a digit might follow.
 func (v *valueScanner) scan(b []byte) (int, error) {
-	v.stack, v.newline, v.keys, v.nested = v.stack[:0], false, v.keys[:0], false
+	v.stack, v.newline, v.keys, v.vals, v.nested = v.stack[:0], false, v.keys[:0], v.vals[:0], false
 	i := 0
 	var err error
 value:
@@ -120,6 +122,9 @@ closed: // a value ends before b[i]
 	if len(v.stack) == 0 {
 		return i, nil
 	}
+	if v.topKeys && len(v.stack) == 1 && len(v.vals) > 0 {
+		v.vals[len(v.vals)-1][1] = i // the member's value (or a nested one's closing) ends here
+	}
 	if i = v.space(b, i); i >= len(b) {
 		return 0, errShort
 	}
@@ -167,6 +172,9 @@ func (v *valueScanner) key(b []byte, i int) (int, error) {
 	}
 	if i = v.space(b, i+1); i >= len(b) {
 		return 0, errShort
+	}
+	if v.topKeys && len(v.stack) == 1 {
+		v.vals = append(v.vals, [2]int{i, i})
 	}
 	return i, nil
 }

@@ -261,3 +261,42 @@ func TestAddKeysMatchesAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordSpansMatchesRecord checks the CSV record made from the
+// scanner's recorded members against the one from flatScanner's walk.
+func TestRecordSpansMatchesRecord(t *testing.T) {
+	t.Parallel()
+	items := []string{
+		`{"a":1,"b":"x","c":null,"d":true,"e":false,"f":-1.5e3}`,
+		`{ "b" : "x,y" , "a" : 2 }`,
+		`{"a":"=1+1","b":"-2","c":" lead","d":"\u00a0nbsp"}`,
+		`{"a":"q\"uote","b":"line\nbreak","c":"tab\there","d":"\\.","e":"\/"}`,
+		`{"\u0061":"escaped key","b\"c":1}`,
+		`{"a":1,"a":2}`,
+		`{}`,
+		`{"a":""}`,
+		`{"a":"é 🙂 \ud83d\ude42"}`,
+	}
+	cols := newColumns()
+	for _, item := range items {
+		cols.add([]byte(item))
+	}
+	if !cols.tabular() || len(cols.names) != 7 {
+		t.Fatalf("columns %q, flat %v", cols.names, cols.flat)
+	}
+	// Items that must fail alike: nested, or with a key that is not a column.
+	items = append(items, `{"b":{"c":1}}`, `{"a":1,"b":[1]}`, `{"zz":1}`)
+	flat, spans := newCSVTable(cols), newCSVTable(cols)
+	vs := valueScanner{topKeys: true}
+	for _, item := range items {
+		end, err := vs.scan([]byte(item + " "))
+		if err != nil || end != len(item) {
+			t.Fatalf("scan %s: %d, %v", item, end, err)
+		}
+		want, wantOK := flat.record([]byte(item))
+		got, gotOK := spans.recordSpans([]byte(item), vs.keys, vs.vals)
+		if string(got) != string(want) || gotOK != wantOK {
+			t.Errorf("item %s: record %q, %v; recordSpans %q, %v", item, want, wantOK, got, gotOK)
+		}
+	}
+}
