@@ -65,6 +65,10 @@ func refOpenItems(ctx context.Context, open func(context.Context) (io.ReadCloser
 	}
 	lim := &refLimiter{r: bufio.NewReaderSize(rc, 64<<10)}
 	s := &refStream{rc: rc, lim: lim, dec: json.NewDecoder(lim), maxItem: maxItem}
+	// Numbers stay text: Token would otherwise convert a top-level number
+	// to float64 and fail on one past its range (1e309) with an error that
+	// is no syntax error, though the document is malformed all the same.
+	s.dec.UseNumber()
 	if err := s.head(); err != nil {
 		rc.Close()
 		return nil, err

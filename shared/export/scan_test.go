@@ -96,6 +96,10 @@ func scanCases() []scanCase {
 		{name: "items null", doc: `{"items":null}`, class: "malformed"},
 		{name: "items an object", doc: `{"items":{"a":1}}`, class: "malformed"},
 		{name: "array at the top", doc: `[{"items":[]}]`, class: "malformed"},
+		// Found by FuzzItemStream: numbers past float64's range are text
+		// here, never converted, wherever they stand.
+		{name: "number at the top past float64's range", doc: "1" + strings.Repeat("0", 309), class: "malformed"},
+		{name: "numbers past float64's range", doc: `{"x":1e999,"items":[-1e999,{"a":1e400}]}`, items: []string{`-1e999`, `{"a":1e400}`}},
 		{name: "trailing data", doc: `{"items":[]} {}`, class: "malformed"},
 		{name: "trailing space", doc: "{\"items\":[]} \n", items: nil},
 		{name: "truncated item", doc: `{"items":[{"a":"xy`, class: "malformed"},
