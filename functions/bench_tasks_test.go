@@ -226,7 +226,7 @@ func newFanOutSuite(b *testing.B, c fanOutCase) *fanOutSuite {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.DataDir = b.TempDir()
+	cfg.DataDir = benchDataDir(b) // kept until the process ends (benchdir_test.go)
 	cfg.MailOutboxDir, cfg.BlobDir = filepath.Join(cfg.DataDir, "outbox"), filepath.Join(cfg.DataDir, "blobs")
 	cfg.QueueWorkers = c.workers
 	if c.workers == 0 {

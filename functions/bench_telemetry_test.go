@@ -47,7 +47,7 @@ func benchIntake(b *testing.B, tel *telemetry.Telemetry) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.DataDir = b.TempDir()
+	cfg.DataDir = benchDataDir(b) // kept until the process ends (benchdir_test.go)
 	cfg.RateSubmitPerIP, cfg.RateSubmitPerEmail = 1<<30, 1<<30
 	a := &app{cfg: cfg, log: logging.New(io.Discard, "info"), secrets: config.Secrets{Root: bytes.Repeat([]byte{9}, 32), DevJWT: devKey}}
 	a.tel = tel

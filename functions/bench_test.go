@@ -32,7 +32,7 @@ func benchSeconds() time.Duration {
 }
 
 func benchEnv(b *testing.B) []string {
-	env := baseEnv(b.TempDir()) // production log level: one line per request
+	env := baseEnv(benchDataDir(b)) // production log level: one line per request; kept until the process ends (benchdir_test.go)
 	if v := os.Getenv("SQLITE_SYNCHRONOUS"); v != "" {
 		env = append(env, "SQLITE_SYNCHRONOUS="+v)
 	}
@@ -199,7 +199,7 @@ func procCPU(pid int) time.Duration {
 // size.
 func BenchmarkColdStart(b *testing.B) {
 	bin := binary(b)
-	data := b.TempDir()
+	data := benchDataDir(b)
 	first := start(b, baseEnv(data)) // creates the database and demo tenant
 	first.stop(b)
 	coldStarts(b, bin, func(port int) []string {

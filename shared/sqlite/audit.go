@@ -22,7 +22,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *privacy.AuditEvent) error {
 	var result privacy.AuditEvent
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		result, err = appendAudit(ctx, tx, s.db.heads, e)
+		result, err = appendAudit(ctx, tx, s.db.st, s.db.heads, e)
 		return err
 	})
 	if err != nil {
@@ -37,11 +37,10 @@ func (s *Store) AppendAudit(ctx context.Context, e *privacy.AuditEvent) error {
 // It seals e after the chain's head as the writer's cache knows it (see
 // headCache), reading it from the file only when the cache does not, and
 // inserts it unless the chain holds e's id already: three statements became
-// one on the hot path (modernc.org/sqlite prepares every statement anew, so
-// each one saved is a prepare saved).
-func appendAudit(ctx context.Context, tx *sql.Tx, heads *headCache, e *privacy.AuditEvent) (privacy.AuditEvent, error) {
+// one on the hot path, and that one is prepared once (stmts.go).
+func appendAudit(ctx context.Context, tx *sql.Tx, st *writerStmts, heads *headCache, e *privacy.AuditEvent) (privacy.AuditEvent, error) {
 	var prev *privacy.AuditEvent // nil for the first event
-	if h, ok := heads.head(ctx, tx, e.TenantID); ok {
+	if h, ok := heads.head(ctx, tx, st, e.TenantID); ok {
 		prev = &privacy.AuditEvent{Seq: h.seq, Hash: h.hash}
 	} else {
 		head, err := auditRow(tx.QueryRowContext(ctx,
@@ -59,8 +58,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, heads *headCache, e *privacy.A
 	}
 	// A conflict on the event id is the idempotent repeat; one on the
 	// sequence (a head that moved) is an error, never a fork.
-	res, err := tx.ExecContext(ctx, "INSERT INTO audit (tenant_id, seq, event_id, doc) VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id, event_id) DO NOTHING",
-		result.TenantID, result.Seq, result.ID, string(doc))
+	res, err := st.exec(ctx, tx, stmtInsertAudit, result.TenantID, result.Seq, result.ID, string(doc))
 	if err != nil {
 		return privacy.AuditEvent{}, err
 	}
@@ -80,12 +78,12 @@ func appendAudit(ctx context.Context, tx *sql.Tx, heads *headCache, e *privacy.A
 
 // appendAudits appends events, in order, inside tx, and fills each from what
 // was stored; for CreateRequestWithAudit and UpdateRequestWithAudit.
-func appendAudits(ctx context.Context, tx *sql.Tx, heads *headCache, events []*privacy.AuditEvent) error {
+func appendAudits(ctx context.Context, tx *sql.Tx, st *writerStmts, heads *headCache, events []*privacy.AuditEvent) error {
 	for _, e := range events {
 		if e.TenantID == "" || e.ID == "" {
 			return errors.New("append audit event: tenant id and event id are required")
 		}
-		stored, err := appendAudit(ctx, tx, heads, e)
+		stored, err := appendAudit(ctx, tx, st, heads, e)
 		if err != nil {
 			return fmt.Errorf("append audit event %s: %w", e.ID, err)
 		}

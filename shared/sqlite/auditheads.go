@@ -55,9 +55,9 @@ func newHeadCache() *headCache {
 
 // head returns the cached head of tenant's chain; ok is false when it is not
 // cached (read it from the file). tx is the writer's open transaction.
-func (c *headCache) head(ctx context.Context, tx *sql.Tx, tenant string) (h auditHead, ok bool) {
+func (c *headCache) head(ctx context.Context, tx *sql.Tx, st *writerStmts, tenant string) (h auditHead, ok bool) {
 	if !c.checked {
-		c.check(ctx, tx)
+		c.check(ctx, tx, st)
 	}
 	if h, ok := c.job[tenant]; ok {
 		return h, h.known
@@ -89,10 +89,10 @@ func (c *headCache) begin() {
 
 // check clears the whole cache if another connection has committed since the
 // cache was last valid (data_version moved) or the version cannot be read.
-func (c *headCache) check(ctx context.Context, tx *sql.Tx) {
+func (c *headCache) check(ctx context.Context, tx *sql.Tx, st *writerStmts) {
 	c.checked = true
 	var v int64
-	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+	if err := st.queryRow(ctx, tx, stmtDataVersion).Scan(&v); err != nil {
 		c.reset()
 		return
 	}

@@ -44,7 +44,7 @@ func TestAuditHeadCacheKeepsTheChain(t *testing.T) {
 	}{
 		{"a lone write fails after appending", func(tb testing.TB, db *DB, _ string) *Store {
 			err := db.write(tb.Context(), func(tx *sql.Tx) error {
-				if _, err := appendAudit(tb.Context(), tx, db.heads, event("t1", "lost")); err != nil {
+				if _, err := appendAudit(tb.Context(), tx, db.st, db.heads, event("t1", "lost")); err != nil {
 					return err
 				}
 				return errJob
@@ -64,7 +64,7 @@ func TestAuditHeadCacheKeepsTheChain(t *testing.T) {
 			for i, id := range []string{"kept-1", "lost", "kept-2"} {
 				wg.Go(func() {
 					errs[i] = db.write(ctx, func(tx *sql.Tx) error {
-						if _, err := appendAudit(ctx, tx, db.heads, event("t1", id)); err != nil {
+						if _, err := appendAudit(ctx, tx, db.st, db.heads, event("t1", id)); err != nil {
 							return err
 						}
 						if id == "lost" {

@@ -44,14 +44,11 @@ func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMe
 	err := q.db.write(ctx, func(tx *sql.Tx) error {
 		now := q.db.opts.Now() // read under the write lock, as in Receive
 		// Forget expired ids, a bounded batch at a time.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe WHERE (queue, id) IN
-			(SELECT queue, id FROM dedupe WHERE expires_at <= ? LIMIT 100)`, nanos(now)); err != nil {
+		if _, err := q.db.st.exec(ctx, tx, stmtDedupeExpire, nanos(now)); err != nil {
 			return err
 		}
 		for _, m := range msgs {
-			res, err := tx.ExecContext(ctx, `INSERT INTO dedupe (queue, id, expires_at) VALUES (?, ?, ?)
-				ON CONFLICT (queue, id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= ?`,
-				queue, m.ID, nanos(now.Add(q.db.opts.DedupeWindow)), nanos(now))
+			res, err := q.db.st.exec(ctx, tx, stmtDedupeInsert, queue, m.ID, nanos(now.Add(q.db.opts.DedupeWindow)), nanos(now))
 			if err != nil {
 				return err
 			}
@@ -66,9 +63,7 @@ func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMe
 			if err != nil {
 				return fmt.Errorf("message %s: %w", m.ID, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO messages
-				(queue, id, body, enqueued_at, visible_at, content_type, properties) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				queue, m.ID, body, nanos(now), nanos(later(now, m.NotBefore)), m.ContentType, props); err != nil {
+			if _, err := q.db.st.exec(ctx, tx, stmtInsertMessage, queue, m.ID, body, nanos(now), nanos(later(now, m.NotBefore)), m.ContentType, props); err != nil {
 				return err
 			}
 		}
@@ -129,9 +124,7 @@ func (q *Queue) Receive(ctx context.Context, queue string, lease time.Duration) 
 			var id, contentType string
 			var body []byte
 			var props sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT seq, id, body, delivery_count, enqueued_at, content_type, properties
-				FROM messages WHERE queue = ? AND state = 'ready' AND visible_at <= ? ORDER BY visible_at, seq LIMIT 1`,
-				queue, nanos(now)).Scan(&seq, &id, &body, &count, &enqueued, &contentType, &props)
+			err := q.db.st.queryRow(ctx, tx, stmtNextMessage, queue, nanos(now)).Scan(&seq, &id, &body, &count, &enqueued, &contentType, &props)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil
 			} else if err != nil {
@@ -149,8 +142,7 @@ func (q *Queue) Receive(ctx context.Context, queue string, lease time.Duration) 
 				return err
 			}
 			token := newToken()
-			if _, err := tx.ExecContext(ctx, `UPDATE messages SET delivery_count = ?, lease = ?, visible_at = ?
-				WHERE seq = ?`, count+1, token, nanos(now.Add(lease)), seq); err != nil {
+			if _, err := q.db.st.exec(ctx, tx, stmtLeaseMessage, count+1, token, nanos(now.Add(lease)), seq); err != nil {
 				return err
 			}
 			d = &privacy.Delivery{Queue: queue, ID: id, Body: body, DeliveryCount: count + 1,

@@ -16,13 +16,12 @@ import (
 // deletes them). The rows are sealed by the service: opaque here.
 
 // spoolMails inserts mails inside tx.
-func spoolMails(ctx context.Context, tx *sql.Tx, mails []privacy.SpooledMail) error {
+func spoolMails(ctx context.Context, tx *sql.Tx, st *writerStmts, mails []privacy.SpooledMail) error {
 	for _, m := range mails {
 		if m.ID == "" || m.TenantID == "" || len(m.Sealed) == 0 {
 			return errors.New("spool mail: id, tenant id and sealed mail are required")
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO mail_spool (id, tenant_id, created_at, sealed) VALUES (?, ?, ?, ?)",
-			m.ID, m.TenantID, nanos(m.CreatedAt), m.Sealed); err != nil {
+		if _, err := st.exec(ctx, tx, stmtSpoolMail, m.ID, m.TenantID, nanos(m.CreatedAt), m.Sealed); err != nil {
 			return fmt.Errorf("spool mail %s: %w", m.ID, err)
 		}
 	}

@@ -74,6 +74,8 @@ type DB struct {
 	w  *sql.DB // exactly one connection: every write, serialized
 	r  *sql.DB // read-only pool
 	wr *writer // the group-commit writer that owns w after Open
+	// st holds the writer's hot statements, prepared on w (stmts.go).
+	st *writerStmts
 	// heads caches the audit chain heads; only the writer goroutine uses it.
 	heads *headCache
 	opts  Options
@@ -123,9 +125,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.w.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	if db.st, err = prepareWriterStmts(ctx, db.w); err != nil {
+		db.stopWriter()
+		db.w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
 	db.r, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {busy, "query_only(1)"}}))
 	if err != nil {
 		db.stopWriter()
+		db.st.close()
 		db.w.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -167,7 +175,7 @@ func (db *DB) init(ctx context.Context) error {
 // Close closes the database. Pending reads and writes fail afterwards.
 func (db *DB) Close() error {
 	db.stopWriter()
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.st.close(), db.r.Close(), db.w.Close())
 }
 
 //go:embed migrations/*.sql

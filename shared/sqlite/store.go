@@ -147,16 +147,15 @@ func (s *Store) CreateRequestWithMail(ctx context.Context, r *privacy.Request, e
 	status, typ, created, due, outbox := requestColumns(r)
 	etag := newToken()
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO requests
-		(tenant_id, id, etag, status, type, created_at, open_due_at, outbox_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := s.db.st.exec(ctx, tx, stmtInsertRequest,
 			r.TenantID, r.ID, etag, status, typ, created, due, outbox, string(doc))
 		if err != nil {
 			return err
 		}
-		if err := spoolMails(ctx, tx, mails); err != nil {
+		if err := spoolMails(ctx, tx, s.db.st, mails); err != nil {
 			return err
 		}
-		return appendAudits(ctx, tx, s.db.heads, events)
+		return appendAudits(ctx, tx, s.db.st, s.db.heads, events)
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
@@ -206,8 +205,7 @@ func (s *Store) UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, 
 			created           int64
 			due, outbox       sql.NullInt64
 		}
-		err := tx.QueryRowContext(ctx, `SELECT etag, status, type, created_at, open_due_at, outbox_at
-			FROM requests WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).
+		err := s.db.st.queryRow(ctx, tx, stmtRequestForUpdate, r.TenantID, r.ID).
 			Scan(&cur.etag, &cur.status, &cur.typ, &cur.created, &cur.due, &cur.outbox)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -240,7 +238,7 @@ func (s *Store) UpdateRequestWithAudit(ctx context.Context, r *privacy.Request, 
 			append(args, r.TenantID, r.ID)...); err != nil {
 			return err
 		}
-		return appendAudits(ctx, tx, s.db.heads, events)
+		return appendAudits(ctx, tx, s.db.st, s.db.heads, events)
 	})
 	if err != nil {
 		return fmt.Errorf("update request %s: %w", r.ID, err)

@@ -34,13 +34,27 @@ func main() {
 	for _, g := range strings.Split(*only, ",") {
 		groups[strings.TrimSpace(g)] = true
 	}
-	r := &runner{log: os.Stderr}
+	// The benchmarks of package functions keep their data folders under
+	// BENCH_DATA_DIR, removed only after the last round: deleting thousands
+	// of mail files makes the next file creates slow on some file systems
+	// (functions/benchdir_test.go), and no benchmark should pay for another's
+	// clean-up, in this round or the next.
+	data, err := os.MkdirTemp("", "privops-benchtable-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	r := &runner{log: os.Stderr, env: []string{"BENCH_DATA_DIR=" + data}}
 	for round := range *count {
 		fmt.Fprintf(r.log, "\n## round %d of %d\n", round+1, *count)
 		if err := r.round(groups, *exportBytes); err != nil {
 			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.RemoveAll(data)
 			os.Exit(1)
 		}
+	}
+	if err := os.RemoveAll(data); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
 	}
 	fmt.Fprintf(os.Stdout, "\nMedians of %d rounds; in each round every baseline ran beside its benchmark, minutes apart at most, and a ratio is the median of the rounds' ratios.\n\n", *count)
 	writeTable(os.Stdout, r.rounds, groups)
@@ -51,6 +65,7 @@ func main() {
 type runner struct {
 	rounds []results
 	log    io.Writer
+	env    []string // for every go test it runs
 }
 
 // round runs each group's benchmarks once, each beside its baseline: on a
@@ -107,7 +122,7 @@ func (r *runner) goTest(into results, env []string, pkg string, args ...string) 
 	args = append([]string{"test", "-run", "^$", "-timeout", "60m", "-count", "1"}, append(args, pkg)...)
 	fmt.Fprintf(r.log, "\n$ %s go %s\n", strings.Join(env, " "), strings.Join(args, " "))
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), r.env...), env...)
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, r.log)
 	cmd.Stderr = r.log
