@@ -190,7 +190,9 @@ func (s *stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteString is Write for a string, without converting it.
+// WriteString is Write for a string, without converting it. It repeats
+// Write's loop on purpose: one generic function for both measured about 4 %
+// more CPU per package (BenchmarkPackage1GB, 256 MiB, 4 runs each).
 func (s *stream) WriteString(p string) (int, error) {
 	n := 0
 	for len(p) > 0 {
