@@ -6,18 +6,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-
 	"github.com/privops/privops/shared/auth"
 	"github.com/privops/privops/shared/blob"
 	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/builtin"
 	"github.com/privops/privops/shared/config"
-	"github.com/privops/privops/shared/cosmos"
 	"github.com/privops/privops/shared/privacy"
-	"github.com/privops/privops/shared/servicebus"
-	"github.com/privops/privops/shared/sqs"
 	"github.com/privops/privops/shared/webhook"
 )
 
@@ -55,20 +49,7 @@ func (a *app) openStore() (privacy.Store, error) {
 	if cfg.StoreBackend != "cosmos" {
 		return a.db.Store(), nil
 	}
-	ccfg := cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase, Auth: cfg.CosmosAuth, Key: cfg.CosmosKey}
-	if cfg.CosmosAuth == cosmos.AuthIdentity {
-		cred, err := a.azure.get()
-		if err != nil {
-			return nil, fmt.Errorf("STORE_BACKEND=cosmos: identity credential: %w", err)
-		}
-		ccfg.Credential = cred
-	}
-	s, err := cosmos.New(ccfg)
-	if err != nil {
-		return nil, fmt.Errorf("STORE_BACKEND=cosmos: %w", err)
-	}
-	a.cosmos = s
-	return s, nil
+	return a.openCosmos()
 }
 
 // openPublisher returns the sending side of the queue QUEUE_BACKEND names:
@@ -78,33 +59,11 @@ func (a *app) openPublisher() (privacy.Publisher, error) {
 	cfg := a.cfg
 	switch cfg.QueueBackend {
 	case "sqs":
-		// Region and credentials come from the Lambda environment.
-		p, err := sqs.New(context.Background(), sqs.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("QUEUE_BACKEND=sqs: %w", err)
-		}
-		return p, nil
+		return openSQS(context.Background())
 	case "servicebus":
-	default:
-		return a.db.Queue(), nil
+		return a.openServiceBus()
 	}
-	var client *azservicebus.Client
-	var err error
-	if cfg.ServiceBusConnectionString != "" {
-		client, err = servicebus.NewClient(cfg.ServiceBusConnectionString)
-	} else {
-		var cred azcore.TokenCredential
-		if cred, err = a.azure.get(); err == nil {
-			client, err = servicebus.NewClientWithCredential(cfg.ServiceBusNamespace, cred)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("QUEUE_BACKEND=servicebus: %w", err)
-	}
-	p := servicebus.New(client)
-	a.sb = client
-	a.closers = append(a.closers, func() { _ = p.Close(context.Background()); _ = client.Close(context.Background()) })
-	return p, nil
+	return a.db.Queue(), nil
 }
 
 // openBlobs returns the blob store BLOB_BACKEND names: a local folder, or an
@@ -118,23 +77,7 @@ func (a *app) openBlobs(ctx context.Context) (privacy.Blobs, error) {
 		}
 		return b, nil
 	}
-	var b *blob.Azure
-	var err error
-	if cfg.BlobConnectionString != "" {
-		b, err = blob.NewAzureFromConnectionString(cfg.BlobConnectionString, cfg.BlobContainer, nil)
-	} else {
-		var cred azcore.TokenCredential
-		if cred, err = a.azure.get(); err == nil {
-			b, err = blob.NewAzureWithCredential(cfg.BlobAccountURL, cfg.BlobContainer, cred, nil)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("BLOB_BACKEND=azure: %w", err)
-	}
-	if err := b.EnsureContainer(ctx); err != nil {
-		return nil, fmt.Errorf("BLOB_BACKEND=azure: %w", err)
-	}
-	return b, nil
+	return a.openAzureBlobs(ctx)
 }
 
 // adapters are the ports' implementations the functions are wired to.

@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-
 	"github.com/privops/privops/functions/admin"
 	breachsendfn "github.com/privops/privops/functions/breachsend"
 	"github.com/privops/privops/functions/callback"
@@ -39,7 +37,6 @@ import (
 	"github.com/privops/privops/shared/breach"
 	"github.com/privops/privops/shared/breachsend"
 	"github.com/privops/privops/shared/config"
-	"github.com/privops/privops/shared/cosmos"
 	"github.com/privops/privops/shared/dsr"
 	"github.com/privops/privops/shared/funcjson"
 	"github.com/privops/privops/shared/mail"
@@ -58,8 +55,7 @@ type app struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	secrets config.Secrets
-	db      *sqlite.DB    // the built-in queue, and the store unless STORE_BACKEND=cosmos
-	cosmos  *cosmos.Store // the store when STORE_BACKEND=cosmos
+	db      *sqlite.DB // the built-in queue, and the store unless STORE_BACKEND=cosmos
 	svc     *dsr.Service
 	funcs   []trigger.Function
 	specs   []funcjson.Spec
@@ -75,10 +71,10 @@ type app struct {
 	// offboarder carries out offboardings (the deadline watch, the operator API).
 	offboarder *offboard.Offboarder
 	store      privacy.Store
-	sb         *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	closers    []func()
-	// azure is the one Entra ID credential the Azure adapters share.
-	azure azureCredential
+	// azureState is what the Azure adapters opened (azure.go); empty in a
+	// build without them (noazure.go).
+	azureState
 	// tel instruments the functions; nil (off) unless
 	// OTEL_EXPORTER_OTLP_ENDPOINT is set.
 	tel *telemetry.Telemetry
@@ -88,9 +84,7 @@ func (a *app) Close() {
 	for _, c := range a.closers {
 		c()
 	}
-	if a.cosmos != nil {
-		a.cosmos.Close()
-	}
+	a.closeAzure()
 	if a.db != nil {
 		_ = a.db.Close()
 	}

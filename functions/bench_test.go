@@ -196,15 +196,19 @@ func procCPU(pid int) time.Duration {
 
 // BenchmarkColdStart measures exec to accepting connections (median over 15
 // starts on an existing data directory), idle RSS after start, and the binary
-// size.
+// size, of each host's build running the standalone host.
 func BenchmarkColdStart(b *testing.B) {
-	bin := binary(b)
-	data := benchDataDir(b)
-	first := start(b, baseEnv(data)) // creates the database and demo tenant
-	first.stop(b)
-	coldStarts(b, bin, func(port int) []string {
-		return baseEnv(data, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG_LEVEL=warn")
-	})
+	for _, hb := range hostBuilds {
+		b.Run("build="+hb.name, func(b *testing.B) {
+			bin := binaryWithTags(b, hb.tags)
+			data := benchDataDir(b)
+			first := startWith(b, bin, baseEnv(data)) // creates the database and demo tenant
+			first.stop(b)
+			coldStarts(b, bin, func(port int) []string {
+				return baseEnv(data, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG_LEVEL=warn")
+			})
+		})
+	}
 }
 
 // BenchmarkColdStartNetHTTP is the baseline of BenchmarkColdStart: the same
@@ -212,7 +216,9 @@ func BenchmarkColdStart(b *testing.B) {
 // way.
 func BenchmarkColdStartNetHTTP(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "minhttp")
-	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./testdata/minhttp").CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./testdata/minhttp")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	coldStarts(b, bin, func(port int) []string {

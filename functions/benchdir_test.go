@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +49,7 @@ func benchDataDir(b *testing.B) string {
 }
 
 // TestMain runs the tests and benchmarks, then removes what they kept until
-// the end: the benchmarks' data folders (see benchDataDir) and the binary
+// the end: the benchmarks' data folders (see benchDataDir) and the binaries
 // built for the process tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -59,8 +58,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "remove benchmark data:", err)
 		}
 	}
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

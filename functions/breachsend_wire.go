@@ -38,10 +38,10 @@ func (a *app) openBreachMailer() (privacy.Mailer, error) {
 // adapter (its own breachsend container), else the embedded SQLite file; nil
 // without either, and the routes answer 501 breach-notification-not-available.
 func (a *app) breachStore() breachsend.Store {
-	switch {
-	case a.cosmos != nil:
-		return a.cosmos.BreachSend()
-	case a.db != nil && a.cfg.StoreBackend != "cosmos":
+	if s, ok := a.cosmosBreachSend(); ok {
+		return s
+	}
+	if a.db != nil && a.cfg.StoreBackend != "cosmos" {
 		return a.db.BreachSend()
 	}
 	return nil

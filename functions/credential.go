@@ -1,3 +1,5 @@
+//go:build !privops_noazure
+
 package main
 
 import (

@@ -1,11 +1,20 @@
+//go:build !privops_noaws
+
 package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
+	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/lambdahost"
+	"github.com/privops/privops/shared/privacy"
+	"github.com/privops/privops/shared/sqs"
 )
+
+// checkAWSBuild accepts every configuration: this build has the AWS parts.
+func checkAWSBuild(*config.Config) error { return nil }
 
 // serveLambda hands every function to the AWS Lambda runtime: HTTP API
 // requests, SQS batches and EventBridge schedules all arrive at this one
@@ -22,4 +31,14 @@ func (a *app) serveLambda(ctx context.Context) error {
 	}
 	h.Start(ctx)
 	return nil
+}
+
+// openSQS returns the SQS publisher (QUEUE_BACKEND=sqs); region and
+// credentials come from the Lambda environment.
+func openSQS(ctx context.Context) (privacy.Publisher, error) {
+	p, err := sqs.New(ctx, sqs.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("QUEUE_BACKEND=sqs: %w", err)
+	}
+	return p, nil
 }

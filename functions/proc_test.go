@@ -19,31 +19,72 @@ import (
 	"time"
 )
 
-// The process tests run the real binary: built once per test run.
+// The process tests run the real binary, built once per test run the way the
+// Taskfile builds what ships (CGO_ENABLED=0, stripped): every build's folder
+// is under binDir, removed by TestMain.
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildMu sync.Mutex
+	binDir  string
+	builds  = map[string]builtBinary{} // by build tags ("" for the full build)
 )
 
+type builtBinary struct {
+	path string
+	err  error
+}
+
+// hostBuilds are the builds the Taskfile and README make, by the host they are
+// for: the full one runs under every host; the Functions package
+// (`task stage`) leaves out the AWS Lambda host and SQS; the standalone build
+// (`task build TAGS=privops_noaws,privops_noazure`) links no cloud SDK.
+var hostBuilds = []struct{ name, tags string }{
+	{"full", ""},
+	{"functions", "privops_noaws"},
+	{"standalone", "privops_noaws,privops_noazure"},
+}
+
+// binary returns the full build of the suite, built on first use.
 func binary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
+	return binaryWithTags(tb, "")
+}
+
+// binaryWithTags returns the suite built with these build tags (comma
+// separated, "" for none), built on first use.
+func binaryWithTags(tb testing.TB, tags string) string {
+	tb.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	b, ok := builds[tags]
+	if !ok {
+		b = buildBinary(tags)
+		builds[tags] = b
+	}
+	if b.err != nil {
+		tb.Fatalf("build (tags %q): %v", tags, b.err)
+	}
+	return b.path
+}
+
+func buildBinary(tags string) builtBinary {
+	if binDir == "" {
 		dir, err := os.MkdirTemp("", "privops-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			return builtBinary{err: err}
 		}
-		binPath = filepath.Join(dir, "privops")
-		out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		tb.Fatalf("build: %v", buildErr)
+		binDir = dir
 	}
-	return binPath
+	name := "privops"
+	if tags != "" {
+		name += "-" + strings.ReplaceAll(tags, ",", "-")
+	}
+	path := filepath.Join(binDir, name)
+	cmd := exec.Command("go", "build", "-tags", tags, "-trimpath", "-ldflags", "-s -w", "-o", path, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return builtBinary{err: errors.New(string(out))}
+	}
+	return builtBinary{path: path}
 }
 
 // proc is a running suite.

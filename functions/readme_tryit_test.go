@@ -23,9 +23,21 @@ func TestTryItInTwoMinutes(t *testing.T) {
 	}
 	t.Parallel()
 	script := readmeShellBlock(t, "## Try it in two minutes")
+	// Every host's build runs the standalone host the same: the walk holds for
+	// each (README, Builds).
+	for _, hb := range hostBuilds {
+		t.Run("build="+hb.name, func(t *testing.T) {
+			t.Parallel()
+			tryItWalk(t, binaryWithTags(t, hb.tags), script)
+		})
+	}
+}
+
+// tryItWalk runs the README's walk against bin and checks what it says it shows.
+func tryItWalk(t *testing.T, bin, script string) {
 	dir := t.TempDir()
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	p := startIn(t, binary(t), dir, env)
+	p := startIn(t, bin, dir, env)
 	port := strings.TrimPrefix(p.addr, "http://127.0.0.1:")
 	script = strings.ReplaceAll(script, "127.0.0.1:7071", "127.0.0.1:"+port)
 	script = strings.ReplaceAll(script, "/tmp/sub.json", filepath.Join(dir, "sub.json"))
@@ -33,7 +45,7 @@ func TestTryItInTwoMinutes(t *testing.T) {
 	prelude := "set -eu\ngo() { shift 2; \"$PRIVOPS_BIN\" \"$@\"; }\n"
 	cmd := exec.Command("bash", "-c", prelude+script)
 	cmd.Dir = dir
-	cmd.Env = append(env, "PRIVOPS_BIN="+binary(t))
+	cmd.Env = append(env, "PRIVOPS_BIN="+bin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README block failed: %v\n%s\nserver:\n%s", err, out, p.out.String())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/logging"
 	"github.com/privops/privops/shared/privacy"
-	"github.com/privops/privops/shared/servicebus"
-	"github.com/privops/privops/shared/trigger"
 )
 
 // replay implements `privops replay`: after a fix, it re-submits the inbound
@@ -79,23 +76,13 @@ func (a *app) replayRejected(ctx context.Context, only string, w io.Writer) erro
 
 func (a *app) replayDeadLetters(ctx context.Context, w io.Writer) error {
 	queue := a.cfg.InboundQueue
-	if a.sb == nil {
-		n, err := a.db.Queue().Requeue(ctx, queue)
-		if err != nil {
-			return fmt.Errorf("replay dead letters of %s: %w", queue, err)
-		}
-		fmt.Fprintf(w, "dead letters of %s: %d moved back to the queue\n", queue, n)
-		return nil
-	}
-	fn := a.inbound.Queue()
-	n, err := servicebus.DrainDeadLetters(ctx, a.sb, queue, func(ctx context.Context, m trigger.Message) error {
-		err := fn(ctx, m)
-		var rej *trigger.Rejection
-		if errors.As(err, &rej) {
-			return nil // recorded as rejected: it leaves the dead-letter queue for the admin API's list
-		}
+	if done, err := a.replayServiceBusDeadLetters(ctx, w, queue); done {
 		return err
-	})
-	fmt.Fprintf(w, "dead letters of %s: %d handled, %d still failing\n", queue, n.Handled, n.Failed)
-	return err
+	}
+	n, err := a.db.Queue().Requeue(ctx, queue)
+	if err != nil {
+		return fmt.Errorf("replay dead letters of %s: %w", queue, err)
+	}
+	fmt.Fprintf(w, "dead letters of %s: %d moved back to the queue\n", queue, n)
+	return nil
 }

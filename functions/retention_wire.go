@@ -10,7 +10,6 @@ import (
 	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/retention"
-	"github.com/privops/privops/shared/servicebus"
 	"github.com/privops/privops/shared/trigger"
 )
 
@@ -47,8 +46,8 @@ func deadLetterConfig(cfg *config.Config) retentiontimer.DeadLetterConfig {
 // nil for a backend without (SQS, whose dead-letter queue's own retention
 // period applies; the in-memory test queue).
 func (a *app) deadLetters(ad adapters) retentiontimer.DeadLetters {
-	if a.sb != nil {
-		return &servicebus.DeadLetterKeeper{Client: a.sb}
+	if d := a.serviceBusDeadLetters(); d != nil {
+		return d
 	}
 	d, _ := ad.publisher.(retentiontimer.DeadLetters)
 	return d

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -117,7 +118,8 @@ func TestStage(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", exe, err)
 		}
-		want := map[string]string{"GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "0", "-trimpath": "true"}
+		// The Functions build leaves out the AWS Lambda host and SQS (README, Builds).
+		want := map[string]string{"GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "0", "-trimpath": "true", "-tags": "privops_noaws"}
 		for _, s := range info.Settings {
 			if w, ok := want[s.Key]; ok && s.Value == w {
 				delete(want, s.Key)
@@ -128,6 +130,14 @@ func TestStage(t *testing.T) {
 		}
 		if info.Path != "github.com/privops/privops/functions" {
 			t.Errorf("%s is built from %s, want ./functions", exe, info.Path)
+		}
+		for _, d := range info.Deps {
+			if strings.HasPrefix(d.Path, "github.com/aws/") {
+				t.Errorf("%s links %s: the Functions build must not link the AWS SDK", exe, d.Path)
+			}
+		}
+		if !slices.ContainsFunc(info.Deps, func(d *debug.Module) bool { return d.Path == "github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos" }) {
+			t.Errorf("%s does not link azcosmos: the Functions build needs the Azure adapters", exe)
 		}
 	})
 
