@@ -72,8 +72,10 @@ type app struct {
 	offboarder *offboard.Offboarder
 	store      privacy.Store
 	closers    []func()
-	// azureState is what the Azure adapters opened (azure.go); empty in a
-	// build without them (noazure.go).
+	// cosmosState and azureState are what the Cosmos DB and other Azure
+	// adapters opened (cosmos.go, azure.go); empty in a build without them
+	// (build.go).
+	cosmosState
 	azureState
 	// tel instruments the functions; nil (off) unless
 	// OTEL_EXPORTER_OTLP_ENDPOINT is set.
@@ -84,7 +86,7 @@ func (a *app) Close() {
 	for _, c := range a.closers {
 		c()
 	}
-	a.closeAzure()
+	a.closeCosmos()
 	if a.db != nil {
 		_ = a.db.Close()
 	}
@@ -99,6 +101,9 @@ func derive(root []byte, purpose string) []byte {
 
 // build opens the adapters and builds every function.
 func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+	if err := checkBuild(cfg); err != nil {
+		return nil, err // a build made for another host (README, Builds)
+	}
 	a := &app{cfg: cfg, log: log}
 	var err error
 	if a.secrets, err = cfg.LoadSecrets(); err != nil {

@@ -1,4 +1,4 @@
-//go:build !privops_noazure
+//go:build !privops_lambda && !privops_standalone
 
 package main
 
@@ -13,64 +13,27 @@ import (
 
 	retentiontimer "github.com/privops/privops/functions/retention"
 	"github.com/privops/privops/shared/blob"
-	"github.com/privops/privops/shared/breachsend"
-	"github.com/privops/privops/shared/config"
-	"github.com/privops/privops/shared/cosmos"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/servicebus"
 	"github.com/privops/privops/shared/trigger"
 )
 
-// The Azure adapters: Cosmos DB, Service Bus and Blob storage, and the one
-// Entra ID credential they share. A build with -tags privops_noazure links
-// none of them (noazure.go); the Functions host itself needs no SDK.
+// Service Bus, Blob storage and the one Entra ID credential the Azure
+// adapters share (credential.go). The Lambda and standalone builds leave them
+// out (azure_off.go, build.go); the Functions host itself needs no SDK.
 
-// checkAzureBuild accepts every configuration: this build has the Azure SDK.
-func checkAzureBuild(*config.Config) error { return nil }
+// This build has Service Bus, Blob storage and the Entra ID credential.
+const hasAzure = true
 
 // azureState is what the app keeps of the Azure adapters it opened.
 type azureState struct {
-	cosmos *cosmos.Store        // the store when STORE_BACKEND=cosmos
-	sb     *azservicebus.Client // when QUEUE_BACKEND=servicebus
+	sb *azservicebus.Client // when QUEUE_BACKEND=servicebus
 	// azure is the one Entra ID credential the Azure adapters share.
 	azure azureCredential
 }
 
-// closeAzure closes the Cosmos DB client, if one was opened.
-func (a *app) closeAzure() {
-	if a.cosmos != nil {
-		a.cosmos.Close()
-	}
-}
-
-// openCosmos opens the Cosmos DB store (no network call until the first
-// operation).
-func (a *app) openCosmos() (privacy.Store, error) {
-	cfg := a.cfg
-	ccfg := cosmos.Config{Endpoint: cfg.CosmosEndpoint, Database: cfg.CosmosDatabase, Auth: cfg.CosmosAuth, Key: cfg.CosmosKey}
-	if cfg.CosmosAuth == cosmos.AuthIdentity {
-		cred, err := a.azure.get()
-		if err != nil {
-			return nil, fmt.Errorf("STORE_BACKEND=cosmos: identity credential: %w", err)
-		}
-		ccfg.Credential = cred
-	}
-	s, err := cosmos.New(ccfg)
-	if err != nil {
-		return nil, fmt.Errorf("STORE_BACKEND=cosmos: %w", err)
-	}
-	a.cosmos = s
-	return s, nil
-}
-
-// cosmosBreachSend is the Cosmos adapter's breach fan-out store (its own
-// breachsend container); false when the store is not Cosmos DB.
-func (a *app) cosmosBreachSend() (breachsend.Store, bool) {
-	if a.cosmos == nil {
-		return nil, false
-	}
-	return a.cosmos.BreachSend(), true
-}
+// entraCredential is the shared Entra ID credential, built on first use.
+func (a *app) entraCredential() (azcore.TokenCredential, error) { return a.azure.get() }
 
 // openServiceBus opens the Service Bus publisher, with the connection string
 // or else the shared credential.
@@ -82,7 +45,7 @@ func (a *app) openServiceBus() (privacy.Publisher, error) {
 		client, err = servicebus.NewClient(cfg.ServiceBusConnectionString)
 	} else {
 		var cred azcore.TokenCredential
-		if cred, err = a.azure.get(); err == nil {
+		if cred, err = a.entraCredential(); err == nil {
 			client, err = servicebus.NewClientWithCredential(cfg.ServiceBusNamespace, cred)
 		}
 	}
@@ -134,7 +97,7 @@ func (a *app) openAzureBlobs(ctx context.Context) (privacy.Blobs, error) {
 		b, err = blob.NewAzureFromConnectionString(cfg.BlobConnectionString, cfg.BlobContainer, nil)
 	} else {
 		var cred azcore.TokenCredential
-		if cred, err = a.azure.get(); err == nil {
+		if cred, err = a.entraCredential(); err == nil {
 			b, err = blob.NewAzureWithCredential(cfg.BlobAccountURL, cfg.BlobContainer, cred, nil)
 		}
 	}

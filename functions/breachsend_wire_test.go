@@ -26,7 +26,7 @@ func TestBreachStoreFollowsTheStoreBackend(t *testing.T) {
 		a    *app
 		want string
 	}{
-		{"cosmos", &app{cfg: &config.Config{StoreBackend: "cosmos"}, azureState: azureState{cosmos: cs}, db: new(sqlite.DB)}, "*cosmos.BreachSendStore"},
+		{"cosmos", &app{cfg: &config.Config{StoreBackend: "cosmos"}, cosmosState: cosmosState{cosmos: cs}, db: new(sqlite.DB)}, "*cosmos.BreachSendStore"},
 		{"sqlite", &app{cfg: &config.Config{StoreBackend: "sqlite"}, db: new(sqlite.DB)}, "*sqlite.BreachStore"},
 		{"none", &app{cfg: &config.Config{StoreBackend: "cosmos"}}, "<nil>"},
 	}

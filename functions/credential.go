@@ -1,4 +1,4 @@
-//go:build !privops_noazure
+//go:build !privops_lambda && !privops_standalone
 
 package main
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,26 +18,25 @@ func TestHostBuildsRefuseWhatTheyLeaveOut(t *testing.T) {
 	}
 	t.Parallel()
 	const cosmosKey = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
-	lambda := []string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:9", "AUTH_MODE=jwks", "AUTH_JWKS_URL=https://login.example.com/keys",
-		"AUTH_ISSUER=https://issuer.example.com", "AUTH_AUDIENCE=privops", "SECRET_KEY=" + strings.Repeat("A", 44),
-		"STORE_BACKEND=cosmos", "COSMOS_AUTH=key", "COSMOS_ENDPOINT=https://127.0.0.1:9/", "COSMOS_KEY=" + cosmosKey}
+	cosmosByKey := []string{"STORE_BACKEND=cosmos", "COSMOS_AUTH=key", "COSMOS_ENDPOINT=https://127.0.0.1:9/", "COSMOS_KEY=" + cosmosKey}
+	lambda := append([]string{"AWS_LAMBDA_RUNTIME_API=127.0.0.1:9", "AUTH_MODE=jwks", "AUTH_JWKS_URL=https://login.example.com/keys",
+		"AUTH_ISSUER=https://issuer.example.com", "AUTH_AUDIENCE=privops", "SECRET_KEY=" + strings.Repeat("A", 44)}, cosmosByKey...)
+	serviceBus := []string{"QUEUE_BACKEND=servicebus", "SERVICEBUS_CONNECTION_STRING=Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=a"}
+	azureBlob := []string{"BLOB_BACKEND=azure", "BLOB_CONNECTION_STRING=UseDevelopmentStorage=true"}
 	cases := []struct {
 		name, tags string
 		env        []string
 		want       []string // in the first line of stderr
 	}{
-		{"Lambda without AWS", "privops_noaws", lambda,
-			[]string{"AWS_LAMBDA_RUNTIME_API", "privops_noaws"}},
-		{"SQS without AWS", "privops_noaws", append(lambda[:len(lambda):len(lambda)], "QUEUE_BACKEND=sqs"),
-			[]string{"AWS_LAMBDA_RUNTIME_API", "privops_noaws"}},
-		{"Cosmos DB without Azure", "privops_noazure", []string{"STORE_BACKEND=cosmos", "COSMOS_AUTH=key", "COSMOS_ENDPOINT=https://127.0.0.1:9/", "COSMOS_KEY=" + cosmosKey},
-			[]string{"STORE_BACKEND=cosmos", "privops_noazure"}},
-		{"Service Bus without Azure", "privops_noazure", []string{"QUEUE_BACKEND=servicebus", "SERVICEBUS_CONNECTION_STRING=Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=a"},
-			[]string{"QUEUE_BACKEND=servicebus", "privops_noazure"}},
-		{"Blob storage without Azure", "privops_noazure", []string{"BLOB_BACKEND=azure", "BLOB_CONNECTION_STRING=UseDevelopmentStorage=true"},
-			[]string{"BLOB_BACKEND=azure", "privops_noazure"}},
-		{"Blob storage in the standalone build", "privops_noaws,privops_noazure", []string{"BLOB_BACKEND=azure", "BLOB_CONNECTION_STRING=UseDevelopmentStorage=true"},
-			[]string{"BLOB_BACKEND=azure", "privops_noazure"}},
+		{"functions: Lambda", "privops_functions", lambda, []string{"AWS_LAMBDA_RUNTIME_API", "-tags privops_functions", "the AWS Lambda host"}},
+		{"functions: SQS", "privops_functions", append(slices.Clone(lambda), "QUEUE_BACKEND=sqs"), []string{"AWS_LAMBDA_RUNTIME_API", "privops_functions"}},
+		{"lambda: Service Bus", "privops_lambda", append(slices.Clone(lambda), serviceBus...), []string{"QUEUE_BACKEND=servicebus", "-tags privops_lambda", "Service Bus"}},
+		{"lambda: Blob storage", "privops_lambda", append(slices.Clone(lambda), azureBlob...), []string{"BLOB_BACKEND=azure", "privops_lambda", "Blob storage"}},
+		{"lambda: Cosmos DB by identity", "privops_lambda", append(slices.Clone(lambda), "COSMOS_AUTH=identity", "COSMOS_KEY="), []string{"COSMOS_AUTH=identity", "privops_lambda", "COSMOS_AUTH=key"}},
+		{"standalone: Cosmos DB", "privops_standalone", cosmosByKey, []string{"STORE_BACKEND=cosmos", "-tags privops_standalone", "Cosmos DB"}},
+		{"standalone: Service Bus", "privops_standalone", serviceBus, []string{"QUEUE_BACKEND=servicebus", "privops_standalone"}},
+		{"standalone: Blob storage", "privops_standalone", azureBlob, []string{"BLOB_BACKEND=azure", "privops_standalone"}},
+		{"standalone: Lambda", "privops_standalone", lambda, []string{"AWS_LAMBDA_RUNTIME_API", "privops_standalone"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-//go:build !privops_noaws
+//go:build !privops_functions && !privops_standalone
 
 package main
 
@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/privops/privops/shared/config"
 	"github.com/privops/privops/shared/lambdahost"
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/sqs"
 )
 
-// checkAWSBuild accepts every configuration: this build has the AWS parts.
-func checkAWSBuild(*config.Config) error { return nil }
+// This build has the AWS Lambda host and the SQS publisher (build.go).
+const hasLambda = true
 
 // serveLambda hands every function to the AWS Lambda runtime: HTTP API
 // requests, SQS batches and EventBridge schedules all arrive at this one

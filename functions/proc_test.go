@@ -34,13 +34,12 @@ type builtBinary struct {
 }
 
 // hostBuilds are the builds the Taskfile and README make, by the host they are
-// for: the full one runs under every host; the Functions package
-// (`task stage`) leaves out the AWS Lambda host and SQS; the standalone build
-// (`task build TAGS=privops_noaws,privops_noazure`) links no cloud SDK.
+// for (README, Builds; build.go): the full one runs under every host.
 var hostBuilds = []struct{ name, tags string }{
 	{"full", ""},
-	{"functions", "privops_noaws"},
-	{"standalone", "privops_noaws,privops_noazure"},
+	{"functions", "privops_functions"},
+	{"lambda", "privops_lambda"},
+	{"standalone", "privops_standalone"},
 }
 
 // binary returns the full build of the suite, built on first use.

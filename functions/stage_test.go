@@ -119,7 +119,7 @@ func TestStage(t *testing.T) {
 			t.Fatalf("%s: %v", exe, err)
 		}
 		// The Functions build leaves out the AWS Lambda host and SQS (README, Builds).
-		want := map[string]string{"GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "0", "-trimpath": "true", "-tags": "privops_noaws"}
+		want := map[string]string{"GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "0", "-trimpath": "true", "-tags": "privops_functions"}
 		for _, s := range info.Settings {
 			if w, ok := want[s.Key]; ok && s.Value == w {
 				delete(want, s.Key)

@@ -30,7 +30,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
 	"github.com/privops/privops/shared/privacy"
@@ -43,10 +42,11 @@ const (
 	// AuthKey signs requests with the account key (COSMOS_KEY). For the
 	// emulator and for accounts where key access is still enabled.
 	AuthKey = "key"
-	// AuthIdentity uses Microsoft Entra ID through azidentity's
-	// DefaultAzureCredential: the Function App's managed identity on Azure
-	// (AZURE_CLIENT_ID picks a user-assigned one), a developer's az login
-	// locally. The identity needs the Cosmos DB Built-in Data Contributor role.
+	// AuthIdentity uses Microsoft Entra ID through Config.Credential (the
+	// composition root's DefaultAzureCredential: the Function App's managed
+	// identity on Azure, AZURE_CLIENT_ID picking a user-assigned one, a
+	// developer's az login locally). The identity needs the Cosmos DB
+	// Built-in Data Contributor role.
 	AuthIdentity = "identity"
 )
 
@@ -63,9 +63,10 @@ type Config struct {
 	Auth string
 	// Key is the account key (AuthKey only). A secret: never logged.
 	Key string
-	// Credential is the Entra ID credential of AuthIdentity. The composition
-	// root shares one across the Azure adapters; when nil, New builds a
-	// DefaultAzureCredential of its own.
+	// Credential is the Entra ID credential of AuthIdentity (required for
+	// it). The composition root shares one across the Azure adapters; the
+	// adapter does not build its own, so a build that reaches Cosmos DB with
+	// its key links no Entra ID library (README, Builds).
 	Credential azcore.TokenCredential
 	// Transport, when set, carries every HTTP call the SDK makes. Tests use it
 	// to count calls, inject throttling and trust the emulator's certificate.
@@ -121,20 +122,11 @@ func New(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("cosmos: client: %w", err)
 		}
 	case AuthIdentity:
-		cred := cfg.Credential
-		if cred == nil {
-			credOpts := &azidentity.DefaultAzureCredentialOptions{}
-			if cfg.Transport != nil {
-				credOpts.ClientOptions.Transport = cfg.Transport
-			}
-			dc, err := azidentity.NewDefaultAzureCredential(credOpts)
-			if err != nil {
-				return nil, fmt.Errorf("cosmos: identity credential: %w", err)
-			}
-			cred = dc
+		if cfg.Credential == nil {
+			return nil, errors.New("cosmos: identity auth needs the Entra ID credential")
 		}
 		var err error
-		if client, err = azcosmos.NewClient(cfg.Endpoint, cred, opts); err != nil {
+		if client, err = azcosmos.NewClient(cfg.Endpoint, cfg.Credential, opts); err != nil {
 			return nil, fmt.Errorf("cosmos: client: %w", err)
 		}
 	default:

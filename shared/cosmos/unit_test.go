@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/privops/privops/shared/privacy"
@@ -228,10 +229,11 @@ func TestValidID(t *testing.T) {
 func TestNewRefusesBadConfig(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]Config{
-		"no endpoint": {Auth: AuthKey, Key: emulatorKey},
-		"no key":      {Endpoint: "https://acct.example/", Auth: AuthKey},
-		"bad key":     {Endpoint: "https://acct.example/", Auth: AuthKey, Key: "not base64!"},
-		"bad auth":    {Endpoint: "https://acct.example/", Auth: "password"},
+		"no endpoint":                   {Auth: AuthKey, Key: emulatorKey},
+		"no key":                        {Endpoint: "https://acct.example/", Auth: AuthKey},
+		"bad key":                       {Endpoint: "https://acct.example/", Auth: AuthKey, Key: "not base64!"},
+		"bad auth":                      {Endpoint: "https://acct.example/", Auth: "password"},
+		"identity without a credential": {Endpoint: "https://acct.example/", Auth: AuthIdentity},
 	} {
 		if s, err := New(cfg); err == nil {
 			s.Close()
@@ -242,7 +244,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 	for _, cfg := range []Config{
 		{Endpoint: "https://acct.example/", Auth: AuthKey, Key: emulatorKey},
-		{Endpoint: "https://acct.example/", Auth: AuthIdentity}, // the credential is only used on the first call
+		{Endpoint: "https://acct.example/", Auth: AuthIdentity, Credential: refusingCredential{}}, // the credential is only used on the first call
 	} {
 		s, err := New(cfg)
 		if err != nil {
@@ -259,4 +261,11 @@ func mustURL(tb testing.TB, s string) *url.URL {
 		tb.Fatal(err)
 	}
 	return u
+}
+
+// refusingCredential fails every token request: New must not call it.
+type refusingCredential struct{}
+
+func (refusingCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, errors.New("no token in this test")
 }

@@ -130,8 +130,9 @@ func (r *runner) warm() error {
 	for _, args := range [][]string{
 		{"test", "-run", "^$", "-bench", "^$", "-count", "1", "./shared/sqlite/", "./functions/", "./shared/export/"},
 		{"build", "-trimpath", "-ldflags", "-s -w", "-o", os.DevNull, "./functions/"},
-		{"build", "-tags", "privops_noaws", "-trimpath", "-ldflags", "-s -w", "-o", os.DevNull, "./functions/"},
-		{"build", "-tags", "privops_noaws,privops_noazure", "-trimpath", "-ldflags", "-s -w", "-o", os.DevNull, "./functions/"},
+		{"build", "-tags", "privops_functions", "-trimpath", "-ldflags", "-s -w", "-o", os.DevNull, "./functions/"},
+		{"build", "-tags", "privops_lambda", "-trimpath", "-ldflags", "-s -w", "-o", os.DevNull, "./functions/"},
+		{"build", "-tags", "privops_standalone", "-trimpath", "-ldflags", "-s -w", "-o", os.DevNull, "./functions/"},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the benchmarks build them

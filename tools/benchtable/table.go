@@ -38,7 +38,7 @@ var rows = []row{
 
 // hostBuilds are BenchmarkColdStart's sub-benchmarks, one per host's build
 // (README, Builds), each with its cold-start rows.
-var hostBuilds = []string{"full", "functions", "standalone"}
+var hostBuilds = []string{"full", "functions", "lambda", "standalone"}
 
 func init() {
 	for _, unit := range []struct{ what, unit, goal string }{
