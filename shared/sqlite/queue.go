@@ -72,6 +72,7 @@ func (q *Queue) Publish(ctx context.Context, queue string, msgs ...privacy.OutMe
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", queue, err)
 	}
+	q.db.arrivals.signal(queue)
 	return nil
 }
 

@@ -85,6 +85,9 @@ func (q *Queue) Requeue(ctx context.Context, queue string, ids ...string) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("requeue dead letters of %s: %w", queue, err)
 	}
+	if moved > 0 {
+		q.db.arrivals.signal(queue)
+	}
 	return int(moved), nil
 }
 

@@ -79,6 +79,8 @@ type DB struct {
 	// heads caches the audit chain heads; only the writer goroutine uses it.
 	heads *headCache
 	opts  Options
+	// arrivals wakes this process's queue pollers after a publish (arrivals.go).
+	arrivals arrivals
 }
 
 // Open opens (creating if needed) the database file at path, creating its

@@ -37,31 +37,69 @@ func DefaultBackoff(deliveryCount int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// Arrivals is what a Receiver may also offer when its publishers share the
+// process (the built-in queue): a channel that receives after a publish to
+// queue commits. The polling worker waits on it as well as on its poll
+// interval, so a message published here is received at once, and one
+// published by another process within PollInterval.
+type Arrivals interface {
+	Arrivals(queue string) <-chan struct{}
+}
+
 // consume is one worker of a queue function: it receives until runCtx is done
 // and handles each message under workCtx, so a message in flight at shutdown
 // finishes and is settled.
-func (h *Host) consume(runCtx, workCtx context.Context, p funcjson.Paired, worker int) {
+//
+// A queue's workers take turns at polling: turn holds one token, and only
+// the worker holding it receives. It hands the token on as soon as it has a
+// message, so in a burst the next idle worker receives at once and all are
+// busy after as many receives as there are workers; an empty queue costs one
+// receive per poll interval, not one per worker (each receive of the
+// built-in queue is a transaction of its one writer).
+func (h *Host) consume(runCtx, workCtx context.Context, p funcjson.Paired, worker int, turn chan struct{}) {
 	log := h.Logger.With("function", p.Spec.Name, "queue", p.Spec.Queue, "worker", worker)
+	var arrived <-chan struct{}
+	if a, ok := h.Receiver.(Arrivals); ok {
+		arrived = a.Arrivals(p.Spec.Queue)
+	}
+	for {
+		select {
+		case <-turn:
+		case <-runCtx.Done():
+			return
+		}
+		d := h.poll(runCtx, log, p.Spec.Queue, arrived)
+		turn <- struct{}{} // never blocks: the token was ours
+		if d == nil {
+			return // runCtx is done
+		}
+		h.handle(workCtx, p, d)
+	}
+}
+
+// poll receives from queue until it gets a message, or returns nil once runCtx
+// is done. After an empty receive it waits the poll interval (with jitter) or
+// until a message arrives; after a failed one, a doubling delay.
+func (h *Host) poll(runCtx context.Context, log *slog.Logger, queue string, arrived <-chan struct{}) *privacy.Delivery {
 	errDelay := h.PollInterval
 	for runCtx.Err() == nil {
-		d, err := h.Receiver.Receive(runCtx, p.Spec.Queue, h.Lease)
+		d, err := h.Receiver.Receive(runCtx, queue, h.Lease)
 		switch {
 		case runCtx.Err() != nil && d == nil:
-			return
+			return nil
 		case err != nil:
 			log.Warn("receive failed", "error", err, "retry_in_ms", errDelay.Milliseconds())
 			sleep(runCtx, errDelay)
 			errDelay = min(errDelay*2, receiveErrorCap)
-			continue
 		case d == nil:
 			errDelay = h.PollInterval
-			// Jitter keeps a queue's workers from polling in lockstep.
-			sleep(runCtx, h.PollInterval/2+rand.N(h.PollInterval/2+1))
-			continue
+			// Jitter keeps several processes on one file from polling in lockstep.
+			sleepOrWake(runCtx, h.PollInterval/2+rand.N(h.PollInterval/2+1), arrived)
+		default:
+			return d
 		}
-		errDelay = h.PollInterval
-		h.handle(workCtx, p, d)
 	}
+	return nil
 }
 
 // handle runs the function for one delivery and settles it: Complete on

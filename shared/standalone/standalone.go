@@ -159,8 +159,10 @@ func (h *Host) Run(ctx context.Context) error {
 		wg.Go(func() { h.runTimer(runCtx, workCtx, t) })
 	}
 	for _, q := range queues {
+		turn := make(chan struct{}, 1)
+		turn <- struct{}{} // the polling turn (consume)
 		for i := range h.Workers {
-			wg.Go(func() { h.consume(runCtx, workCtx, q, i) })
+			wg.Go(func() { h.consume(runCtx, workCtx, q, i, turn) })
 		}
 	}
 
@@ -257,10 +259,17 @@ func invocation(ctx context.Context, function string) (context.Context, string) 
 
 // sleep waits for d or until ctx is done; it reports whether d elapsed.
 func sleep(ctx context.Context, d time.Duration) bool {
+	return sleepOrWake(ctx, d, nil)
+}
+
+// sleepOrWake is sleep that also ends when wake receives (a nil wake never does).
+func sleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return false
+	case <-wake:
 		return false
 	case <-t.C:
 		return true
