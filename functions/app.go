@@ -270,7 +270,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "console", HTTP: web.Logged("console", log, cons.Handler())},
 		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
 		{Name: "breachack", HTTP: web.Logged("breachack", log, a.breachAck().Handler())},
-		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey()).Handler())},
+		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey).Handler())},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
 		{Name: "inbound", Queue: a.inbound.Queue()},

@@ -16,11 +16,13 @@ import (
 
 // Certificates serves the published key.
 type Certificates struct {
-	key ed25519.PublicKey
+	key func() ed25519.PublicKey
 }
 
-// New returns the function for the public key of the certificate signer.
-func New(key ed25519.PublicKey) *Certificates { return &Certificates{key: key} }
+// New returns the function for the public key of the certificate signer; key
+// is called per request (dsr.Service.CertificateKey makes the key on first
+// use, not at start).
+func New(key func() ed25519.PublicKey) *Certificates { return &Certificates{key: key} }
 
 // Routes lists the function's operations.
 func (c *Certificates) Routes() []web.Route {
@@ -34,10 +36,10 @@ func (c *Certificates) publicKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	if r.URL.Query().Get("format") == "pem" {
 		w.Header().Set("Content-Type", "application/x-pem-file")
-		_, _ = w.Write(certificate.PEMOf(c.key))
+		_, _ = w.Write(certificate.PEMOf(c.key()))
 		return
 	}
-	b, _ := json.Marshal(certificate.KeySet{Keys: []certificate.JWK{certificate.JWKOf(c.key)}})
+	b, _ := json.Marshal(certificate.KeySet{Keys: []certificate.JWK{certificate.JWKOf(c.key())}})
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/privops/privops/shared/deadline"
+	"github.com/privops/privops/shared/privacy"
 )
 
 //go:embed clocks.json
@@ -100,7 +101,7 @@ func LoadRules(b []byte) (*Rules, error) {
 		}
 		r.loc = time.UTC
 		if r.Zone != "" {
-			loc, err := time.LoadLocation(r.Zone)
+			loc, err := privacy.Zone(r.Zone)
 			if err != nil {
 				return nil, fmt.Errorf("breach clocks: rule %s: %w", r.ID, err)
 			}

@@ -22,7 +22,7 @@ import (
 // CertificateKey is the public half of the certificate key, published at
 // GET /api/certificates/key.
 func (s *Service) CertificateKey() ed25519.PublicKey {
-	return s.pk.certificate.Public().(ed25519.PublicKey)
+	return s.pk.certificate().Public().(ed25519.PublicKey)
 }
 
 func (s *Service) certificateKeyID() string { return certificate.KeyID(s.CertificateKey()) }
@@ -37,7 +37,7 @@ func (s *Service) sealCertificate(r *privacy.Request, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("encode certificate: %w", err)
 	}
-	doc, err := certificate.Seal(s.pk.certificate, payload)
+	doc, err := certificate.Seal(s.pk.certificate(), payload)
 	if err != nil {
 		return err
 	}

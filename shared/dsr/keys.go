@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"sync"
 )
 
 // Each secret value the service makes has its own key, derived from
@@ -33,8 +34,11 @@ import (
 type purposeKeys struct {
 	token, code, idempotency, link []byte
 	spool                          []byte // seals a spooled mail (spool.go)
-	certificate                    ed25519.PrivateKey
-	holdEmail                      []byte // seals a subject hold's email (holdemail.go)
+	// certificate signs request certificates. It is made on first use: the
+	// first Ed25519 key of a process computes the curve's base point table,
+	// 3 % of start-up's CPU (perf), and most processes sign nothing.
+	certificate func() ed25519.PrivateKey
+	holdEmail   []byte // seals a subject hold's email (holdemail.go)
 }
 
 func derivePurposes(root []byte) purposeKeys {
@@ -44,7 +48,8 @@ func derivePurposes(root []byte) purposeKeys {
 		return m.Sum(nil)
 	}
 	return purposeKeys{token: d("request-token"), code: d("otp"), idempotency: d("idempotency"), link: d("download"),
-		spool: d("mail-spool"), certificate: ed25519.NewKeyFromSeed(d("certificate")), holdEmail: d("hold-email")}
+		spool: d("mail-spool"), holdEmail: d("hold-email"),
+		certificate: sync.OnceValue(func() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(d("certificate")) })}
 }
 
 // Version tags of values made with the per-purpose keys.

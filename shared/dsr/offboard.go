@@ -140,7 +140,7 @@ func (s *Service) replayed(ctx context.Context, tenantID string, k *opKey) (*pri
 // SealCertificate signs payload (a JSON object) with the certificate key,
 // as erasure certificates are (shared/certificate).
 func (s *Service) SealCertificate(payload []byte) ([]byte, error) {
-	return certificate.Seal(s.pk.certificate, payload)
+	return certificate.Seal(s.pk.certificate(), payload)
 }
 
 // OpenCertificate checks a document SealCertificate made and returns its payload.

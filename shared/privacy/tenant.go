@@ -216,7 +216,7 @@ func (t *Tenant) Validate() error {
 	if strings.TrimSpace(t.Name) == "" || utf8.RuneCountInString(t.Name) > 200 {
 		return bad("name", "name is required and at most 200 characters")
 	}
-	if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "" || t.TimeZone == "Local" {
+	if _, err := Zone(t.TimeZone); err != nil || t.TimeZone == "" || t.TimeZone == "Local" {
 		return bad("timeZone", "timeZone must be an IANA time zone name")
 	}
 	if t.PIPLDays < 1 || t.PIPLDays > 90 {
@@ -281,7 +281,7 @@ func (t *Tenant) AllowsOrigin(origin string) bool {
 
 // Location returns the tenant's time zone (UTC if it cannot be loaded).
 func (t *Tenant) Location() *time.Location {
-	if loc, err := time.LoadLocation(t.TimeZone); err == nil {
+	if loc, err := Zone(t.TimeZone); err == nil {
 		return loc
 	}
 	return time.UTC

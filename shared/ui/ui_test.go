@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/privops/privops/shared/ui"
 )
 
@@ -82,5 +84,35 @@ func TestIndexLinksCenterAndConsole(t *testing.T) {
 	ui.Index("demo").ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", nil))
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: %d", w.Code)
+	}
+}
+
+// Every shipped extension gets the same content type on any machine (the
+// table, not the machine's MIME database); an unknown one stops start-up.
+func TestAssetContentTypes(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{}
+	want := map[string]string{
+		"app.js": "text/javascript; charset=utf-8", "site.css": "text/css; charset=utf-8",
+		"index.html": "text/html; charset=utf-8", "logo.svg": "image/svg+xml",
+	}
+	for name := range want {
+		fsys[name] = &fstest.MapFile{Data: []byte("x")}
+	}
+	a, err := ui.NewAssets(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for name := range want {
+		w := httptest.NewRecorder()
+		a.Serve(w, httptest.NewRequest(http.MethodGet, "/"+name, nil), name, ui.CSP())
+		got[name] = w.Header().Get("Content-Type")
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("content types (-want +got):\n%s", d)
+	}
+	if _, err := ui.NewAssets(fstest.MapFS{"font.ttf": {Data: []byte("x")}}); err == nil || !strings.Contains(err.Error(), ".ttf") {
+		t.Errorf("NewAssets with a .ttf = %v, want an error naming the extension", err)
 	}
 }
