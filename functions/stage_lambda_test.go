@@ -4,10 +4,7 @@ import (
 	"archive/zip"
 	"debug/buildinfo"
 	"debug/elf"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -21,21 +18,7 @@ func TestStageLambda(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: staging builds the linux/arm64 bootstrap with `go tool -modfile=tools/task/go.mod task stage-lambda`, which takes tens of seconds")
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "go", "tool", "-modfile=tools/task/go.mod", "task", "stage-lambda", "BUILD="+build)
-	cmd.Dir = root
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "GOOS" && k != "GOARCH" && k != "CGO_ENABLED" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("task stage-lambda BUILD=%s: %v\n%s", build, err, out)
-	}
+	build := runTask(t, "stage-lambda")
 
 	zr, err := zip.OpenReader(filepath.Join(build, "lambda.zip"))
 	if err != nil {

@@ -32,23 +32,7 @@ func TestStage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: staging builds the linux/amd64 handler with `go tool -modfile=tools/task/go.mod task stage`, which takes tens of seconds")
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "go", "tool", "-modfile=tools/task/go.mod", "task", "stage", "BUILD="+build)
-	cmd.Dir = root
-	// The task sets the target platform for the handler itself; a platform
-	// in the test's environment must not leak into its other steps.
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "GOOS" && k != "GOARCH" && k != "CGO_ENABLED" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go tool -modfile=tools/task/go.mod task stage BUILD=%s: %v\n%s", build, err, out)
-	}
+	build := runTask(t, "stage")
 	app := filepath.Join(build, "functionapp")
 	staged := stagedFiles(t, app)
 
@@ -211,6 +195,30 @@ func TestStage(t *testing.T) {
 			t.Errorf("the zipped handler has mode %s, want 0755", zipped["handler"])
 		}
 	})
+}
+
+// runTask runs `go tool -modfile=tools/task/go.mod task <name> BUILD=<dir>` from
+// the repository root into a temporary folder, which it returns.
+func runTask(t *testing.T, name string) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), "go", "tool", "-modfile=tools/task/go.mod", "task", name, "BUILD="+build)
+	cmd.Dir = root
+	// The task sets the target platform for the binary itself; a platform
+	// in the test's environment must not leak into its other steps.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "GOOS" && k != "GOARCH" && k != "CGO_ENABLED" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go tool -modfile=tools/task/go.mod task %s BUILD=%s: %v\n%s", name, build, err, out)
+	}
+	return build
 }
 
 // stagedFiles returns the regular files under dir (slash paths) and their
