@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/privops/privops/shared/deadline"
@@ -122,14 +123,15 @@ func LoadRules(b []byte) (*Rules, error) {
 	return &Rules{rules: f.Rules}, nil
 }
 
-// DefaultRules returns the embedded clocks.json.
-func DefaultRules() *Rules {
+// DefaultRules returns the embedded clocks.json, parsed once on first use;
+// Rules are read-only, so every caller shares them.
+var DefaultRules = sync.OnceValue(func() *Rules {
 	r, err := LoadRules(clocksJSON)
 	if err != nil {
 		panic(err) // the embedded file is checked by a test
 	}
 	return r
-}
+})
 
 // Clock is one legal or contractual clock of an incident, for a party.
 type Clock struct {

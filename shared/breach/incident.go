@@ -337,7 +337,7 @@ func (s *Service) MarkMet(ctx context.Context, id, clock string, at time.Time, a
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(s.cfg.Rules.Compute(inc, ClockInput{}, s.now()), func(c Clock) bool { return c.ID == clock }) {
+		if !slices.ContainsFunc(s.Rules().Compute(inc, ClockInput{}, s.now()), func(c Clock) bool { return c.ID == clock }) {
 			return nil, privacy.Errorf(privacy.KindNotFound, "unknown-clock", "the incident has no such operator clock")
 		}
 		if at.IsZero() {
@@ -365,5 +365,5 @@ func (s *Service) MarkMet(ctx context.Context, id, clock string, at time.Time, a
 
 // OperatorClocks returns the operator's own clocks of an incident (CAC).
 func (s *Service) OperatorClocks(inc *Incident) []Clock {
-	return s.cfg.Rules.Compute(inc, ClockInput{}, s.now())
+	return s.Rules().Compute(inc, ClockInput{}, s.now())
 }

@@ -47,7 +47,7 @@ func (s *Service) Clocks(ctx context.Context, n *Notice) ([]Clock, error) {
 }
 
 func (s *Service) noticeClocks(t *privacy.Tenant, n *Notice) []Clock {
-	return s.cfg.Rules.Compute(n.asIncident(), ClockInput{Notice: n, SLAHours: t.Breach.SLA(), SmallAgent: t.LGPDSmallAgent}, s.now())
+	return s.Rules().Compute(n.asIncident(), ClockInput{Notice: n, SLAHours: t.Breach.SLA(), SmallAgent: t.LGPDSmallAgent}, s.now())
 }
 
 // noticeAttention returns when the watch should next look at a settled
