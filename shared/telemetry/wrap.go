@@ -37,8 +37,12 @@ func (t *Telemetry) HTTP(function string, next http.Handler) http.Handler {
 			tw = web.Track(w)
 		}
 		defer func() {
+			p := recover()
 			status := tw.Status()
-			if status == 0 {
+			switch {
+			case status == 0 && p != nil:
+				status = http.StatusInternalServerError // what web.Logged answers
+			case status == 0:
 				status = http.StatusOK
 			}
 			route := matched.Pattern
@@ -53,14 +57,16 @@ func (t *Telemetry) HTTP(function string, next http.Handler) http.Handler {
 			if status >= 500 {
 				span.SetStatus(codes.Error, "")
 			}
-			if p := recover(); p != nil {
+			// Counted before the span ends: whoever sees the span ended
+			// also finds the request counted.
+			t.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("function", function),
+				attribute.String("http.route", route), attribute.String("status_class", strconv.Itoa(status/100)+"xx")))
+			if p != nil {
 				span.SetStatus(codes.Error, "panic")
 				span.End()
 				panic(p) // web.Logged answers it
 			}
 			span.End()
-			t.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("function", function),
-				attribute.String("http.route", route), attribute.String("status_class", strconv.Itoa(status/100)+"xx")))
 		}()
 		next.ServeHTTP(tw, r.WithContext(ctx))
 	})
@@ -119,10 +125,12 @@ func (t *Telemetry) Queue(function string, fn trigger.QueueFunc) trigger.QueueFu
 	}
 }
 
+// count records the message's outcome, then ends its span: whoever sees the
+// span ended (an exporter, a test) also finds the message counted.
 func (t *Telemetry) count(ctx context.Context, span trace.Span, attrs []attribute.KeyValue, outcome string) {
 	span.SetAttributes(attribute.String("privops.outcome", outcome))
-	span.End()
 	t.messages.Add(ctx, 1, metric.WithAttributes(append(attrs, attribute.String("outcome", outcome))...))
+	span.End()
 }
 
 // Timer wraps a timer function in a span, the parent of whatever it
