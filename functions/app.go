@@ -129,9 +129,15 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
-	a.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "privops.db"), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
-	if err != nil {
-		return nil, fmt.Errorf("open embedded store: %w", err)
+	// The embedded SQLite file holds the store, the built-in queue or both;
+	// a deployment on Cosmos DB with Service Bus or SQS opens no file and
+	// runs no migration at start (issue 16: nothing a host does not use is
+	// initialised).
+	if cfg.StoreBackend != "cosmos" || cfg.QueueBackend == "sqlite" {
+		a.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "privops.db"), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+		if err != nil {
+			return nil, fmt.Errorf("open embedded store: %w", err)
+		}
 	}
 	store, err := a.openStore()
 	if err != nil {

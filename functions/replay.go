@@ -79,6 +79,11 @@ func (a *app) replayDeadLetters(ctx context.Context, w io.Writer) error {
 	if done, err := a.replayServiceBusDeadLetters(ctx, w, queue); done {
 		return err
 	}
+	if a.cfg.QueueBackend != "sqlite" {
+		// SQS keeps its own dead-letter queue: a redrive there (the console's
+		// "Start DLQ redrive", or StartMessageMoveTask) moves them back.
+		return fmt.Errorf("dead letters of %s: QUEUE_BACKEND=%s keeps them in its own dead-letter queue; redrive them there", queue, a.cfg.QueueBackend)
+	}
 	n, err := a.db.Queue().Requeue(ctx, queue)
 	if err != nil {
 		return fmt.Errorf("replay dead letters of %s: %w", queue, err)
