@@ -40,10 +40,10 @@ const (
 var errClosed = errors.New("database is closed")
 
 type job struct {
-	ctx    context.Context
-	fn     func(tx *sql.Tx) error
-	done   chan error
-	queued time.Time // when a bulk job was queued
+	ctx   context.Context
+	fn    func(tx *sql.Tx) error
+	done  chan error
+	taken time.Time // when the writer took a bulk job: its bulkMaxWait runs from then
 }
 
 type writer struct {
@@ -82,7 +82,7 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // writeBulk is write for a bulk write: it yields to every other write (see
 // bulkMaxWait) and is never batched with them.
 func (db *DB) writeBulk(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return db.submit(ctx, db.wr.bulk, &job{ctx: ctx, fn: fn, done: make(chan error, 1), queued: time.Now()})
+	return db.submit(ctx, db.wr.bulk, &job{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
 
 func (db *DB) submit(ctx context.Context, queue chan<- *job, j *job) error {
@@ -112,7 +112,20 @@ func (db *DB) runWriter() {
 	defer close(db.wr.exited)
 	var pending *job // a bulk job taken, waiting for its turn
 	for {
-		if p := pending; p != nil && (len(db.wr.jobs) == 0 || time.Since(p.queued) >= bulkMaxWait) {
+		if pending == nil {
+			// Take an offered bulk job even while ordinary ones are queued,
+			// so that its bulkMaxWait runs from now: under a steady stream of
+			// ordinary writes the queue below is never empty, and a bulk job
+			// left in its channel waited as long as the stream lasted
+			// (TestBulkWritesYield). The wait counts from here, not from the
+			// caller's call, so ordinary writes queued now still go first.
+			select {
+			case pending = <-db.wr.bulk:
+				pending.taken = time.Now()
+			default:
+			}
+		}
+		if p := pending; p != nil && (len(db.wr.jobs) == 0 || time.Since(p.taken) >= bulkMaxWait) {
 			pending = nil
 			p.done <- db.commitOne(p)
 			continue
@@ -127,6 +140,7 @@ func (db *DB) runWriter() {
 			select {
 			case first = <-db.wr.jobs:
 			case pending = <-db.wr.bulk:
+				pending.taken = time.Now()
 				continue
 			case <-db.wr.quit:
 				for { // fail what is still queued

@@ -103,7 +103,11 @@ func TestBulkWritesYield(t *testing.T) {
 		ctx := t.Context()
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for range 4 { // ordinary writes, back to back
+		// Twice as many writers as a batch holds, back to back, each write
+		// taking a millisecond: while one batch runs the other half waits
+		// queued, so the writer never finds the queue of ordinary writes
+		// empty.
+		for range 2 * maxBatch {
 			wg.Go(func() {
 				for {
 					select {
@@ -115,15 +119,20 @@ func TestBulkWritesYield(t *testing.T) {
 				}
 			})
 		}
-		start := time.Now()
-		if err := db.writeBulk(ctx, func(*sql.Tx) error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-		waited := time.Since(start)
-		close(stop)
-		wg.Wait()
-		if waited > 2*time.Second {
-			t.Errorf("the bulk write waited %s behind ordinary writes", waited)
+		defer wg.Wait()
+		defer close(stop)
+		waitUntil(t, func() bool { return len(db.wr.jobs) == maxBatch })
+		done := make(chan error, 1)
+		go func() { done <- db.writeBulk(ctx, func(*sql.Tx) error { return nil }) }()
+		// Not a speed bound: bulkMaxWait is 20 ms; a bulk job that is never
+		// taken waits as long as the ordinary writes go on.
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the bulk write never ran while ordinary writes kept coming")
 		}
 	})
 }
