@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,73 +86,5 @@ func TestNoAzureCredentialWithoutIdentity(t *testing.T) {
 	}
 	if n := built.Load(); n != 0 {
 		t.Errorf("credentials built: got %d, want 0", n)
-	}
-}
-
-// TestCloudDeploymentOpensNoSQLiteFile: on Cosmos DB with Service Bus the
-// composition root opens no embedded SQLite file (no file, no migrations at
-// start); the embedded store or the built-in queue each open it.
-func TestCloudDeploymentOpensNoSQLiteFile(t *testing.T) {
-	t.Parallel()
-	cosmos := func(c *config.Config) {
-		c.StoreBackend, c.CosmosAuth, c.CosmosEndpoint, c.CosmosKey = "cosmos", "key",
-			"https://acct.documents.azure.com:443/", "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
-	}
-	serviceBus := func(c *config.Config) {
-		c.QueueBackend, c.ServiceBusConnectionString = "servicebus",
-			"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
-	}
-	tests := []struct {
-		name   string
-		set    []func(*config.Config)
-		opened bool
-	}{
-		{"Cosmos DB and Service Bus", []func(*config.Config){cosmos, serviceBus}, false},
-		{"Cosmos DB and the built-in queue", []func(*config.Config){cosmos}, true},
-		{"the embedded store and Service Bus", []func(*config.Config){serviceBus}, true},
-		{"the embedded default", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			cfg, err := config.Load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.DataDir = t.TempDir()
-			for _, set := range tt.set {
-				set(cfg)
-			}
-			a, err := build(context.Background(), cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatalf("build: %v", err)
-			}
-			defer a.Close()
-			_, statErr := os.Stat(filepath.Join(cfg.DataDir, "privops.db"))
-			if opened := a.db != nil; opened != tt.opened || (statErr == nil) != tt.opened {
-				t.Errorf("embedded store opened %v, privops.db there %v (%v); want %v", opened, statErr == nil, statErr, tt.opened)
-			}
-		})
-	}
-}
-
-// TestReplayRefusesSQSDeadLetters: SQS keeps its dead letters in its own
-// queue, so `privops replay` says where to redrive them instead of looking
-// for them in an embedded queue it never opened.
-func TestReplayRefusesSQSDeadLetters(t *testing.T) {
-	t.Parallel()
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QueueBackend = "sqs"
-	a := &app{cfg: cfg}
-	var out strings.Builder
-	err = a.replayDeadLetters(context.Background(), &out)
-	if err == nil || !strings.Contains(err.Error(), "QUEUE_BACKEND=sqs") || !strings.Contains(err.Error(), "redrive") {
-		t.Errorf("replay on SQS: %v, want the dead-letter queue named as the place to redrive", err)
-	}
-	if out.Len() != 0 {
-		t.Errorf("replay on SQS printed %q", out.String())
 	}
 }

@@ -104,3 +104,24 @@ func TestReplayCommand(t *testing.T) {
 		t.Fatalf("requests after the replay: %+v", page.Requests)
 	}
 }
+
+// TestReplayRefusesSQSDeadLetters: SQS keeps its dead letters in its own
+// queue, so `privops replay` says where to redrive them instead of looking
+// for them in an embedded queue it never opened.
+func TestReplayRefusesSQSDeadLetters(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QueueBackend = "sqs"
+	a := &app{cfg: cfg}
+	var out strings.Builder
+	err = a.replayDeadLetters(context.Background(), &out)
+	if err == nil || !strings.Contains(err.Error(), "QUEUE_BACKEND=sqs") || !strings.Contains(err.Error(), "redrive") {
+		t.Errorf("replay on SQS: %v, want the dead-letter queue named as the place to redrive", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("replay on SQS printed %q", out.String())
+	}
+}
