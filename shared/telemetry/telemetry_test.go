@@ -157,6 +157,31 @@ func TestHTTPSpanAndCount(t *testing.T) {
 	}
 }
 
+// TestHTTPPanicIsCounted: a handler that panics past the wrapper (nothing
+// answered yet) ends its span as an error and is counted as a 5xx before the
+// panic goes on to whoever answers it.
+func TestHTTPPanicIsCounted(t *testing.T) {
+	t.Parallel()
+	r := newRecorder(t)
+	h := r.HTTP("portal", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the handler's panic passed on", p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/portal/acme/requests", nil))
+	}()
+	ended := r.spans.Ended()
+	if len(ended) != 1 || ended[0].Status().Code != codes.Error {
+		t.Fatalf("spans %d, want one ended as an error", len(ended))
+	}
+	want := []string{"function=portal,http.route=portal,status_class=5xx: 1"}
+	if diff := cmp.Diff(want, r.points(t, "privops.http.requests")); diff != "" {
+		t.Errorf("privops.http.requests (-want +got):\n%s", diff)
+	}
+}
+
 // TestQueueContinuesTheProducersTrace: a message published inside a span
 // carries its traceparent; the consumer span is that span's child; outcomes
 // and the lag of first deliveries are counted.

@@ -63,10 +63,11 @@ func (t *Telemetry) HTTP(function string, next http.Handler) http.Handler {
 				attribute.String("http.route", route), attribute.String("status_class", strconv.Itoa(status/100)+"xx")))
 			if p != nil {
 				span.SetStatus(codes.Error, "panic")
-				span.End()
-				panic(p) // web.Logged answers it
 			}
 			span.End()
+			if p != nil {
+				panic(p) // web.Logged answers it
+			}
 		}()
 		next.ServeHTTP(tw, r.WithContext(ctx))
 	})
