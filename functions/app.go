@@ -268,20 +268,22 @@ func (a *app) wire(ad adapters) error {
 	if err != nil {
 		return err
 	}
+	// Each HTTP function builds its routes (and the console's and the privacy
+	// center's pages) on its first request, not at start (web.Lazy).
 	a.funcs = []trigger.Function{
-		{Name: "portal", HTTP: web.Logged("portal", log, p.Handler())},
-		{Name: "admin", HTTP: web.Logged("admin", log, adm.Handler())},
-		{Name: "openapi", HTTP: web.Logged("openapi", log, openapi.Handler())},
-		{Name: "center", HTTP: web.Logged("center", log, pc.Handler())},
-		{Name: "console", HTTP: web.Logged("console", log, cons.Handler())},
-		{Name: "operator", HTTP: web.Logged("operator", log, oper.Handler())},
-		{Name: "breachack", HTTP: web.Logged("breachack", log, a.breachAck().Handler())},
-		{Name: "certificates", HTTP: web.Logged("certificates", log, certificates.New(a.svc.CertificateKey).Handler())},
+		{Name: "portal", HTTP: web.Logged("portal", log, web.Lazy(p.Handler))},
+		{Name: "admin", HTTP: web.Logged("admin", log, web.Lazy(adm.Handler))},
+		{Name: "openapi", HTTP: web.Logged("openapi", log, web.Lazy(openapi.Handler))},
+		{Name: "center", HTTP: web.Logged("center", log, web.Lazy(pc.Handler))},
+		{Name: "console", HTTP: web.Logged("console", log, web.Lazy(cons.Handler))},
+		{Name: "operator", HTTP: web.Logged("operator", log, web.Lazy(oper.Handler))},
+		{Name: "breachack", HTTP: web.Logged("breachack", log, web.Lazy(a.breachAck().Handler))},
+		{Name: "certificates", HTTP: web.Logged("certificates", log, web.Lazy(certificates.New(a.svc.CertificateKey).Handler))},
 		{Name: "notify", Queue: notify.New(notify.Deps{Service: a.svc, Logger: log})},
 		{Name: "tasks", Queue: tasks.New(tasks.Deps{Service: a.svc, Logger: log})},
 		{Name: "inbound", Queue: a.inbound.Queue()},
-		{Name: "callback", HTTP: web.Logged("callback", log, callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
-			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler())},
+		{Name: "callback", HTTP: web.Logged("callback", log, web.Lazy(callback.New(callback.Config{MaxExportBytes: cfg.MaxExportBytes},
+			callback.Deps{Service: a.svc, Blobs: ad.blobs, Now: ad.now}).Handler))},
 		{Name: "outbox", Documents: outbox.New(outbox.Deps{Service: a.svc, Logger: log})},
 		{Name: "deadlinewatch", Timer: deadlinewatch.New(deadlinewatch.Config{Warn: 7 * 24 * time.Hour, Limit: 500, PerTenant: time.Minute,
 			RetentionSchedule: retentionSchedule, RetentionGrace: time.Hour, OffboardTimeout: 5 * time.Minute},
@@ -292,7 +294,7 @@ func (a *app) wire(ad adapters) error {
 		{Name: "retentionjob", Queue: bulkQueue(retentionjob.New(retentionjob.Config{Queue: cfg.RetentionQueue, Budget: cfg.RetentionBudget},
 			retentionjob.Deps{Sweeper: sweeper, Publisher: ad.publisher, Logger: log}))},
 		{Name: "breachsend", Queue: breachsendfn.New(breachsendfn.Deps{Campaigns: breachCampaigns(a.breachSend), Logger: log})},
-		{Name: "notice", HTTP: web.Logged("notice", log, notice.New(notice.Deps{Notices: campaigns}).Handler())},
+		{Name: "notice", HTTP: web.Logged("notice", log, web.Lazy(notice.New(notice.Deps{Notices: campaigns}).Handler))},
 	}
 	a.funcs = a.tel.Wrap(a.funcs) // unchanged when telemetry is off
 	if a.specs, err = funcjson.Load(functionFiles, cfg.Setting); err != nil {

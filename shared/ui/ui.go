@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,15 +55,19 @@ func Secure(h http.Header, csp string) {
 }
 
 // Assets serves embedded files by name with a strong ETag, so a revisit costs
-// a 304. Files are read once at start.
+// a 304. A file is read and hashed on its first request, not at start.
 type Assets struct {
-	files map[string]asset
+	files map[string]*asset
 }
 
 type asset struct {
-	body  []byte
 	ctype string
-	etag  string
+	load  func() (content, error) // read once
+}
+
+type content struct {
+	body []byte
+	etag string
 }
 
 // contentTypes are the types of the asset files the pages ship, by extension.
@@ -82,24 +87,29 @@ var contentTypes = map[string]string{
 	".woff2": "font/woff2",
 }
 
-// NewAssets loads every file of fsys (its base names must be unique, and its
+// NewAssets lists every file of fsys (its base names must be unique, and its
 // extensions among contentTypes').
 func NewAssets(fsys fs.FS) (*Assets, error) {
-	a := &Assets{files: map[string]asset{}}
+	a := &Assets{files: map[string]*asset{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
 		ct, ok := contentTypes[path.Ext(p)]
 		if !ok {
 			return fmt.Errorf("asset %s: no content type for %q", p, path.Ext(p))
 		}
-		a.files[path.Base(p)] = asset{body: b, ctype: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		if _, dup := a.files[path.Base(p)]; dup {
+			return fmt.Errorf("asset %s: another file is also named %s", p, path.Base(p))
+		}
+		a.files[path.Base(p)] = &asset{ctype: ct, load: sync.OnceValues(func() (content, error) {
+			b, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return content{}, err
+			}
+			sum := sha256.Sum256(b)
+			return content{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}, nil
+		})}
 		return nil
 	})
 	return a, err
@@ -116,16 +126,21 @@ func (a *Assets) Serve(w http.ResponseWriter, r *http.Request, name, csp string)
 		NotFound(w, csp)
 		return
 	}
+	c, err := f.load()
+	if err != nil { // an embedded file that cannot be read: a broken build
+		http.Error(w, "asset unavailable", http.StatusInternalServerError)
+		return
+	}
 	h := w.Header()
 	Secure(h, csp)
 	h.Set("Content-Type", f.ctype)
-	h.Set("ETag", f.etag)
+	h.Set("ETag", c.etag)
 	h.Set("Cache-Control", "public, max-age=300, must-revalidate")
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.etag) {
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, c.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(c.body))
 }
 
 // NotFound answers a page that does not exist.

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,5 +115,60 @@ func TestAssetContentTypes(t *testing.T) {
 	}
 	if _, err := ui.NewAssets(fstest.MapFS{"font.ttf": {Data: []byte("x")}}); err == nil || !strings.Contains(err.Error(), ".ttf") {
 		t.Errorf("NewAssets with a .ttf = %v, want an error naming the extension", err)
+	}
+}
+
+// openCounter counts the files opened through it.
+type openCounter struct {
+	fstest.MapFS
+	opened map[string]int
+}
+
+func (c *openCounter) Open(name string) (fs.File, error) {
+	f, err := c.MapFS.Open(name)
+	if err == nil {
+		if st, serr := f.Stat(); serr == nil && !st.IsDir() {
+			c.opened[name]++
+		}
+	}
+	return f, err
+}
+
+func (c *openCounter) ReadFile(name string) ([]byte, error) {
+	c.opened[name]++
+	return c.MapFS.ReadFile(name)
+}
+
+// TestAssetsAreReadOnFirstRequest: NewAssets reads no file (start-up), and a
+// file is read once, on its first request, however often it is served.
+func TestAssetsAreReadOnFirstRequest(t *testing.T) {
+	t.Parallel()
+	fsys := &openCounter{MapFS: fstest.MapFS{"app.js": {Data: []byte("1")}, "x/site.css": {Data: []byte("b{}")}}, opened: map[string]int{}}
+	a, err := ui.NewAssets(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fsys.opened) != 0 {
+		t.Fatalf("NewAssets read %v", fsys.opened)
+	}
+	for range 3 {
+		w := httptest.NewRecorder()
+		a.Serve(w, httptest.NewRequest(http.MethodGet, "/site.css", nil), "site.css", ui.CSP())
+		if w.Code != http.StatusOK || w.Body.String() != "b{}" {
+			t.Fatalf("site.css: %d %q", w.Code, w.Body.String())
+		}
+	}
+	if d := cmp.Diff(map[string]int{"x/site.css": 1}, fsys.opened); d != "" {
+		t.Errorf("files read (-want +got):\n%s", d)
+	}
+}
+
+// TestAssetNamesAreUnique: two files with one base name are refused, since
+// only one of them could ever be served.
+func TestAssetNamesAreUnique(t *testing.T) {
+	t.Parallel()
+	_, err := ui.NewAssets(fstest.MapFS{"a/app.js": {Data: []byte("1")}, "b/app.js": {Data: []byte("2")}})
+	if err == nil || !strings.Contains(err.Error(), "app.js") {
+		t.Errorf("NewAssets with two app.js = %v, want an error naming it", err)
 	}
 }
