@@ -224,11 +224,16 @@ func TestLoadRefuses(t *testing.T) {
 		{"trigger without name", `{"bindings":[{"type":"timerTrigger","direction":"in","schedule":"0 0 1 * * *"}]}`},
 		{"bad method", `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["get post"]},` + httpOut + `]}`},
 		{"not json", `{"bindings":[`},
+		{"not json, with a placeholder", `{"bindings":[{"schedule":"%S%"`},
+		{"bindings not a list", `{"bindings":{"type":"timerTrigger"}}`},
+		{"bindings not a list, with a placeholder", `{"bindings":{"type":"timerTrigger","schedule":"%S%"}}`},
+		{"schedule not a string", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":5}]}`},
+		{"schedule not a string, with a placeholder", `{"bindings":[{"type":"timerTrigger","direction":"in","name":"%S%","schedule":5}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(fsOf(t, map[string]string{"fn": tc.json}), settings(nil))
+			_, err := Load(fsOf(t, map[string]string{"fn": tc.json}), settings(map[string]string{"S": "x"}))
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("Load error = %v, want ErrInvalid", err)
 			}

@@ -1,6 +1,7 @@
 package funcjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,23 +123,43 @@ type binding struct {
 	ConnectionStringSetting string
 }
 
-// parse turns one function.json into a Spec.
-func parse(name string, data []byte, lookup func(string) (string, bool)) (Spec, error) {
+// decode reads the bindings of one function.json, %SETTING% placeholders
+// expanded. A file without a '%' has none and is decoded once; the others are
+// decoded, expanded and decoded again (a value is expanded after JSON
+// unescaping, as the host does).
+func decode(name string, data []byte, lookup func(string) (string, bool)) (functionJSON, error) {
+	var fj functionJSON
+	if !bytes.ContainsRune(data, '%') {
+		if err := json.Unmarshal(data, &fj); err != nil {
+			return fj, invalid(name, "decode: %v", err)
+		}
+		return fj, nil
+	}
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return Spec{}, invalid(name, "decode: %v", err)
+		return fj, invalid(name, "decode: %v", err)
 	}
 	doc, err := expand(name, doc, lookup)
 	if err != nil {
-		return Spec{}, err
+		return fj, err
 	}
 	expanded, err := json.Marshal(doc)
 	if err != nil {
-		return Spec{}, fmt.Errorf("function %s: re-encode function.json: %w", name, err)
+		return fj, fmt.Errorf("function %s: re-encode function.json: %w", name, err)
 	}
-	var fj struct{ Bindings []binding }
 	if err := json.Unmarshal(expanded, &fj); err != nil {
-		return Spec{}, invalid(name, "decode bindings: %v", err)
+		return fj, invalid(name, "decode bindings: %v", err)
+	}
+	return fj, nil
+}
+
+type functionJSON struct{ Bindings []binding }
+
+// parse turns one function.json into a Spec.
+func parse(name string, data []byte, lookup func(string) (string, bool)) (Spec, error) {
+	fj, err := decode(name, data, lookup)
+	if err != nil {
+		return Spec{}, err
 	}
 
 	var trig, out *binding
