@@ -81,6 +81,8 @@ type DB struct {
 	opts  Options
 	// arrivals wakes this process's queue pollers after a publish (arrivals.go).
 	arrivals arrivals
+	// warm is closed once the first read connection is open (warmReader).
+	warm chan struct{}
 }
 
 // Open opens (creating if needed) the database file at path, creating its
@@ -111,7 +113,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// to a temporary file past 64 KiB (eight 8 KiB pages): a write system
 	// call per page, 8 % of the server's CPU under intake load (pprof).
 	busy := "busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")"
-	db := &DB{opts: opts, heads: newHeadCache()}
+	db := &DB{opts: opts, heads: newHeadCache(), warm: make(chan struct{})}
 	db.w, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"},
 		"_pragma": {busy, "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)", "temp_store(2)"}}))
 	if err != nil {
@@ -123,26 +125,39 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db.w.SetConnMaxIdleTime(0)
 	db.startWriter()
 	if err := db.init(ctx); err != nil {
-		db.stopWriter()
-		db.w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, db.abandon(err)
 	}
 	if db.st, err = prepareWriterStmts(ctx, db.w); err != nil {
-		db.stopWriter()
-		db.w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, db.abandon(err)
 	}
 	db.r, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {busy, "query_only(1)"}}))
 	if err != nil {
-		db.stopWriter()
 		db.st.close()
-		db.w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, db.abandon(err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0))
 	db.r.SetMaxOpenConns(readers)
 	db.r.SetMaxIdleConns(readers)
+	go db.warmReader()
 	return db, nil
+}
+
+// abandon closes what Open had opened when its start fails, and returns err.
+func (db *DB) abandon(err error) error {
+	db.stopWriter()
+	db.w.Close()
+	return fmt.Errorf("open database: %w", err)
+}
+
+// warmReader opens the first read connection in the background. SQLite
+// parses the whole schema on a connection's first statement (about a
+// millisecond here), so the first read does not pay it: at start, this runs
+// while the functions are wired, before the demo tenant's check (issue 16,
+// cold start).
+func (db *DB) warmReader() {
+	defer close(db.warm)
+	var v int
+	_ = db.r.QueryRow("SELECT COALESCE(MAX(version), 0) FROM schema_version").Scan(&v) // a failure shows on the first real read
 }
 
 func dsn(path string, q url.Values) string { return path + "?" + q.Encode() }
@@ -176,6 +191,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the database. Pending reads and writes fail afterwards.
 func (db *DB) Close() error {
+	<-db.warm
 	db.stopWriter()
 	return errors.Join(db.st.close(), db.r.Close(), db.w.Close())
 }
