@@ -69,8 +69,8 @@ type Telemetry struct {
 
 // Start builds the OTLP/HTTP exporters and the SDK providers when
 // cfg.Endpoint is set, and returns nil (off) otherwise. The exporters read the
-// other standard variables themselves (OTEL_EXPORTER_OTLP_HEADERS,
-// OTEL_EXPORTER_OTLP_TIMEOUT, the per-signal endpoints, ...), the tracer
+// other standard variables (OTEL_EXPORTER_OTLP_HEADERS,
+// OTEL_EXPORTER_OTLP_TIMEOUT, the per-signal endpoints, ...; otlphttp.go), the tracer
 // provider OTEL_TRACES_SAMPLER, the metric reader OTEL_METRIC_EXPORT_INTERVAL,
 // the resource OTEL_RESOURCE_ATTRIBUTES. No global provider is installed:
 // only the suite's own wrappers emit. Call Shutdown to flush at exit.
