@@ -16,7 +16,7 @@ import (
 //
 //   - the page mappings of the executable's read-only segments (code and
 //     constants). The package initialisers of every linked SDK (Azure, AWS,
-//     OpenTelemetry: about 270 packages) touch a page or two each, and
+//     OpenTelemetry: about 300 packages) touch a page or two each, and
 //     the kernel maps 64 KiB around every fault from the page cache, so about
 //     20 MB of the binary counts in the resident set before main starts
 //     (issue 16). madvise(MADV_DONTNEED) on a private read-only file mapping
