@@ -186,14 +186,7 @@ func histogramPoints[N int64 | float64](dps []metricdata.HistogramDataPoint[N]) 
 		p := &metricspb.HistogramDataPoint{Attributes: keyValues(dp.Attributes.Iter()), StartTimeUnixNano: nanos(dp.StartTime),
 			TimeUnixNano: nanos(dp.Time), Count: dp.Count, Sum: &sum, BucketCounts: dp.BucketCounts,
 			ExplicitBounds: dp.Bounds, Exemplars: exemplars(dp.Exemplars)}
-		if v, ok := dp.Min.Value(); ok {
-			f := float64(v)
-			p.Min = &f
-		}
-		if v, ok := dp.Max.Value(); ok {
-			f := float64(v)
-			p.Max = &f
-		}
+		p.Min, p.Max = extremum(dp.Min), extremum(dp.Max)
 		out = append(out, p)
 	}
 	return out
@@ -208,17 +201,20 @@ func expHistogramPoints[N int64 | float64](dps []metricdata.ExponentialHistogram
 			ZeroThreshold: dp.ZeroThreshold, Exemplars: exemplars(dp.Exemplars),
 			Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: dp.PositiveBucket.Offset, BucketCounts: dp.PositiveBucket.Counts},
 			Negative: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: dp.NegativeBucket.Offset, BucketCounts: dp.NegativeBucket.Counts}}
-		if v, ok := dp.Min.Value(); ok {
-			f := float64(v)
-			p.Min = &f
-		}
-		if v, ok := dp.Max.Value(); ok {
-			f := float64(v)
-			p.Max = &f
-		}
+		p.Min, p.Max = extremum(dp.Min), extremum(dp.Max)
 		out = append(out, p)
 	}
 	return out
+}
+
+// extremum is a histogram's minimum or maximum, nil when it has none.
+func extremum[N int64 | float64](e metricdata.Extrema[N]) *float64 {
+	v, ok := e.Value()
+	if !ok {
+		return nil
+	}
+	f := float64(v)
+	return &f
 }
 
 func summaryPoints(dps []metricdata.SummaryDataPoint) []*metricspb.SummaryDataPoint {
