@@ -133,11 +133,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 	// a deployment on Cosmos DB with Service Bus or SQS opens no file and
 	// runs no migration at start (issue 16: nothing a host does not use is
 	// initialised).
+	// The file opens (connection, migrations, statements) while the functions
+	// are wired, which do not use it until they run; build waits for it below.
 	if cfg.StoreBackend != "cosmos" || cfg.QueueBackend == "sqlite" {
-		a.db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "privops.db"), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
-		if err != nil {
-			return nil, fmt.Errorf("open embedded store: %w", err)
-		}
+		a.db = sqlite.Start(ctx, filepath.Join(cfg.DataDir, "privops.db"), sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
 	}
 	store, err := a.openStore()
 	if err != nil {
@@ -184,6 +183,12 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, err
 		breachMailer: breachMailer, breachStore: a.breachStore(), notices: testNotices()}); err != nil {
 		a.Close()
 		return nil, err
+	}
+	if a.db != nil {
+		if err := a.db.Ready(); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("open embedded store: %w", err)
+		}
 	}
 	return a, nil
 }

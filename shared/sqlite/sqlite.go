@@ -83,6 +83,9 @@ type DB struct {
 	arrivals arrivals
 	// warm is closed once the first read connection is open (warmReader).
 	warm chan struct{}
+	// ready is closed when open has returned, err what it returned (Start).
+	ready chan struct{}
+	err   error
 }
 
 // Open opens (creating if needed) the database file at path, creating its
@@ -91,21 +94,62 @@ type DB struct {
 // done. Opening the same file twice in one process works but serializes the
 // writers on SQLite's lock instead of in-process.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	db := newDB()
+	db.err = db.open(ctx, path, opts)
+	close(db.ready)
+	if db.err != nil {
+		return nil, db.err
+	}
+	return db, nil
+}
+
+// Start is Open in the background: it returns at once, and the connection,
+// the migrations and the prepared statements are made while the caller goes
+// on (the composition root wires the functions meanwhile: issue 16, cold
+// start). Ready waits for them and returns Open's error. Until Ready has
+// returned nil, only Store, Queue and BreachSend (which only wrap the DB),
+// Ready and Close may be called.
+func Start(ctx context.Context, path string, opts Options) *DB {
+	db := newDB()
+	go func() {
+		defer close(db.ready)
+		db.err = db.open(ctx, path, opts)
+	}()
+	return db
+}
+
+// Ready waits until the DB is open and returns the error that stopped it.
+func (db *DB) Ready() error {
+	<-db.ready
+	return db.err
+}
+
+func newDB() *DB {
+	return &DB{heads: newHeadCache(), warm: make(chan struct{}), ready: make(chan struct{})}
+}
+
+// open opens the file for Open and Start; on error it leaves nothing open.
+func (db *DB) open(ctx context.Context, path string, opts Options) error {
 	opts, err := opts.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return fmt.Errorf("open database: %w", err)
 	}
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("open database: path %q must be a plain file path", path)
+		return fmt.Errorf("open database: path %q must be a plain file path", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return fmt.Errorf("open database: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // SQLite gives -wal and -shm the same mode
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return fmt.Errorf("open database: %w", err)
 	}
+	st, err := f.Stat()
 	f.Close()
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	db.opts = opts
 
 	// temp_store(2) keeps temporary files in memory, the statement journal
 	// above all: the writer runs each job of a batch under a SAVEPOINT, and
@@ -113,11 +157,38 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// to a temporary file past 64 KiB (eight 8 KiB pages): a write system
 	// call per page, 8 % of the server's CPU under intake load (pprof).
 	busy := "busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")"
-	db := &DB{opts: opts, heads: newHeadCache(), warm: make(chan struct{})}
+	db.r, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {busy, "query_only(1)"}}))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	db.r.SetMaxOpenConns(readers)
+	db.r.SetMaxIdleConns(readers)
+	// An existing file's schema is parsed by the first read connection beside
+	// the writer's start; a new file's once the migrations have made it.
+	warming := st.Size() > 0
+	if warming {
+		go db.warmReader()
+	}
+	fail := func(err error) error {
+		if db.wr != nil {
+			db.stopWriter()
+		}
+		if !warming {
+			close(db.warm)
+		}
+		<-db.warm
+		db.r.Close()
+		if db.w != nil {
+			db.w.Close()
+		}
+		return fmt.Errorf("open database: %w", err)
+	}
 	db.w, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"},
 		"_pragma": {busy, "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)", "temp_store(2)"}}))
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		db.w = nil
+		return fail(err)
 	}
 	db.w.SetMaxOpenConns(1)
 	db.w.SetMaxIdleConns(1)
@@ -125,35 +196,22 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db.w.SetConnMaxIdleTime(0)
 	db.startWriter()
 	if err := db.init(ctx); err != nil {
-		return nil, db.abandon(err)
+		return fail(err)
 	}
 	if db.st, err = prepareWriterStmts(ctx, db.w); err != nil {
-		return nil, db.abandon(err)
+		return fail(err)
 	}
-	db.r, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {busy, "query_only(1)"}}))
-	if err != nil {
-		db.st.close()
-		return nil, db.abandon(err)
+	if !warming {
+		go db.warmReader()
 	}
-	readers := max(4, runtime.GOMAXPROCS(0))
-	db.r.SetMaxOpenConns(readers)
-	db.r.SetMaxIdleConns(readers)
-	go db.warmReader()
-	return db, nil
-}
-
-// abandon closes what Open had opened when its start fails, and returns err.
-func (db *DB) abandon(err error) error {
-	db.stopWriter()
-	db.w.Close()
-	return fmt.Errorf("open database: %w", err)
+	return nil
 }
 
 // warmReader opens the first read connection in the background. SQLite
 // parses the whole schema on a connection's first statement (about a
-// millisecond here), so the first read does not pay it: at start, this runs
-// while the functions are wired, before the demo tenant's check (issue 16,
-// cold start).
+// millisecond here), so the first read does not pay it: at start, the demo
+// tenant's check (issue 16, cold start). A migration applied meanwhile
+// changes the schema cookie, and SQLite parses again on the next read.
 func (db *DB) warmReader() {
 	defer close(db.warm)
 	var v int
@@ -191,6 +249,9 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the database. Pending reads and writes fail afterwards.
 func (db *DB) Close() error {
+	if db.Ready() != nil {
+		return nil // open left nothing open
+	}
 	<-db.warm
 	db.stopWriter()
 	return errors.Join(db.st.close(), db.r.Close(), db.w.Close())

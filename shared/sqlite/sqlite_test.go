@@ -132,6 +132,64 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// TestStartIsOpenInTheBackground: Start returns a DB that Ready makes usable,
+// on a new file and on an existing one (where the first read connection
+// starts beside the writer's); a file Open refuses (a schema newer than the
+// binary's) makes Ready return the refusal, and Close then returns at once.
+func TestStartIsOpenInTheBackground(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "privops.db")
+	for _, round := range []string{"new file", "existing file"} {
+		db := Start(t.Context(), path, Options{})
+		if err := db.Ready(); err != nil {
+			t.Fatalf("%s: Ready: %v", round, err)
+		}
+		r := &privacy.Request{ID: "req-" + strings.ReplaceAll(round, " ", "-"), TenantID: "acme", Type: privacy.TypeAccess, Status: privacy.StatusApproved}
+		if err := db.Store().CreateRequest(t.Context(), r); err != nil {
+			t.Fatalf("%s: create request: %v", round, err)
+		}
+		if _, err := db.Store().GetRequest(t.Context(), "acme", r.ID); err != nil {
+			t.Fatalf("%s: read it back: %v", round, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatalf("%s: close: %v", round, err)
+		}
+	}
+
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("INSERT INTO schema_version (version, name, applied_at) VALUES (9999, '9999_future.sql', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	for _, open := range []struct {
+		name string
+		f    func() (*DB, error)
+	}{
+		{"Start", func() (*DB, error) { db := Start(t.Context(), path, Options{}); return db, db.Ready() }},
+		{"Open", func() (*DB, error) { return Open(t.Context(), path, Options{}) }},
+	} {
+		db, err := open.f()
+		if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+			t.Errorf("%s of a newer schema: %v, want the refusal", open.name, err)
+		}
+		if db != nil {
+			done := make(chan error, 1)
+			go func() { done <- db.Close() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: Close after the refusal: %v", open.name, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: Close after the refusal did not return", open.name)
+			}
+		}
+	}
+}
+
 // TestBusyIsUnavailable holds the write lock from another connection: writes
 // fail after the busy timeout with privacy.ErrUnavailable and name the operation.
 func TestBusyIsUnavailable(t *testing.T) {
