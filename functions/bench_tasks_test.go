@@ -212,12 +212,7 @@ type fanOutSuite struct {
 func newFanOutSuite(b *testing.B, c fanOutCase) *fanOutSuite {
 	b.Helper()
 	ctx := context.Background()
-	cfg, err := config.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.DataDir = benchDataDir(b) // kept until the process ends (benchdir_test.go)
-	cfg.MailOutboxDir, cfg.BlobDir = filepath.Join(cfg.DataDir, "outbox"), filepath.Join(cfg.DataDir, "blobs")
+	cfg := configIn(b, benchDataDir(b)) // kept until the process ends (benchdir_test.go)
 	// The fan-out runs with the worker count the suite ships with
 	// (QUEUE_WORKERS, 4 by default): on 2 CPUs that already keeps the one
 	// writer busy, and 8, which this benchmark used before, was slower end

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/privops/privops/shared/config"
 )
 
 // The process tests run the real binary, built once per test run the way the
@@ -92,6 +94,19 @@ type proc struct {
 	addr string // http://host:port
 	done chan error
 	out  *syncBuffer
+}
+
+// configIn is the configuration of the environment with its data, mail outbox
+// and blob folders in dataDir, for tests that build the suite in-process.
+func configIn(tb testing.TB, dataDir string) *config.Config {
+	tb.Helper()
+	cfg, err := config.Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DataDir = dataDir
+	cfg.MailOutboxDir, cfg.BlobDir = filepath.Join(dataDir, "outbox"), filepath.Join(dataDir, "blobs")
+	return cfg
 }
 
 // baseEnv is the environment the process tests give the binary.

@@ -21,12 +21,7 @@ func TestBuildPicksTheStore(t *testing.T) {
 	}{{"sqlite", false}, {"cosmos", true}} {
 		t.Run(tc.backend, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := config.Load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.DataDir = t.TempDir()
-			cfg.MailOutboxDir, cfg.BlobDir = filepath.Join(cfg.DataDir, "outbox"), filepath.Join(cfg.DataDir, "blobs")
+			cfg := configIn(t, t.TempDir())
 			cfg.StoreBackend = tc.backend
 			cfg.CosmosEndpoint, cfg.CosmosDatabase, cfg.CosmosAuth = "https://127.0.0.1:1/", "privops", "key"
 			cfg.CosmosKey = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
@@ -71,12 +66,7 @@ func TestCloudDeploymentOpensNoSQLiteFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := config.Load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.DataDir = t.TempDir()
-			cfg.MailOutboxDir, cfg.BlobDir = filepath.Join(cfg.DataDir, "outbox"), filepath.Join(cfg.DataDir, "blobs")
+			cfg := configIn(t, t.TempDir())
 			for _, set := range tt.set {
 				set(cfg)
 			}

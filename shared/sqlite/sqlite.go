@@ -187,8 +187,7 @@ func (db *DB) open(ctx context.Context, path string, opts Options) error {
 	db.w, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"},
 		"_pragma": {busy, "synchronous(" + opts.Synchronous + ")", "foreign_keys(1)", "temp_store(2)"}}))
 	if err != nil {
-		db.w = nil
-		return fail(err)
+		return fail(err) // db.w is nil
 	}
 	db.w.SetMaxOpenConns(1)
 	db.w.SetMaxIdleConns(1)
