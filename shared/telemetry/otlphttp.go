@@ -17,9 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 )
 
 // otlpClient posts OTLP/HTTP (binary protobuf) export requests of one signal
@@ -141,22 +138,6 @@ func otlpTLS(get func(string) (string, string)) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return cfg, nil
-}
-
-// exportRequest encodes an Export<Signal>ServiceRequest: its only field,
-// number 1, repeats the resource messages. Encoding it here spares linking
-// the collector's service packages, which carry the gRPC stubs.
-func exportRequest[M proto.Message](resources []M) ([]byte, error) {
-	var b []byte
-	for _, r := range resources {
-		m, err := proto.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendBytes(b, m)
-	}
-	return b, nil
 }
 
 // export posts one encoded request, retrying what the specification says is

@@ -7,19 +7,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/resource"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 )
 
 // metricExporter is an sdkmetric.Exporter over otlpClient: the metric data
-// model in OTLP protobuf, as the SDK's own OTLP exporters send it.
+// model in OTLP protobuf (opentelemetry/proto/metrics/v1), as the SDK's own
+// OTLP exporters send it.
 type metricExporter struct {
 	client      *otlpClient
 	temporality sdkmetric.TemporalitySelector
@@ -67,17 +62,10 @@ func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 	e.mu.Lock()
 	stopped := e.stopped
 	e.mu.Unlock()
-	if stopped {
+	if stopped || len(rm.ScopeMetrics) == 0 {
 		return nil
 	}
-	pb, err := resourceMetrics(rm)
-	if err != nil {
-		return err
-	}
-	if len(pb.ScopeMetrics) == 0 {
-		return nil
-	}
-	body, err := exportRequest([]*metricspb.ResourceMetrics{pb})
+	body, err := metricsRequest(rm)
 	if err != nil {
 		return err
 	}
@@ -95,203 +83,209 @@ func (e *metricExporter) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// resourceMetrics converts the SDK's data to OTLP. An aggregation it does not
-// know is an error naming the metric, never silently dropped.
-func resourceMetrics(rm *metricdata.ResourceMetrics) (*metricspb.ResourceMetrics, error) {
-	out := &metricspb.ResourceMetrics{Resource: otlpResource(rm.Resource), SchemaUrl: rm.Resource.SchemaURL()}
-	for _, sm := range rm.ScopeMetrics {
-		s := &metricspb.ScopeMetrics{Scope: &commonpb.InstrumentationScope{Name: sm.Scope.Name, Version: sm.Scope.Version,
-			Attributes: keyValues(sm.Scope.Attributes.Iter())}, SchemaUrl: sm.Scope.SchemaURL}
-		for _, m := range sm.Metrics {
-			pm := &metricspb.Metric{Name: m.Name, Description: m.Description, Unit: m.Unit}
-			switch d := m.Data.(type) {
-			case metricdata.Gauge[int64]:
-				pm.Data = &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: numberPoints(d.DataPoints)}}
-			case metricdata.Gauge[float64]:
-				pm.Data = &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: numberPoints(d.DataPoints)}}
-			case metricdata.Sum[int64]:
-				pm.Data = &metricspb.Metric_Sum{Sum: &metricspb.Sum{AggregationTemporality: temporality(d.Temporality),
-					IsMonotonic: d.IsMonotonic, DataPoints: numberPoints(d.DataPoints)}}
-			case metricdata.Sum[float64]:
-				pm.Data = &metricspb.Metric_Sum{Sum: &metricspb.Sum{AggregationTemporality: temporality(d.Temporality),
-					IsMonotonic: d.IsMonotonic, DataPoints: numberPoints(d.DataPoints)}}
-			case metricdata.Histogram[int64]:
-				pm.Data = &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{AggregationTemporality: temporality(d.Temporality),
-					DataPoints: histogramPoints(d.DataPoints)}}
-			case metricdata.Histogram[float64]:
-				pm.Data = &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{AggregationTemporality: temporality(d.Temporality),
-					DataPoints: histogramPoints(d.DataPoints)}}
-			case metricdata.ExponentialHistogram[int64]:
-				pm.Data = &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: &metricspb.ExponentialHistogram{
-					AggregationTemporality: temporality(d.Temporality), DataPoints: expHistogramPoints(d.DataPoints)}}
-			case metricdata.ExponentialHistogram[float64]:
-				pm.Data = &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: &metricspb.ExponentialHistogram{
-					AggregationTemporality: temporality(d.Temporality), DataPoints: expHistogramPoints(d.DataPoints)}}
-			case metricdata.Summary:
-				pm.Data = &metricspb.Metric_Summary{Summary: &metricspb.Summary{DataPoints: summaryPoints(d.DataPoints)}}
-			default:
-				return nil, fmt.Errorf("metric %s: aggregation %T has no OTLP form here", m.Name, m.Data)
-			}
-			s.Metrics = append(s.Metrics, pm)
+// metricsRequest encodes an ExportMetricsServiceRequest (resource_metrics 1)
+// of rm. An aggregation it does not know is an error naming the metric, never
+// silently dropped.
+func metricsRequest(rm *metricdata.ResourceMetrics) ([]byte, error) {
+	var p pbuf
+	var err error
+	// ResourceMetrics: resource 1, scope_metrics 2, schema_url 3.
+	p.message(1, func() {
+		if rm.Resource == nil {
+			p.message(1, func() {}) // an empty resource, as before
+		} else {
+			p.resource(1, rm.Resource)
 		}
-		out.ScopeMetrics = append(out.ScopeMetrics, s)
+		for _, sm := range rm.ScopeMetrics {
+			// ScopeMetrics: scope 1, metrics 2, schema_url 3.
+			p.message(2, func() {
+				p.message(1, func() { // the scope, even an empty one
+					p.str(1, sm.Scope.Name)
+					p.str(2, sm.Scope.Version)
+					p.attributes(3, sm.Scope.Attributes.Iter())
+				})
+				for _, m := range sm.Metrics {
+					if err == nil {
+						err = p.metric(2, m)
+					}
+				}
+				p.str(3, sm.Scope.SchemaURL)
+			})
+		}
+		p.str(3, rm.Resource.SchemaURL())
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return p.b, nil
 }
 
-func otlpResource(r *resource.Resource) *resourcepb.Resource {
-	if r == nil {
-		return &resourcepb.Resource{}
-	}
-	return &resourcepb.Resource{Attributes: keyValues(r.Iter())}
+// metric writes a Metric: name 1, description 2, unit 3, and one of gauge 5
+// (data_points 1), sum 7 (data_points 1, temporality 2, is_monotonic 3),
+// histogram 9 and exponential_histogram 10 (data_points 1, temporality 2), or
+// summary 11 (data_points 1).
+func (p *pbuf) metric(field int, m metricdata.Metrics) error {
+	var err error
+	p.message(field, func() {
+		p.str(1, m.Name)
+		p.str(2, m.Description)
+		p.str(3, m.Unit)
+		switch d := m.Data.(type) {
+		case metricdata.Gauge[int64]:
+			p.message(5, func() { numberPoints(p, d.DataPoints) })
+		case metricdata.Gauge[float64]:
+			p.message(5, func() { numberPoints(p, d.DataPoints) })
+		case metricdata.Sum[int64]:
+			p.message(7, func() { numberPoints(p, d.DataPoints); p.sumHeader(d.Temporality, d.IsMonotonic) })
+		case metricdata.Sum[float64]:
+			p.message(7, func() { numberPoints(p, d.DataPoints); p.sumHeader(d.Temporality, d.IsMonotonic) })
+		case metricdata.Histogram[int64]:
+			p.message(9, func() { histogramPoints(p, d.DataPoints); p.uvarint(2, temporality(d.Temporality)) })
+		case metricdata.Histogram[float64]:
+			p.message(9, func() { histogramPoints(p, d.DataPoints); p.uvarint(2, temporality(d.Temporality)) })
+		case metricdata.ExponentialHistogram[int64]:
+			p.message(10, func() { expHistogramPoints(p, d.DataPoints); p.uvarint(2, temporality(d.Temporality)) })
+		case metricdata.ExponentialHistogram[float64]:
+			p.message(10, func() { expHistogramPoints(p, d.DataPoints); p.uvarint(2, temporality(d.Temporality)) })
+		case metricdata.Summary:
+			p.message(11, func() { summaryPoints(p, d.DataPoints) })
+		default:
+			err = fmt.Errorf("metric %s: aggregation %T has no OTLP form here", m.Name, m.Data)
+		}
+	})
+	return err
 }
 
-func temporality(t metricdata.Temporality) metricspb.AggregationTemporality {
+func (p *pbuf) sumHeader(t metricdata.Temporality, monotonic bool) {
+	p.uvarint(2, temporality(t))
+	p.boolean(3, monotonic)
+}
+
+// temporality is the OTLP AggregationTemporality: unspecified 0, delta 1,
+// cumulative 2.
+func temporality(t metricdata.Temporality) uint64 {
 	switch t {
 	case metricdata.DeltaTemporality:
-		return metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
+		return 1
 	case metricdata.CumulativeTemporality:
-		return metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE
+		return 2
 	}
-	return metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_UNSPECIFIED
+	return 0
 }
 
-func nanos(t time.Time) uint64 {
-	if t.IsZero() {
-		return 0
-	}
-	return uint64(t.UnixNano())
-}
-
-func numberPoints[N int64 | float64](dps []metricdata.DataPoint[N]) []*metricspb.NumberDataPoint {
-	out := make([]*metricspb.NumberDataPoint, 0, len(dps))
+// numberPoints writes NumberDataPoints (data_points 1): start 2, time 3,
+// as_double 4, exemplars 5, as_int 6, attributes 7.
+func numberPoints[N int64 | float64](p *pbuf, dps []metricdata.DataPoint[N]) {
 	for _, dp := range dps {
-		p := &metricspb.NumberDataPoint{Attributes: keyValues(dp.Attributes.Iter()), StartTimeUnixNano: nanos(dp.StartTime),
-			TimeUnixNano: nanos(dp.Time), Exemplars: exemplars(dp.Exemplars)}
-		switch v := any(dp.Value).(type) {
-		case int64:
-			p.Value = &metricspb.NumberDataPoint_AsInt{AsInt: v}
-		case float64:
-			p.Value = &metricspb.NumberDataPoint_AsDouble{AsDouble: v}
-		}
-		out = append(out, p)
+		p.message(1, func() {
+			p.fixed64(2, nanos(dp.StartTime))
+			p.fixed64(3, nanos(dp.Time))
+			p.number(4, 6, dp.Value)
+			exemplars(p, 5, dp.Exemplars)
+			p.attributes(7, dp.Attributes.Iter())
+		})
 	}
-	return out
 }
 
-func histogramPoints[N int64 | float64](dps []metricdata.HistogramDataPoint[N]) []*metricspb.HistogramDataPoint {
-	out := make([]*metricspb.HistogramDataPoint, 0, len(dps))
+// number writes a oneof of as_double (asDouble) or as_int (asInt), both
+// fixed64.
+func (p *pbuf) number(asDouble, asInt int, v any) {
+	switch v := v.(type) {
+	case int64:
+		p.fixed64Field(asInt, uint64(v))
+	case float64:
+		p.doubleField(asDouble, v)
+	}
+}
+
+// histogramPoints writes HistogramDataPoints (data_points 1): start 2, time 3,
+// count 4, sum 5, bucket_counts 6, explicit_bounds 7, exemplars 8,
+// attributes 9, min 11, max 12.
+func histogramPoints[N int64 | float64](p *pbuf, dps []metricdata.HistogramDataPoint[N]) {
 	for _, dp := range dps {
-		sum := float64(dp.Sum)
-		p := &metricspb.HistogramDataPoint{Attributes: keyValues(dp.Attributes.Iter()), StartTimeUnixNano: nanos(dp.StartTime),
-			TimeUnixNano: nanos(dp.Time), Count: dp.Count, Sum: &sum, BucketCounts: dp.BucketCounts,
-			ExplicitBounds: dp.Bounds, Exemplars: exemplars(dp.Exemplars)}
-		p.Min, p.Max = extremum(dp.Min), extremum(dp.Max)
-		out = append(out, p)
+		p.message(1, func() {
+			p.fixed64(2, nanos(dp.StartTime))
+			p.fixed64(3, nanos(dp.Time))
+			p.fixed64(4, dp.Count)
+			p.doubleField(5, float64(dp.Sum))
+			p.packedFixed64(6, dp.BucketCounts)
+			p.packedDouble(7, dp.Bounds)
+			exemplars(p, 8, dp.Exemplars)
+			p.attributes(9, dp.Attributes.Iter())
+			extremum(p, 11, dp.Min)
+			extremum(p, 12, dp.Max)
+		})
 	}
-	return out
 }
 
-func expHistogramPoints[N int64 | float64](dps []metricdata.ExponentialHistogramDataPoint[N]) []*metricspb.ExponentialHistogramDataPoint {
-	out := make([]*metricspb.ExponentialHistogramDataPoint, 0, len(dps))
+// expHistogramPoints writes ExponentialHistogramDataPoints (data_points 1):
+// attributes 1, start 2, time 3, count 4, sum 5, scale 6, zero_count 7,
+// positive 8 and negative 9 (offset 1, bucket_counts 2), exemplars 11,
+// min 12, max 13, zero_threshold 14.
+func expHistogramPoints[N int64 | float64](p *pbuf, dps []metricdata.ExponentialHistogramDataPoint[N]) {
 	for _, dp := range dps {
-		sum := float64(dp.Sum)
-		p := &metricspb.ExponentialHistogramDataPoint{Attributes: keyValues(dp.Attributes.Iter()), StartTimeUnixNano: nanos(dp.StartTime),
-			TimeUnixNano: nanos(dp.Time), Count: dp.Count, Sum: &sum, Scale: dp.Scale, ZeroCount: dp.ZeroCount,
-			ZeroThreshold: dp.ZeroThreshold, Exemplars: exemplars(dp.Exemplars),
-			Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: dp.PositiveBucket.Offset, BucketCounts: dp.PositiveBucket.Counts},
-			Negative: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: dp.NegativeBucket.Offset, BucketCounts: dp.NegativeBucket.Counts}}
-		p.Min, p.Max = extremum(dp.Min), extremum(dp.Max)
-		out = append(out, p)
+		p.message(1, func() {
+			p.attributes(1, dp.Attributes.Iter())
+			p.fixed64(2, nanos(dp.StartTime))
+			p.fixed64(3, nanos(dp.Time))
+			p.fixed64(4, dp.Count)
+			p.doubleField(5, float64(dp.Sum))
+			p.sint32(6, dp.Scale)
+			p.fixed64(7, dp.ZeroCount)
+			p.buckets(8, dp.PositiveBucket)
+			p.buckets(9, dp.NegativeBucket)
+			exemplars(p, 11, dp.Exemplars)
+			extremum(p, 12, dp.Min)
+			extremum(p, 13, dp.Max)
+			p.double(14, dp.ZeroThreshold)
+		})
 	}
-	return out
 }
 
-// extremum is a histogram's minimum or maximum, nil when it has none.
-func extremum[N int64 | float64](e metricdata.Extrema[N]) *float64 {
-	v, ok := e.Value()
-	if !ok {
-		return nil
-	}
-	f := float64(v)
-	return &f
+func (p *pbuf) buckets(field int, b metricdata.ExponentialBucket) {
+	p.message(field, func() {
+		p.sint32(1, b.Offset)
+		p.packedUvarint(2, b.Counts)
+	})
 }
 
-func summaryPoints(dps []metricdata.SummaryDataPoint) []*metricspb.SummaryDataPoint {
-	out := make([]*metricspb.SummaryDataPoint, 0, len(dps))
+// extremum writes a histogram's minimum or maximum, if it has one.
+func extremum[N int64 | float64](p *pbuf, field int, e metricdata.Extrema[N]) {
+	if v, ok := e.Value(); ok {
+		p.doubleField(field, float64(v))
+	}
+}
+
+// summaryPoints writes SummaryDataPoints (data_points 1): start 2, time 3,
+// count 4, sum 5, quantile_values 6 (quantile 1, value 2), attributes 7.
+func summaryPoints(p *pbuf, dps []metricdata.SummaryDataPoint) {
 	for _, dp := range dps {
-		p := &metricspb.SummaryDataPoint{Attributes: keyValues(dp.Attributes.Iter()), StartTimeUnixNano: nanos(dp.StartTime),
-			TimeUnixNano: nanos(dp.Time), Count: dp.Count, Sum: dp.Sum}
-		for _, q := range dp.QuantileValues {
-			p.QuantileValues = append(p.QuantileValues, &metricspb.SummaryDataPoint_ValueAtQuantile{Quantile: q.Quantile, Value: q.Value})
-		}
-		out = append(out, p)
+		p.message(1, func() {
+			p.fixed64(2, nanos(dp.StartTime))
+			p.fixed64(3, nanos(dp.Time))
+			p.fixed64(4, dp.Count)
+			p.double(5, dp.Sum)
+			for _, q := range dp.QuantileValues {
+				p.message(6, func() {
+					p.double(1, q.Quantile)
+					p.double(2, q.Value)
+				})
+			}
+			p.attributes(7, dp.Attributes.Iter())
+		})
 	}
-	return out
 }
 
-func exemplars[N int64 | float64](es []metricdata.Exemplar[N]) []*metricspb.Exemplar {
-	if len(es) == 0 {
-		return nil
-	}
-	out := make([]*metricspb.Exemplar, 0, len(es))
+// exemplars writes Exemplars: time 2, as_double 3, span_id 4, trace_id 5,
+// as_int 6, filtered_attributes 7.
+func exemplars[N int64 | float64](p *pbuf, field int, es []metricdata.Exemplar[N]) {
 	for _, e := range es {
-		p := &metricspb.Exemplar{FilteredAttributes: keyValuesOf(e.FilteredAttributes), TimeUnixNano: nanos(e.Time),
-			SpanId: e.SpanID, TraceId: e.TraceID}
-		switch v := any(e.Value).(type) {
-		case int64:
-			p.Value = &metricspb.Exemplar_AsInt{AsInt: v}
-		case float64:
-			p.Value = &metricspb.Exemplar_AsDouble{AsDouble: v}
-		}
-		out = append(out, p)
+		p.message(field, func() {
+			p.fixed64(2, nanos(e.Time))
+			p.number(3, 6, e.Value)
+			p.bytes(4, e.SpanID)
+			p.bytes(5, e.TraceID)
+			p.keyValues(7, e.FilteredAttributes)
+		})
 	}
-	return out
-}
-
-func keyValues(it attribute.Iterator) []*commonpb.KeyValue {
-	var out []*commonpb.KeyValue
-	for it.Next() {
-		kv := it.Attribute()
-		out = append(out, &commonpb.KeyValue{Key: string(kv.Key), Value: anyValue(kv.Value)})
-	}
-	return out
-}
-
-func keyValuesOf(kvs []attribute.KeyValue) []*commonpb.KeyValue {
-	var out []*commonpb.KeyValue
-	for _, kv := range kvs {
-		out = append(out, &commonpb.KeyValue{Key: string(kv.Key), Value: anyValue(kv.Value)})
-	}
-	return out
-}
-
-func anyValue(v attribute.Value) *commonpb.AnyValue {
-	switch v.Type() {
-	case attribute.BOOL:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.AsBool()}}
-	case attribute.INT64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.AsInt64()}}
-	case attribute.FLOAT64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.AsFloat64()}}
-	case attribute.STRING:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v.AsString()}}
-	case attribute.BOOLSLICE:
-		return array(v.AsBoolSlice(), func(b bool) *commonpb.AnyValue { return anyValue(attribute.BoolValue(b)) })
-	case attribute.INT64SLICE:
-		return array(v.AsInt64Slice(), func(i int64) *commonpb.AnyValue { return anyValue(attribute.Int64Value(i)) })
-	case attribute.FLOAT64SLICE:
-		return array(v.AsFloat64Slice(), func(f float64) *commonpb.AnyValue { return anyValue(attribute.Float64Value(f)) })
-	case attribute.STRINGSLICE:
-		return array(v.AsStringSlice(), func(s string) *commonpb.AnyValue { return anyValue(attribute.StringValue(s)) })
-	}
-	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v.Emit()}}
-}
-
-func array[T any](vs []T, conv func(T) *commonpb.AnyValue) *commonpb.AnyValue {
-	a := &commonpb.ArrayValue{}
-	for _, v := range vs {
-		a.Values = append(a.Values, conv(v))
-	}
-	return &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: a}}
 }

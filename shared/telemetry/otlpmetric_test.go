@@ -19,7 +19,8 @@ import (
 )
 
 // TestResourceMetricsToOTLP: every aggregation the SDK makes, in its OTLP
-// form, with attributes, times, min and max, buckets and exemplars.
+// form, with attributes, times, min and max, buckets and exemplars, as the
+// official OTLP packages decode our encoding.
 func TestResourceMetricsToOTLP(t *testing.T) {
 	t.Parallel()
 	t0, t1 := time.Unix(100, 0), time.Unix(160, 5)
@@ -49,10 +50,12 @@ func TestResourceMetricsToOTLP(t *testing.T) {
 					QuantileValues: []metricdata.QuantileValue{{Quantile: 0.5, Value: 2}}}}}},
 			}}},
 	}
-	got, err := resourceMetrics(rm)
+	body, err := metricsRequest(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Decoded by the official packages: what a collector reads.
+	got := resources(t, body, func() *metricspb.ResourceMetrics { return &metricspb.ResourceMetrics{} })
 	cum, delta := metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE, metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 	want := &metricspb.ResourceMetrics{
 		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "privops"}}}}},
@@ -76,13 +79,13 @@ func TestResourceMetricsToOTLP(t *testing.T) {
 					{TimeUnixNano: uint64(t1.UnixNano()), Count: 4, Sum: 10, QuantileValues: []*metricspb.SummaryDataPoint_ValueAtQuantile{{Quantile: 0.5, Value: 2}}}}}}},
 			}}},
 	}
-	if d := cmp.Diff(want, got, protocmp.Transform()); d != "" {
+	if d := cmp.Diff([]*metricspb.ResourceMetrics{want}, got, protocmp.Transform()); d != "" {
 		t.Errorf("OTLP (-want +got):\n%s", d)
 	}
 
 	// An aggregation without an OTLP form is an error naming the metric.
 	rm.ScopeMetrics[0].Metrics = []metricdata.Metrics{{Name: "odd", Data: nil}}
-	if _, err := resourceMetrics(rm); err == nil || !strings.Contains(err.Error(), "odd") {
+	if _, err := metricsRequest(rm); err == nil || !strings.Contains(err.Error(), "odd") {
 		t.Errorf("unknown aggregation: err = %v, want one naming the metric", err)
 	}
 }
