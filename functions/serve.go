@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"time"
 
@@ -54,11 +53,7 @@ func (a *app) serveStandalone(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("PPROF_ADDR: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace) // runtime/trace: where a request's tail goes
-		go func() { _ = http.Serve(pl, mux) }()
+		go func() { _ = http.Serve(pl, pprofHandler()) }()
 		a.log.Info("pprof listening", "addr", pl.Addr().String())
 	}
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)

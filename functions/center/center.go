@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"sync"
 
 	"github.com/privops/privops/shared/privacy"
 	"github.com/privops/privops/shared/ui"
@@ -94,7 +95,9 @@ func (c *Center) tenant(w http.ResponseWriter, r *http.Request) (*privacy.Tenant
 	return t, true
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+// pageTmpl is parsed on first use: a start serves no page (issue 16).
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
@@ -119,6 +122,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 </body>
 </html>
 `))
+})
 
 // page serves the privacy center in the tenant's brand, in the language the
 // browser prefers (the page lets the subject switch).
@@ -128,7 +132,7 @@ func (c *Center) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	err := pageTmpl.Execute(&b, struct{ ID, Name, Logo, Lang, Contact string }{
+	err := pageTmpl().Execute(&b, struct{ ID, Name, Logo, Lang, Contact string }{
 		t.ID, t.Name, t.Brand.LogoURL, privacy.PreferredLanguage(r.Header.Get("Accept-Language")), t.Contact})
 	if err != nil {
 		http.Error(w, "the privacy center is unavailable", http.StatusInternalServerError)

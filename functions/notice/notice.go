@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/privops/privops/shared/breachsend"
@@ -72,7 +73,7 @@ func (n *Notice) get(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("format") == "html" || prefersHTML(r.Header.Get("Accept")) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		_ = page.Execute(w, v)
+		_ = page().Execute(w, v)
 		return
 	}
 	web.JSON(w, http.StatusOK, v)
@@ -85,8 +86,10 @@ func prefersHTML(accept string) bool {
 	return h >= 0 && (j < 0 || h < j)
 }
 
-// page is the notice in both languages; html/template escapes the text.
-var page = template.Must(template.New("notice").Parse(`<!doctype html>
+// page is the notice in both languages; html/template escapes the text. It is
+// parsed on first use: a start serves no page (issue 16).
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("notice").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{index .Subject "en"}}</title>
 <style>body{font:1rem/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem}p{white-space:pre-wrap}</style></head>
@@ -96,3 +99,4 @@ var page = template.Must(template.New("notice").Parse(`<!doctype html>
 <footer><small>Published {{.PublishedAt.Format "2006-01-02"}} (UTC). Notice version {{.Version}}.</small></footer>
 </body></html>
 `))
+})

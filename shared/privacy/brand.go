@@ -3,7 +3,6 @@ package privacy
 import (
 	"math"
 	"net/url"
-	"regexp"
 	"strconv"
 )
 
@@ -21,7 +20,18 @@ type Brand struct {
 	LogoURL string `json:"logoUrl,omitempty"`
 }
 
-var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+// hexColor reports whether s is a colour as #rrggbb.
+func hexColor(s string) bool {
+	if len(s) != 7 || s[0] != '#' {
+		return false
+	}
+	for _, c := range []byte(s[1:]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // validate checks the brand; bad names the tenant field at fault.
 func (b Brand) validate() error {
@@ -29,7 +39,7 @@ func (b Brand) validate() error {
 		if c.v == "" {
 			continue
 		}
-		if !colorRe.MatchString(c.v) {
+		if !hexColor(c.v) {
 			return FieldErrorf(c.field, "invalid-tenant", "%s must be a colour of the form #rrggbb", c.field)
 		}
 		if ContrastWithWhite(c.v) < 4.5 {
@@ -57,7 +67,7 @@ func (b Brand) LogoOrigin() string {
 // ContrastWithWhite returns the WCAG 2.x contrast ratio of a #rrggbb colour
 // against white (1 to 21).
 func ContrastWithWhite(hex string) float64 {
-	if !colorRe.MatchString(hex) {
+	if !hexColor(hex) {
 		return 1
 	}
 	lin := func(s string) float64 {

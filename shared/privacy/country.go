@@ -33,14 +33,12 @@ const iso3166 = "" +
 	"YE YT " +
 	"ZA ZM ZW"
 
-var countries = func() map[string]bool {
-	m := make(map[string]bool, 249)
-	for _, c := range strings.Fields(iso3166) {
-		m[c] = true
-	}
-	return m
-}()
-
 // ValidCountry reports whether code is an assigned ISO 3166-1 alpha-2 code,
-// in upper case ("DE", not "de" or "XX").
-func ValidCountry(code string) bool { return countries[code] }
+// in upper case ("DE", not "de" or "XX"). It reads the list itself, not a
+// map built at start (issue 16: a start builds nothing it may not use).
+func ValidCountry(code string) bool {
+	if len(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z' {
+		return false
+	}
+	return strings.Contains(" "+iso3166+" ", " "+code+" ")
+}

@@ -30,7 +30,7 @@ func (s *Sweeper) claim(ctx context.Context, tenantID, owner string) (*privacy.T
 		}
 		if st.Current == nil {
 			run := &Run{ID: s.d.NewID(), StartedAt: now}
-			for _, pp := range NewPlans(t, s.d.Floors, now) {
+			for _, pp := range NewPlans(t, s.floors(), now) {
 				run.Policies = append(run.Policies, PolicyReport{PolicyPlan: pp, Status: "pending"})
 			}
 			st.Current = run

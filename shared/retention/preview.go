@@ -33,7 +33,7 @@ func (s *Sweeper) Preview(ctx context.Context, tenantID, policyID string, budget
 		return nil, privacy.Errorf(privacy.KindNotFound, "unknown-retention-policy", "no such retention policy")
 	}
 	out := &Preview{At: start.UTC(), Complete: true, Policies: []PolicyReport{}}
-	for _, pp := range NewPlans(t, s.d.Floors, start) {
+	for _, pp := range NewPlans(t, s.floors(), start) {
 		if policyID != "" && pp.PolicyID != policyID {
 			continue
 		}

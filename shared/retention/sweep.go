@@ -114,9 +114,6 @@ func NewSweeper(cfg Config, d Deps) (*Sweeper, error) {
 	if cfg.AnswerWait <= 0 {
 		cfg.AnswerWait = DefaultAnswerWait
 	}
-	if d.Floors == nil {
-		d.Floors = DefaultFloors()
-	}
 	if d.Step == nil {
 		d.Step = func(string) {}
 	}
@@ -134,6 +131,15 @@ func NewSweeper(cfg Config, d Deps) (*Sweeper, error) {
 		}
 	}
 	return &Sweeper{cfg: cfg, d: d}, nil
+}
+
+// floors are the configured floors, else the embedded ones, parsed on the
+// first sweep or preview rather than at start (issue 16).
+func (s *Sweeper) floors() *Floors {
+	if s.d.Floors != nil {
+		return s.d.Floors
+	}
+	return DefaultFloors()
 }
 
 // ErrRunInProgress is the answer to a run of a tenant whose run another

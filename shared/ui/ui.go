@@ -152,7 +152,9 @@ func NotFound(w http.ResponseWriter, csp string) {
 	_, _ = w.Write([]byte("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Not found</title><main><h1>Not found</h1><p>There is no such page.</p></main></html>\n"))
 }
 
-var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
+// indexTmpl is parsed on first use: a start serves no page (issue 16).
+var indexTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>privops</title>
@@ -170,12 +172,13 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 </body>
 </html>
 `))
+})
 
 // Index returns the standalone host's page at "/": links to the demo
 // tenant's privacy center (when demo names it) and to the admin console.
 func Index(demo string) http.Handler {
 	var b bytes.Buffer
-	_ = indexTmpl.Execute(&b, struct{ Demo string }{demo})
+	_ = indexTmpl().Execute(&b, struct{ Demo string }{demo})
 	page := b.Bytes()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
