@@ -21,7 +21,9 @@ import (
 
 // TestLive runs the Publisher against the real queue SQS_QUEUE_URL (standard
 // or FIFO), in AWS_REGION (else the region in the URL's host), through
-// SQS_ENDPOINT if set (LocalStack), with the default credential chain. The
+// SQS_ENDPOINT if set (LocalStack), with the credentials in the environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), as on Lambda;
+// from a profile: eval "$(aws configure export-credentials --format env)". The
 // queue must be a dedicated test queue: the suite deletes whatever it
 // receives. The Publisher reaches the queue by name with QueueURLPrefix, as
 // the Lambda wiring does; the suite reads what it published back with
@@ -31,7 +33,7 @@ func TestLive(t *testing.T) {
 	queueURL := os.Getenv("SQS_QUEUE_URL")
 	if queueURL == "" {
 		t.Skip("SQS_QUEUE_URL is not set: the live SQS suite needs a dedicated test queue's URL, " +
-			"AWS credentials, and AWS_REGION (or a region in the URL); SQS_ENDPOINT points it at LocalStack")
+			"AWS credentials in the environment, and AWS_REGION (or a region in the URL); SQS_ENDPOINT points it at LocalStack")
 	}
 	slash := strings.LastIndexByte(queueURL, '/')
 	prefix, queue := queueURL[:slash+1], queueURL[slash+1:]

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/privops/privops/shared/privacy"
@@ -49,8 +49,8 @@ type Options struct {
 	// ("https://sqs.eu-west-1.amazonaws.com/123456789012/"), with no
 	// GetQueueUrl call; "" resolves each name with GetQueueUrl, once.
 	QueueURLPrefix string
-	// Credentials, if set, replaces the default credential chain (tests;
-	// on Lambda the function's role is the default).
+	// Credentials, if set, replaces the credentials in the environment
+	// (tests; on Lambda the function's role, which Lambda puts there).
 	Credentials aws.CredentialsProvider
 	// RetryMaxAttempts, if above 0, caps the SDK's attempts per call
 	// (its default is 3).
@@ -70,32 +70,15 @@ type Publisher struct {
 	urls map[string]string // by queue name, from GetQueueUrl
 }
 
-// New returns a Publisher over an SQS client made from the default AWS
-// configuration (environment, shared files, the Lambda role) and o. It does
-// not touch the network.
+// New returns a Publisher over an SQS client made from o and the Lambda
+// environment (clientConfig: the region, the function role's credentials). It
+// does not touch the network.
 func New(ctx context.Context, o Options) (*Publisher, error) {
-	var load []func(*config.LoadOptions) error
-	if o.Region != "" {
-		load = append(load, config.WithRegion(o.Region))
-	}
-	if o.Credentials != nil {
-		load = append(load, config.WithCredentialsProvider(o.Credentials))
-	}
-	if o.RetryMaxAttempts > 0 {
-		load = append(load, config.WithRetryMaxAttempts(o.RetryMaxAttempts))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	cfg, opts, err := clientConfig(o, os.Getenv)
 	if err != nil {
-		return nil, fmt.Errorf("sqs publisher: load aws config: %w", err)
+		return nil, fmt.Errorf("sqs publisher: %w", err)
 	}
-	if cfg.Region == "" {
-		return nil, errors.New("sqs publisher: no region: set Options.Region or AWS_REGION")
-	}
-	client := awssqs.NewFromConfig(cfg, func(so *awssqs.Options) {
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-		}
-	})
+	client := awssqs.NewFromConfig(cfg, opts)
 	return newPublisher(client, o.QueueURLPrefix, time.Now), nil
 }
 
