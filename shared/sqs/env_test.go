@@ -90,7 +90,7 @@ func TestClientConfig(t *testing.T) {
 			opts(&so)
 			got := want{region: cfg.Region, keyID: creds.AccessKeyID, secret: creds.SecretAccessKey, token: creds.SessionToken,
 				source: creds.Source, endpoint: aws.ToString(so.BaseEndpoint), attempts: cfg.RetryMaxAttempts,
-				fips: so.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled,
+				fips:      so.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled,
 				dualStack: so.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled}
 			if d := cmp.Diff(tc.want, got, cmp.AllowUnexported(want{})); d != "" {
 				t.Errorf("config (-want +got):\n%s", d)
