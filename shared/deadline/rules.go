@@ -109,8 +109,9 @@ const (
 var (
 	requestTypes = []string{"access", "export", "erase", "rectify", "restrict", "lift-restriction", "object"}
 	statuses     = []string{"P", "S", "U"}
-	territoryRE  = regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`)
-	regimeCodeRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+$`)
+	// Compiled on the first Parse, not at start (issue 16).
+	territoryRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`) })
+	regimeCodeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+$`) })
 )
 
 // Parse decodes and validates rule data in the rules.json format. It refuses
@@ -142,7 +143,7 @@ func build(f fileData) (*Rules, error) {
 	}
 	codes := map[string]bool{}
 	for _, g := range f.Regimes {
-		if !regimeCodeRE.MatchString(g.Code) || codes[g.Code] || g.Code == RegimeTenantPolicy {
+		if !regimeCodeRE().MatchString(g.Code) || codes[g.Code] || g.Code == RegimeTenantPolicy {
 			return nil, fmt.Errorf("regime code %q is malformed, reserved or repeated", g.Code)
 		}
 		codes[g.Code] = true
@@ -150,7 +151,7 @@ func build(f fileData) (*Rules, error) {
 			return nil, fmt.Errorf("regime %s: name, source and territories are required", g.Code)
 		}
 		for _, t := range g.Territories {
-			if !territoryRE.MatchString(t) {
+			if !territoryRE().MatchString(t) {
 				return nil, fmt.Errorf("regime %s: territory %q is not CC or CC-RR", g.Code, t)
 			}
 		}

@@ -68,7 +68,7 @@ func (s *Service) SendNotice(ctx context.Context, ev privacy.Event, data privacy
 
 func noticeSubject(t *privacy.Tenant, r *privacy.Request, notice string) string {
 	lang := r.LanguageOf()
-	if _, ok := mailTexts[privacy.LangEnglish]["subject."+notice]; ok {
+	if _, ok := mailTexts()[privacy.LangEnglish]["subject."+notice]; ok {
 		return say(lang, "subject."+notice, t.Name)
 	}
 	return say(lang, "subject.other", t.Name)
