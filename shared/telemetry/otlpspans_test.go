@@ -4,6 +4,8 @@ package telemetry
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -96,10 +98,14 @@ func TestSpansToOTLP(t *testing.T) {
 	}
 	got := resources(t, traceRequest(spans), func() *tracepb.ResourceSpans { return &tracepb.ResourceSpans{} })
 	// The SDK orders resources as a map iterates; ours keep the spans' order.
-	byService := protocmp.SortRepeated(func(x, y *tracepb.ResourceSpans) bool {
-		return attrs(x.GetResource().GetAttributes())["service.name"] < attrs(y.GetResource().GetAttributes())["service.name"]
-	})
-	if d := cmp.Diff(want, got, protocmp.Transform(), byService); d != "" {
+	// (protocmp.SortRepeated sorts repeated fields inside messages, not this
+	// top-level slice, so the order is compared as a set here.)
+	byService := func(x, y *tracepb.ResourceSpans) int {
+		return strings.Compare(attrs(x.GetResource().GetAttributes())["service.name"], attrs(y.GetResource().GetAttributes())["service.name"])
+	}
+	slices.SortFunc(want, byService)
+	sorted := slices.SortedFunc(slices.Values(got), byService)
+	if d := cmp.Diff(want, sorted, protocmp.Transform()); d != "" {
 		t.Errorf("OTLP spans (-SDK's otlptrace +ours):\n%s", d)
 	}
 	// The comparison covers what the spans hold: two resources, the first
