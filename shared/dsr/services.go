@@ -30,7 +30,7 @@ func (s *Service) changeTenant(ctx context.Context, tenantID string, actor Actor
 func newSecret(now time.Time) privacy.ServiceSecret {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	return privacy.ServiceSecret{ID: newID("key_")[:16], Value: base64.StdEncoding.EncodeToString(b[:]), CreatedAt: now}
+	return privacy.ServiceSecret{ID: shortID("key_", 6), Value: base64.StdEncoding.EncodeToString(b[:]), CreatedAt: now}
 }
 
 // PutService creates or replaces one of the tenant's services. A new webhook
@@ -186,7 +186,7 @@ func (s *Service) PlaceHold(ctx context.Context, tenantID string, in HoldInput, 
 		return nil, privacy.Errorf(privacy.KindInvalid, "invalid-hold-category",
 			"category must be one of freedom-of-expression, legal-obligation, public-interest, public-health, archiving-research, legal-claims (GDPR Art. 17(3))")
 	}
-	h := privacy.Hold{ID: newID("hold_")[:21], Scope: in.Scope, Reason: reason, Category: in.Category, PlacedBy: actor.String()}
+	h := privacy.Hold{ID: shortID("hold_", 8), Scope: in.Scope, Reason: reason, Category: in.Category, PlacedBy: actor.String()}
 	switch in.Scope {
 	case privacy.HoldTenant:
 	case privacy.HoldSubject:
