@@ -202,9 +202,10 @@ func (s *Service) mac(parts ...string) []byte {
 // milliseconds, the other 80 random. Rows keyed or indexed by such ids (a
 // request, its audit entries, its code mail, its notices) are inserted at the
 // end of their b-tree, into a page the previous insert wrote, not into a
-// random page of a table that grows without bound: random ids made every
-// submission write about 110 KB to the SQLite file under intake load, these
-// about 37 KB (issue 16, goal 1). The time they show is the one the record
+// random page of a table that grows without bound: with random ids a
+// submission wrote about 110 KB to disk under intake load (the SQLite file,
+// its WAL and the code mail), with these about 37 KB (issue 16, goal 1;
+// docs/performance.md). The time they show is the one the record
 // holds anyway; the 80 random bits keep them unguessable.
 func newID(prefix string) string {
 	return newIDAt(prefix, time.Now())
